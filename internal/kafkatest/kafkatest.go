@@ -1,0 +1,98 @@
+// Package kafkatest gives integration tests a Kafka cluster: an in-process
+// kfake cluster with several brokers by default, or the real cluster named
+// by KAFKI_TEST_BROKERS (comma-separated seed brokers) when it is set.
+//
+// It is for tests only and must not be imported by engine code.
+package kafkatest
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kadm"
+	"github.com/twmb/franz-go/pkg/kfake"
+	"github.com/twmb/franz-go/pkg/kgo"
+)
+
+// EnvBrokers names the environment variable that points tests at a real
+// cluster instead of an in-process one.
+const EnvBrokers = "KAFKI_TEST_BROKERS"
+
+// Cluster is a cluster for one test.
+type Cluster struct {
+	// Brokers are the seed addresses.
+	Brokers []string
+	// Fake is the in-process cluster, nil against a real cluster.
+	Fake *kfake.Cluster
+	t    testing.TB
+}
+
+// Real reports whether the tests run against a real cluster.
+func Real() bool { return os.Getenv(EnvBrokers) != "" }
+
+// New returns a cluster for t: the real one from KAFKI_TEST_BROKERS, or a
+// fresh in-process kfake cluster with the given number of brokers (3 when
+// brokers is 0) that is shut down when the test ends. Extra kfake options
+// apply only to the in-process cluster.
+func New(t testing.TB, brokers int, opts ...kfake.Opt) *Cluster {
+	t.Helper()
+	if env := os.Getenv(EnvBrokers); env != "" {
+		return &Cluster{Brokers: strings.Split(env, ","), t: t}
+	}
+	if brokers == 0 {
+		brokers = 3
+	}
+	all := append([]kfake.Opt{
+		kfake.NumBrokers(brokers),
+		kfake.BrokerConfigs(map[string]string{"log.cleaner.backoff.ms": "500"}),
+	}, opts...)
+	c, err := kfake.NewCluster(all...)
+	if err != nil {
+		t.Fatalf("start kfake cluster: %v", err)
+	}
+	t.Cleanup(c.Close)
+	return &Cluster{Brokers: c.ListenAddrs(), Fake: c, t: t}
+}
+
+var topicSeq atomic.Int64
+
+// Topic returns a topic name unique to this process and test, so that tests
+// sharing a real cluster do not see each other's records.
+func (c *Cluster) Topic(base string) string {
+	return fmt.Sprintf("%s-%d-%d", base, time.Now().UnixNano()%1_000_000, topicSeq.Add(1))
+}
+
+// Client returns a franz-go client on the cluster, closed when the test ends.
+func (c *Cluster) Client(opts ...kgo.Opt) *kgo.Client {
+	c.t.Helper()
+	cl, err := kgo.NewClient(append([]kgo.Opt{kgo.SeedBrokers(c.Brokers...)}, opts...)...)
+	if err != nil {
+		c.t.Fatalf("new client: %v", err)
+	}
+	c.t.Cleanup(cl.Close)
+	return cl
+}
+
+// Admin returns an admin client on the cluster.
+func (c *Cluster) Admin() *kadm.Client { return kadm.NewClient(c.Client()) }
+
+// CreateTopic creates a topic with the given partitions and configs and
+// fails the test on error. Replication is 1 on kfake and 3 on a real
+// cluster with enough brokers (the broker default otherwise).
+func (c *Cluster) CreateTopic(name string, partitions int32, configs map[string]*string) {
+	c.t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	resp, err := c.Admin().CreateTopic(ctx, partitions, -1, configs, name)
+	if err == nil {
+		err = resp.Err
+	}
+	if err != nil {
+		c.t.Fatalf("create topic %s: %v", name, err)
+	}
+}

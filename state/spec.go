@@ -1,0 +1,49 @@
+package state
+
+import "time"
+
+// Kind is the shape of a store.
+type Kind int
+
+const (
+	KindKeyValue Kind = iota
+	KindWindow
+	KindSession
+)
+
+// Engine selects the storage engine behind a store.
+type Engine int
+
+const (
+	// RocksDB keeps state on local disk (the default, as in Kafka Streams).
+	RocksDB Engine = iota
+	// InMemory keeps state in a B-tree; it is rebuilt from the changelog on
+	// every start.
+	InMemory
+)
+
+// Spec describes a store a topology needs. The topology declares specs; the
+// runtime and the test driver open one physical store per task from them.
+type Spec struct {
+	Name   string
+	Kind   Kind
+	Engine Engine
+
+	// Logging writes every change to a changelog topic (default on in the
+	// DSL). LogConfig adds topic configs to the changelog topic.
+	Logging   bool
+	LogConfig map[string]string
+
+	// Caching puts a record cache in front of the store.
+	Caching bool
+
+	// Retention is how long window and session stores keep data.
+	Retention time.Duration
+	// WindowSize is the size of the windows a window store holds.
+	WindowSize time.Duration
+	// RetainDuplicates keeps every value put for the same window key
+	// instead of overwriting (stream-stream joins need it).
+	RetainDuplicates bool
+	// Timestamped stores keep the record timestamp next to each value.
+	Timestamped bool
+}
