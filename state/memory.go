@@ -1,0 +1,306 @@
+package state
+
+import (
+	"bytes"
+	"sync"
+
+	"github.com/google/btree"
+)
+
+// kvItem is one entry of an in-memory tree. Its slices are never modified
+// after insertion (an update inserts a new item), so readers may hold them.
+type kvItem struct {
+	key, value []byte
+}
+
+func kvLess(a, b kvItem) bool { return bytes.Compare(a.key, b.key) < 0 }
+
+const btreeDegree = 32
+
+// memKV is the in-memory key-value engine: a B-tree of byte keys guarded by
+// a read-write lock. Values returned by Get and iterators are the stored
+// slices themselves: callers must not modify them.
+type memKV struct {
+	name   string
+	mu     sync.RWMutex
+	tree   *btree.BTreeG[kvItem]
+	closed bool
+	iters  iterCount
+}
+
+// NewInMemoryKeyValueStore returns an empty key-value store held in a
+// B-tree. It is not persistent: its content is lost on Close.
+func NewInMemoryKeyValueStore(name string) KeyValueStore {
+	return newMemKV(name)
+}
+
+func newMemKV(name string) *memKV {
+	return &memKV{name: name, tree: btree.NewG[kvItem](btreeDegree, kvLess)}
+}
+
+func (s *memKV) Name() string       { return s.name }
+func (s *memKV) Persistent() bool   { return false }
+func (s *memKV) Flush() error       { return nil }
+func (s *memKV) OpenIterators() int { return s.iters.OpenIterators() }
+
+func (s *memKV) Close() error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.closed {
+		return nil
+	}
+	s.closed = true
+	s.tree = nil
+	return leakErr(s.name, s.iters.OpenIterators())
+}
+
+// newItem copies key and value into one allocation.
+func newItem(key, value []byte) kvItem {
+	buf := make([]byte, len(key)+len(value))
+	n := copy(buf, key)
+	copy(buf[n:], value)
+	return kvItem{key: buf[:n:n], value: buf[n:]}
+}
+
+func (s *memKV) Get(key []byte) ([]byte, error) {
+	s.mu.RLock()
+	if s.closed {
+		s.mu.RUnlock()
+		return nil, ErrClosed
+	}
+	it, ok := s.tree.Get(kvItem{key: key})
+	s.mu.RUnlock()
+	if !ok {
+		return nil, nil
+	}
+	return it.value, nil
+}
+
+func (s *memKV) Put(key, value []byte) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.closed {
+		return ErrClosed
+	}
+	s.putLocked(key, value)
+	return nil
+}
+
+func (s *memKV) putLocked(key, value []byte) {
+	if value == nil {
+		s.tree.Delete(kvItem{key: key})
+		return
+	}
+	s.tree.ReplaceOrInsert(newItem(key, value))
+}
+
+func (s *memKV) PutIfAbsent(key, value []byte) ([]byte, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.closed {
+		return nil, ErrClosed
+	}
+	if old, ok := s.tree.Get(kvItem{key: key}); ok {
+		return old.value, nil
+	}
+	s.putLocked(key, value)
+	return nil, nil
+}
+
+func (s *memKV) PutAll(entries []KeyValue) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.closed {
+		return ErrClosed
+	}
+	for _, e := range entries {
+		s.putLocked(e.Key, e.Value)
+	}
+	return nil
+}
+
+func (s *memKV) Delete(key []byte) ([]byte, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.closed {
+		return nil, ErrClosed
+	}
+	old, ok := s.tree.Delete(kvItem{key: key})
+	if !ok {
+		return nil, nil
+	}
+	return old.value, nil
+}
+
+func (s *memKV) ApproximateNumEntries() (int64, error) {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	if s.closed {
+		return 0, ErrClosed
+	}
+	return int64(s.tree.Len()), nil
+}
+
+func (s *memKV) Range(from, to []byte) (KeyValueIterator, error) {
+	return s.rangeIter(from, to, false)
+}
+
+func (s *memKV) ReverseRange(from, to []byte) (KeyValueIterator, error) {
+	return s.rangeIter(from, to, true)
+}
+
+func (s *memKV) rangeIter(from, to []byte, reverse bool) (KeyValueIterator, error) {
+	if from != nil && to != nil && bytes.Compare(from, to) > 0 {
+		if s.isClosed() {
+			return nil, ErrClosed
+		}
+		return newEmptyKVIter(&s.iters), nil
+	}
+	return s.scan(from, to, true, reverse)
+}
+
+func (s *memKV) PrefixScan(prefix []byte) (KeyValueIterator, error) {
+	return s.scan(prefix, prefixEnd(prefix), false, false)
+}
+
+func (s *memKV) All() (KeyValueIterator, error)        { return s.scan(nil, nil, false, false) }
+func (s *memKV) ReverseAll() (KeyValueIterator, error) { return s.scan(nil, nil, false, true) }
+
+func (s *memKV) isClosed() bool {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	return s.closed
+}
+
+// scan iterates keys from lo (inclusive, nil = open) to hi (inclusive when
+// hiIncl, else exclusive; nil = open).
+func (s *memKV) scan(lo, hi []byte, hiIncl, reverse bool) (KeyValueIterator, error) {
+	if s.isClosed() {
+		return nil, ErrClosed
+	}
+	s.iters.opened()
+	return &memIter{s: s, lo: lo, hi: hi, hiIncl: hiIncl, reverse: reverse, chunk: 8}, nil
+}
+
+// memIter reads the tree in chunks under the read lock and resumes after
+// the last key it returned. It does not hold the lock between chunks, so
+// writers are never blocked by an open iterator; it sees writes made after
+// it was opened at keys it has not reached yet (weakly consistent, like the
+// Kafka Streams in-memory store).
+type memIter struct {
+	s       *memKV
+	lo, hi  []byte
+	hiIncl  bool
+	reverse bool
+
+	buf     []kvItem
+	pos     int
+	chunk   int
+	started bool
+	done    bool // the tree has nothing past buf
+	last    []byte
+	cur     kvItem
+	err     error
+	closed  bool
+}
+
+func (it *memIter) Next() bool {
+	if it.closed || it.err != nil {
+		return false
+	}
+	if it.pos >= len(it.buf) {
+		if it.done {
+			it.cur = kvItem{}
+			return false
+		}
+		if !it.fill() {
+			it.cur = kvItem{}
+			return false
+		}
+	}
+	it.cur = it.buf[it.pos]
+	it.pos++
+	return true
+}
+
+func (it *memIter) beyond(key []byte) bool {
+	if it.reverse {
+		return it.lo != nil && bytes.Compare(key, it.lo) < 0
+	}
+	if it.hi == nil {
+		return false
+	}
+	c := bytes.Compare(key, it.hi)
+	return c > 0 || (c == 0 && !it.hiIncl)
+}
+
+func (it *memIter) fill() bool {
+	it.buf = it.buf[:0]
+	it.pos = 0
+	s := it.s
+	s.mu.RLock()
+	if s.closed {
+		s.mu.RUnlock()
+		it.err = ErrClosed
+		return false
+	}
+	it.done = true
+	var pivot []byte
+	skipPivot := false
+	if it.started {
+		pivot, skipPivot = it.last, true
+	} else if it.reverse {
+		pivot, skipPivot = it.hi, it.hi != nil && !it.hiIncl
+	} else {
+		pivot = it.lo
+	}
+	visit := func(item kvItem) bool {
+		if skipPivot && bytes.Equal(item.key, pivot) {
+			return true
+		}
+		if it.beyond(item.key) {
+			return false
+		}
+		it.buf = append(it.buf, item)
+		if len(it.buf) >= it.chunk {
+			it.done = false
+			return false
+		}
+		return true
+	}
+	switch {
+	case !it.reverse && pivot == nil:
+		s.tree.Ascend(visit)
+	case !it.reverse:
+		s.tree.AscendGreaterOrEqual(kvItem{key: pivot}, visit)
+	case pivot == nil:
+		s.tree.Descend(visit)
+	default:
+		s.tree.DescendLessOrEqual(kvItem{key: pivot}, visit)
+	}
+	s.mu.RUnlock()
+	it.started = true
+	if it.chunk < 512 {
+		it.chunk *= 2
+	}
+	if len(it.buf) == 0 {
+		it.done = true
+		return false
+	}
+	it.last = it.buf[len(it.buf)-1].key
+	return true
+}
+
+func (it *memIter) Key() []byte   { return it.cur.key }
+func (it *memIter) Value() []byte { return it.cur.value }
+func (it *memIter) Err() error    { return it.err }
+
+func (it *memIter) Close() error {
+	if !it.closed {
+		it.closed = true
+		it.buf = nil
+		it.cur = kvItem{}
+		it.s.iters.closed()
+	}
+	return nil
+}
