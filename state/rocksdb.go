@@ -1,0 +1,358 @@
+package state
+
+import (
+	"bytes"
+	"fmt"
+	"os"
+	"sync"
+
+	"github.com/linxGnu/grocksdb"
+)
+
+// rocksKV is the RocksDB key-value engine: one database in its own
+// directory. The write-ahead log is off unless WithWAL(true): Flush writes
+// the memtables to SST files, so a checkpoint written after Flush is true.
+type rocksKV struct {
+	name string
+	dir  string
+
+	// mu guards the database's lifetime: operations hold it for reading,
+	// Close for writing.
+	mu     sync.RWMutex
+	closed bool
+	db     *grocksdb.DB
+	opts   *grocksdb.Options
+	ro     *grocksdb.ReadOptions
+	wo     *grocksdb.WriteOptions
+	fo     *grocksdb.FlushOptions
+
+	// wmu serialises the read-modify-write operations and the batch.
+	wmu   sync.Mutex
+	batch *grocksdb.WriteBatch
+
+	iters iterCount
+	imu   sync.Mutex
+	open  map[*rocksIter]struct{}
+}
+
+// OpenRocksDBKeyValueStore opens (creating when missing) a RocksDB
+// key-value store in dir, the store's own directory.
+func OpenRocksDBKeyValueStore(name, dir string, opts ...RocksDBOption) (KeyValueStore, error) {
+	return openRocksKV(name, dir, newRocksSettings(opts))
+}
+
+func openRocksKV(name, dir string, set *rocksSettings) (*rocksKV, error) {
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return nil, fmt.Errorf("state: store %q: %w", name, err)
+	}
+	opts := set.options(name)
+	db, err := grocksdb.OpenDb(opts, dir)
+	if err != nil {
+		opts.Destroy()
+		return nil, fmt.Errorf("state: open RocksDB store %q in %s: %w", name, dir, err)
+	}
+	wo := grocksdb.NewDefaultWriteOptions()
+	wo.DisableWAL(!set.wal)
+	fo := grocksdb.NewDefaultFlushOptions()
+	fo.SetWait(true)
+	return &rocksKV{
+		name:  name,
+		dir:   dir,
+		db:    db,
+		opts:  opts,
+		ro:    grocksdb.NewDefaultReadOptions(),
+		wo:    wo,
+		fo:    fo,
+		batch: grocksdb.NewWriteBatch(),
+		open:  map[*rocksIter]struct{}{},
+	}, nil
+}
+
+func (s *rocksKV) Name() string       { return s.name }
+func (s *rocksKV) Persistent() bool   { return true }
+func (s *rocksKV) OpenIterators() int { return s.iters.OpenIterators() }
+
+// Dir is the directory the database lives in.
+func (s *rocksKV) Dir() string { return s.dir }
+
+func (s *rocksKV) Flush() error {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	if s.closed {
+		return ErrClosed
+	}
+	return s.db.Flush(s.fo)
+}
+
+// Close flushes the memtables and closes the database. Iterators still open
+// are closed too, and reported in the error.
+func (s *rocksKV) Close() error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.closed {
+		return nil
+	}
+	s.closed = true
+	s.imu.Lock()
+	leaked := len(s.open)
+	for it := range s.open {
+		it.release(ErrClosed)
+	}
+	s.open = nil
+	s.imu.Unlock()
+	ferr := s.db.Flush(s.fo)
+	s.db.Close()
+	s.opts.Destroy()
+	s.ro.Destroy()
+	s.wo.Destroy()
+	s.fo.Destroy()
+	s.batch.Destroy()
+	if err := leakErr(s.name, leaked); err != nil {
+		return err
+	}
+	if ferr != nil {
+		return fmt.Errorf("state: flush store %q on close: %w", s.name, ferr)
+	}
+	return nil
+}
+
+// destroy closes the store and deletes its files.
+func (s *rocksKV) destroy() error {
+	err := s.Close()
+	if rerr := os.RemoveAll(s.dir); rerr != nil && err == nil {
+		err = rerr
+	}
+	return err
+}
+
+func (s *rocksKV) get(key []byte) ([]byte, error) {
+	sl, err := s.db.Get(s.ro, key)
+	if err != nil {
+		return nil, err
+	}
+	if !sl.Exists() {
+		return nil, nil
+	}
+	v := make([]byte, sl.Size())
+	copy(v, sl.Data())
+	sl.Free()
+	return v, nil
+}
+
+func (s *rocksKV) Get(key []byte) ([]byte, error) {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	if s.closed {
+		return nil, ErrClosed
+	}
+	return s.get(key)
+}
+
+func (s *rocksKV) Put(key, value []byte) error {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	if s.closed {
+		return ErrClosed
+	}
+	if value == nil {
+		return s.db.Delete(s.wo, key)
+	}
+	return s.db.Put(s.wo, key, value)
+}
+
+func (s *rocksKV) PutIfAbsent(key, value []byte) ([]byte, error) {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	if s.closed {
+		return nil, ErrClosed
+	}
+	s.wmu.Lock()
+	defer s.wmu.Unlock()
+	old, err := s.get(key)
+	if err != nil || old != nil {
+		return old, err
+	}
+	if value == nil {
+		return nil, nil
+	}
+	return nil, s.db.Put(s.wo, key, value)
+}
+
+func (s *rocksKV) PutAll(entries []KeyValue) error {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	if s.closed {
+		return ErrClosed
+	}
+	s.wmu.Lock()
+	defer s.wmu.Unlock()
+	s.batch.Clear()
+	for _, e := range entries {
+		if e.Value == nil {
+			s.batch.Delete(e.Key)
+		} else {
+			s.batch.Put(e.Key, e.Value)
+		}
+	}
+	err := s.db.Write(s.wo, s.batch)
+	s.batch.Clear()
+	return err
+}
+
+func (s *rocksKV) Delete(key []byte) ([]byte, error) {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	if s.closed {
+		return nil, ErrClosed
+	}
+	s.wmu.Lock()
+	defer s.wmu.Unlock()
+	old, err := s.get(key)
+	if err != nil || old == nil {
+		return nil, err
+	}
+	return old, s.db.Delete(s.wo, key)
+}
+
+func (s *rocksKV) ApproximateNumEntries() (int64, error) {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	if s.closed {
+		return 0, ErrClosed
+	}
+	n, _ := s.db.GetIntProperty("rocksdb.estimate-num-keys")
+	return int64(n), nil
+}
+
+func (s *rocksKV) Range(from, to []byte) (KeyValueIterator, error) {
+	return s.rangeIter(from, to, false)
+}
+
+func (s *rocksKV) ReverseRange(from, to []byte) (KeyValueIterator, error) {
+	return s.rangeIter(from, to, true)
+}
+
+func (s *rocksKV) rangeIter(from, to []byte, reverse bool) (KeyValueIterator, error) {
+	if from != nil && to != nil && bytes.Compare(from, to) > 0 {
+		s.mu.RLock()
+		defer s.mu.RUnlock()
+		if s.closed {
+			return nil, ErrClosed
+		}
+		return newEmptyKVIter(&s.iters), nil
+	}
+	return s.scan(from, to, true, reverse)
+}
+
+func (s *rocksKV) PrefixScan(prefix []byte) (KeyValueIterator, error) {
+	if len(prefix) == 0 {
+		return s.scan(nil, nil, false, false)
+	}
+	return s.scan(prefix, prefixEnd(prefix), false, false)
+}
+
+func (s *rocksKV) All() (KeyValueIterator, error)        { return s.scan(nil, nil, false, false) }
+func (s *rocksKV) ReverseAll() (KeyValueIterator, error) { return s.scan(nil, nil, false, true) }
+
+// scan iterates keys from lo (inclusive, nil = open) to hi (inclusive when
+// hiIncl, else exclusive; nil = open). It reads a consistent snapshot.
+func (s *rocksKV) scan(lo, hi []byte, hiIncl, reverse bool) (KeyValueIterator, error) {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	if s.closed {
+		return nil, ErrClosed
+	}
+	ro := grocksdb.NewDefaultReadOptions()
+	if lo != nil {
+		ro.SetIterateLowerBound(append([]byte(nil), lo...))
+	}
+	if hi != nil {
+		if hiIncl {
+			hi = inclusiveEnd(hi)
+		} else {
+			hi = append([]byte(nil), hi...)
+		}
+		ro.SetIterateUpperBound(hi)
+	}
+	it := &rocksIter{s: s, ro: ro, it: s.db.NewIterator(ro), reverse: reverse}
+	s.imu.Lock()
+	s.open[it] = struct{}{}
+	s.imu.Unlock()
+	s.iters.opened()
+	return it, nil
+}
+
+type rocksIter struct {
+	s       *rocksKV
+	ro      *grocksdb.ReadOptions
+	it      *grocksdb.Iterator
+	reverse bool
+	started bool
+	key     []byte
+	value   []byte
+	err     error
+	done    bool // released: closed, or its store closed
+}
+
+// release frees the C iterator; called with the store's imu held.
+func (it *rocksIter) release(err error) {
+	if it.done {
+		return
+	}
+	it.done = true
+	if err != nil && it.err == nil {
+		it.err = err
+	}
+	it.it.Close()
+	it.ro.Destroy()
+	it.key, it.value = nil, nil
+}
+
+func (it *rocksIter) Next() bool {
+	s := it.s
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	if it.done { // closed, or its store closed
+		return false
+	}
+	switch {
+	case !it.started && it.reverse:
+		it.it.SeekToLast()
+	case !it.started:
+		it.it.SeekToFirst()
+	case it.reverse:
+		it.it.Prev()
+	default:
+		it.it.Next()
+	}
+	it.started = true
+	if !it.it.Valid() {
+		if err := it.it.Err(); err != nil {
+			it.err = err
+		}
+		it.key, it.value = nil, nil
+		return false
+	}
+	it.key = it.it.Key().Data()
+	it.value = it.it.Value().Data()
+	if it.value == nil {
+		it.value = []byte{}
+	}
+	return true
+}
+
+func (it *rocksIter) Key() []byte   { return it.key }
+func (it *rocksIter) Value() []byte { return it.value }
+func (it *rocksIter) Err() error    { return it.err }
+
+func (it *rocksIter) Close() error {
+	s := it.s
+	s.imu.Lock()
+	defer s.imu.Unlock()
+	if _, ok := s.open[it]; ok {
+		delete(s.open, it)
+		it.release(nil)
+		s.iters.closed()
+	}
+	return nil
+}

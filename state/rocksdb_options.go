@@ -1,0 +1,199 @@
+package state
+
+import (
+	"sync"
+
+	"github.com/linxGnu/grocksdb"
+)
+
+// Default RocksDB settings: modest, so that many stores fit in one process.
+const (
+	DefaultBlockCacheSize  = 50 << 20 // shared by every store of a RocksDBConfig
+	DefaultWriteBufferSize = 16 << 20 // per store (per segment for window and session stores)
+	DefaultMaxWriteBuffers = 2
+	DefaultBloomBitsPerKey = 10
+)
+
+// RocksDBConfig holds settings shared by many RocksDB stores, above all one
+// block cache, so that the memory of every store of a process is bounded
+// together. Pass one to every store with WithRocksDBConfig; stores opened
+// without one share DefaultRocksDBConfig.
+//
+// Fields are read when a store opens: change them before opening stores.
+type RocksDBConfig struct {
+	// BlockCacheSize is the capacity of the shared LRU block cache, in
+	// bytes. Index and filter blocks are charged to it too.
+	BlockCacheSize uint64
+	// WriteBufferSize and MaxWriteBuffers bound the memtables of each
+	// store (each segment of a window or session store).
+	WriteBufferSize uint64
+	MaxWriteBuffers int
+	// BloomBitsPerKey sizes the bloom filters of point lookups; 0 turns
+	// them off.
+	BloomBitsPerKey float64
+	// Compression of the SST files.
+	Compression grocksdb.CompressionType
+	// SetOptions, when set, is called last on every store's options: the
+	// escape hatch for any RocksDB option (RocksDBConfigSetter in Kafka
+	// Streams).
+	SetOptions func(name string, opts *grocksdb.Options)
+
+	mu    sync.Mutex
+	cache *grocksdb.Cache
+}
+
+// NewRocksDBConfig returns a config with the default settings.
+func NewRocksDBConfig() *RocksDBConfig {
+	return &RocksDBConfig{
+		BlockCacheSize:  DefaultBlockCacheSize,
+		WriteBufferSize: DefaultWriteBufferSize,
+		MaxWriteBuffers: DefaultMaxWriteBuffers,
+		BloomBitsPerKey: DefaultBloomBitsPerKey,
+		Compression:     grocksdb.LZ4Compression,
+	}
+}
+
+// DefaultRocksDBConfig is shared by the stores opened without
+// WithRocksDBConfig.
+var DefaultRocksDBConfig = NewRocksDBConfig()
+
+// BlockCache returns the config's block cache, created on first use.
+func (c *RocksDBConfig) BlockCache() *grocksdb.Cache {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.cache == nil {
+		size := c.BlockCacheSize
+		if size == 0 {
+			size = DefaultBlockCacheSize
+		}
+		c.cache = grocksdb.NewLRUCache(size)
+	}
+	return c.cache
+}
+
+// BlockCacheUsage reports the bytes held by the shared block cache.
+func (c *RocksDBConfig) BlockCacheUsage() uint64 {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.cache == nil {
+		return 0
+	}
+	return c.cache.GetUsage()
+}
+
+// Close releases the config's handle on its block cache. Open stores keep
+// using the cache (they hold their own reference); stores opened later get a
+// new one.
+func (c *RocksDBConfig) Close() {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.cache != nil {
+		c.cache.Destroy()
+		c.cache = nil
+	}
+}
+
+// RocksDBOption tunes one RocksDB store.
+type RocksDBOption func(*rocksSettings)
+
+type rocksSettings struct {
+	cfg             *RocksDBConfig
+	writeBufferSize uint64
+	maxWriteBuffers int
+	bloomBits       float64
+	compression     grocksdb.CompressionType
+	setOptions      []func(name string, opts *grocksdb.Options)
+	wal             bool
+}
+
+// WithRocksDBConfig makes the store use cfg's settings and share its block
+// cache. Options after it override single settings for this store.
+func WithRocksDBConfig(cfg *RocksDBConfig) RocksDBOption {
+	return func(s *rocksSettings) { s.applyConfig(cfg) }
+}
+
+// WithWriteBuffers sets the memtable size and count of this store.
+func WithWriteBuffers(size uint64, count int) RocksDBOption {
+	return func(s *rocksSettings) { s.writeBufferSize, s.maxWriteBuffers = size, count }
+}
+
+// WithBloomFilter sets the bloom filter bits per key (0 = no filter).
+func WithBloomFilter(bitsPerKey float64) RocksDBOption {
+	return func(s *rocksSettings) { s.bloomBits = bitsPerKey }
+}
+
+// WithCompression sets the compression of SST files.
+func WithCompression(c grocksdb.CompressionType) RocksDBOption {
+	return func(s *rocksSettings) { s.compression = c }
+}
+
+// WithRocksDBOptions adds a function called on the store's options just
+// before the database opens, after every other setting.
+func WithRocksDBOptions(fn func(opts *grocksdb.Options)) RocksDBOption {
+	return func(s *rocksSettings) {
+		s.setOptions = append(s.setOptions, func(_ string, o *grocksdb.Options) { fn(o) })
+	}
+}
+
+// WithWAL turns RocksDB's write-ahead log back on. It is off by default:
+// durability comes from the changelog, as in Kafka Streams, and Flush writes
+// the memtables to disk.
+func WithWAL(enabled bool) RocksDBOption {
+	return func(s *rocksSettings) { s.wal = enabled }
+}
+
+func (s *rocksSettings) applyConfig(cfg *RocksDBConfig) {
+	s.cfg = cfg
+	s.writeBufferSize = cfg.WriteBufferSize
+	s.maxWriteBuffers = cfg.MaxWriteBuffers
+	s.bloomBits = cfg.BloomBitsPerKey
+	s.compression = cfg.Compression
+	s.setOptions = nil
+	if cfg.SetOptions != nil {
+		s.setOptions = append(s.setOptions, cfg.SetOptions)
+	}
+}
+
+func newRocksSettings(opts []RocksDBOption) *rocksSettings {
+	s := &rocksSettings{}
+	s.applyConfig(DefaultRocksDBConfig)
+	for _, o := range opts {
+		o(s)
+	}
+	return s
+}
+
+// options builds the grocksdb options of one database.
+func (s *rocksSettings) options(name string) *grocksdb.Options {
+	bbto := grocksdb.NewDefaultBlockBasedTableOptions()
+	bbto.SetBlockCache(s.cfg.BlockCache())
+	bbto.SetBlockSize(16 << 10)
+	bbto.SetCacheIndexAndFilterBlocks(true)
+	bbto.SetCacheIndexAndFilterBlocksWithHighPriority(true)
+	bbto.SetPinL0FilterAndIndexBlocksInCache(true)
+	if s.bloomBits > 0 {
+		bbto.SetFilterPolicy(grocksdb.NewBloomFilterFull(s.bloomBits))
+	}
+	bbto.SetFormatVersion(5)
+
+	opts := grocksdb.NewDefaultOptions()
+	opts.SetCreateIfMissing(true)
+	opts.SetBlockBasedTableFactory(bbto)
+	bbto.Destroy() // the factory keeps its own copy
+	if s.writeBufferSize > 0 {
+		opts.SetWriteBufferSize(s.writeBufferSize)
+	}
+	if s.maxWriteBuffers > 0 {
+		opts.SetMaxWriteBufferNumber(s.maxWriteBuffers)
+	}
+	opts.SetCompression(s.compression)
+	opts.SetMaxBackgroundJobs(2)
+	opts.SetKeepLogFileNum(2)
+	opts.SetMaxLogFileSize(1 << 20)
+	opts.SetStatsDumpPeriodSec(0)
+	opts.SetInfoLogLevel(grocksdb.WarnInfoLogLevel)
+	for _, fn := range s.setOptions {
+		fn(name, opts)
+	}
+	return opts
+}
