@@ -1,0 +1,216 @@
+package topology
+
+import (
+	"errors"
+	"fmt"
+	"log/slog"
+	"slices"
+	"time"
+
+	"github.com/kafki/kafki/serde"
+	"github.com/kafki/kafki/state"
+)
+
+// instance is one node of one task. Only the typed methods of its concrete
+// type (process, forward) are on the per-record path; this interface is
+// for wiring and lifecycle.
+type instance interface {
+	base() *nodeBase
+	connect(child instance) error
+	init() error
+	close() error
+}
+
+// receiver is a node that takes Record[K, V]. Parents hold their children
+// as receivers of their exact output type, so forwarding is a direct
+// typed call with no boxing.
+type receiver[K, V any] interface {
+	process(rec Record[K, V]) error
+}
+
+type nodeBase struct {
+	name   string
+	task   *Task
+	stores []string
+	logger *slog.Logger
+}
+
+func (b *nodeBase) base() *nodeBase { return b }
+
+// outputs is the typed child list of a source or processor.
+type outputs[K, V any] struct {
+	children []receiver[K, V]
+	names    []string
+}
+
+func (o *outputs[K, V]) connect(parent string, child instance) error {
+	r, ok := child.(receiver[K, V])
+	if !ok {
+		return fmt.Errorf("%w: %q cannot take the records of %q", ErrTypeMismatch, child.base().name, parent)
+	}
+	o.children = append(o.children, r)
+	o.names = append(o.names, child.base().name)
+	return nil
+}
+
+func (o *outputs[K, V]) forward(rec Record[K, V]) error {
+	for _, c := range o.children {
+		if err := c.process(rec); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// ErrUnknownChild is returned by ForwardTo for a name that is not a child.
+var ErrUnknownChild = errors.New("topology: unknown child")
+
+func (o *outputs[K, V]) forwardTo(parent, child string, rec Record[K, V]) error {
+	for i, n := range o.names {
+		if n == child {
+			return o.children[i].process(rec)
+		}
+	}
+	return fmt.Errorf("%w: %q is not a child of %q (children: %v)", ErrUnknownChild, child, parent, o.names)
+}
+
+type sourceNode[K, V any] struct {
+	nodeBase
+	keySerde   serde.Serde[K]
+	valueSerde serde.Serde[V]
+	out        outputs[K, V]
+}
+
+func (s *sourceNode[K, V]) connect(c instance) error { return s.out.connect(s.name, c) }
+func (s *sourceNode[K, V]) init() error              { return nil }
+func (s *sourceNode[K, V]) close() error             { return nil }
+
+// processRaw deserialises raw and forwards it. Deserialisation failures come
+// back as *DeserializationError so that the task can consult its handler.
+func (s *sourceNode[K, V]) processRaw(raw *RawRecord) error {
+	rec := Record[K, V]{Timestamp: raw.Timestamp, Headers: raw.Headers}
+	var err error
+	if raw.Key == nil {
+		rec.NullKey = true
+	} else if rec.Key, err = s.keySerde.Deserialize(raw.Topic, raw.Headers, raw.Key); err != nil {
+		return &DeserializationError{Topic: raw.Topic, Partition: raw.Partition, Offset: raw.Offset, Part: "key", Err: err}
+	}
+	if raw.Value == nil {
+		rec.NullValue = true
+	} else if rec.Value, err = s.valueSerde.Deserialize(raw.Topic, raw.Headers, raw.Value); err != nil {
+		return &DeserializationError{Topic: raw.Topic, Partition: raw.Partition, Offset: raw.Offset, Part: "value", Err: err}
+	}
+	return s.out.forward(rec)
+}
+
+type procNode[KIn, VIn, KOut, VOut any] struct {
+	nodeBase
+	proc Processor[KIn, VIn, KOut, VOut]
+	out  outputs[KOut, VOut]
+}
+
+func (p *procNode[KIn, VIn, KOut, VOut]) connect(c instance) error { return p.out.connect(p.name, c) }
+func (p *procNode[KIn, VIn, KOut, VOut]) init() error {
+	if p.proc == nil {
+		return fmt.Errorf("%w: supplier of %q returned a nil processor", ErrInvalid, p.name)
+	}
+	return p.proc.Init(p)
+}
+func (p *procNode[KIn, VIn, KOut, VOut]) close() error { return p.proc.Close() }
+
+func (p *procNode[KIn, VIn, KOut, VOut]) process(rec Record[KIn, VIn]) error {
+	if err := p.proc.Process(rec); err != nil {
+		return p.task.handleProcessingError(p.name, err)
+	}
+	return nil
+}
+
+// The procNode is its processor's context.
+
+func (p *procNode[KIn, VIn, KOut, VOut]) Forward(rec Record[KOut, VOut]) error {
+	return p.out.forward(rec)
+}
+
+func (p *procNode[KIn, VIn, KOut, VOut]) ForwardTo(child string, rec Record[KOut, VOut]) error {
+	return p.out.forwardTo(p.name, child, rec)
+}
+
+func (p *procNode[KIn, VIn, KOut, VOut]) StateStore(name string) (state.Store, error) {
+	if !slices.Contains(p.stores, name) {
+		return nil, fmt.Errorf("%w: processor %q is not connected to store %q (connected: %v)", ErrStoreNotConnected, p.name, name, p.stores)
+	}
+	if s, ok := p.task.stores[name]; ok {
+		return s, nil
+	}
+	if s, ok := p.task.cfg.GlobalStores[name]; ok {
+		return s, nil
+	}
+	return nil, fmt.Errorf("%w: global store %q was not given to task %s", ErrStoreNotConnected, name, p.task.cfg.ID)
+}
+
+func (p *procNode[KIn, VIn, KOut, VOut]) Schedule(interval time.Duration, typ PunctuationType, fn Punctuator) (Cancellable, error) {
+	return p.task.schedule(p.name, interval, typ, fn)
+}
+
+func (p *procNode[KIn, VIn, KOut, VOut]) RecordMetadata() (RecordMetadata, bool) {
+	return p.task.meta, p.task.hasMeta
+}
+
+func (p *procNode[KIn, VIn, KOut, VOut]) RecordDropped(reason string) { p.task.dropped(p.name, reason) }
+func (p *procNode[KIn, VIn, KOut, VOut]) TaskID() TaskID              { return p.task.cfg.ID }
+func (p *procNode[KIn, VIn, KOut, VOut]) ApplicationID() string       { return p.task.cfg.ApplicationID }
+func (p *procNode[KIn, VIn, KOut, VOut]) CurrentStreamTime() int64    { return p.task.streamTime }
+func (p *procNode[KIn, VIn, KOut, VOut]) CurrentSystemTime() int64 {
+	return p.task.now().UnixMilli()
+}
+func (p *procNode[KIn, VIn, KOut, VOut]) Logger() *slog.Logger { return p.logger }
+
+type sinkNode[K, V any] struct {
+	nodeBase
+	topic      string // resolved at init
+	extract    TopicExtractor[K, V]
+	keySerde   serde.Serde[K]
+	valueSerde serde.Serde[V]
+}
+
+func (s *sinkNode[K, V]) connect(c instance) error {
+	return fmt.Errorf("%w: sink %q cannot have children", ErrInvalid, s.name)
+}
+func (s *sinkNode[K, V]) init() error {
+	if s.extract == nil {
+		s.topic = s.task.topo.resolve(s.task.cfg.ApplicationID, s.topic)
+	}
+	return nil
+}
+func (s *sinkNode[K, V]) close() error { return nil }
+
+func (s *sinkNode[K, V]) process(rec Record[K, V]) error {
+	topic := s.topic
+	if s.extract != nil {
+		t, err := s.extract(rec)
+		if err == nil && t == "" {
+			err = fmt.Errorf("%w: topic extractor returned an empty topic", ErrMissingTopic)
+		}
+		if err != nil {
+			return s.task.handleProcessingError(s.name, err)
+		}
+		topic = t
+	}
+	var key, value []byte
+	var err error
+	if !rec.NullKey {
+		if key, err = s.keySerde.Serialize(topic, rec.Headers, rec.Key); err != nil {
+			return s.task.handleProcessingError(s.name, fmt.Errorf("serialize key for %s: %w", topic, err))
+		}
+	}
+	if !rec.NullValue {
+		if value, err = s.valueSerde.Serialize(topic, rec.Headers, rec.Value); err != nil {
+			return s.task.handleProcessingError(s.name, fmt.Errorf("serialize value for %s: %w", topic, err))
+		}
+	}
+	if err := s.task.cfg.Collector.Send(topic, -1, key, value, rec.Headers, rec.Timestamp); err != nil {
+		return &ProcessingError{Task: s.task.cfg.ID, Node: s.name, Meta: s.task.meta, HasMeta: s.task.hasMeta,
+			Err: fmt.Errorf("send to %s: %w", topic, err)}
+	}
+	return nil
+}
