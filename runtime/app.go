@@ -1,0 +1,331 @@
+package runtime
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/kafki/kafki/changelog"
+	"github.com/kafki/kafki/topology"
+	"github.com/twmb/franz-go/pkg/kadm"
+	"github.com/twmb/franz-go/pkg/kgo"
+)
+
+// App is one instance of a streams application (Kafka Streams'
+// KafkaStreams): it runs a topology on a Kafka cluster with its stream
+// threads, together with every other instance that has the same
+// application id.
+//
+// Create it with New, run it with Start, stop it with Close.
+type App struct {
+	topo      *topology.Topology
+	appID     string
+	cfg       config
+	processID string
+	subs      []topology.SubTopology
+	subByID   map[int]topology.SubTopology
+	metrics   *metrics
+	stateDir  *changelog.StateDir
+
+	shutdownRequested atomic.Bool
+
+	mu      sync.Mutex
+	state   State
+	err     error
+	threads map[int]*streamThread
+	nextID  int
+	started bool
+	closing bool
+	ctx     context.Context
+	cancel  context.CancelFunc
+	wg      sync.WaitGroup
+	done    chan struct{}
+}
+
+// New returns an application instance for topology t. applicationID names
+// the consumer group, prefixes internal topics and the state directory, and
+// must be the same on every instance. New validates the options and does
+// not talk to the cluster; Start does.
+func New(t *topology.Topology, applicationID string, opts ...Opt) (*App, error) {
+	if t == nil {
+		return nil, errors.New("runtime: nil topology")
+	}
+	if applicationID == "" {
+		return nil, errors.New("runtime: empty application id")
+	}
+	cfg := defaultConfig()
+	for _, o := range opts {
+		o(&cfg)
+	}
+	if err := cfg.validate(); err != nil {
+		return nil, err
+	}
+	if len(t.GlobalStores()) > 0 {
+		return nil, fmt.Errorf("runtime: global stores: %w", ErrNotSupported)
+	}
+	a := &App{topo: t, appID: applicationID, cfg: cfg, metrics: newMetrics(), threads: map[int]*streamThread{},
+		subByID: map[int]topology.SubTopology{}, done: make(chan struct{})}
+	a.processID = cfg.processID
+	if a.processID == "" {
+		var b [8]byte
+		_, _ = rand.Read(b[:])
+		a.processID = hex.EncodeToString(b[:])
+	}
+	a.subs = t.SubTopologies(applicationID)
+	for _, s := range a.subs {
+		a.subByID[s.ID] = s
+	}
+	return a, nil
+}
+
+// Start checks the source topics, creates the internal topics, opens the
+// state directory and starts the stream threads. It returns once the
+// threads run; they join the group, restore and process in the background.
+// ctx bounds the topic setup only. Errors wrap ErrMissingSourceTopics,
+// ErrCoPartitioning or ErrInternalTopic when the topics are wrong.
+func (a *App) Start(ctx context.Context) error {
+	a.mu.Lock()
+	if a.started {
+		a.mu.Unlock()
+		return ErrAlreadyStarted
+	}
+	a.started = true
+	a.mu.Unlock()
+
+	cl, err := kgo.NewClient(append([]kgo.Opt{kgo.SeedBrokers(a.cfg.brokers...)}, a.cfg.clientOpts...)...)
+	if err != nil {
+		return a.startFailed(fmt.Errorf("runtime: admin client: %w", err))
+	}
+	_, err = setupTopics(ctx, kadm.NewClient(cl), a.appID, a.subs, a.topo.InternalTopics(a.appID), a.cfg.replication)
+	cl.Close()
+	if err != nil {
+		return a.startFailed(fmt.Errorf("runtime: application %s: %w", a.appID, err))
+	}
+	if a.stateDir, err = changelog.OpenStateDir(a.cfg.stateDir, a.appID, changelog.WithLogger(a.cfg.logger)); err != nil {
+		return a.startFailed(fmt.Errorf("runtime: %w", err))
+	}
+
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	a.ctx, a.cancel = context.WithCancel(context.Background())
+	a.setStateLocked(Rebalancing)
+	for i := 0; i < a.cfg.threads; i++ {
+		if err := a.startThreadLocked(); err != nil {
+			a.cancel()
+			a.closing = true
+			go a.finish(err)
+			return err
+		}
+	}
+	return nil
+}
+
+func (a *App) startFailed(err error) error {
+	a.mu.Lock()
+	a.err = err
+	a.setStateLocked(PendingError)
+	a.setStateLocked(Error)
+	a.mu.Unlock()
+	close(a.done)
+	return err
+}
+
+func (a *App) startThreadLocked() error {
+	th, err := a.newThread(a.nextID)
+	if err != nil {
+		return err
+	}
+	a.nextID++
+	a.threads[th.id] = th
+	a.wg.Add(1)
+	go a.runThread(th)
+	return nil
+}
+
+// runThread runs a thread to its end and applies the uncaught-error
+// handler when it failed.
+func (a *App) runThread(th *streamThread) {
+	defer a.wg.Done()
+	err := th.run(a.ctx)
+	if err == nil {
+		ctx, cancel := context.WithTimeout(context.Background(), a.cfg.rebalanceTimeout)
+		th.shutdown(ctx, true)
+		cancel()
+		return
+	}
+	th.logger.Error("stream thread failed", "err", err)
+	// Another instance asked the application to stop: no handler decides.
+	resp := ShutdownClient
+	if !errors.Is(err, ErrApplicationShutdown) {
+		resp = a.cfg.uncaught(err)
+	}
+	if resp == ShutdownApplication {
+		// Tell the group through this thread's membership: its next join
+		// metadata asks for shutdown and the leader's assignment tells
+		// every member. Wait (bounded) until the request went round.
+		a.shutdownRequested.Store(true)
+		th.failed.Store(true)
+		th.cl.ForceRebalance()
+		deadline := time.Now().Add(a.cfg.rebalanceTimeout)
+		for !th.sawShutdown.Load() && time.Now().Before(deadline) && a.ctx.Err() == nil {
+			pctx, cancel := context.WithTimeout(a.ctx, 100*time.Millisecond)
+			th.cl.PollFetches(pctx)
+			cancel()
+			th.cl.AllowRebalance()
+		}
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), a.cfg.rebalanceTimeout)
+	th.failed.Store(true)
+	th.shutdown(ctx, false)
+	cancel()
+
+	a.mu.Lock()
+	delete(a.threads, th.id)
+	if resp == ReplaceThread && !a.closing {
+		th.logger.Info("replacing failed stream thread")
+		if rerr := a.startThreadLocked(); rerr == nil {
+			a.mu.Unlock()
+			return
+		} else {
+			err = errors.Join(err, rerr)
+		}
+	}
+	if a.closing {
+		a.mu.Unlock()
+		return
+	}
+	a.closing = true
+	a.mu.Unlock()
+	go a.finish(err)
+}
+
+// finish stops every thread and moves the instance to its final state.
+func (a *App) finish(cause error) {
+	a.mu.Lock()
+	if cause != nil {
+		a.err = cause
+		a.setStateLocked(PendingError)
+	}
+	a.cancel()
+	a.mu.Unlock()
+	a.wg.Wait()
+	a.mu.Lock()
+	if cause != nil {
+		a.setStateLocked(Error)
+	} else {
+		a.setStateLocked(NotRunning)
+	}
+	a.mu.Unlock()
+	close(a.done)
+}
+
+// Close stops the instance: each thread commits its processed records
+// (flushing caches, stores and the producer first), checkpoints and
+// releases its state, and leaves the group so that its tasks move at once.
+// ctx bounds the wait; when it expires Close returns its error while the
+// threads finish in the background. Close after a failure returns the
+// failure. Close is safe to call more than once.
+func (a *App) Close(ctx context.Context) error {
+	a.mu.Lock()
+	switch {
+	case !a.started:
+		a.started, a.closing = true, true
+		a.setStateLocked(PendingShutdown)
+		a.setStateLocked(NotRunning)
+		a.mu.Unlock()
+		close(a.done)
+		return nil
+	case !a.closing:
+		a.closing = true
+		a.setStateLocked(PendingShutdown)
+		a.mu.Unlock()
+		go a.finish(nil)
+	default:
+		a.mu.Unlock()
+	}
+	select {
+	case <-a.done:
+		return a.Err()
+	case <-ctx.Done():
+		return fmt.Errorf("runtime: close: %w", ctx.Err())
+	}
+}
+
+// Done is closed when the instance has stopped, after Close or a failure.
+func (a *App) Done() <-chan struct{} { return a.done }
+
+// Err returns the error that stopped the instance, or nil.
+func (a *App) Err() error {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	return a.err
+}
+
+// State returns the instance's state.
+func (a *App) State() State {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	return a.state
+}
+
+// Metrics returns a snapshot of the instance's metrics.
+func (a *App) Metrics() Snapshot {
+	s := a.metrics.snapshot()
+	s.State = a.State()
+	return s
+}
+
+func (a *App) setStateLocked(next State) {
+	if a.state == next && next != Rebalancing {
+		return
+	}
+	if a.state == next || !a.state.validTransition(next) {
+		return
+	}
+	old := a.state
+	a.state = next
+	a.cfg.logger.Info("state change", "from", old.String(), "to", next.String())
+	if a.cfg.stateListener != nil {
+		a.cfg.stateListener(next, old)
+	}
+}
+
+// updateState moves the instance between Rebalancing and Running as its
+// threads lose and get their assignments.
+func (a *App) updateState() {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if a.closing || (a.state != Running && a.state != Rebalancing) {
+		return
+	}
+	all := len(a.threads) > 0
+	for _, th := range a.threads {
+		all = all && th.assigned.Load()
+	}
+	if all {
+		a.setStateLocked(Running)
+	} else if a.state == Running {
+		a.setStateLocked(Rebalancing)
+	}
+}
+
+// stateTasks lists the tasks with a directory in the state directory: those
+// whose state this process has, so that the assignment prefers it for them.
+func (a *App) stateTasks() []topology.TaskID {
+	ids, err := a.stateDir.TaskIDs()
+	if err != nil {
+		return nil
+	}
+	var out []topology.TaskID
+	for _, s := range ids {
+		if t, err := parseTask(s); err == nil {
+			out = append(out, t)
+		}
+	}
+	return out
+}

@@ -1,0 +1,165 @@
+package runtime
+
+import (
+	"context"
+	"errors"
+	"fmt"
+
+	"github.com/kafki/kafki/changelog"
+	"github.com/kafki/kafki/topology"
+	"github.com/twmb/franz-go/pkg/kgo"
+)
+
+// standbyTask keeps a copy of an active task's stores on another instance
+// by applying their changelogs as they grow. When the task moves here, the
+// active task restores only what the standby has not applied yet.
+type standbyTask struct {
+	id       topology.TaskID
+	dir      *changelog.TaskDir
+	stores   []*openedStore
+	byTP     map[changelog.TopicPartition]changelog.Restorable
+	next     changelog.Offsets // next changelog offset to apply, per partition
+	counters *taskCounters
+	progress map[changelog.TopicPartition]*RestoreProgress
+}
+
+// newStandby opens the stores of task id without logging and subscribes the
+// thread's standby consumer to their changelog partitions, from the
+// checkpoint.
+func (th *streamThread) newStandby(ctx context.Context, id topology.TaskID) (_ *standbyTask, err error) {
+	sub, ok := th.app.subByID[id.SubTopology]
+	if !ok {
+		return nil, fmt.Errorf("standby %s: no sub-topology %d", id, id.SubTopology)
+	}
+	s := &standbyTask{id: id, byTP: map[changelog.TopicPartition]changelog.Restorable{}, next: changelog.Offsets{},
+		counters: th.app.metrics.task(id.String()), progress: map[changelog.TopicPartition]*RestoreProgress{}}
+	s.counters.standby.Store(true)
+	if s.dir, err = lockTaskDir(ctx, th.app.stateDir, id, th.app.cfg.rebalanceTimeout/2); err != nil {
+		return nil, fmt.Errorf("standby %s: lock state directory: %w", id, err)
+	}
+	defer func() {
+		if err != nil {
+			for _, st := range s.stores {
+				st.inner.Close()
+			}
+			s.dir.Close()
+		}
+	}()
+	if s.stores, err = openStores(sub.Stores, th.app.appID, id, s.dir, nil, nil); err != nil {
+		return nil, fmt.Errorf("standby %s: %w", id, err)
+	}
+	cp := s.dir.ReadCheckpoint()
+	if th.standbyCl == nil {
+		opts := append([]kgo.Opt{kgo.SeedBrokers(th.app.cfg.brokers...), kgo.KeepControlRecords()}, th.app.cfg.clientOpts...)
+		if th.standbyCl, err = kgo.NewClient(opts...); err != nil {
+			return nil, fmt.Errorf("standby consumer: %w", err)
+		}
+	}
+	consume := map[string]map[int32]kgo.Offset{}
+	for _, st := range s.stores {
+		if !st.spec.Logging {
+			continue
+		}
+		r, err := changelog.NewRestorable(st.inner)
+		if err != nil {
+			return nil, fmt.Errorf("standby %s: %w", id, err)
+		}
+		s.byTP[st.logTP] = r
+		off := kgo.NewOffset().AtStart()
+		if start, ok := cp[st.logTP]; ok && st.persist && start > 0 {
+			off = kgo.NewOffset().At(start)
+			s.next[st.logTP] = start
+		}
+		if consume[st.logTP.Topic] == nil {
+			consume[st.logTP.Topic] = map[int32]kgo.Offset{}
+		}
+		consume[st.logTP.Topic][st.logTP.Partition] = off
+		p := &RestoreProgress{Task: id.String(), Store: st.spec.Name, Topic: st.logTP.Topic, Partition: st.logTP.Partition,
+			Start: s.next[st.logTP], Standby: true}
+		s.progress[st.logTP] = p
+		th.app.metrics.restore(*p)
+	}
+	th.standbyCl.AddConsumePartitions(consume)
+	return s, nil
+}
+
+// pollStandbys applies whatever the standby consumer has buffered, without
+// waiting.
+func (th *streamThread) pollStandbys() error {
+	if th.standbyCl == nil || len(th.standbys) == 0 {
+		return nil
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	fetches := th.standbyCl.PollFetches(ctx)
+	var ferr error
+	fetches.EachError(func(topic string, p int32, err error) {
+		if !errors.Is(err, context.Canceled) && ferr == nil {
+			th.logger.Warn("standby fetch", "topic", topic, "partition", p, "err", err)
+		}
+	})
+	fetches.EachPartition(func(p kgo.FetchTopicPartition) {
+		if ferr != nil || len(p.Records) == 0 {
+			return
+		}
+		tp := changelog.TopicPartition{Topic: p.Topic, Partition: p.Partition}
+		s := th.standbyByTP[tp]
+		if s == nil {
+			return
+		}
+		data := p.Records[:0:0]
+		for _, r := range p.Records {
+			if !r.Attrs.IsControl() {
+				data = append(data, r)
+			}
+		}
+		if err := s.byTP[tp].RestoreBatch(data); err != nil {
+			ferr = fmt.Errorf("standby %s: apply %s: %w", s.id, tp, err)
+			return
+		}
+		s.next[tp] = p.Records[len(p.Records)-1].Offset + 1
+		s.counters.consumed.Add(int64(len(p.Records)))
+		s.counters.processed.Add(int64(len(data)))
+		pr := s.progress[tp]
+		pr.Restored += int64(len(data))
+		pr.End = p.HighWatermark
+		th.app.metrics.restore(*pr)
+	})
+	return ferr
+}
+
+// checkpoint flushes the standby's stores and records how far they are.
+func (s *standbyTask) checkpoint() error {
+	for _, st := range s.stores {
+		if err := st.inner.Flush(); err != nil {
+			return fmt.Errorf("standby %s: flush %s: %w", s.id, st.spec.Name, err)
+		}
+	}
+	cp := changelog.Offsets{}
+	for _, st := range s.stores {
+		if n, ok := s.next[st.logTP]; ok && st.persist {
+			cp[st.logTP] = n
+		}
+	}
+	return s.dir.WriteCheckpoint(cp)
+}
+
+// closeStandby checkpoints and closes a standby and stops consuming its
+// changelogs.
+func (th *streamThread) closeStandby(s *standbyTask) error {
+	err := s.checkpoint()
+	remove := map[string][]int32{}
+	for tp := range s.byTP {
+		remove[tp.Topic] = append(remove[tp.Topic], tp.Partition)
+		delete(th.standbyByTP, tp)
+	}
+	if th.standbyCl != nil {
+		th.standbyCl.RemoveConsumePartitions(remove)
+	}
+	for _, st := range s.stores {
+		err = errors.Join(err, st.inner.Close())
+	}
+	err = errors.Join(err, s.dir.Close())
+	delete(th.standbys, s.id)
+	return err
+}

@@ -1,0 +1,340 @@
+package runtime
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync/atomic"
+	"time"
+
+	"github.com/kafki/kafki/changelog"
+	"github.com/kafki/kafki/serde"
+	"github.com/kafki/kafki/state"
+	"github.com/kafki/kafki/topology"
+	"github.com/twmb/franz-go/pkg/kgo"
+)
+
+func timeFromMillis(ms int64) time.Time { return time.UnixMilli(ms) }
+
+// partQueue buffers the fetched, unprocessed records of one input partition
+// of a task.
+type partQueue struct {
+	topic     string
+	partition int32
+	recs      []*kgo.Record
+	head      int
+	// next is the offset to commit: after the last processed record.
+	next    kgo.EpochOffset
+	dirty   bool // processed since the last commit
+	paused  bool
+	hwm     int64
+	started bool
+}
+
+func (q *partQueue) len() int { return len(q.recs) - q.head }
+
+// openedStore is one store of a task or standby: the store handed to the
+// topology (with its logging wrapper) and the engine store underneath.
+type openedStore struct {
+	spec    state.Spec
+	store   state.Store // what processors use
+	inner   state.Store // the engine store, restored directly
+	logTP   changelog.TopicPartition
+	persist bool
+}
+
+// activeTask is a task this thread processes.
+type activeTask struct {
+	id       topology.TaskID
+	th       *streamThread
+	task     *topology.Task
+	dir      *changelog.TaskDir
+	stores   []*openedStore
+	queues   []*partQueue
+	byTopic  map[string]*partQueue
+	counters *taskCounters
+	coll     *collector
+	// restored are the checkpoint offsets as of the end of restoration;
+	// the collector's acknowledged offsets move them forward.
+	restored changelog.Offsets
+	curTS    int64
+	raw      topology.RawRecord
+}
+
+func (t *activeTask) handlerContext() HandlerContext {
+	return HandlerContext{TaskID: t.id, ApplicationID: t.th.app.appID, Logger: t.th.logger, Collector: t.coll}
+}
+
+// lockTaskDir locks the task's state directory, waiting while another
+// thread of this process still holds it (a task moving between threads, a
+// standby being promoted).
+func lockTaskDir(ctx context.Context, sd *changelog.StateDir, id topology.TaskID, wait time.Duration) (*changelog.TaskDir, error) {
+	deadline := time.Now().Add(wait)
+	for {
+		dir, err := sd.LockTask(id.String())
+		if err == nil {
+			return dir, nil
+		}
+		if !errors.Is(err, changelog.ErrStateDirLocked) || time.Now().After(deadline) {
+			return nil, err
+		}
+		select {
+		case <-ctx.Done():
+			return nil, err
+		case <-time.After(50 * time.Millisecond):
+		}
+	}
+}
+
+// openStores opens the engine stores of a sub-topology's task in dir
+// (changelog.OpenStore: a foreign or corrupt directory is wiped and its
+// checkpoint entry dropped) and, with a sink, their logging wrappers.
+// Standbys pass a nil sink: they write nothing.
+func openStores(specs []state.Spec, appID string, id topology.TaskID, dir *changelog.TaskDir, sink changelog.Sink, ts func() int64) ([]*openedStore, error) {
+	var out []*openedStore
+	closeAll := func() {
+		for _, s := range out {
+			s.inner.Close()
+		}
+	}
+	for _, spec := range specs {
+		var logTP changelog.TopicPartition
+		if spec.Logging {
+			logTP = changelog.TopicPartition{Topic: changelog.ChangelogTopic(appID, spec.Name), Partition: id.Partition}
+		}
+		inner, _, err := changelog.OpenStore(dir, spec, changelog.StoreOptions{Changelog: logTP})
+		if err != nil {
+			closeAll()
+			return nil, fmt.Errorf("open store %s: %w", spec.Name, err)
+		}
+		os := &openedStore{spec: spec, store: inner, inner: inner, logTP: logTP, persist: inner.Persistent()}
+		out = append(out, os)
+		if !spec.Logging || sink == nil {
+			continue
+		}
+		switch s := inner.(type) {
+		case state.KeyValueStore:
+			os.store = changelog.NewLoggingKeyValueStore(s, logTP.Topic, id.Partition, sink, ts)
+		case state.WindowStore:
+			os.store = changelog.NewLoggingWindowStore(s, spec.RetainDuplicates, logTP.Topic, id.Partition, sink, ts)
+		case state.SessionStore:
+			os.store = changelog.NewLoggingSessionStore(s, logTP.Topic, id.Partition, sink, ts)
+		default:
+			closeAll()
+			return nil, fmt.Errorf("store %s: cannot log a %T", spec.Name, inner)
+		}
+	}
+	return out, nil
+}
+
+// restoreJobs returns the restoration of every logged store from its
+// checkpointed offset; in-memory stores always start from the beginning.
+func restoreJobs(stores []*openedStore, cp changelog.Offsets) ([]changelog.Job, error) {
+	var jobs []changelog.Job
+	for _, s := range stores {
+		if !s.spec.Logging {
+			continue
+		}
+		r, err := changelog.NewRestorable(s.inner)
+		if err != nil {
+			return nil, err
+		}
+		start := int64(0)
+		if s.persist {
+			start = cp[s.logTP]
+		}
+		jobs = append(jobs, changelog.Job{Store: r, Partition: s.logTP, Start: start})
+	}
+	return jobs, nil
+}
+
+// newActiveTask locks, opens and restores the stores of task id, then makes
+// the topology task on top of them.
+func (th *streamThread) newActiveTask(ctx context.Context, id topology.TaskID) (_ *activeTask, err error) {
+	sub, ok := th.app.subByID[id.SubTopology]
+	if !ok {
+		return nil, fmt.Errorf("task %s: no sub-topology %d", id, id.SubTopology)
+	}
+	t := &activeTask{id: id, th: th, byTopic: map[string]*partQueue{}, counters: th.app.metrics.task(id.String()), curTS: -1}
+	t.counters.standby.Store(false)
+	t.coll = newCollector(th.cl, t)
+	if len(sub.Stores) > 0 {
+		if t.dir, err = lockTaskDir(ctx, th.app.stateDir, id, th.app.cfg.rebalanceTimeout/2); err != nil {
+			return nil, fmt.Errorf("task %s: lock state directory: %w", id, err)
+		}
+		defer func() {
+			if err != nil {
+				for _, s := range t.stores {
+					s.inner.Close()
+				}
+				t.dir.Close()
+			}
+		}()
+		ts := func() int64 { return t.curTS }
+		if t.stores, err = openStores(sub.Stores, th.app.appID, id, t.dir, t.coll, ts); err != nil {
+			return nil, fmt.Errorf("task %s: %w", id, err)
+		}
+		if t.restored, err = th.restore(ctx, id, t.dir, t.stores, false); err != nil {
+			return nil, err
+		}
+		for _, s := range t.stores {
+			if s.spec.Logging {
+				next := &atomic.Int64{}
+				next.Store(t.restored[s.logTP])
+				t.coll.changelogs[s.logTP] = next
+			}
+		}
+	}
+	byName := map[string]state.Store{}
+	for _, s := range t.stores {
+		byName[s.spec.Name] = s.store
+	}
+	cfg := th.app.cfg
+	t.task, err = th.app.topo.NewTask(topology.TaskConfig{
+		ID:            id,
+		ApplicationID: th.app.appID,
+		Stores: func(spec state.Spec) (state.Store, error) {
+			s, ok := byName[spec.Name]
+			if !ok {
+				return nil, fmt.Errorf("store %s was not opened", spec.Name)
+			}
+			return s, nil
+		},
+		Collector: t.coll,
+		Logger:    th.logger,
+		OnDeserializationError: func(rec *topology.RawRecord, err error) topology.ErrorAction {
+			if cfg.onDeserialize(t.handlerContext(), rec, err) == Continue {
+				return topology.Continue
+			}
+			return topology.Fail
+		},
+		OnProcessingError: func(pe *topology.ProcessingError) topology.ErrorAction {
+			if cfg.onProcess(t.handlerContext(), &t.raw, pe) == Continue {
+				return topology.Continue
+			}
+			return topology.Fail
+		},
+		OnDropped: func(_, reason string) { th.app.metrics.drop(reason) },
+	})
+	if err != nil {
+		return nil, fmt.Errorf("task %s: %w", id, err)
+	}
+	for _, topic := range sub.SourceTopics {
+		q := &partQueue{topic: topic, partition: id.Partition, hwm: -1}
+		t.queues = append(t.queues, q)
+		t.byTopic[topic] = q
+	}
+	return t, nil
+}
+
+// restore brings stores up to the end of their changelogs and returns the
+// offsets to checkpoint. A checkpoint outside the changelog (deleted
+// records, a re-created topic) wipes the task's state and starts over.
+func (th *streamThread) restore(ctx context.Context, id topology.TaskID, dir *changelog.TaskDir, stores []*openedStore, standby bool) (changelog.Offsets, error) {
+	cp := dir.ReadCheckpoint()
+	jobs, err := restoreJobs(stores, cp)
+	if err != nil {
+		return nil, fmt.Errorf("task %s: %w", id, err)
+	}
+	out := changelog.Offsets{}
+	if len(jobs) == 0 {
+		return out, nil
+	}
+	th.restoreTask.Store(id.String())
+	results, err := th.restorer.RestoreAll(ctx, jobs)
+	if errors.Is(err, changelog.ErrOffsetOutOfRange) {
+		th.logger.Warn("checkpoint outside the changelog; restoring from the beginning", "task", id.String(), "err", err)
+		for i := range jobs {
+			jobs[i].Start = 0
+		}
+		results, err = th.restorer.RestoreAll(ctx, jobs)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("task %s: restore: %w", id, err)
+	}
+	for i, j := range jobs {
+		out[j.Partition] = results[i].Next
+	}
+	return out, nil
+}
+
+// process runs the buffered records through the task, across its
+// partitions in timestamp order, and returns how many it processed.
+func (t *activeTask) process() (int, error) {
+	n := 0
+	start := time.Now()
+	defer func() {
+		if n > 0 {
+			t.counters.processed.Add(int64(n))
+			t.counters.latency.observe(time.Since(start), int64(n))
+		}
+	}()
+	for {
+		var q *partQueue
+		if len(t.queues) == 1 {
+			if t.queues[0].len() > 0 {
+				q = t.queues[0]
+			}
+		} else {
+			for _, c := range t.queues {
+				if c.len() > 0 && (q == nil || c.recs[c.head].Timestamp.Before(q.recs[q.head].Timestamp)) {
+					q = c
+				}
+			}
+		}
+		if q == nil {
+			return n, nil
+		}
+		r := q.recs[q.head]
+		q.recs[q.head] = nil
+		q.head++
+		if q.head == len(q.recs) {
+			q.recs, q.head = q.recs[:0], 0
+		}
+		t.raw = topology.RawRecord{Topic: r.Topic, Partition: r.Partition, Offset: r.Offset,
+			Key: r.Key, Value: r.Value, Timestamp: r.Timestamp.UnixMilli()}
+		if len(r.Headers) > 0 {
+			t.raw.Headers = make([]serde.Header, len(r.Headers))
+			for i, h := range r.Headers {
+				t.raw.Headers[i] = serde.Header{Key: h.Key, Value: h.Value}
+			}
+		}
+		t.curTS = t.raw.Timestamp
+		if err := t.task.Process(&t.raw); err != nil {
+			return n, fmt.Errorf("task %s: process %s/%d@%d: %w", t.id, r.Topic, r.Partition, r.Offset, err)
+		}
+		n++
+		q.next = kgo.EpochOffset{Epoch: r.LeaderEpoch, Offset: r.Offset + 1}
+		q.dirty = true
+	}
+}
+
+// checkpointOffsets are the changelog offsets the task's persistent stores
+// hold after a flush: the acknowledged changelog writes.
+func (t *activeTask) checkpointOffsets() changelog.Offsets {
+	out := changelog.Offsets{}
+	for _, s := range t.stores {
+		if s.spec.Logging && s.persist {
+			out[s.logTP] = t.coll.changelogs[s.logTP].Load()
+		}
+	}
+	return out
+}
+
+// close closes the topology task, writes the checkpoint when clean and
+// releases the state directory.
+func (t *activeTask) close(clean bool) error {
+	err := t.task.Close()
+	if t.dir != nil {
+		if clean && err == nil {
+			if cerr := t.dir.WriteCheckpoint(t.checkpointOffsets()); cerr != nil {
+				err = fmt.Errorf("task %s: checkpoint: %w", t.id, cerr)
+			}
+		}
+		err = errors.Join(err, t.dir.Close())
+	}
+	for _, q := range t.queues {
+		t.th.app.metrics.removeLag(q.topic, q.partition)
+	}
+	return err
+}

@@ -1,0 +1,410 @@
+package runtime
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"slices"
+	"sync/atomic"
+	"time"
+
+	"github.com/kafki/kafki/changelog"
+	"github.com/kafki/kafki/topology"
+	"github.com/twmb/franz-go/pkg/kgo"
+)
+
+// streamThread is one group member: a goroutine with its own kgo.Client
+// that consumes, processes, produces and commits for its tasks.
+//
+// The client blocks rebalances while a poll's records are processed
+// (kgo.BlockRebalanceOnPoll), so the rebalance callbacks, which create,
+// commit and close tasks, never run concurrently with processing: the task
+// maps below are touched by one goroutine at a time.
+type streamThread struct {
+	app      *App
+	id       int
+	logger   *slog.Logger
+	cl       *kgo.Client
+	bal      *balancer
+	restorer *changelog.Restorer
+	commit   committer
+
+	tasks       map[topology.TaskID]*activeTask
+	byTP        map[tp]*activeTask
+	standbys    map[topology.TaskID]*standbyTask
+	standbyByTP map[changelog.TopicPartition]*standbyTask
+	standbyCl   *kgo.Client
+	lastCommit  time.Time
+
+	fatal       error // set by callbacks, returned by the loop
+	failed      atomic.Bool
+	assigned    atomic.Bool
+	sawShutdown atomic.Bool
+	restoreTask atomic.Value // task id being restored, for metrics
+}
+
+func (a *App) newThread(id int) (*streamThread, error) {
+	th := &streamThread{
+		app: a, id: id,
+		logger:      a.cfg.logger.With("thread", id),
+		tasks:       map[topology.TaskID]*activeTask{},
+		byTP:        map[tp]*activeTask{},
+		standbys:    map[topology.TaskID]*standbyTask{},
+		standbyByTP: map[changelog.TopicPartition]*standbyTask{},
+	}
+	th.bal = &balancer{subs: a.subs, standbys: a.cfg.standbys, cooperative: a.cfg.cooperative, hooks: memberHooks{
+		processID:  a.processID,
+		stateTasks: a.stateTasks,
+		shutdown:   a.shutdownRequested.Load,
+	}}
+	opts := []kgo.Opt{
+		kgo.SeedBrokers(a.cfg.brokers...),
+		kgo.ClientID(fmt.Sprintf("%s-%s-StreamThread-%d", a.appID, a.processID, id)),
+		kgo.ConsumerGroup(a.appID),
+		kgo.ConsumeTopics(th.bal.sources()...),
+		kgo.Balancers(th.bal),
+		kgo.DisableAutoCommit(),
+		kgo.BlockRebalanceOnPoll(),
+		kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()),
+		kgo.SessionTimeout(a.cfg.sessionTimeout),
+		kgo.RebalanceTimeout(a.cfg.rebalanceTimeout),
+		kgo.RecordPartitioner(kafkiPartitioner{kgo.StickyKeyPartitioner(nil)}),
+		kgo.ProducerLinger(5 * time.Millisecond),
+		kgo.MaxBufferedRecords(1 << 20),
+		kgo.OnPartitionsAssigned(th.onAssigned),
+		kgo.OnPartitionsRevoked(th.onRevoked),
+		kgo.OnPartitionsLost(th.onLost),
+	}
+	opts = append(opts, a.cfg.clientOpts...)
+	cl, err := kgo.NewClient(opts...)
+	if err != nil {
+		return nil, fmt.Errorf("thread %d: client: %w", id, err)
+	}
+	th.cl = cl
+	th.commit = alosCommitter{cl: cl}
+	ropts := append([]kgo.Opt{kgo.SeedBrokers(a.cfg.brokers...)}, a.cfg.clientOpts...)
+	th.restorer, err = changelog.NewRestorer(changelog.RestorerConfig{ClientOpts: ropts, Listener: th, Logger: th.logger})
+	if err != nil {
+		cl.Close()
+		return nil, fmt.Errorf("thread %d: %w", id, err)
+	}
+	th.restoreTask.Store("")
+	return th, nil
+}
+
+// run is the thread's loop. It returns nil when ctx is canceled (Close)
+// and the error that stopped it otherwise.
+func (th *streamThread) run(ctx context.Context) error {
+	th.lastCommit = time.Now()
+	pollWait := min(th.app.cfg.commitInterval, 100*time.Millisecond)
+	for {
+		if ctx.Err() != nil {
+			return nil
+		}
+		pctx, cancel := context.WithTimeout(ctx, pollWait)
+		fetches := th.cl.PollFetches(pctx)
+		cancel()
+		if fetches.IsClientClosed() {
+			return nil
+		}
+		err := th.handle(ctx, fetches)
+		th.cl.AllowRebalance()
+		if err == nil {
+			err = th.fatal
+		}
+		if err != nil {
+			return err
+		}
+	}
+}
+
+// handle processes one poll's records, applies standby updates and commits
+// when the interval has passed.
+func (th *streamThread) handle(ctx context.Context, fetches kgo.Fetches) error {
+	fetches.EachError(func(topic string, p int32, err error) {
+		if !errors.Is(err, context.DeadlineExceeded) && !errors.Is(err, context.Canceled) {
+			th.logger.Warn("fetch error", "topic", topic, "partition", p, "err", err)
+		}
+	})
+	fetches.EachPartition(func(p kgo.FetchTopicPartition) {
+		t := th.byTP[tp{p.Topic, p.Partition}]
+		if t == nil {
+			return // revoked since it was fetched
+		}
+		q := t.byTopic[p.Topic]
+		q.recs = append(q.recs, p.Records...)
+		q.hwm = p.HighWatermark
+		t.counters.consumed.Add(int64(len(p.Records)))
+	})
+	now := time.Now()
+	for _, t := range th.tasks {
+		if _, err := t.process(); err != nil {
+			return err
+		}
+		if err := t.task.Punctuate(now); err != nil {
+			return fmt.Errorf("task %s: punctuate: %w", t.id, err)
+		}
+		for _, q := range t.queues {
+			if q.hwm >= 0 && q.next.Offset > 0 {
+				th.app.metrics.setLag(q.topic, q.partition, q.next.Offset, q.hwm)
+			}
+		}
+	}
+	if err := th.pollStandbys(); err != nil {
+		return err
+	}
+	if time.Since(th.lastCommit) >= th.app.cfg.commitInterval {
+		return th.commitAll(ctx)
+	}
+	return nil
+}
+
+// commitAll flushes every task, waits for every produced record to be
+// acknowledged, commits the input offsets of the processed records, and
+// writes checkpoints. Offsets are committed only for records whose outputs
+// are acknowledged: that is the at-least-once guarantee.
+func (th *streamThread) commitAll(ctx context.Context) error {
+	start := time.Now()
+	for _, t := range th.tasks {
+		if err := t.task.Flush(); err != nil {
+			return err
+		}
+	}
+	if err := th.commit.flush(ctx); err != nil {
+		return err
+	}
+	offsets := map[string]map[int32]kgo.EpochOffset{}
+	for _, t := range th.tasks {
+		if err := t.coll.produceErr(); err != nil {
+			return fmt.Errorf("task %s: produce: %w", t.id, err)
+		}
+		for _, q := range t.queues {
+			if !q.dirty {
+				continue
+			}
+			if offsets[q.topic] == nil {
+				offsets[q.topic] = map[int32]kgo.EpochOffset{}
+			}
+			offsets[q.topic][q.partition] = q.next
+		}
+	}
+	if err := th.commit.commitOffsets(ctx, offsets); err != nil {
+		return err
+	}
+	for _, t := range th.tasks {
+		for _, q := range t.queues {
+			q.dirty = false
+		}
+		if t.dir != nil {
+			if err := t.dir.WriteCheckpoint(t.checkpointOffsets()); err != nil {
+				return fmt.Errorf("task %s: checkpoint: %w", t.id, err)
+			}
+		}
+	}
+	for _, s := range th.standbys {
+		if err := s.checkpoint(); err != nil {
+			return err
+		}
+	}
+	th.lastCommit = time.Now()
+	th.app.metrics.commits.Add(1)
+	th.app.metrics.commitLat.observe(time.Since(start), 1)
+	return nil
+}
+
+func (th *streamThread) addTask(t *activeTask) {
+	th.tasks[t.id] = t
+	for _, q := range t.queues {
+		th.byTP[tp{q.topic, q.partition}] = t
+	}
+}
+
+func (th *streamThread) closeTask(t *activeTask, clean bool) {
+	if err := t.close(clean); err != nil {
+		th.logger.Warn("closing task", "task", t.id.String(), "err", err)
+	}
+	delete(th.tasks, t.id)
+	for _, q := range t.queues {
+		delete(th.byTP, tp{q.topic, q.partition})
+	}
+}
+
+// onAssigned makes the thread's tasks match its new assignment: it closes
+// standbys that went away (including those promoted to active), creates and
+// restores new active tasks, and opens new standbys.
+func (th *streamThread) onAssigned(ctx context.Context, _ *kgo.Client, _ map[string][]int32) {
+	a := th.bal.lastAssignment()
+	th.app.metrics.rebalances.Add(1)
+	if a.Shutdown {
+		th.sawShutdown.Store(true)
+		if th.fatal == nil {
+			th.fatal = ErrApplicationShutdown
+		}
+		return
+	}
+	if th.failed.Load() || th.fatal != nil {
+		return
+	}
+	th.logger.Info("assigned", "active", taskStrings(a.Active), "standby", taskStrings(a.Standby))
+	for id, t := range th.tasks {
+		if !slices.Contains(a.Active, id) {
+			// Not revoked first (an eager client revokes everything, a
+			// cooperative one what it lost): commit before letting go.
+			if err := th.commitAll(ctx); err != nil {
+				th.logger.Warn("commit before closing task", "task", id.String(), "err", err)
+				th.closeTask(t, false)
+				continue
+			}
+			th.closeTask(t, true)
+		}
+	}
+	for id, s := range th.standbys {
+		if !slices.Contains(a.Standby, id) {
+			if err := th.closeStandby(s); err != nil {
+				th.logger.Warn("closing standby", "task", id.String(), "err", err)
+			}
+		}
+	}
+	for _, id := range a.Active {
+		if _, ok := th.tasks[id]; ok {
+			continue
+		}
+		t, err := th.newActiveTask(ctx, id)
+		if err != nil {
+			th.fatal = err
+			return
+		}
+		th.addTask(t)
+	}
+	for _, id := range a.Standby {
+		if _, ok := th.standbys[id]; ok {
+			continue
+		}
+		s, err := th.newStandby(ctx, id)
+		if err != nil {
+			th.fatal = err
+			return
+		}
+		th.standbys[id] = s
+		for tp := range s.byTP {
+			th.standbyByTP[tp] = s
+		}
+	}
+	th.assigned.Store(true)
+	th.app.updateState()
+}
+
+// onRevoked commits everything and closes the tasks that lost partitions.
+func (th *streamThread) onRevoked(ctx context.Context, _ *kgo.Client, revoked map[string][]int32) {
+	var affected []*activeTask
+	for topic, ps := range revoked {
+		for _, p := range ps {
+			if t := th.byTP[tp{topic, p}]; t != nil && !slices.Contains(affected, t) {
+				affected = append(affected, t)
+			}
+		}
+	}
+	if len(affected) == 0 {
+		return
+	}
+	th.assigned.Store(false)
+	th.app.updateState()
+	clean := !th.failed.Load()
+	if clean {
+		if err := th.commitAll(ctx); err != nil {
+			th.logger.Warn("commit on revocation failed; closing tasks without commit", "err", err)
+			clean = false
+		}
+	}
+	for _, t := range affected {
+		th.closeTask(t, clean)
+	}
+}
+
+// onLost closes every task without committing: the group has moved on and
+// another member may own the partitions already.
+func (th *streamThread) onLost(_ context.Context, _ *kgo.Client, _ map[string][]int32) {
+	th.assigned.Store(false)
+	th.app.updateState()
+	for _, t := range th.tasks {
+		th.closeTask(t, false)
+	}
+}
+
+// shutdown commits (when clean), closes every task and standby, and the
+// clients. It runs on the thread's goroutine after the loop ended.
+func (th *streamThread) shutdown(ctx context.Context, clean bool) {
+	if clean && len(th.tasks) > 0 {
+		if err := th.commitAll(ctx); err != nil {
+			th.logger.Warn("final commit failed", "err", err)
+			clean = false
+		}
+	}
+	for _, t := range th.tasks {
+		th.closeTask(t, clean)
+	}
+	for _, s := range th.standbys {
+		if err := th.closeStandby(s); err != nil {
+			th.logger.Warn("closing standby", "task", s.id.String(), "err", err)
+		}
+	}
+	th.failed.Store(true) // the leave's revocation must not commit again
+	th.cl.AllowRebalance()
+	th.cl.Close()
+	if th.standbyCl != nil {
+		th.standbyCl.Close()
+	}
+	th.restorer.Close()
+}
+
+// OnRestoreStart implements changelog.RestoreListener for metrics.
+func (th *streamThread) OnRestoreStart(store string, p changelog.TopicPartition, start, end int64) {
+	th.app.metrics.restore(RestoreProgress{Task: th.restoreTask.Load().(string), Store: store, Topic: p.Topic,
+		Partition: p.Partition, Start: start, End: end})
+}
+
+// OnBatchRestored implements changelog.RestoreListener.
+func (th *streamThread) OnBatchRestored(store string, p changelog.TopicPartition, _ int64, n int) {
+	th.app.metrics.mu.Lock()
+	if r := th.app.metrics.restores[tp{p.Topic, p.Partition}]; r != nil {
+		r.Restored += int64(n)
+	}
+	th.app.metrics.mu.Unlock()
+}
+
+// OnRestoreEnd implements changelog.RestoreListener.
+func (th *streamThread) OnRestoreEnd(store string, p changelog.TopicPartition, total int64) {
+	th.app.metrics.mu.Lock()
+	if r := th.app.metrics.restores[tp{p.Topic, p.Partition}]; r != nil {
+		r.Restored, r.Done = total, true
+	}
+	th.app.metrics.mu.Unlock()
+}
+
+// kafkiPartitioner sends records to the partition they name, or by key
+// (murmur2, as Java's default partitioner) when the partition is -1.
+type kafkiPartitioner struct{ byKey kgo.Partitioner }
+
+func (p kafkiPartitioner) ForTopic(topic string) kgo.TopicPartitioner {
+	return topicPartitioner{p.byKey.ForTopic(topic)}
+}
+
+type topicPartitioner struct{ byKey kgo.TopicPartitioner }
+
+func (p topicPartitioner) RequiresConsistency(r *kgo.Record) bool {
+	return r.Partition >= 0 || p.byKey.RequiresConsistency(r)
+}
+
+func (p topicPartitioner) Partition(r *kgo.Record, n int) int {
+	if r.Partition >= 0 {
+		return int(r.Partition)
+	}
+	return p.byKey.Partition(r, n)
+}
+
+func (p topicPartitioner) OnNewBatch() {
+	if nb, ok := p.byKey.(kgo.TopicPartitionerOnNewBatch); ok {
+		nb.OnNewBatch()
+	}
+}
