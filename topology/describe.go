@@ -72,7 +72,7 @@ func (t *Topology) Describe() *TopologyDescription {
 		sd := SubTopologyDescription{ID: s.id}
 		for _, n := range s.nodes {
 			nd := NodeDescription{Name: n.name, Topics: slices.Clone(n.topics), Topic: n.topic,
-				Stores: slices.Sorted(slices.Values(n.stores)),
+				Stores:     slices.Sorted(slices.Values(n.stores)),
 				Successors: slices.Clone(t.children[n.name]), Predecessors: slices.Clone(n.parents)}
 			switch n.kind {
 			case kindSource:

@@ -187,5 +187,5 @@ type funcProc struct {
 }
 
 func (f *funcProc) Init(ctx topology.ProcessorContext[string, string]) error { return f.init(ctx) }
-func (f *funcProc) Process(topology.Record[string, string]) error          { return nil }
-func (f *funcProc) Close() error                                           { return nil }
+func (f *funcProc) Process(topology.Record[string, string]) error            { return nil }
+func (f *funcProc) Close() error                                             { return nil }

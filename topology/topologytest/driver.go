@@ -1,0 +1,288 @@
+// Package topologytest runs a topology with no broker, synchronously and
+// deterministically, for tests: pipe typed records into input topics, read
+// typed records from output topics, read state stores, and move the wall
+// clock to fire punctuators.
+//
+// It runs the same code the runtime runs — the same topology.Task, the same
+// processors, serdes and stores — with one task (partition 0) per
+// sub-topology. Records written to repartition topics, and to any topic the
+// topology also reads, are fed back into the task that reads them before
+// the Pipe call returns.
+package topologytest
+
+import (
+	"errors"
+	"fmt"
+	"log/slog"
+	"time"
+
+	"github.com/kafki/kafki/serde"
+	"github.com/kafki/kafki/state"
+	"github.com/kafki/kafki/topology"
+)
+
+// ErrUnknownTopic is returned for a topic the topology does not read.
+var ErrUnknownTopic = errors.New("topologytest: topic not read by the topology")
+
+// ErrUnknownStore is returned for a store the topology does not have.
+var ErrUnknownStore = errors.New("topologytest: unknown store")
+
+type config struct {
+	appID     string
+	start     time.Time
+	opener    topology.StoreOpener
+	logger    *slog.Logger
+	noFlush   bool
+	onDeser   func(*topology.RawRecord, error) topology.ErrorAction
+	onProcErr func(*topology.ProcessingError) topology.ErrorAction
+}
+
+// Option configures a Driver.
+type Option func(*config)
+
+// ApplicationID sets the application id that prefixes internal topics
+// (default "topologytest").
+func ApplicationID(id string) Option { return func(c *config) { c.appID = id } }
+
+// StartTime sets the initial wall-clock time (default: Unix epoch + 0).
+func StartTime(t time.Time) Option { return func(c *config) { c.start = t } }
+
+// StoreOpener replaces the default opener, which opens in-memory
+// key-value stores for every key-value spec whatever its engine.
+func StoreOpener(o topology.StoreOpener) Option { return func(c *config) { c.opener = o } }
+
+// Logger sets the tasks' logger (default: discard).
+func Logger(l *slog.Logger) Option { return func(c *config) { c.logger = l } }
+
+// ManualFlush stops the driver from flushing the tasks after each piped
+// record, as Kafka Streams' test driver does, so that tests can watch
+// record caches hold and merge updates until Flush is called.
+func ManualFlush() Option { return func(c *config) { c.noFlush = true } }
+
+// OnDeserializationError sets the tasks' deserialisation-error handler.
+func OnDeserializationError(h func(*topology.RawRecord, error) topology.ErrorAction) Option {
+	return func(c *config) { c.onDeser = h }
+}
+
+// OnProcessingError sets the tasks' processing-error handler.
+func OnProcessingError(h func(*topology.ProcessingError) topology.ErrorAction) Option {
+	return func(c *config) { c.onProcErr = h }
+}
+
+// Driver runs a topology in memory. It is not safe for concurrent use.
+type Driver struct {
+	cfg      config
+	topo     *topology.Topology
+	tasks    []*topology.Task
+	byTopic  map[string]*topology.Task // resolved source topic -> task
+	internal map[string]bool
+	globals  map[string]state.KeyValueStore // global topic -> its store
+	outputs  map[string][]topology.RawRecord
+	queue    []topology.RawRecord
+	offsets  map[string]int64
+	stores   map[string]state.Store
+	now      time.Time
+	drops    map[string]int
+	closed   bool
+}
+
+// New starts one task per sub-topology of topo. Close it when done.
+func New(topo *topology.Topology, opts ...Option) (*Driver, error) {
+	cfg := config{appID: "topologytest", start: time.UnixMilli(0)}
+	for _, o := range opts {
+		o(&cfg)
+	}
+	d := &Driver{cfg: cfg, topo: topo, byTopic: map[string]*topology.Task{}, internal: map[string]bool{},
+		globals: map[string]state.KeyValueStore{},
+		outputs: map[string][]topology.RawRecord{}, offsets: map[string]int64{},
+		stores: map[string]state.Store{}, now: cfg.start, drops: map[string]int{}}
+	opener := cfg.opener
+	if opener == nil {
+		opener = openInMemory
+	}
+	globals := map[string]state.Store{}
+	for _, g := range topo.GlobalStores() {
+		s, err := opener(g.Spec)
+		if err != nil {
+			return nil, errors.Join(fmt.Errorf("topologytest: open global store %q: %w", g.Spec.Name, err), d.Close())
+		}
+		globals[g.Spec.Name] = s
+		d.stores[g.Spec.Name] = s
+		kv, ok := s.(state.KeyValueStore)
+		if !ok {
+			return nil, errors.Join(fmt.Errorf("topologytest: global store %q is not a key-value store", g.Spec.Name), d.Close())
+		}
+		d.globals[g.Topic] = kv
+	}
+	for _, it := range topo.InternalTopics(cfg.appID) {
+		d.internal[it.Name] = true
+	}
+	for _, sub := range topo.SubTopologies(cfg.appID) {
+		task, err := topo.NewTask(topology.TaskConfig{
+			ID:            topology.TaskID{SubTopology: sub.ID},
+			ApplicationID: cfg.appID,
+			Stores: func(spec state.Spec) (state.Store, error) {
+				s, err := opener(spec)
+				if err == nil {
+					d.stores[spec.Name] = s
+				}
+				return s, err
+			},
+			GlobalStores:           globals,
+			Collector:              collector{d},
+			Logger:                 cfg.logger,
+			Now:                    func() time.Time { return d.now },
+			OnDeserializationError: cfg.onDeser,
+			OnProcessingError:      cfg.onProcErr,
+			OnDropped:              func(node, reason string) { d.drops[reason]++ },
+		})
+		if err != nil {
+			return nil, errors.Join(err, d.Close())
+		}
+		d.tasks = append(d.tasks, task)
+		for _, topic := range sub.SourceTopics {
+			d.byTopic[topic] = task
+		}
+	}
+	return d, nil
+}
+
+func openInMemory(spec state.Spec) (state.Store, error) {
+	if spec.Kind != state.KindKeyValue {
+		return nil, fmt.Errorf("topologytest: no default store for %q of kind %d; pass a StoreOpener", spec.Name, spec.Kind)
+	}
+	return state.NewInMemoryKeyValueStore(spec.Name), nil
+}
+
+type collector struct{ d *Driver }
+
+func (c collector) Send(topic string, partition int32, key, value []byte, headers []serde.Header, ts int64) error {
+	d := c.d
+	rec := topology.RawRecord{Topic: topic, Partition: 0, Offset: d.offsets[topic], Key: key, Value: value, Timestamp: ts, Headers: headers}
+	d.offsets[topic]++
+	if !d.internal[topic] {
+		d.outputs[topic] = append(d.outputs[topic], rec)
+	}
+	if _, ok := d.byTopic[topic]; ok {
+		d.queue = append(d.queue, rec)
+	}
+	return nil
+}
+
+// PipeRaw feeds one raw record into the topology (Offset and Partition are
+// assigned by the driver) and processes everything it causes: records fed
+// back through repartition topics and, unless ManualFlush, cache flushes.
+func (d *Driver) PipeRaw(rec topology.RawRecord) error {
+	if d.closed {
+		return errors.New("topologytest: driver is closed")
+	}
+	if g, ok := d.globals[rec.Topic]; ok {
+		// As the runtime does: a global topic is its store's changelog.
+		if rec.Key == nil {
+			return nil
+		}
+		return g.Put(rec.Key, rec.Value)
+	}
+	if _, ok := d.byTopic[rec.Topic]; !ok {
+		return fmt.Errorf("%w: %q", ErrUnknownTopic, rec.Topic)
+	}
+	rec.Partition, rec.Offset = 0, d.offsets[rec.Topic]
+	d.offsets[rec.Topic]++
+	d.queue = append(d.queue, rec)
+	if err := d.drain(); err != nil {
+		return err
+	}
+	if d.cfg.noFlush {
+		return nil
+	}
+	return d.Flush()
+}
+
+// drain processes queued records until none are left.
+func (d *Driver) drain() error {
+	for len(d.queue) > 0 {
+		rec := d.queue[0]
+		d.queue = d.queue[1:]
+		if err := d.byTopic[rec.Topic].Process(&rec); err != nil {
+			d.queue = nil
+			return err
+		}
+	}
+	return nil
+}
+
+// Flush flushes every task (record caches forward what they hold) and
+// processes what that produces.
+func (d *Driver) Flush() error {
+	for _, t := range d.tasks {
+		if err := t.Flush(); err != nil {
+			return err
+		}
+		if err := d.drain(); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// AdvanceWallClockTime moves the wall clock forward by by and fires the
+// wall-clock punctuators that became due.
+func (d *Driver) AdvanceWallClockTime(by time.Duration) error {
+	if by < 0 {
+		return fmt.Errorf("topologytest: cannot move the clock back by %v", by)
+	}
+	d.now = d.now.Add(by)
+	for _, t := range d.tasks {
+		if err := t.Punctuate(d.now); err != nil {
+			return err
+		}
+		if err := d.drain(); err != nil {
+			return err
+		}
+	}
+	if d.cfg.noFlush {
+		return nil
+	}
+	return d.Flush()
+}
+
+// WallClockTime is the driver's current wall-clock time.
+func (d *Driver) WallClockTime() time.Time { return d.now }
+
+// StateStore returns a store by name, of any task or a global store.
+func (d *Driver) StateStore(name string) (state.Store, error) {
+	s, ok := d.stores[name]
+	if !ok {
+		return nil, fmt.Errorf("%w: %q", ErrUnknownStore, name)
+	}
+	return s, nil
+}
+
+// ReadRaw returns and consumes the records written to topic so far.
+func (d *Driver) ReadRaw(topic string) []topology.RawRecord {
+	out := d.outputs[topic]
+	delete(d.outputs, topic)
+	return out
+}
+
+// Dropped returns how many records were dropped for reason so far (see
+// topology.TaskConfig.OnDropped).
+func (d *Driver) Dropped(reason string) int { return d.drops[reason] }
+
+// Close closes every task and store.
+func (d *Driver) Close() error {
+	if d.closed {
+		return nil
+	}
+	d.closed = true
+	var errs []error
+	for _, t := range d.tasks {
+		errs = append(errs, t.Close())
+	}
+	for _, g := range d.topo.GlobalStores() {
+		if s, ok := d.stores[g.Spec.Name]; ok {
+			errs = append(errs, s.Close())
+		}
+	}
+	return errors.Join(errs...)
+}
