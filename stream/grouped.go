@@ -1,0 +1,134 @@
+package stream
+
+import (
+	"fmt"
+	"strconv"
+
+	"github.com/kafki/kafki/serde"
+	"github.com/kafki/kafki/topology"
+)
+
+func topologyInvalid(format string, args ...any) error {
+	return fmt.Errorf("%w: "+format, append([]any{topology.ErrInvalid}, args...)...)
+}
+
+func itoa(i int) string { return strconv.Itoa(i) }
+
+// KGroupedStream is a stream grouped by key, ready to aggregate.
+type KGroupedStream[K, V any] struct {
+	s    KStream[K, V]
+	name string // Named on the grouping: the repartition topic's base
+}
+
+// GroupByKey groups by the current key. If the key may have changed
+// (Map, SelectKey, FlatMap, Process upstream) the aggregation repartitions.
+// WithKeySerde/WithValueSerde set the serdes of the repartition topic.
+func GroupByKey[K, V any](s KStream[K, V], opts ...Option) KGroupedStream[K, V] {
+	o := collect(opts)
+	s.keySerde = serdeOf(s.b, o.keySerde, s.keySerde, "GroupByKey", "key")
+	s.valueSerde = serdeOf(s.b, o.valueSerde, s.valueSerde, "GroupByKey", "value")
+	return KGroupedStream[K, V]{s: s, name: o.name}
+}
+
+// GroupBy groups by a new key, always repartitioning before aggregating.
+func GroupBy[K, V, K2 any](s KStream[K, V], fn func(K, V) K2, opts ...Option) KGroupedStream[K2, V] {
+	o := collect(opts)
+	name := s.b.newName("KSTREAM-KEY-SELECT-")
+	addSelectKey(s.b, name, s.node, fn)
+	out := KStream[K2, V]{b: s.b, node: name, repartition: true,
+		keySerde:   serdeOf[K2](s.b, o.keySerde, nil, name, "key"),
+		valueSerde: serdeOf(s.b, o.valueSerde, s.valueSerde, name, "value")}
+	return KGroupedStream[K2, V]{s: out, name: o.name}
+}
+
+// Count counts the records per key (records with a null key or value are
+// dropped, as in Kafka Streams).
+func Count[K, V any](g KGroupedStream[K, V], opts ...Option) KTable[K, int64] {
+	return aggregate(g, "KSTREAM-AGGREGATE-", func() int64 { return 0 },
+		func(_ K, _ V, agg int64) int64 { return agg + 1 }, serde.Int64(), opts)
+}
+
+// Reduce combines the values per key; the first value is the initial one.
+func Reduce[K, V any](g KGroupedStream[K, V], fn func(agg, v V) V, opts ...Option) KTable[K, V] {
+	return aggregateWith(g, "KSTREAM-REDUCE-", g.s.valueSerde, opts,
+		func(_ K, v V, agg V, had bool) V {
+			if !had {
+				return v
+			}
+			return fn(agg, v)
+		})
+}
+
+// Aggregate folds the values per key into an aggregate of type VA, starting
+// from init(). The aggregate's serde comes from WithValueSerde.
+func Aggregate[K, V, VA any](g KGroupedStream[K, V], init func() VA, fn func(K, V, VA) VA, opts ...Option) KTable[K, VA] {
+	return aggregate(g, "KSTREAM-AGGREGATE-", init, fn, nil, opts)
+}
+
+func aggregate[K, V, VA any](g KGroupedStream[K, V], prefix string, init func() VA, fn func(K, V, VA) VA, def serde.Serde[VA], opts []Option) KTable[K, VA] {
+	return aggregateWith(g, prefix, def, opts, func(k K, v V, agg VA, had bool) VA {
+		if !had {
+			agg = init()
+		}
+		return fn(k, v, agg)
+	})
+}
+
+// aggregateWith adds the store, the repartition topic if needed and the
+// aggregate processor, with Kafka Streams' naming order.
+func aggregateWith[K, V, VA any](g KGroupedStream[K, V], prefix string, def serde.Serde[VA], opts []Option, step func(K, V, VA, bool) VA) KTable[K, VA] {
+	b, s := g.s.b, g.s
+	o := collect(opts)
+	store := o.storeName
+	if store == "" {
+		store = b.newName(prefix + "STATE-STORE-")
+	}
+	name := b.nameOr(o, prefix)
+	vas := serdeOf(b, o.valueSerde, def, name, "value")
+	ks := serdeOf(b, o.keySerde, s.keySerde, name, "key")
+	need(b, ks, name, "key", "store "+store)
+	need(b, vas, name, "value", "store "+store)
+	parent := s.node
+	if s.repartition {
+		base := g.name
+		if base == "" {
+			base = store
+		}
+		parent = repartitionThrough(b, parent, base, s.keySerde, s.valueSerde, 0, true)
+	}
+	spec := o.spec(store)
+	topology.AddProcessor(b.tb, name, func() topology.Processor[K, V, K, Change[VA]] {
+		return &streamAggregate[K, V, VA]{emit: tableEmitter[K, VA]{store: store, caching: spec.Caching, ks: ks, vs: vas}, step: step}
+	}, parent)
+	b.tb.AddStateStore(spec, name)
+	return KTable[K, VA]{b: b, node: name, store: store, keySerde: ks, valueSerde: vas}
+}
+
+type streamAggregate[K, V, VA any] struct {
+	emit tableEmitter[K, VA]
+	step func(K, V, VA, bool) VA
+}
+
+func (p *streamAggregate[K, V, VA]) Init(ctx topology.ProcessorContext[K, Change[VA]]) error {
+	return p.emit.init(ctx)
+}
+
+func (p *streamAggregate[K, V, VA]) Process(rec topology.Record[K, V]) error {
+	if rec.NullKey || rec.NullValue {
+		p.emit.ctx.RecordDropped("null-key-or-value")
+		return nil
+	}
+	kb, err := p.emit.kv.keyBytes(rec.Key)
+	if err != nil {
+		return err
+	}
+	old, had, err := p.emit.kv.get(kb)
+	if err != nil {
+		return err
+	}
+	agg := p.step(rec.Key, rec.Value, old, had)
+	return p.emit.write(kb, topology.Record[K, Change[VA]]{Key: rec.Key, Timestamp: rec.Timestamp, Headers: rec.Headers,
+		Value: Change[VA]{New: agg, HasNew: true, Old: old, HasOld: had}})
+}
+
+func (p *streamAggregate[K, V, VA]) Close() error { return nil }

@@ -1,0 +1,233 @@
+package stream
+
+import (
+	"encoding/binary"
+	"errors"
+	"fmt"
+
+	"github.com/kafki/kafki/serde"
+	"github.com/kafki/kafki/state"
+	"github.com/kafki/kafki/topology"
+)
+
+// fnProc is the processor behind every stateless operator: fn gets the
+// context and the typed record and forwards whatever it likes. One typed
+// indirect call per hop, no boxing.
+type fnProc[KIn, VIn, KOut, VOut any] struct {
+	ctx topology.ProcessorContext[KOut, VOut]
+	fn  func(ctx topology.ProcessorContext[KOut, VOut], rec topology.Record[KIn, VIn]) error
+}
+
+func (p *fnProc[KIn, VIn, KOut, VOut]) Init(ctx topology.ProcessorContext[KOut, VOut]) error {
+	p.ctx = ctx
+	return nil
+}
+
+func (p *fnProc[KIn, VIn, KOut, VOut]) Process(rec topology.Record[KIn, VIn]) error {
+	return p.fn(p.ctx, rec)
+}
+
+func (p *fnProc[KIn, VIn, KOut, VOut]) Close() error { return nil }
+
+func addFn[KIn, VIn, KOut, VOut any](b *Builder, name, parent string, fn func(topology.ProcessorContext[KOut, VOut], topology.Record[KIn, VIn]) error) {
+	topology.AddProcessor(b.tb, name, func() topology.Processor[KIn, VIn, KOut, VOut] {
+		return &fnProc[KIn, VIn, KOut, VOut]{fn: fn}
+	}, parent)
+}
+
+// Change is an update of a KTable row, as Kafka Streams' Change<V>: the new
+// value and the value it replaced. HasNew false means the row was deleted
+// (a tombstone); HasOld false means the row did not exist before.
+type Change[V any] struct {
+	New, Old       V
+	HasNew, HasOld bool
+}
+
+// changeSerde carries a Change through a repartition topic:
+// flags byte (1 = new, 2 = old), 4-byte big-endian length of new, new, old.
+type changeSerde[V any] struct{ inner serde.Serde[V] }
+
+func (s changeSerde[V]) Serialize(topic string, h []serde.Header, c Change[V]) ([]byte, error) {
+	var nb, ob []byte
+	var err error
+	flags := byte(0)
+	if c.HasNew {
+		flags |= 1
+		if nb, err = s.inner.Serialize(topic, h, c.New); err != nil {
+			return nil, err
+		}
+	}
+	if c.HasOld {
+		flags |= 2
+		if ob, err = s.inner.Serialize(topic, h, c.Old); err != nil {
+			return nil, err
+		}
+	}
+	out := make([]byte, 0, 5+len(nb)+len(ob))
+	out = append(out, flags)
+	out = binary.BigEndian.AppendUint32(out, uint32(len(nb)))
+	out = append(out, nb...)
+	return append(out, ob...), nil
+}
+
+var errBadChange = errors.New("stream: malformed change record")
+
+func (s changeSerde[V]) Deserialize(topic string, h []serde.Header, data []byte) (Change[V], error) {
+	var c Change[V]
+	if len(data) < 5 || data[0] > 3 {
+		return c, errBadChange
+	}
+	n := binary.BigEndian.Uint32(data[1:5])
+	if uint64(n) > uint64(len(data)-5) {
+		return c, errBadChange
+	}
+	nb, ob := data[5:5+n], data[5+n:]
+	var err error
+	if c.HasNew = data[0]&1 != 0; c.HasNew {
+		if c.New, err = s.inner.Deserialize(topic, h, nb); err != nil {
+			return c, err
+		}
+	}
+	if c.HasOld = data[0]&2 != 0; c.HasOld {
+		if c.Old, err = s.inner.Deserialize(topic, h, ob); err != nil {
+			return c, err
+		}
+	}
+	return c, nil
+}
+
+// kvStore is a typed view of a key-value store for the DSL's processors.
+type kvStore[K, V any] struct {
+	s  state.KeyValueStore
+	ks serde.Serde[K]
+	vs serde.Serde[V]
+}
+
+func openKV[K, V any, KO, VO any](ctx topology.ProcessorContext[KO, VO], name string, ks serde.Serde[K], vs serde.Serde[V]) (kvStore[K, V], error) {
+	s, err := ctx.StateStore(name)
+	if err != nil {
+		return kvStore[K, V]{}, err
+	}
+	kv, ok := s.(state.KeyValueStore)
+	if !ok {
+		return kvStore[K, V]{}, fmt.Errorf("stream: store %q is a %T, not a key-value store", name, s)
+	}
+	return kvStore[K, V]{s: kv, ks: ks, vs: vs}, nil
+}
+
+func (s kvStore[K, V]) keyBytes(k K) ([]byte, error) { return s.ks.Serialize(s.s.Name(), nil, k) }
+
+// get returns the value under kb and whether there was one.
+func (s kvStore[K, V]) get(kb []byte) (V, bool, error) {
+	var v V
+	b, err := s.s.Get(kb)
+	if err != nil || b == nil {
+		return v, false, err
+	}
+	v, err = s.vs.Deserialize(s.s.Name(), nil, b)
+	return v, err == nil, err
+}
+
+func (s kvStore[K, V]) put(kb []byte, v V) error {
+	b, err := s.vs.Serialize(s.s.Name(), nil, v)
+	if err != nil {
+		return err
+	}
+	return s.s.Put(kb, b)
+}
+
+// flushListenerStore is what a caching store offers: it calls the listener
+// with every entry it evicts or flushes, with the value the store held
+// before. The shape follows state's record cache.
+type flushListenerStore interface {
+	SetFlushListener(func(key, newValue, oldValue []byte, timestamp int64) error)
+}
+
+// tableEmitter forwards a table's changes: directly, or, when its store
+// caches, as the cache flushes (so that updates to one key between two
+// flushes are merged, as Kafka Streams does with caching on).
+type tableEmitter[K, V any] struct {
+	store   string
+	caching bool
+	ks      serde.Serde[K]
+	vs      serde.Serde[V]
+	ctx     topology.ProcessorContext[K, Change[V]]
+	kv      kvStore[K, V]
+	cached  bool
+}
+
+func (e *tableEmitter[K, V]) init(ctx topology.ProcessorContext[K, Change[V]]) error {
+	e.ctx = ctx
+	kv, err := openKV(ctx, e.store, e.ks, e.vs)
+	if err != nil {
+		return err
+	}
+	e.kv = kv
+	if fl, ok := kv.s.(flushListenerStore); ok && e.caching {
+		e.cached = true
+		fl.SetFlushListener(func(key, newValue, oldValue []byte, ts int64) error {
+			rec := topology.Record[K, Change[V]]{Timestamp: ts}
+			var err error
+			if rec.Key, err = e.ks.Deserialize(e.store, nil, key); err != nil {
+				return err
+			}
+			if newValue != nil {
+				rec.Value.HasNew = true
+				if rec.Value.New, err = e.vs.Deserialize(e.store, nil, newValue); err != nil {
+					return err
+				}
+			}
+			if oldValue != nil {
+				rec.Value.HasOld = true
+				if rec.Value.Old, err = e.vs.Deserialize(e.store, nil, oldValue); err != nil {
+					return err
+				}
+			}
+			return ctx.Forward(rec)
+		})
+	}
+	return nil
+}
+
+// write stores the new value (or deletes the key) and forwards the change
+// unless the cache will.
+func (e *tableEmitter[K, V]) write(kb []byte, rec topology.Record[K, Change[V]]) error {
+	var err error
+	if rec.Value.HasNew {
+		err = e.kv.put(kb, rec.Value.New)
+	} else {
+		_, err = e.kv.s.Delete(kb)
+	}
+	if err != nil || e.cached {
+		return err
+	}
+	return e.ctx.Forward(rec)
+}
+
+// tableSource turns a changelog stream into table changes.
+type tableSource[K, V any] struct {
+	emit tableEmitter[K, V]
+}
+
+func (p *tableSource[K, V]) Init(ctx topology.ProcessorContext[K, Change[V]]) error {
+	return p.emit.init(ctx)
+}
+
+func (p *tableSource[K, V]) Process(rec topology.Record[K, V]) error {
+	if rec.NullKey {
+		p.emit.ctx.RecordDropped("null-key")
+		return nil
+	}
+	kb, err := p.emit.kv.keyBytes(rec.Key)
+	if err != nil {
+		return err
+	}
+	old, had, err := p.emit.kv.get(kb)
+	if err != nil {
+		return err
+	}
+	return p.emit.write(kb, topology.Record[K, Change[V]]{Key: rec.Key, Timestamp: rec.Timestamp, Headers: rec.Headers,
+		Value: Change[V]{New: rec.Value, HasNew: !rec.NullValue, Old: old, HasOld: had}})
+}
+
+func (p *tableSource[K, V]) Close() error { return nil }
