@@ -14,9 +14,9 @@ import (
 // when it skips an unwanted field, so untrusted bytes are checked first.
 // The walk allocates nothing.
 type validator struct {
-	data  []byte
-	pos   int
-	depth int
+	data   []byte
+	pos    int
+	depth  int
 	min    map[havro.Schema]int // read-only once built by newMinSizes
 	frozen bool
 }
