@@ -206,6 +206,24 @@ func OpenStore(td *TaskDir, spec state.Spec, opts StoreOptions) (store state.Sto
 	return store, false, nil
 }
 
+// ResetStore closes store, deletes its directory and checkpoint entry and
+// opens it again, empty: for a store that must be rebuilt from the
+// beginning of its changelog, such as one whose checkpointed offset is no
+// longer in the changelog (OffsetOutOfRangeError). store may be the engine
+// store or a wrapper of it; the returned store is the engine store.
+func ResetStore(td *TaskDir, spec state.Spec, store state.Store, opts StoreOptions) (state.Store, error) {
+	if store != nil {
+		if err := store.Close(); err != nil {
+			td.logger.Warn("closing a store to reset it", "store", spec.Name, "err", err)
+		}
+	}
+	if err := td.WipeStore(spec.Name); err != nil {
+		return nil, err
+	}
+	st, _, err := OpenStore(td, spec, opts)
+	return st, err
+}
+
 // forget drops the checkpoint entry of tp, if any.
 func (t *TaskDir) forget(tp TopicPartition) error {
 	if tp.Topic == "" {

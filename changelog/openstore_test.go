@@ -262,3 +262,27 @@ func TestCorruptStoreRebuiltFromChangelog(t *testing.T) {
 	}
 	compareContents(t, contents(t, st.(state.KeyValueStore)), want)
 }
+
+func TestResetStore(t *testing.T) {
+	td := openTask(t, t.TempDir(), nil)
+	spec := state.Spec{Name: "s", Kind: state.KindKeyValue, Engine: state.RocksDB}
+	tp := TopicPartition{"app-s-changelog", 0}
+	writeRocksStore(t, td, spec, tp)
+	st, trusted, err := OpenStore(td, spec, StoreOptions{Changelog: tp})
+	if err != nil || !trusted {
+		t.Fatalf("open: trusted %v, %v", trusted, err)
+	}
+	logged := NewLoggingKeyValueStore(st.(state.KeyValueStore), tp.Topic, 0, &memSink{}, nil)
+	st, err = ResetStore(td, spec, logged, StoreOptions{Changelog: tp})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	if v, _ := st.(state.KeyValueStore).Get([]byte("k")); v != nil {
+		t.Errorf("reset store still has %q", v)
+	}
+	cp := td.ReadCheckpoint()
+	if _, ok := cp[tp]; ok || len(cp) != 1 {
+		t.Errorf("checkpoint after reset: %v (want only the other store's entry)", cp)
+	}
+}

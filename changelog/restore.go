@@ -22,6 +22,33 @@ import (
 // Streams does for a corrupted task.
 var ErrOffsetOutOfRange = errors.New("changelog: restore offset out of range")
 
+// OffsetOutOfRangeError is the error of a restoration whose start offset is
+// out of range; it wraps ErrOffsetOutOfRange and names the store to reset
+// (see ResetStore).
+type OffsetOutOfRangeError struct {
+	Store     string
+	Partition TopicPartition
+	// Offset is the start offset; Start and End the partition's range,
+	// when known (-1 otherwise).
+	Offset, Start, End int64
+	// Err is the broker's error, if it came from a fetch.
+	Err error
+}
+
+func (e *OffsetOutOfRangeError) Error() string {
+	if e.Err != nil {
+		return fmt.Sprintf("%v: store %s, %s: %v", ErrOffsetOutOfRange, e.Store, e.Partition, e.Err)
+	}
+	return fmt.Sprintf("%v: store %s, %s: offset %d is outside [%d, %d]", ErrOffsetOutOfRange, e.Store, e.Partition, e.Offset, e.Start, e.End)
+}
+
+func (e *OffsetOutOfRangeError) Unwrap() []error {
+	if e.Err == nil {
+		return []error{ErrOffsetOutOfRange}
+	}
+	return []error{ErrOffsetOutOfRange, e.Err}
+}
+
 // RestoreListener is told about the progress of restorations, as Kafka
 // Streams' StateRestoreListener. Its methods are called from the goroutine
 // that runs Restorer.Restore, and only for partitions that have records to
@@ -221,8 +248,8 @@ type run struct {
 // when no record sits at end-1.
 //
 // A start offset outside the partition's [log start, end] range fails with
-// an error wrapping ErrOffsetOutOfRange, except 0, which always means the
-// beginning. On error the stores may hold part of what was read: the
+// an *OffsetOutOfRangeError, except 0, which always means the beginning:
+// the caller resets that store (ResetStore) and restores it from 0. On error the stores may hold part of what was read: the
 // caller must not checkpoint them.
 func (r *Restorer) RestoreAll(ctx context.Context, jobs []Job) ([]Result, error) {
 	r.mu.Lock()
@@ -260,7 +287,7 @@ func (r *Restorer) RestoreAll(ctx context.Context, jobs []Job) ([]Result, error)
 		if start <= 0 {
 			start = logStart
 		} else if start < logStart || start > end {
-			return nil, fmt.Errorf("%w: store %s, %s: offset %d is outside [%d, %d]", ErrOffsetOutOfRange, job.Store.Name(), tp, start, logStart, end)
+			return nil, &OffsetOutOfRangeError{Store: job.Store.Name(), Partition: tp, Offset: start, Start: logStart, End: end}
 		}
 		results[i] = Result{Next: max(start, 0), Start: start, End: end}
 		if start >= end {
@@ -314,12 +341,15 @@ func (r *Restorer) RestoreAll(ctx context.Context, jobs []Job) ([]Result, error)
 			if errors.Is(err, context.DeadlineExceeded) || errors.Is(err, context.Canceled) {
 				return // our poll timeout
 			}
-			if errors.Is(err, kerr.OffsetOutOfRange) {
-				err = fmt.Errorf("%w: %w", ErrOffsetOutOfRange, err)
+			if fetchErr != nil {
+				return
 			}
-			if fetchErr == nil {
-				fetchErr = fmt.Errorf("changelog: restore %s-%d: %w", topic, partition, err)
+			tp := TopicPartition{Topic: topic, Partition: partition}
+			if ru := runs[tp]; ru != nil && errors.Is(err, kerr.OffsetOutOfRange) {
+				fetchErr = &OffsetOutOfRangeError{Store: ru.job.Store.Name(), Partition: tp, Offset: ru.pos, Start: -1, End: ru.end, Err: err}
+				return
 			}
+			fetchErr = fmt.Errorf("changelog: restore %s: %w", tp, err)
 		})
 		if fetchErr != nil {
 			return nil, fetchErr

@@ -269,8 +269,13 @@ func TestRestoreOffsetOutOfRange(t *testing.T) {
 	if err != nil || resp.Error() != nil {
 		t.Fatalf("delete records: %v %v", err, resp.Error())
 	}
-	if _, err := r.Restore(ctxT(t), Job{Store: mustRestorable(t, store), Partition: tp, Start: 10}); !errors.Is(err, ErrOffsetOutOfRange) {
+	_, err = r.Restore(ctxT(t), Job{Store: mustRestorable(t, store), Partition: tp, Start: 10})
+	var oor *OffsetOutOfRangeError
+	if !errors.Is(err, ErrOffsetOutOfRange) || !errors.As(err, &oor) {
 		t.Fatalf("restore from below the log start = %v, want ErrOffsetOutOfRange", err)
+	}
+	if oor.Store != "s" || oor.Partition != tp || oor.Offset != 10 || oor.Start != 40 || oor.End != int64(sent) {
+		t.Errorf("error fields %+v", oor)
 	}
 	// From the beginning means the log start.
 	res, err := r.Restore(ctxT(t), Job{Store: mustRestorable(t, store), Partition: tp})
