@@ -1,14 +1,19 @@
 package changelog
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
+	"log/slog"
 	"os"
 	"path/filepath"
+	"strings"
+	"sync"
 	"testing"
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kadm"
+	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/kafki/kafki/internal/kafkatest"
 	"github.com/kafki/kafki/state"
@@ -282,4 +287,50 @@ func TestRestoreOffsetOutOfRange(t *testing.T) {
 	if err != nil || res.Start != 40 || res.Restored != int64(sent-40) {
 		t.Fatalf("restore from the beginning = %+v, %v", res, err)
 	}
+}
+
+// Long restorations log progress lines: records restored and left.
+func TestRestoreProgressLog(t *testing.T) {
+	c := kafkatest.New(t, 1)
+	topic := c.Topic("progress-changelog")
+	spec := state.Spec{Name: "s", Kind: state.KindKeyValue, Engine: state.InMemory, Logging: true}
+	createChangelog(c, topic, 1, spec)
+	sink := newProducerSink(t, c)
+	writeKV(t, NewLoggingKeyValueStore(state.NewInMemoryKeyValueStore("s"), topic, 0, sink, nil), map[string]string{}, 0, 2000)
+	sink.flush(t)
+
+	var logs syncBuffer
+	r := newRestorer(t, c, RestorerConfig{
+		Logger:           slog.New(slog.NewTextHandler(&logs, nil)),
+		ProgressInterval: time.Nanosecond,
+		// Small fetches, so that the restoration takes many polls.
+		ClientOpts: []kgo.Opt{kgo.FetchMaxPartitionBytes(4 << 10), kgo.FetchMaxBytes(4 << 10)},
+	})
+	res, err := r.Restore(ctxT(t), Job{Store: mustRestorable(t, state.NewInMemoryKeyValueStore("s")), Partition: TopicPartition{topic, 0}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := logs.String()
+	for _, want := range []string{"msg=\"restoring store\"", "records_left=" + fmt.Sprint(res.End), "msg=\"restore progress\"", "msg=\"restored store\"", fmt.Sprintf("records_restored=%d", res.Restored)} {
+		if !strings.Contains(out, want) {
+			t.Errorf("log lacks %q:\n%s", want, out)
+		}
+	}
+}
+
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (b *syncBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.b.Write(p)
+}
+
+func (b *syncBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.b.String()
 }
