@@ -32,14 +32,14 @@ func NewRestorable(store state.Store) (Restorable, error) {
 		store = l.Unwrap()
 	}
 	switch s := store.(type) {
+	case Restorable: // a store that knows better
+		return s, nil
 	case state.KeyValueStore:
 		return &kvRestorable{store: s}, nil
 	case state.WindowStore:
 		return &windowRestorable{store: s}, nil
 	case state.SessionStore:
 		return &sessionRestorable{store: s}, nil
-	case Restorable:
-		return s, nil
 	}
 	return nil, fmt.Errorf("changelog: store %s of type %T cannot be restored", store.Name(), store)
 }
