@@ -289,7 +289,7 @@ func (r *Restorer) RestoreAll(ctx context.Context, jobs []Job) ([]Result, error)
 		} else if start < logStart || start > end {
 			return nil, &OffsetOutOfRangeError{Store: job.Store.Name(), Partition: tp, Offset: start, Start: logStart, End: end}
 		}
-		results[i] = Result{Next: max(start, 0), Start: start, End: end}
+		results[i] = Result{Next: start, Start: start, End: end}
 		if start >= end {
 			continue
 		}
