@@ -329,3 +329,36 @@ func (a *App) stateTasks() []topology.TaskID {
 	}
 	return out
 }
+
+// ThreadMetadata describes one stream thread of the instance (Kafka
+// Streams' ThreadMetadata).
+type ThreadMetadata struct {
+	// Name is the thread's client id.
+	Name string
+	// Active and Standby are the thread's tasks now.
+	Active  []topology.TaskID
+	Standby []topology.TaskID
+}
+
+// LocalThreads describes the instance's running stream threads.
+func (a *App) LocalThreads() []ThreadMetadata {
+	var out []ThreadMetadata
+	for _, th := range a.threadList() {
+		if m := th.meta.Load(); m != nil {
+			out = append(out, *m)
+		}
+	}
+	return out
+}
+
+func (a *App) threadList() []*streamThread {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	out := make([]*streamThread, 0, len(a.threads))
+	for i := 0; i < a.nextID; i++ {
+		if th := a.threads[i]; th != nil {
+			out = append(out, th)
+		}
+	}
+	return out
+}

@@ -76,7 +76,11 @@ func wordCount(t testing.TB, in, out string, engine state.Engine) *topology.Topo
 
 // testLogger logs to stderr with KAFKI_TEST_LOG set, and nowhere otherwise.
 func testLogger() *slog.Logger {
-	if os.Getenv("KAFKI_TEST_LOG") != "" {
+	switch os.Getenv("KAFKI_TEST_LOG") {
+	case "":
+	case "warn":
+		return slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
+	default:
 		return slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	}
 	return slog.New(slog.DiscardHandler)

@@ -161,5 +161,6 @@ func (th *streamThread) closeStandby(s *standbyTask) error {
 	}
 	err = errors.Join(err, s.dir.Close())
 	delete(th.standbys, s.id)
+	th.publish()
 	return err
 }

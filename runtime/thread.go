@@ -6,11 +6,13 @@ import (
 	"fmt"
 	"log/slog"
 	"slices"
+	"sync"
 	"sync/atomic"
 	"time"
 
 	"github.com/kafki/kafki/changelog"
 	"github.com/kafki/kafki/topology"
+	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kgo"
 )
 
@@ -37,11 +39,32 @@ type streamThread struct {
 	standbyCl   *kgo.Client
 	lastCommit  time.Time
 
+	// mu serialises the loop's processing and commits with the rebalance
+	// callbacks and the final shutdown. kgo.BlockRebalanceOnPoll already
+	// keeps callbacks out while a poll's records are processed; mu covers
+	// the rest (an empty poll, the shutdown after the last poll).
+	mu          sync.Mutex
 	fatal       error // set by callbacks, returned by the loop
 	failed      atomic.Bool
 	assigned    atomic.Bool
 	sawShutdown atomic.Bool
 	restoreTask atomic.Value // task id being restored, for metrics
+	meta        atomic.Pointer[ThreadMetadata]
+	name        string
+}
+
+// publish updates the thread's metadata after its tasks changed.
+func (th *streamThread) publish() {
+	m := &ThreadMetadata{Name: th.name}
+	for id := range th.tasks {
+		m.Active = append(m.Active, id)
+	}
+	for id := range th.standbys {
+		m.Standby = append(m.Standby, id)
+	}
+	slices.SortFunc(m.Active, compareTasks)
+	slices.SortFunc(m.Standby, compareTasks)
+	th.meta.Store(m)
 }
 
 func (a *App) newThread(id int) (*streamThread, error) {
@@ -53,6 +76,8 @@ func (a *App) newThread(id int) (*streamThread, error) {
 		standbys:    map[topology.TaskID]*standbyTask{},
 		standbyByTP: map[changelog.TopicPartition]*standbyTask{},
 	}
+	th.name = fmt.Sprintf("%s-%s-StreamThread-%d", a.appID, a.processID, id)
+	th.publish()
 	th.bal = &balancer{subs: a.subs, standbys: a.cfg.standbys, cooperative: a.cfg.cooperative, hooks: memberHooks{
 		processID:  a.processID,
 		stateTasks: a.stateTasks,
@@ -60,7 +85,7 @@ func (a *App) newThread(id int) (*streamThread, error) {
 	}}
 	opts := []kgo.Opt{
 		kgo.SeedBrokers(a.cfg.brokers...),
-		kgo.ClientID(fmt.Sprintf("%s-%s-StreamThread-%d", a.appID, a.processID, id)),
+		kgo.ClientID(th.name),
 		kgo.ConsumerGroup(a.appID),
 		kgo.ConsumeTopics(th.bal.sources()...),
 		kgo.Balancers(th.bal),
@@ -108,11 +133,13 @@ func (th *streamThread) run(ctx context.Context) error {
 		if fetches.IsClientClosed() {
 			return nil
 		}
+		th.mu.Lock()
 		err := th.handle(ctx, fetches)
-		th.cl.AllowRebalance()
 		if err == nil {
 			err = th.fatal
 		}
+		th.mu.Unlock()
+		th.cl.AllowRebalance()
 		if err != nil {
 			return err
 		}
@@ -155,9 +182,24 @@ func (th *streamThread) handle(ctx context.Context, fetches kgo.Fetches) error {
 		return err
 	}
 	if time.Since(th.lastCommit) >= th.app.cfg.commitInterval {
-		return th.commitAll(ctx)
+		err := th.commitAll(ctx)
+		if isRebalanceErr(err) {
+			// The group is rebalancing: the offsets stay dirty and are
+			// committed by the revocation or the next interval; the
+			// outputs are already acknowledged.
+			th.logger.Info("commit deferred by a rebalance", "err", err)
+			return nil
+		}
+		return err
 	}
 	return nil
+}
+
+// isRebalanceErr reports whether a commit failed because the group moved to
+// a new generation, which is not a failure of the thread.
+func isRebalanceErr(err error) bool {
+	return errors.Is(err, kerr.RebalanceInProgress) || errors.Is(err, kerr.IllegalGeneration) ||
+		errors.Is(err, kerr.UnknownMemberID) || errors.Is(err, kerr.FencedInstanceID)
 }
 
 // commitAll flushes every task, waits for every produced record to be
@@ -218,6 +260,7 @@ func (th *streamThread) addTask(t *activeTask) {
 	for _, q := range t.queues {
 		th.byTP[tp{q.topic, q.partition}] = t
 	}
+	th.publish()
 }
 
 func (th *streamThread) closeTask(t *activeTask, clean bool) {
@@ -228,12 +271,15 @@ func (th *streamThread) closeTask(t *activeTask, clean bool) {
 	for _, q := range t.queues {
 		delete(th.byTP, tp{q.topic, q.partition})
 	}
+	th.publish()
 }
 
 // onAssigned makes the thread's tasks match its new assignment: it closes
 // standbys that went away (including those promoted to active), creates and
 // restores new active tasks, and opens new standbys.
 func (th *streamThread) onAssigned(ctx context.Context, _ *kgo.Client, _ map[string][]int32) {
+	th.mu.Lock()
+	defer th.mu.Unlock()
 	a := th.bal.lastAssignment()
 	th.app.metrics.rebalances.Add(1)
 	if a.Shutdown {
@@ -290,6 +336,7 @@ func (th *streamThread) onAssigned(ctx context.Context, _ *kgo.Client, _ map[str
 		for tp := range s.byTP {
 			th.standbyByTP[tp] = s
 		}
+		th.publish()
 	}
 	th.assigned.Store(true)
 	th.app.updateState()
@@ -297,6 +344,8 @@ func (th *streamThread) onAssigned(ctx context.Context, _ *kgo.Client, _ map[str
 
 // onRevoked commits everything and closes the tasks that lost partitions.
 func (th *streamThread) onRevoked(ctx context.Context, _ *kgo.Client, revoked map[string][]int32) {
+	th.mu.Lock()
+	defer th.mu.Unlock()
 	var affected []*activeTask
 	for topic, ps := range revoked {
 		for _, p := range ps {
@@ -325,6 +374,8 @@ func (th *streamThread) onRevoked(ctx context.Context, _ *kgo.Client, revoked ma
 // onLost closes every task without committing: the group has moved on and
 // another member may own the partitions already.
 func (th *streamThread) onLost(_ context.Context, _ *kgo.Client, _ map[string][]int32) {
+	th.mu.Lock()
+	defer th.mu.Unlock()
 	th.assigned.Store(false)
 	th.app.updateState()
 	for _, t := range th.tasks {
@@ -335,6 +386,7 @@ func (th *streamThread) onLost(_ context.Context, _ *kgo.Client, _ map[string][]
 // shutdown commits (when clean), closes every task and standby, and the
 // clients. It runs on the thread's goroutine after the loop ended.
 func (th *streamThread) shutdown(ctx context.Context, clean bool) {
+	th.mu.Lock()
 	if clean && len(th.tasks) > 0 {
 		if err := th.commitAll(ctx); err != nil {
 			th.logger.Warn("final commit failed", "err", err)
@@ -350,6 +402,7 @@ func (th *streamThread) shutdown(ctx context.Context, clean bool) {
 		}
 	}
 	th.failed.Store(true) // the leave's revocation must not commit again
+	th.mu.Unlock()
 	th.cl.AllowRebalance()
 	th.cl.Close()
 	if th.standbyCl != nil {
