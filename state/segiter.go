@@ -73,7 +73,7 @@ func (c *chainIter) Value() []byte {
 	}
 	return c.cur.Value()
 }
-func (c *chainIter) Err() error    { return c.err }
+func (c *chainIter) Err() error { return c.err }
 func (c *chainIter) Close() error {
 	if c.cur != nil {
 		c.cur.Close()
@@ -165,7 +165,7 @@ func (m *mergeIter) Value() []byte {
 	}
 	return m.its[m.cur].Value()
 }
-func (m *mergeIter) Err() error    { return m.err }
+func (m *mergeIter) Err() error { return m.err }
 func (m *mergeIter) Close() error {
 	for _, it := range m.its {
 		it.Close()
