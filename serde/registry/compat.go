@@ -5,6 +5,8 @@ import (
 	"strings"
 
 	havro "github.com/hamba/avro/v2"
+
+	"github.com/kafki/kafki/serde/internal/avrocompat"
 )
 
 // Compatibility levels, as the registry API spells them.
@@ -97,24 +99,25 @@ func checkCompat(level string, next havro.Schema, earlier []prior) []incompatibi
 		if base == CompatBackward || base == CompatFull {
 			// The new schema must read data written with the old one.
 			if err := c.Compatible(next, old.schema); err != nil {
-				out = append(out, incompatibility{errorType(err), "The new schema cannot read data written with the old schema: " + err.Error(), old.version, old.text, level})
+				why := strings.Join(avrocompat.Explain(next, old.schema), "; ")
+				out = append(out, incompatibility{errorType(why), "The new schema cannot read data written with the old schema: " + why, old.version, old.text, level})
 				continue
 			}
 		}
 		if base == CompatForward || base == CompatFull {
 			// The old schema must read data written with the new one.
 			if err := c.Compatible(old.schema, next); err != nil {
-				out = append(out, incompatibility{errorType(err), "The old schema cannot read data written with the new schema: " + err.Error(), old.version, old.text, level})
+				why := strings.Join(avrocompat.Explain(old.schema, next), "; ")
+				out = append(out, incompatibility{errorType(why), "The old schema cannot read data written with the new schema: " + why, old.version, old.text, level})
 			}
 		}
 	}
 	return out
 }
 
-// errorType maps a hamba/avro compatibility error to the reference
-// registry's error type names where it can.
-func errorType(err error) string {
-	msg := err.Error()
+// errorType maps an explanation to the reference registry's error type
+// names where it can.
+func errorType(msg string) string {
 	switch {
 	case strings.Contains(msg, "default"):
 		return "READER_FIELD_MISSING_DEFAULT_VALUE"

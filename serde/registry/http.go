@@ -134,19 +134,23 @@ func boolParam(r *http.Request, name string) bool {
 	return v
 }
 
-// read runs fn on the state. If fn reports "not found", the server catches
-// up with the topic (another server may have just written it) and runs fn
-// once more.
-func (s *Server) read(r *http.Request, fn func(st *state) (any, *APIError)) (any, *APIError) {
-	s.mu.RLock()
-	v, e := fn(s.st)
-	s.mu.RUnlock()
-	if !isNotFound(e) {
-		return v, e
-	}
+// read runs fn on the state. Lists and anything that may change are read
+// fresh: the server first catches up with the topic's end, so that what
+// another server has acknowledged is seen. Immutable lookups (a schema by
+// id, a lookup that finds its schema) are answered from memory, and only
+// when they find nothing does the server catch up and run fn once more.
+func (s *Server) read(r *http.Request, fresh bool, fn func(st *state) (any, *APIError)) (any, *APIError) {
 	ctx, cancel := context.WithTimeout(r.Context(), s.cfg.timeout)
 	defer cancel()
-	if err := s.sync(ctx); err != nil {
+	if !fresh {
+		s.mu.RLock()
+		v, e := fn(s.st)
+		s.mu.RUnlock()
+		if !isNotFound(e) {
+			return v, e
+		}
+	}
+	if err := s.catchUp(ctx); err != nil {
 		return nil, errStore(err)
 	}
 	s.mu.RLock()
@@ -210,21 +214,21 @@ func (st *state) describe(e *entry) subjectVersionJSON {
 func (s *Server) getSubjects(r *http.Request) (any, *APIError) {
 	deleted := boolParam(r, "deleted")
 	prefix := r.URL.Query().Get("subjectPrefix")
-	s.mu.RLock()
-	defer s.mu.RUnlock()
-	out := []string{}
-	for subj := range s.st.subjects {
-		if strings.HasPrefix(subj, prefix) && len(s.st.versions(subj, deleted)) > 0 {
-			out = append(out, subj)
+	return s.read(r, true, func(st *state) (any, *APIError) {
+		out := []string{}
+		for subj := range st.subjects {
+			if strings.HasPrefix(subj, prefix) && len(st.versions(subj, deleted)) > 0 {
+				out = append(out, subj)
+			}
 		}
-	}
-	sort.Strings(out)
-	return out, nil
+		sort.Strings(out)
+		return out, nil
+	})
 }
 
 func (s *Server) getVersions(r *http.Request) (any, *APIError) {
 	subject, deleted := r.PathValue("subject"), boolParam(r, "deleted")
-	return s.read(r, func(st *state) (any, *APIError) {
+	return s.read(r, true, func(st *state) (any, *APIError) {
 		vs := st.versions(subject, deleted)
 		if len(vs) == 0 {
 			return nil, errSubjectNotFound(subject)
@@ -243,7 +247,7 @@ func (s *Server) getVersion(r *http.Request) (any, *APIError) {
 	if e != nil {
 		return nil, e
 	}
-	return s.read(r, func(st *state) (any, *APIError) {
+	return s.read(r, version == -1, func(st *state) (any, *APIError) {
 		en, e := st.findVersion(subject, version, deleted)
 		if e != nil {
 			return nil, e
@@ -268,7 +272,7 @@ func (s *Server) getReferencedBy(r *http.Request) (any, *APIError) {
 	if e != nil {
 		return nil, e
 	}
-	return s.read(r, func(st *state) (any, *APIError) {
+	return s.read(r, true, func(st *state) (any, *APIError) {
 		en, e := st.findVersion(subject, version, false)
 		if e != nil {
 			return nil, e
@@ -290,28 +294,28 @@ func (s *Server) getReferencedBy(r *http.Request) (any, *APIError) {
 func (s *Server) getSchemas(r *http.Request) (any, *APIError) {
 	deleted, latest := boolParam(r, "deleted"), boolParam(r, "latestOnly")
 	prefix := r.URL.Query().Get("subjectPrefix")
-	s.mu.RLock()
-	defer s.mu.RUnlock()
-	out := []subjectVersionJSON{}
-	var subjects []string
-	for subj := range s.st.subjects {
-		if strings.HasPrefix(subj, prefix) {
-			subjects = append(subjects, subj)
+	return s.read(r, true, func(st *state) (any, *APIError) {
+		out := []subjectVersionJSON{}
+		var subjects []string
+		for subj := range st.subjects {
+			if strings.HasPrefix(subj, prefix) {
+				subjects = append(subjects, subj)
+			}
 		}
-	}
-	sort.Strings(subjects)
-	for _, subj := range subjects {
-		vs := s.st.versions(subj, deleted)
-		if latest && len(vs) > 0 {
-			vs = vs[len(vs)-1:]
+		sort.Strings(subjects)
+		for _, subj := range subjects {
+			vs := st.versions(subj, deleted)
+			if latest && len(vs) > 0 {
+				vs = vs[len(vs)-1:]
+			}
+			for _, e := range vs {
+				d := st.describe(e)
+				d.Deleted = false
+				out = append(out, d)
+			}
 		}
-		for _, e := range vs {
-			d := s.st.describe(e)
-			d.Deleted = false
-			out = append(out, d)
-		}
-	}
-	return out, nil
+		return out, nil
+	})
 }
 
 func parseID(r *http.Request) (int, *APIError) {
@@ -333,7 +337,7 @@ func (s *Server) getSchemaByID(r *http.Request) (any, *APIError) {
 	if e != nil {
 		return nil, e
 	}
-	return s.read(r, func(st *state) (any, *APIError) {
+	return s.read(r, false, func(st *state) (any, *APIError) {
 		info := st.ids[id]
 		if info == nil {
 			return nil, errSchemaNotFound(id)
@@ -356,7 +360,7 @@ func (s *Server) getIDVersions(r *http.Request) (any, *APIError) {
 		return nil, e
 	}
 	deleted := boolParam(r, "deleted")
-	return s.read(r, func(st *state) (any, *APIError) {
+	return s.read(r, true, func(st *state) (any, *APIError) {
 		if st.ids[id] == nil {
 			return nil, errSchemaNotFound(id)
 		}
@@ -380,7 +384,7 @@ func (s *Server) getIDSubjects(r *http.Request) (any, *APIError) {
 		return nil, e
 	}
 	deleted := boolParam(r, "deleted")
-	return s.read(r, func(st *state) (any, *APIError) {
+	return s.read(r, true, func(st *state) (any, *APIError) {
 		if st.ids[id] == nil {
 			return nil, errSchemaNotFound(id)
 		}
@@ -424,10 +428,15 @@ func readRegister(r *http.Request) (*registerRequest, *APIError) {
 	return &req, nil
 }
 
+// level is the compatibility level that applies to subject.
 func (s *Server) level(st *state, subject string) string {
 	if l := st.compat[subject]; l != "" {
 		return l
 	}
+	return s.globalLevel(st)
+}
+
+func (s *Server) globalLevel(st *state) string {
 	if st.global != "" {
 		return st.global
 	}
@@ -561,7 +570,7 @@ func (s *Server) postLookup(r *http.Request) (any, *APIError) {
 		return nil, e
 	}
 	ident := identity(req.Schema, req.SchemaType, req.References)
-	return s.read(r, func(st *state) (any, *APIError) {
+	return s.read(r, false, func(st *state) (any, *APIError) {
 		vs := st.versions(subject, deleted)
 		if len(vs) == 0 {
 			return nil, errSubjectNotFound(subject)
@@ -592,7 +601,7 @@ func (s *Server) postCompatibility(r *http.Request) (any, *APIError) {
 			return nil, e
 		}
 	}
-	res, e := s.read(r, func(st *state) (any, *APIError) {
+	res, e := s.read(r, true, func(st *state) (any, *APIError) {
 		live := st.versions(subject, false)
 		level := s.level(st, subject)
 		if version != -2 {
@@ -600,12 +609,9 @@ func (s *Server) postCompatibility(r *http.Request) (any, *APIError) {
 			if e != nil {
 				return nil, e
 			}
+			// Against one given version: the level's direction only.
 			live = []*entry{en}
-			if level == CompatNone {
-				level = CompatNone
-			} else {
-				level = strings.TrimSuffix(level, "_TRANSITIVE")
-			}
+			level = strings.TrimSuffix(level, "_TRANSITIVE")
 		}
 		return s.prepare(subject, req, level, live)
 	})
@@ -713,24 +719,24 @@ func (s *Server) deleteVersion(r *http.Request) (any, *APIError) {
 
 // ---------------------------------------------------------------- config
 
-func (s *Server) getGlobalConfig(*http.Request) (any, *APIError) {
-	s.mu.RLock()
-	defer s.mu.RUnlock()
-	return map[string]string{"compatibilityLevel": s.level(s.st, "\x00")}, nil
+func (s *Server) getGlobalConfig(r *http.Request) (any, *APIError) {
+	return s.read(r, true, func(st *state) (any, *APIError) {
+		return map[string]string{"compatibilityLevel": s.globalLevel(st)}, nil
+	})
 }
 
 func (s *Server) getSubjectConfig(r *http.Request) (any, *APIError) {
 	subject := r.PathValue("subject")
-	s.mu.RLock()
-	defer s.mu.RUnlock()
-	l := s.st.compat[subject]
-	if l == "" {
-		if !boolParam(r, "defaultToGlobal") {
-			return nil, &APIError{404, 40408, fmt.Sprintf("Subject '%s' does not have subject-level compatibility configured", subject)}
+	return s.read(r, true, func(st *state) (any, *APIError) {
+		l := st.compat[subject]
+		if l == "" {
+			if !boolParam(r, "defaultToGlobal") {
+				return nil, &APIError{404, 40408, fmt.Sprintf("Subject '%s' does not have subject-level compatibility configured", subject)}
+			}
+			l = s.globalLevel(st)
 		}
-		l = s.level(s.st, "\x00")
-	}
-	return map[string]string{"compatibilityLevel": l}, nil
+		return map[string]string{"compatibilityLevel": l}, nil
+	})
 }
 
 func configKey(r *http.Request) []byte {
@@ -768,7 +774,7 @@ func (s *Server) deleteConfig(r *http.Request) (any, *APIError) {
 	s.mu.RLock()
 	prev := s.st.compat[subject]
 	if subject == "" {
-		prev = s.level(s.st, "\x00")
+		prev = s.globalLevel(s.st)
 	}
 	s.mu.RUnlock()
 	if prev == "" {

@@ -351,8 +351,13 @@ func (s *Server) tail(ctx context.Context) {
 	}
 }
 
-// waitApplied waits until the record at offset has been applied.
+// waitApplied waits until the record at offset has been applied. Should
+// that record vanish before it is read (a marker tombstone compacted away
+// at once), a later marker moves the state past it: one is written every
+// couple of seconds while waiting.
 func (s *Server) waitApplied(ctx context.Context, offset int64) error {
+	nudge := time.NewTicker(2 * time.Second)
+	defer nudge.Stop()
 	for {
 		s.mu.RLock()
 		next, ch := s.st.next, s.changed
@@ -362,6 +367,9 @@ func (s *Server) waitApplied(ctx context.Context, offset int64) error {
 		}
 		select {
 		case <-ch:
+		case <-nudge.C:
+			key, _ := json.Marshal(recordKey{KeyType: keyNoop, Nonce: nonce()})
+			s.cl.Produce(ctx, &kgo.Record{Topic: s.cfg.topic, Partition: 0, Key: key}, nil)
 		case <-ctx.Done():
 			return ctx.Err()
 		case <-s.done:
@@ -387,8 +395,29 @@ func (s *Server) write(ctx context.Context, key, value []byte) (int64, error) {
 	return off, s.waitApplied(ctx, off)
 }
 
+// catchUp waits until the state includes every record the topic held when
+// it was called (its end offset then), without writing anything.
+func (s *Server) catchUp(ctx context.Context) error {
+	ends, err := kadm.NewClient(s.cl).ListEndOffsets(ctx, s.cfg.topic)
+	if err != nil {
+		return err
+	}
+	end, ok := ends.Lookup(s.cfg.topic, 0)
+	if !ok {
+		return fmt.Errorf("no end offset for %s", s.cfg.topic)
+	}
+	if end.Err != nil {
+		return end.Err
+	}
+	if end.Offset <= 0 {
+		return nil
+	}
+	return s.waitApplied(ctx, end.Offset-1)
+}
+
 // sync writes a marker and waits until it has been read back: afterwards
-// the state includes everything written to the topic before the call.
+// the state includes everything written to the topic before the call, even
+// if the topic's last records were compacted away.
 func (s *Server) sync(ctx context.Context) error {
 	key, _ := json.Marshal(recordKey{KeyType: keyNoop, Nonce: nonce()})
 	_, err := s.write(ctx, key, nil)
