@@ -842,8 +842,12 @@ func TestClientRetriesAndCaches(t *testing.T) {
 		}()
 	}
 	wg.Wait()
-	if calls != 3 { // two failures, one success, then the cache
-		t.Fatalf("calls = %d", calls)
+	mu.Lock()
+	n := calls
+	calls = 0
+	mu.Unlock()
+	if n != 3 { // two failures, one success, then the cache
+		t.Fatalf("calls = %d", n)
 	}
 	// Not-found errors are not retried.
 	h2 := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -855,9 +859,11 @@ func TestClientRetriesAndCaches(t *testing.T) {
 	}))
 	defer h2.Close()
 	cl2, _ := registry.NewClient([]string{h2.URL}, registry.RetryBackoff(time.Millisecond))
-	calls = 0
 	_, err := cl2.SchemaByID(context.Background(), 1)
-	if registry.ErrorCode(err) != 40403 || calls != 1 {
-		t.Fatalf("err %v, calls %d", err, calls)
+	mu.Lock()
+	n = calls
+	mu.Unlock()
+	if registry.ErrorCode(err) != 40403 || n != 1 {
+		t.Fatalf("err %v, calls %d", err, n)
 	}
 }
