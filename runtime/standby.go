@@ -49,12 +49,6 @@ func (th *streamThread) newStandby(ctx context.Context, id topology.TaskID) (_ *
 		return nil, fmt.Errorf("standby %s: %w", id, err)
 	}
 	cp := s.dir.ReadCheckpoint()
-	if th.standbyCl == nil {
-		opts := append([]kgo.Opt{kgo.SeedBrokers(th.app.cfg.brokers...), kgo.KeepControlRecords()}, th.app.cfg.clientOpts...)
-		if th.standbyCl, err = kgo.NewClient(opts...); err != nil {
-			return nil, fmt.Errorf("standby consumer: %w", err)
-		}
-	}
 	consume := map[string]map[int32]kgo.Offset{}
 	for _, st := range s.stores {
 		if !st.spec.Logging {
@@ -83,18 +77,28 @@ func (th *streamThread) newStandby(ctx context.Context, id topology.TaskID) (_ *
 	return s, nil
 }
 
-// pollStandbys applies whatever the standby consumer has buffered, without
-// waiting.
-func (th *streamThread) pollStandbys() error {
-	if th.standbyCl == nil || len(th.standbys) == 0 {
-		return nil
+// standbyLoop applies the changelog records the standby consumer fetches,
+// until ctx ends. It runs next to the thread's loop and takes the thread's
+// lock only to apply a fetch.
+func (th *streamThread) standbyLoop(ctx context.Context) {
+	for ctx.Err() == nil {
+		fetches := th.standbyCl.PollFetches(ctx)
+		if fetches.IsClientClosed() {
+			return
+		}
+		th.mu.Lock()
+		if err := th.applyStandby(fetches); err != nil && th.fatal == nil {
+			th.fatal = err
+		}
+		th.mu.Unlock()
 	}
-	ctx, cancel := context.WithCancel(context.Background())
-	cancel()
-	fetches := th.standbyCl.PollFetches(ctx)
+}
+
+// applyStandby applies one fetch of the standby consumer.
+func (th *streamThread) applyStandby(fetches kgo.Fetches) error {
 	var ferr error
 	fetches.EachError(func(topic string, p int32, err error) {
-		if !errors.Is(err, context.Canceled) && ferr == nil {
+		if !errors.Is(err, context.Canceled) {
 			th.logger.Warn("standby fetch", "topic", topic, "partition", p, "err", err)
 		}
 	})
@@ -105,11 +109,11 @@ func (th *streamThread) pollStandbys() error {
 		tp := changelog.TopicPartition{Topic: p.Topic, Partition: p.Partition}
 		s := th.standbyByTP[tp]
 		if s == nil {
-			return
+			return // closed since it was fetched
 		}
-		data := p.Records[:0:0]
+		data := make([]*kgo.Record, 0, len(p.Records))
 		for _, r := range p.Records {
-			if !r.Attrs.IsControl() {
+			if !r.Attrs.IsControl() && r.Offset >= s.next[tp] {
 				data = append(data, r)
 			}
 		}
@@ -153,9 +157,7 @@ func (th *streamThread) closeStandby(s *standbyTask) error {
 		remove[tp.Topic] = append(remove[tp.Topic], tp.Partition)
 		delete(th.standbyByTP, tp)
 	}
-	if th.standbyCl != nil {
-		th.standbyCl.RemoveConsumePartitions(remove)
-	}
+	th.standbyCl.RemoveConsumePartitions(remove)
 	for _, st := range s.stores {
 		err = errors.Join(err, st.inner.Close())
 	}

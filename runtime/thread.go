@@ -50,6 +50,9 @@ type streamThread struct {
 	sawShutdown atomic.Bool
 	restoreTask atomic.Value // task id being restored, for metrics
 	meta        atomic.Pointer[ThreadMetadata]
+	// ready is closed when the thread is fully built: the client joins the
+	// group as soon as it exists, and the callbacks wait for the rest.
+	ready chan struct{}
 	name        string
 }
 
@@ -75,6 +78,7 @@ func (a *App) newThread(id int) (*streamThread, error) {
 		byTP:        map[tp]*activeTask{},
 		standbys:    map[topology.TaskID]*standbyTask{},
 		standbyByTP: map[changelog.TopicPartition]*standbyTask{},
+		ready:       make(chan struct{}),
 	}
 	th.name = fmt.Sprintf("%s-%s-StreamThread-%d", a.appID, a.processID, id)
 	th.publish()
@@ -102,19 +106,29 @@ func (a *App) newThread(id int) (*streamThread, error) {
 		kgo.OnPartitionsLost(th.onLost),
 	}
 	opts = append(opts, a.cfg.clientOpts...)
+	// The restorer and the standby consumer first: the group client joins
+	// as soon as it exists.
+	var err error
+	ropts := append([]kgo.Opt{kgo.SeedBrokers(a.cfg.brokers...)}, a.cfg.clientOpts...)
+	th.restorer, err = changelog.NewRestorer(changelog.RestorerConfig{ClientOpts: ropts, Listener: th, Logger: th.logger})
+	if err != nil {
+		return nil, fmt.Errorf("thread %d: %w", id, err)
+	}
+	sopts := append([]kgo.Opt{kgo.SeedBrokers(a.cfg.brokers...), kgo.KeepControlRecords()}, a.cfg.clientOpts...)
+	if th.standbyCl, err = kgo.NewClient(sopts...); err != nil {
+		th.restorer.Close()
+		return nil, fmt.Errorf("thread %d: standby consumer: %w", id, err)
+	}
 	cl, err := kgo.NewClient(opts...)
 	if err != nil {
+		th.restorer.Close()
+		th.standbyCl.Close()
 		return nil, fmt.Errorf("thread %d: client: %w", id, err)
 	}
 	th.cl = cl
 	th.commit = alosCommitter{cl: cl}
-	ropts := append([]kgo.Opt{kgo.SeedBrokers(a.cfg.brokers...)}, a.cfg.clientOpts...)
-	th.restorer, err = changelog.NewRestorer(changelog.RestorerConfig{ClientOpts: ropts, Listener: th, Logger: th.logger})
-	if err != nil {
-		cl.Close()
-		return nil, fmt.Errorf("thread %d: %w", id, err)
-	}
 	th.restoreTask.Store("")
+	close(th.ready)
 	return th, nil
 }
 
@@ -122,6 +136,15 @@ func (a *App) newThread(id int) (*streamThread, error) {
 // and the error that stopped it otherwise.
 func (th *streamThread) run(ctx context.Context) error {
 	th.lastCommit = time.Now()
+	sctx, stopStandbys := context.WithCancel(ctx)
+	var standbys sync.WaitGroup
+	standbys.Add(1)
+	go func() {
+		defer standbys.Done()
+		th.standbyLoop(sctx)
+	}()
+	defer standbys.Wait()
+	defer stopStandbys()
 	pollWait := min(th.app.cfg.commitInterval, 100*time.Millisecond)
 	for {
 		if ctx.Err() != nil {
@@ -177,9 +200,6 @@ func (th *streamThread) handle(ctx context.Context, fetches kgo.Fetches) error {
 				th.app.metrics.setLag(q.topic, q.partition, q.next.Offset, q.hwm)
 			}
 		}
-	}
-	if err := th.pollStandbys(); err != nil {
-		return err
 	}
 	if time.Since(th.lastCommit) >= th.app.cfg.commitInterval {
 		err := th.commitAll(ctx)
@@ -278,6 +298,7 @@ func (th *streamThread) closeTask(t *activeTask, clean bool) {
 // standbys that went away (including those promoted to active), creates and
 // restores new active tasks, and opens new standbys.
 func (th *streamThread) onAssigned(ctx context.Context, _ *kgo.Client, _ map[string][]int32) {
+	<-th.ready
 	th.mu.Lock()
 	defer th.mu.Unlock()
 	a := th.bal.lastAssignment()
@@ -344,6 +365,7 @@ func (th *streamThread) onAssigned(ctx context.Context, _ *kgo.Client, _ map[str
 
 // onRevoked commits everything and closes the tasks that lost partitions.
 func (th *streamThread) onRevoked(ctx context.Context, _ *kgo.Client, revoked map[string][]int32) {
+	<-th.ready
 	th.mu.Lock()
 	defer th.mu.Unlock()
 	var affected []*activeTask
@@ -374,6 +396,7 @@ func (th *streamThread) onRevoked(ctx context.Context, _ *kgo.Client, revoked ma
 // onLost closes every task without committing: the group has moved on and
 // another member may own the partitions already.
 func (th *streamThread) onLost(_ context.Context, _ *kgo.Client, _ map[string][]int32) {
+	<-th.ready
 	th.mu.Lock()
 	defer th.mu.Unlock()
 	th.assigned.Store(false)
@@ -405,9 +428,7 @@ func (th *streamThread) shutdown(ctx context.Context, clean bool) {
 	th.mu.Unlock()
 	th.cl.AllowRebalance()
 	th.cl.Close()
-	if th.standbyCl != nil {
-		th.standbyCl.Close()
-	}
+	th.standbyCl.Close()
 	th.restorer.Close()
 }
 

@@ -86,7 +86,9 @@ func (s *rocksKV) Flush() error {
 
 // Close flushes the memtables and closes the database. Iterators still open
 // are closed too, and reported in the error.
-func (s *rocksKV) Close() error {
+func (s *rocksKV) Close() error { return s.close(true) }
+
+func (s *rocksKV) close(flush bool) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.closed {
@@ -100,7 +102,10 @@ func (s *rocksKV) Close() error {
 	}
 	s.open = nil
 	s.imu.Unlock()
-	ferr := s.db.Flush(s.fo)
+	var ferr error
+	if flush {
+		ferr = s.db.Flush(s.fo)
+	}
 	s.db.Close()
 	s.opts.Destroy()
 	s.ro.Destroy()
@@ -116,9 +121,9 @@ func (s *rocksKV) Close() error {
 	return nil
 }
 
-// destroy closes the store and deletes its files.
+// destroy closes the store, without flushing, and deletes its files.
 func (s *rocksKV) destroy() error {
-	err := s.Close()
+	err := s.close(false)
 	if rerr := os.RemoveAll(s.dir); rerr != nil && err == nil {
 		err = rerr
 	}

@@ -27,6 +27,7 @@ import (
 	"errors"
 	"fmt"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
 
@@ -34,6 +35,7 @@ import (
 	"github.com/twmb/franz-go/pkg/sr"
 
 	"github.com/kafki/kafki/serde"
+	"github.com/kafki/kafki/serde/internal/avrocompat"
 	"github.com/kafki/kafki/serde/registry"
 )
 
@@ -370,8 +372,12 @@ func (s *Serde[T]) plan(topic string, id int) (*plan, error) {
 	} else if writer.Fingerprint() == s.schema.Fingerprint() {
 		p.schema, p.writer = s.schema, s.schema
 	} else if resolved, err := havro.NewSchemaCompatibility().Resolve(s.schema, writer); err != nil {
-		p.err = &SchemaError{Subject: subject, ID: id, Err: fmt.Errorf("%w: cannot read writer schema %s with reader schema %s: %v",
-			ErrIncompatible, describe(writer), describe(s.schema), err)}
+		why := strings.Join(avrocompat.Explain(s.schema, writer), "; ")
+		if why == "" {
+			why = err.Error()
+		}
+		p.err = &SchemaError{Subject: subject, ID: id, Err: fmt.Errorf("%w: reader schema %s cannot read writer schema %s: %s",
+			ErrIncompatible, describe(s.schema), describe(writer), why)}
 	} else {
 		p.schema, p.writer = resolved, writer
 	}

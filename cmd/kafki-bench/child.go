@@ -1,0 +1,151 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// resultPrefix starts the line a child prints its result on, so that
+// anything else a library prints on standard output cannot be mistaken
+// for it.
+const resultPrefix = "KAFKI-BENCH-RESULT "
+
+// env is what a scenario needs to know: where the broker is and what the
+// parent prepared. The parent passes it to the child as flags.
+type env struct {
+	Brokers      []string
+	RunID        string
+	Records      int64  // records in LinesTopic
+	Words        int64  // words in those records
+	LinesTopic   string // lines of text, null keys
+	RestoreTopic string // a compacted changelog of RestoreKeys keys
+	RestoreKeys  int64
+	Events       int64  // Nexmark events in NexmarkTopic
+	NexmarkTopic string // Nexmark events
+	Partitions   int
+	TmpDir       string
+}
+
+// measure is what a scenario measured over its timed section.
+type measure struct {
+	Records int64
+	Elapsed time.Duration
+	CPU     time.Duration
+}
+
+// result is what a child reports to the parent.
+type result struct {
+	Scenario    string
+	Records     int64
+	Seconds     float64
+	CPUSeconds  float64
+	PeakRSS     int64
+	Unavailable string `json:",omitempty"`
+	Err         string `json:",omitempty"`
+}
+
+// errUnavailable marks a scenario that cannot run in this build (a
+// feature that does not exist yet); its message says why.
+type errUnavailable struct{ why string }
+
+func (e errUnavailable) Error() string { return "not available: " + e.why }
+
+// timer measures wall-clock and CPU time of a section.
+type timer struct {
+	began time.Time
+	cpu   time.Duration
+}
+
+func startTimer() (timer, error) {
+	cpu, err := cpuTime()
+	return timer{began: time.Now(), cpu: cpu}, err
+}
+
+func (t timer) stop(records int64) (measure, error) {
+	cpu, err := cpuTime()
+	if err != nil {
+		return measure{}, err
+	}
+	return measure{Records: records, Elapsed: time.Since(t.began), CPU: cpu - t.cpu}, nil
+}
+
+// runChild runs one scenario in this process and prints its result.
+func runChild(ctx context.Context, name string, e env, stdout io.Writer) error {
+	sc, ok := scenarioByName(name)
+	if !ok {
+		return fmt.Errorf("unknown scenario %q", name)
+	}
+	res := result{Scenario: name}
+	m, err := sc.run(ctx, e)
+	var un errUnavailable
+	switch {
+	case errors.As(err, &un):
+		res.Unavailable = un.why
+	case err != nil:
+		res.Err = err.Error()
+	default:
+		res.Records, res.Seconds, res.CPUSeconds = m.Records, m.Elapsed.Seconds(), m.CPU.Seconds()
+	}
+	if res.PeakRSS, err = peakRSS(); err != nil && res.Err == "" {
+		res.Err = err.Error()
+	}
+	b, err := json.Marshal(res)
+	if err != nil {
+		return err
+	}
+	_, err = fmt.Fprintf(stdout, "%s%s\n", resultPrefix, b)
+	return err
+}
+
+// childArgs are the flags that hand e to a child.
+func childArgs(name string, e env) []string {
+	return []string{
+		"--child", name,
+		"--brokers", strings.Join(e.Brokers, ","),
+		"--run-id", e.RunID,
+		"--records", strconv.FormatInt(e.Records, 10),
+		"--words", strconv.FormatInt(e.Words, 10),
+		"--lines-topic", e.LinesTopic,
+		"--restore-topic", e.RestoreTopic,
+		"--restore-keys", strconv.FormatInt(e.RestoreKeys, 10),
+		"--nexmark-events", strconv.FormatInt(e.Events, 10),
+		"--nexmark-topic", e.NexmarkTopic,
+		"--partitions", strconv.Itoa(e.Partitions),
+		"--tmp", e.TmpDir,
+	}
+}
+
+// spawn re-executes this binary to run one scenario in a process of its
+// own, so that its CPU time and peak memory are its own.
+func spawn(ctx context.Context, name string, e env, timeout time.Duration) (result, error) {
+	self, err := os.Executable()
+	if err != nil {
+		return result{}, fmt.Errorf("find own executable: %w", err)
+	}
+	ctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, self, childArgs(name, e)...)
+	cmd.Stderr = os.Stderr
+	out, err := cmd.Output()
+	for _, line := range strings.Split(string(out), "\n") {
+		if rest, ok := strings.CutPrefix(line, resultPrefix); ok {
+			var r result
+			if jerr := json.Unmarshal([]byte(rest), &r); jerr != nil {
+				return result{}, fmt.Errorf("scenario %s: bad result line: %w", name, jerr)
+			}
+			return r, nil
+		}
+	}
+	if ctx.Err() != nil {
+		return result{}, fmt.Errorf("scenario %s: timed out after %v", name, timeout)
+	}
+	return result{}, fmt.Errorf("scenario %s: child reported nothing (exit: %v)", name, err)
+}

@@ -1,0 +1,299 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/kafki/kafki/changelog"
+	"github.com/kafki/kafki/runtime"
+	"github.com/kafki/kafki/serde"
+	"github.com/kafki/kafki/state"
+	"github.com/kafki/kafki/stream"
+	"github.com/kafki/kafki/topology"
+	"github.com/twmb/franz-go/pkg/kgo"
+)
+
+// scenario is one row of the table.
+type scenario struct {
+	name  string
+	title string
+	// input names what a record is, for the table's notes.
+	input string
+	// needs says which prepared input the parent must produce first.
+	needs string // "lines", "restore" or "nexmark"
+	run   func(ctx context.Context, e env) (measure, error)
+}
+
+// scenarios are the rows of the default run, in order; the raw pipe comes
+// first because the others are compared with it.
+var scenarios = []scenario{
+	{name: "raw-pipe", title: "raw franz-go consume→produce pipe", input: "line", needs: "lines", run: rawPipe},
+	{name: "stateless", title: "stateless chain (filter, mapValues ×2, filter, to)", input: "line", needs: "lines", run: stateless},
+	{name: "wordcount-rocksdb", title: "word count, RocksDB + changelog + cache", input: "line", needs: "lines",
+		run: func(ctx context.Context, e env) (measure, error) {
+			return wordCount(ctx, e, "wordcount-rocksdb", false)
+		}},
+	{name: "wordcount-memory", title: "word count, in-memory store + changelog + cache", input: "line", needs: "lines",
+		run: func(ctx context.Context, e env) (measure, error) { return wordCount(ctx, e, "wordcount-memory", true) }},
+	{name: "hopping-window", title: "hopping-window count with suppression", input: "line", needs: "lines", run: hoppingWindow},
+	{name: "stream-table-join", title: "stream-table join", input: "line", needs: "lines", run: streamTableJoin},
+	{name: "wordcount-eos", title: "word count, exactly-once v2", input: "line", needs: "lines", run: wordCountEOS},
+	{name: "restore", title: "restore a store from its changelog (RocksDB)", input: "changelog record", needs: "restore", run: restore},
+}
+
+func scenarioByName(name string) (scenario, bool) {
+	for _, s := range append(scenarios, nexmarkScenarios()...) {
+		if s.name == name {
+			return s, true
+		}
+	}
+	return scenario{}, false
+}
+
+// rawPipe is the ceiling: a franz-go client that consumes the lines and
+// produces each record, unchanged, to another topic. No group, no state.
+func rawPipe(ctx context.Context, e env) (measure, error) {
+	out := "bench-raw-pipe-" + e.RunID + "-out"
+	t, err := startTimer()
+	if err != nil {
+		return measure{}, err
+	}
+	cl, err := kgo.NewClient(kgo.SeedBrokers(e.Brokers...), kgo.ConsumeTopics(e.LinesTopic),
+		kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()), kgo.AllowAutoTopicCreation(),
+		kgo.ProducerLinger(0), kgo.MaxBufferedRecords(100_000), kgo.RecordPartitioner(kgo.ManualPartitioner()))
+	if err != nil {
+		return measure{}, fmt.Errorf("client: %w", err)
+	}
+	defer cl.Close()
+	if err := createTopic(ctx, e, out, e.Partitions); err != nil {
+		return measure{}, err
+	}
+	var (
+		consumed int64
+		failed   atomic.Pointer[error]
+	)
+	done := func(_ *kgo.Record, err error) {
+		if err != nil {
+			failed.CompareAndSwap(nil, &err)
+		}
+	}
+	for consumed < e.Records {
+		fs := cl.PollFetches(ctx)
+		if err := ctx.Err(); err != nil {
+			return measure{}, err
+		}
+		var ferr error
+		fs.EachError(func(_ string, _ int32, err error) { ferr = err })
+		if ferr != nil {
+			return measure{}, fmt.Errorf("fetch: %w", ferr)
+		}
+		fs.EachRecord(func(r *kgo.Record) {
+			consumed++
+			cl.Produce(ctx, &kgo.Record{Topic: out, Partition: r.Partition, Key: r.Key, Value: r.Value, Timestamp: r.Timestamp}, done)
+		})
+	}
+	if err := cl.Flush(ctx); err != nil {
+		return measure{}, fmt.Errorf("flush: %w", err)
+	}
+	if p := failed.Load(); p != nil {
+		return measure{}, fmt.Errorf("produce: %w", *p)
+	}
+	return t.stop(consumed)
+}
+
+// stateless is a chain of stateless DSL operators from the lines to an
+// output topic: no store, no repartition.
+func stateless(ctx context.Context, e env) (measure, error) {
+	b := stream.NewBuilder()
+	s := stream.Stream(b, e.LinesTopic, serde.Bytes(), serde.String())
+	s = s.Filter(func(_ []byte, v string) bool { return v != "" })
+	s = stream.MapValues(s, strings.ToUpper, stream.WithValueSerde(serde.String()))
+	s = s.Filter(func(_ []byte, v string) bool { return !strings.HasPrefix(v, "#") })
+	s = stream.MapValues(s, func(v string) string { return v + "!" }, stream.WithValueSerde(serde.String()))
+	out := "bench-stateless-" + e.RunID + "-out"
+	s.To(out)
+	topo, err := b.Build()
+	if err != nil {
+		return measure{}, err
+	}
+	if err := createTopic(ctx, e, out, e.Partitions); err != nil {
+		return measure{}, err
+	}
+	return runApp(ctx, e, topo, "bench-stateless-"+e.RunID, e.Records)
+}
+
+// wordCountTopology is the word count of examples/wordcount.
+func wordCountTopology(e env, name string, inMemory bool) (*topology.Topology, string, error) {
+	b := stream.NewBuilder()
+	lines := stream.Stream(b, e.LinesTopic, serde.Bytes(), serde.String())
+	words := stream.FlatMapValues(lines, strings.Fields, stream.WithValueSerde(serde.String()))
+	byWord := stream.GroupBy(words, func(_ []byte, w string) string { return w }, stream.WithKeySerde(serde.String()))
+	opts := []stream.Option{stream.StoreName("counts")}
+	if inMemory {
+		opts = append(opts, stream.InMemory())
+	}
+	out := "bench-" + name + "-" + e.RunID + "-out"
+	stream.Count(byWord, opts...).ToStream().To(out)
+	topo, err := b.Build()
+	return topo, out, err
+}
+
+func wordCount(ctx context.Context, e env, name string, inMemory bool) (measure, error) {
+	topo, out, err := wordCountTopology(e, name, inMemory)
+	if err != nil {
+		return measure{}, err
+	}
+	if err := createTopic(ctx, e, out, e.Partitions); err != nil {
+		return measure{}, err
+	}
+	// Every line, then every word read back from the repartition topic.
+	m, err := runApp(ctx, e, topo, "bench-"+name+"-"+e.RunID, e.Records+e.Words)
+	m.Records = e.Records
+	return m, err
+}
+
+// wordCountEOS is word count under exactly_once_v2. It reports the
+// runtime's refusal as "not available" until transactions exist.
+func wordCountEOS(ctx context.Context, e env) (measure, error) {
+	topo, out, err := wordCountTopology(e, "wordcount-eos", false)
+	if err != nil {
+		return measure{}, err
+	}
+	if _, err := runtime.New(topo, "probe", runtime.SeedBrokers(e.Brokers...), runtime.Guarantee(runtime.ExactlyOnceV2)); errors.Is(err, runtime.ErrNotSupported) {
+		return measure{}, errUnavailable{"exactly-once is not implemented yet (runtime.New refuses exactly_once_v2)"}
+	}
+	if err := createTopic(ctx, e, out, e.Partitions); err != nil {
+		return measure{}, err
+	}
+	m, err := runApp(ctx, e, topo, "bench-wordcount-eos-"+e.RunID, e.Records+e.Words, runtime.Guarantee(runtime.ExactlyOnceV2))
+	m.Records = e.Records
+	return m, err
+}
+
+// runApp runs topo until its tasks have processed want records, then
+// closes it (which flushes caches and stores, waits for the produced
+// records and commits). The timed section runs from the moment the
+// instance is RUNNING (group joined, tasks assigned) until Close returns.
+func runApp(ctx context.Context, e env, topo *topology.Topology, appID string, want int64, extra ...runtime.Opt) (measure, error) {
+	dir, err := os.MkdirTemp(e.TmpDir, appID+"-")
+	if err != nil {
+		return measure{}, err
+	}
+	defer os.RemoveAll(dir)
+	var (
+		mu      sync.Mutex
+		started *timer
+		tErr    error
+	)
+	opts := append([]runtime.Opt{
+		runtime.SeedBrokers(e.Brokers...),
+		runtime.StateDir(dir),
+		runtime.OnStateChange(func(next, _ runtime.State) {
+			if next != runtime.Running {
+				return
+			}
+			mu.Lock()
+			defer mu.Unlock()
+			if started == nil {
+				t, err := startTimer()
+				started, tErr = &t, err
+			}
+		}),
+	}, extra...)
+	app, err := runtime.New(topo, appID, opts...)
+	if err != nil {
+		return measure{}, err
+	}
+	if err := app.Start(ctx); err != nil {
+		return measure{}, fmt.Errorf("start: %w", err)
+	}
+	waitErr := waitProcessed(ctx, app, want)
+	closeCtx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	if err := errors.Join(waitErr, app.Close(closeCtx)); err != nil {
+		return measure{}, err
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if started == nil {
+		return measure{}, errors.New("the instance never reached RUNNING")
+	}
+	if tErr != nil {
+		return measure{}, tErr
+	}
+	return started.stop(want)
+}
+
+// waitProcessed polls the instance's metrics until its active tasks have
+// processed want records.
+func waitProcessed(ctx context.Context, app *runtime.App, want int64) error {
+	tick := time.NewTicker(20 * time.Millisecond)
+	defer tick.Stop()
+	for {
+		var n int64
+		for _, t := range app.Metrics().Tasks {
+			if !t.Standby {
+				n += t.Processed
+			}
+		}
+		if n >= want {
+			return nil
+		}
+		select {
+		case <-app.Done():
+			return fmt.Errorf("instance stopped after %d of %d records: %w", n, want, app.Err())
+		case <-ctx.Done():
+			return fmt.Errorf("after %d of %d records: %w", n, want, ctx.Err())
+		case <-tick.C:
+		}
+	}
+}
+
+// restore restores a RocksDB key-value store from the prepared changelog
+// with the changelog package's Restorer, as a task does before it runs;
+// the timed section includes the final flush of the memtables.
+func restore(ctx context.Context, e env) (measure, error) {
+	r, err := changelog.NewRestorer(changelog.RestorerConfig{ClientOpts: []kgo.Opt{kgo.SeedBrokers(e.Brokers...)}, BatchSize: 10_000,
+		Logger: slog.New(slog.DiscardHandler)})
+	if err != nil {
+		return measure{}, err
+	}
+	defer r.Close()
+	dir, err := os.MkdirTemp(e.TmpDir, "restore-")
+	if err != nil {
+		return measure{}, err
+	}
+	defer os.RemoveAll(dir)
+	store, err := state.OpenRocksDBKeyValueStore("bench", dir)
+	if err != nil {
+		return measure{}, err
+	}
+	defer store.Close()
+	rs, err := changelog.NewRestorable(store)
+	if err != nil {
+		return measure{}, err
+	}
+	t, err := startTimer()
+	if err != nil {
+		return measure{}, err
+	}
+	res, err := r.Restore(ctx, changelog.Job{Store: rs, Partition: changelog.TopicPartition{Topic: e.RestoreTopic, Partition: 0}})
+	if err != nil {
+		return measure{}, fmt.Errorf("restore: %w", err)
+	}
+	if err := store.Flush(); err != nil {
+		return measure{}, fmt.Errorf("flush: %w", err)
+	}
+	m, err := t.stop(res.Restored)
+	if err == nil && res.Restored != e.RestoreKeys {
+		err = fmt.Errorf("restored %d records, want %d", res.Restored, e.RestoreKeys)
+	}
+	return m, err
+}

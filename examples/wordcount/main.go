@@ -1,0 +1,271 @@
+// Command wordcount is the Kafka Streams word-count demo on Kafki: it reads
+// lines of text, splits them into words, counts each word in a state store
+// and writes the running counts to an output topic.
+//
+// With no flags it starts an embedded broker, writes a built-in text to the
+// input topic, processes it, prints the final counts and exits. With
+// --brokers it does the same on a real cluster. With --drain it writes
+// nothing and only processes what the input topic already holds, until it
+// is drained, which makes it a program to time from outside:
+//
+//	go run ./examples/wordcount
+//	go run ./examples/wordcount --brokers localhost:9092 --store memory
+//	go run ./examples/wordcount --brokers localhost:9092 --drain --input big-text
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"os/signal"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/kafki/kafki/examples/internal/exrun"
+	"github.com/kafki/kafki/runtime"
+	"github.com/kafki/kafki/serde"
+	"github.com/kafki/kafki/stream"
+	"github.com/kafki/kafki/topology"
+	"github.com/twmb/franz-go/pkg/kgo"
+)
+
+// config is what the flags set.
+type config struct {
+	brokers    string // comma-separated seeds; empty: embedded broker
+	input      string
+	output     string
+	appID      string
+	stateDir   string // empty: a temporary directory removed at exit
+	store      string // rocksdb or memory
+	drain      bool   // process the existing input only, generate nothing
+	repeat     int    // how many times the built-in text is written
+	partitions int
+	threads    int
+	top        int // how many counts to print; 0: all
+	timeout    time.Duration
+	verbose    bool
+}
+
+func defaultConfig() config {
+	return config{
+		input:      "streams-plaintext-input",
+		output:     "streams-wordcount-output",
+		appID:      "kafki-wordcount",
+		store:      "rocksdb",
+		repeat:     1,
+		partitions: 2,
+		threads:    1,
+		top:        0,
+		timeout:    5 * time.Minute,
+	}
+}
+
+func parseFlags(args []string, stderr io.Writer) (config, error) {
+	cfg := defaultConfig()
+	fs := flag.NewFlagSet("wordcount", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	fs.StringVar(&cfg.brokers, "brokers", "", "comma-separated seed brokers (default: start an embedded broker)")
+	fs.StringVar(&cfg.input, "input", cfg.input, "input topic: lines of text")
+	fs.StringVar(&cfg.output, "output", cfg.output, "output topic: word -> count (8-byte big-endian)")
+	fs.StringVar(&cfg.appID, "app-id", cfg.appID, "application id (consumer group, internal topic prefix)")
+	fs.StringVar(&cfg.stateDir, "state-dir", "", "state directory (default: a temporary directory removed at exit)")
+	fs.StringVar(&cfg.store, "store", cfg.store, "store engine: rocksdb or memory")
+	fs.BoolVar(&cfg.drain, "drain", false, "process only what the input topic holds, until drained; write no input")
+	fs.IntVar(&cfg.repeat, "repeat", cfg.repeat, "write the built-in text this many times")
+	fs.IntVar(&cfg.partitions, "partitions", cfg.partitions, "partitions of the topics this program creates")
+	fs.IntVar(&cfg.threads, "threads", cfg.threads, "stream threads")
+	fs.IntVar(&cfg.top, "top", cfg.top, "print only the N most frequent words (0: all)")
+	fs.DurationVar(&cfg.timeout, "timeout", cfg.timeout, "give up when processing takes longer")
+	fs.BoolVar(&cfg.verbose, "v", false, "log the runtime's progress on standard error")
+	if err := fs.Parse(args); err != nil {
+		return cfg, err
+	}
+	if fs.NArg() > 0 {
+		return cfg, fmt.Errorf("unexpected arguments: %v", fs.Args())
+	}
+	return cfg, cfg.validate()
+}
+
+func (c config) validate() error {
+	switch {
+	case c.store != "rocksdb" && c.store != "memory":
+		return fmt.Errorf("--store must be rocksdb or memory, got %q", c.store)
+	case c.input == "" || c.output == "" || c.appID == "":
+		return errors.New("--input, --output and --app-id must not be empty")
+	case c.input == c.output:
+		return fmt.Errorf("input and output are the same topic %q", c.input)
+	case c.repeat < 1 && !c.drain:
+		return fmt.Errorf("--repeat must be at least 1, got %d", c.repeat)
+	case c.partitions < 1 || c.threads < 1:
+		return errors.New("--partitions and --threads must be at least 1")
+	case c.timeout <= 0:
+		return errors.New("--timeout must be positive")
+	}
+	return nil
+}
+
+func main() {
+	cfg, err := parseFlags(os.Args[1:], os.Stderr)
+	if errors.Is(err, flag.ErrHelp) {
+		return
+	}
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "wordcount:", err)
+		os.Exit(2)
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	if err := run(ctx, cfg, os.Stdout); err != nil {
+		fmt.Fprintln(os.Stderr, "wordcount:", err)
+		os.Exit(1)
+	}
+}
+
+// buildTopology is word count in the DSL: split each line into lowercase
+// words, re-key by word (a repartition topic, so that each word is counted
+// by one task), count, and write every count update to output.
+func buildTopology(cfg config) (*topology.Topology, error) {
+	b := stream.NewBuilder()
+	lines := stream.Stream(b, cfg.input, serde.String(), serde.String())
+	words := stream.FlatMapValues(lines, splitWords, stream.WithValueSerde(serde.String()))
+	byWord := stream.GroupBy(words, func(_, word string) string { return word }, stream.WithKeySerde(serde.String()))
+	opts := []stream.Option{stream.StoreName("counts")}
+	if cfg.store == "memory" {
+		opts = append(opts, stream.InMemory())
+	}
+	stream.Count(byWord, opts...).ToStream().To(cfg.output)
+	topo, err := b.Build()
+	if err != nil {
+		return nil, fmt.Errorf("build topology: %w", err)
+	}
+	return topo, nil
+}
+
+// splitWords returns the lowercase words of a line: runs of letters,
+// digits and apostrophes.
+func splitWords(line string) []string {
+	return strings.FieldsFunc(strings.ToLower(line), func(r rune) bool {
+		return !(r == '\'' || r >= 'a' && r <= 'z' || r >= '0' && r <= '9' || r > 0x7f)
+	})
+}
+
+// run runs word count as cfg says and prints to stdout. It returns when
+// the input is processed and the counts are printed, or when ctx ends.
+func run(ctx context.Context, cfg config, stdout io.Writer) error {
+	if err := cfg.validate(); err != nil {
+		return err
+	}
+	ctx, cancel := context.WithTimeout(ctx, cfg.timeout)
+	defer cancel()
+	broker, err := exrun.Connect(cfg.brokers)
+	if err != nil {
+		return err
+	}
+	defer broker.Close()
+	where := "broker " + strings.Join(broker.Addrs, ",")
+	if broker.Embedded {
+		where = "embedded broker on " + broker.Addrs[0]
+	}
+	fmt.Fprintf(stdout, "word count on %s: %s -> %s, %s store\n", where, cfg.input, cfg.output, cfg.store)
+
+	if cfg.drain {
+		if err := broker.RequireTopics(ctx, cfg.input); err != nil {
+			return err
+		}
+		if err := broker.EnsureTopics(ctx, int32(cfg.partitions), cfg.output); err != nil {
+			return err
+		}
+	} else {
+		if err := broker.EnsureTopics(ctx, int32(cfg.partitions), cfg.input, cfg.output); err != nil {
+			return err
+		}
+		lines := generate(cfg.repeat)
+		recs := make([]*kgo.Record, len(lines))
+		for i, l := range lines {
+			recs[i] = &kgo.Record{Topic: cfg.input, Value: []byte(l)}
+		}
+		if err := broker.Produce(ctx, recs); err != nil {
+			return err
+		}
+		fmt.Fprintf(stdout, "wrote %d lines to %s\n", len(lines), cfg.input)
+	}
+
+	topo, err := buildTopology(cfg)
+	if err != nil {
+		return err
+	}
+	stateDir := cfg.stateDir
+	if stateDir == "" {
+		if stateDir, err = os.MkdirTemp("", "kafki-wordcount-"); err != nil {
+			return fmt.Errorf("state directory: %w", err)
+		}
+		defer os.RemoveAll(stateDir)
+	}
+	logger := slog.New(slog.DiscardHandler)
+	if cfg.verbose {
+		logger = slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelInfo}))
+	}
+	app, err := runtime.New(topo, cfg.appID,
+		runtime.SeedBrokers(broker.Addrs...),
+		runtime.StateDir(stateDir),
+		runtime.NumStreamThreads(cfg.threads),
+		// Short commits: the counts appear (and the drain is seen) soon.
+		runtime.CommitInterval(200*time.Millisecond),
+		runtime.Logger(logger))
+	if err != nil {
+		return fmt.Errorf("new application: %w", err)
+	}
+	began := time.Now()
+	if err := app.Start(ctx); err != nil {
+		return fmt.Errorf("start: %w", err)
+	}
+	waitErr := waitDrained(ctx, broker, app, cfg.appID, topo)
+	closeCtx, closeCancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer closeCancel()
+	closeErr := app.Close(closeCtx)
+	if waitErr != nil {
+		return errors.Join(waitErr, closeErr)
+	}
+	if closeErr != nil {
+		return fmt.Errorf("close: %w", closeErr)
+	}
+	var processed int64
+	for _, t := range app.Metrics().Tasks {
+		if !t.Standby {
+			processed += t.Processed
+		}
+	}
+	fmt.Fprintf(stdout, "processed %d records (lines and re-keyed words) in %v\n",
+		processed, time.Since(began).Round(time.Millisecond))
+
+	counts, err := readCounts(ctx, broker, cfg.output)
+	if err != nil {
+		return err
+	}
+	printCounts(stdout, counts, cfg.top)
+	return nil
+}
+
+// waitDrained waits until the application has processed its input, or
+// failed, or ctx ended.
+func waitDrained(ctx context.Context, broker *exrun.Broker, app *runtime.App, appID string, topo *topology.Topology) error {
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	go func() {
+		select {
+		case <-app.Done(): // a failed instance stops the wait at once
+			cancel()
+		case <-ctx.Done():
+		}
+	}()
+	err := broker.WaitDrained(ctx, appID, topo, 100*time.Millisecond)
+	if aerr := app.Err(); aerr != nil {
+		return fmt.Errorf("application failed: %w", aerr)
+	}
+	return err
+}

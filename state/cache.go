@@ -1,0 +1,653 @@
+package state
+
+import (
+	"bytes"
+	"errors"
+	"sync"
+	"sync/atomic"
+
+	"github.com/google/btree"
+)
+
+// FlushListener receives what a record cache forwards when it flushes or
+// evicts an entry: the key, its latest value (nil for a delete), the value
+// the store below held before (nil when absent), and the timestamp of the
+// record that last wrote it. Kafka Streams forwards these downstream.
+type FlushListener func(key, newValue, oldValue []byte, timestamp int64) error
+
+// CachedStore is implemented by stores with a record cache in front; the
+// DSL finds them with a type assertion and forwards from the listener
+// instead of on every put.
+type CachedStore interface {
+	Store
+	SetFlushListener(FlushListener)
+	// SetTimestampSource sets where Put finds the timestamp of the record
+	// it writes (the processor context's current record).
+	SetTimestampSource(func() int64)
+}
+
+// cacheEntryOverhead is charged per entry on top of key and value bytes.
+const cacheEntryOverhead = 96
+
+type cacheEntry struct {
+	key   []byte
+	value []byte // nil: a cached delete (when dirty) or absent
+	ts    int64
+	dirty bool
+
+	prev, next   *cacheEntry // LRU list: head is least recently used
+	dprev, dnext *cacheEntry // dirty list, in order of last update
+}
+
+func (e *cacheEntry) size() int64 {
+	return int64(len(e.key)+len(e.value)) + cacheEntryOverhead
+}
+
+func cacheLess(a, b *cacheEntry) bool { return bytes.Compare(a.key, b.key) < 0 }
+
+type entryList struct{ head, tail *cacheEntry }
+
+func (l *entryList) pushLRU(e *cacheEntry) {
+	e.prev, e.next = l.tail, nil
+	if l.tail != nil {
+		l.tail.next = e
+	} else {
+		l.head = e
+	}
+	l.tail = e
+}
+
+func (l *entryList) removeLRU(e *cacheEntry) {
+	if e.prev != nil {
+		e.prev.next = e.next
+	} else {
+		l.head = e.next
+	}
+	if e.next != nil {
+		e.next.prev = e.prev
+	} else {
+		l.tail = e.prev
+	}
+	e.prev, e.next = nil, nil
+}
+
+func (l *entryList) pushDirty(e *cacheEntry) {
+	e.dprev, e.dnext = l.tail, nil
+	if l.tail != nil {
+		l.tail.dnext = e
+	} else {
+		l.head = e
+	}
+	l.tail = e
+}
+
+func (l *entryList) removeDirty(e *cacheEntry) {
+	if e.dprev != nil {
+		e.dprev.dnext = e.dnext
+	} else {
+		l.head = e.dnext
+	}
+	if e.dnext != nil {
+		e.dnext.dprev = e.dprev
+	} else {
+		l.tail = e.dprev
+	}
+	e.dprev, e.dnext = nil, nil
+}
+
+// CachingKeyValueStore is a size-bounded record cache in front of a
+// key-value store, with Kafka Streams' caching semantics: repeated updates
+// of a key are absorbed, and only its latest value is written below and
+// passed to the flush listener, on Flush (commit) or when the entry is
+// evicted. Reads see the cache first; range scans merge cache and store.
+//
+// The store below is typically the changelog-logging wrapper of the engine
+// store, so that only flushed values are logged.
+type CachingKeyValueStore struct {
+	inner    KeyValueStore
+	maxBytes int64
+
+	mu       sync.Mutex
+	tree     *btree.BTreeG[*cacheEntry]
+	lru      entryList
+	dirty    entryList
+	size     int64
+	probe    cacheEntry
+	listener FlushListener
+	tsSource func() int64
+	closed   bool
+	iters    iterCount
+	// closedFlag is closed, readable without mu by iterators.
+	closedFlag atomic.Bool
+
+	// pending holds what was written below and awaits the listener; the
+	// listener runs after mu is released so that it may read the store.
+	pending []flushed
+	batch   []KeyValue
+	hits    int64
+	misses  int64
+}
+
+type flushed struct {
+	key, newValue, oldValue []byte
+	ts                      int64
+}
+
+var (
+	_ KeyValueStore   = (*CachingKeyValueStore)(nil)
+	_ CachedStore     = (*CachingKeyValueStore)(nil)
+	_ IteratorCounter = (*CachingKeyValueStore)(nil)
+)
+
+// NewCachingKeyValueStore puts a cache of at most maxBytes (keys, values
+// and a per-entry overhead) in front of inner. With maxBytes 0 every put
+// goes through at once.
+func NewCachingKeyValueStore(inner KeyValueStore, maxBytes int64) *CachingKeyValueStore {
+	return &CachingKeyValueStore{
+		inner:    inner,
+		maxBytes: maxBytes,
+		tree:     btree.NewG[*cacheEntry](btreeDegree, cacheLess),
+	}
+}
+
+// Inner is the store below the cache.
+func (c *CachingKeyValueStore) Inner() KeyValueStore { return c.inner }
+
+func (c *CachingKeyValueStore) Name() string     { return c.inner.Name() }
+func (c *CachingKeyValueStore) Persistent() bool { return c.inner.Persistent() }
+
+// OpenIterators counts the iterators opened on the cache.
+func (c *CachingKeyValueStore) OpenIterators() int { return c.iters.OpenIterators() }
+
+func (c *CachingKeyValueStore) SetFlushListener(fn FlushListener) {
+	c.mu.Lock()
+	c.listener = fn
+	c.mu.Unlock()
+}
+
+func (c *CachingKeyValueStore) SetTimestampSource(fn func() int64) {
+	c.mu.Lock()
+	c.tsSource = fn
+	c.mu.Unlock()
+}
+
+// CacheStats reports the bytes and entries held and the read hits and
+// misses so far.
+func (c *CachingKeyValueStore) CacheStats() (bytes int64, entries int, hits, misses int64) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.size, c.tree.Len(), c.hits, c.misses
+}
+
+func (c *CachingKeyValueStore) lookup(key []byte) *cacheEntry {
+	c.probe.key = key
+	e, _ := c.tree.Get(&c.probe)
+	c.probe.key = nil
+	return e
+}
+
+func (c *CachingKeyValueStore) touch(e *cacheEntry) {
+	if c.lru.tail != e {
+		c.lru.removeLRU(e)
+		c.lru.pushLRU(e)
+	}
+}
+
+// insert caches value for key (dirty or clean) and evicts what no longer
+// fits. Called with mu held.
+func (c *CachingKeyValueStore) insert(key, value []byte, ts int64, dirty bool) error {
+	e := c.lookup(key)
+	if e == nil {
+		e = &cacheEntry{key: append([]byte(nil), key...)}
+		c.tree.ReplaceOrInsert(e)
+		c.lru.pushLRU(e)
+	} else {
+		c.size -= e.size()
+		c.touch(e)
+	}
+	if value != nil {
+		value = append(make([]byte, 0, len(value)), value...)
+	}
+	e.value, e.ts = value, ts
+	if dirty {
+		if e.dirty {
+			c.dirty.removeDirty(e)
+		}
+		e.dirty = true
+		c.dirty.pushDirty(e)
+	}
+	c.size += e.size()
+	return c.evict()
+}
+
+// evict drops least recently used entries until the cache fits, writing
+// dirty ones below first.
+func (c *CachingKeyValueStore) evict() error {
+	for c.size > c.maxBytes && c.lru.head != nil {
+		e := c.lru.head
+		if e.dirty {
+			if err := c.writeBelow([]*cacheEntry{e}); err != nil {
+				return err
+			}
+		}
+		c.lru.removeLRU(e)
+		c.tree.Delete(e)
+		c.size -= e.size()
+	}
+	return nil
+}
+
+// writeBelow writes dirty entries to the inner store in one batch, marks
+// them clean and queues them for the listener. Called with mu held.
+func (c *CachingKeyValueStore) writeBelow(entries []*cacheEntry) error {
+	c.batch = c.batch[:0]
+	start := len(c.pending)
+	for _, e := range entries {
+		var old []byte
+		if c.listener != nil || e.value == nil {
+			var err error
+			if old, err = c.inner.Get(e.key); err != nil {
+				return err
+			}
+		}
+		c.dirty.removeDirty(e)
+		e.dirty = false
+		if e.value == nil && old == nil && c.listener != nil {
+			continue // never reached the store: nothing to write or forward
+		}
+		c.batch = append(c.batch, KeyValue{Key: e.key, Value: e.value})
+		if c.listener != nil {
+			c.pending = append(c.pending, flushed{key: e.key, newValue: e.value, oldValue: old, ts: e.ts})
+		}
+	}
+	if len(c.batch) == 0 {
+		return nil
+	}
+	err := c.inner.PutAll(c.batch)
+	clear(c.batch)
+	if err != nil {
+		c.pending = c.pending[:start]
+	}
+	return err
+}
+
+// unlockAndNotify releases mu and then calls the listener for what was
+// written below meanwhile.
+func (c *CachingKeyValueStore) unlockAndNotify(err error) error {
+	if len(c.pending) == 0 {
+		c.mu.Unlock()
+		return err
+	}
+	pending := c.pending
+	listener := c.listener
+	c.pending = nil
+	c.mu.Unlock()
+	var errs []error
+	if err != nil {
+		errs = append(errs, err)
+	}
+	for _, f := range pending {
+		if lerr := listener(f.key, f.newValue, f.oldValue, f.ts); lerr != nil {
+			errs = append(errs, lerr)
+			break
+		}
+	}
+	clear(pending)
+	c.mu.Lock()
+	if c.pending == nil {
+		c.pending = pending[:0]
+	}
+	c.mu.Unlock()
+	return errors.Join(errs...)
+}
+
+func (c *CachingKeyValueStore) Get(key []byte) ([]byte, error) {
+	c.mu.Lock()
+	if c.closed {
+		c.mu.Unlock()
+		return nil, ErrClosed
+	}
+	if e := c.lookup(key); e != nil {
+		c.hits++
+		c.touch(e)
+		v := e.value
+		c.mu.Unlock()
+		return v, nil
+	}
+	c.misses++
+	v, err := c.inner.Get(key)
+	if err != nil || v == nil {
+		c.mu.Unlock()
+		return v, err
+	}
+	err = c.insert(key, v, 0, false)
+	return v, c.unlockAndNotify(err)
+}
+
+func (c *CachingKeyValueStore) now() int64 {
+	if c.tsSource != nil {
+		return c.tsSource()
+	}
+	return 0
+}
+
+// Put caches value (nil deletes) with the timestamp of the timestamp
+// source.
+func (c *CachingKeyValueStore) Put(key, value []byte) error {
+	c.mu.Lock()
+	return c.put(key, value, c.now())
+}
+
+// PutWithTimestamp caches value with the timestamp of the record that
+// wrote it, passed to the flush listener.
+func (c *CachingKeyValueStore) PutWithTimestamp(key, value []byte, ts int64) error {
+	c.mu.Lock()
+	return c.put(key, value, ts)
+}
+
+// put runs with mu held and releases it.
+func (c *CachingKeyValueStore) put(key, value []byte, ts int64) error {
+	if c.closed {
+		c.mu.Unlock()
+		return ErrClosed
+	}
+	return c.unlockAndNotify(c.insert(key, value, ts, true))
+}
+
+// getLocked reads through the cache without caching the read.
+func (c *CachingKeyValueStore) getLocked(key []byte) ([]byte, error) {
+	if e := c.lookup(key); e != nil {
+		return e.value, nil
+	}
+	return c.inner.Get(key)
+}
+
+func (c *CachingKeyValueStore) PutIfAbsent(key, value []byte) ([]byte, error) {
+	c.mu.Lock()
+	if c.closed {
+		c.mu.Unlock()
+		return nil, ErrClosed
+	}
+	old, err := c.getLocked(key)
+	if err != nil || old != nil {
+		c.mu.Unlock()
+		return old, err
+	}
+	return nil, c.unlockAndNotify(c.insert(key, value, c.now(), true))
+}
+
+func (c *CachingKeyValueStore) PutAll(entries []KeyValue) error {
+	c.mu.Lock()
+	if c.closed {
+		c.mu.Unlock()
+		return ErrClosed
+	}
+	ts := c.now()
+	var err error
+	for _, e := range entries {
+		if err = c.insert(e.Key, e.Value, ts, true); err != nil {
+			break
+		}
+	}
+	return c.unlockAndNotify(err)
+}
+
+func (c *CachingKeyValueStore) Delete(key []byte) ([]byte, error) {
+	c.mu.Lock()
+	if c.closed {
+		c.mu.Unlock()
+		return nil, ErrClosed
+	}
+	old, err := c.getLocked(key)
+	if err != nil {
+		c.mu.Unlock()
+		return nil, err
+	}
+	return old, c.unlockAndNotify(c.insert(key, nil, c.now(), true))
+}
+
+func (c *CachingKeyValueStore) ApproximateNumEntries() (int64, error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.closed {
+		return 0, ErrClosed
+	}
+	n, err := c.inner.ApproximateNumEntries()
+	for e := c.dirty.head; e != nil; e = e.dnext {
+		if e.value != nil {
+			n++
+		}
+	}
+	return n, err
+}
+
+// FlushCache writes every dirty entry below in one batch and calls the
+// listener for each, without flushing the store below.
+func (c *CachingKeyValueStore) FlushCache() error {
+	c.mu.Lock()
+	if c.closed {
+		c.mu.Unlock()
+		return ErrClosed
+	}
+	return c.unlockAndNotify(c.flushLocked())
+}
+
+func (c *CachingKeyValueStore) flushLocked() error {
+	var dirty []*cacheEntry
+	for e := c.dirty.head; e != nil; e = e.dnext {
+		dirty = append(dirty, e)
+	}
+	if len(dirty) == 0 {
+		return nil
+	}
+	return c.writeBelow(dirty)
+}
+
+// Flush flushes the cache (see FlushCache), then the store below.
+func (c *CachingKeyValueStore) Flush() error {
+	if err := c.FlushCache(); err != nil {
+		return err
+	}
+	return c.inner.Flush()
+}
+
+// Close flushes the cache and closes the store below.
+func (c *CachingKeyValueStore) Close() error {
+	c.mu.Lock()
+	if c.closed {
+		c.mu.Unlock()
+		return nil
+	}
+	ferr := c.unlockAndNotify(c.flushLocked())
+	c.mu.Lock()
+	c.closed = true
+	c.closedFlag.Store(true)
+	c.tree.Clear(false)
+	c.lru, c.dirty, c.size = entryList{}, entryList{}, 0
+	c.mu.Unlock()
+	cerr := c.inner.Close()
+	if lerr := leakErr(c.Name(), c.iters.OpenIterators()); lerr != nil {
+		return errors.Join(lerr, ferr, cerr)
+	}
+	return errors.Join(ferr, cerr)
+}
+
+func (c *CachingKeyValueStore) Range(from, to []byte) (KeyValueIterator, error) {
+	if from != nil && to != nil && bytes.Compare(from, to) > 0 {
+		return c.merged(nil, nil, false, false, true)
+	}
+	return c.merged(from, to, true, false, false)
+}
+
+func (c *CachingKeyValueStore) ReverseRange(from, to []byte) (KeyValueIterator, error) {
+	if from != nil && to != nil && bytes.Compare(from, to) > 0 {
+		return c.merged(nil, nil, false, true, true)
+	}
+	return c.merged(from, to, true, true, false)
+}
+
+func (c *CachingKeyValueStore) PrefixScan(prefix []byte) (KeyValueIterator, error) {
+	if len(prefix) == 0 {
+		return c.merged(nil, nil, false, false, false)
+	}
+	return c.merged(prefix, prefixEnd(prefix), false, false, false)
+}
+
+func (c *CachingKeyValueStore) All() (KeyValueIterator, error) {
+	return c.merged(nil, nil, false, false, false)
+}
+
+func (c *CachingKeyValueStore) ReverseAll() (KeyValueIterator, error) {
+	return c.merged(nil, nil, false, true, false)
+}
+
+// merged iterates the cache's entries of the range (a snapshot taken now)
+// merged with the store's: cached values win, cached deletes hide.
+func (c *CachingKeyValueStore) merged(lo, hi []byte, hiIncl, reverse, empty bool) (KeyValueIterator, error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.closed {
+		return nil, ErrClosed
+	}
+	if empty {
+		return newEmptyKVIter(&c.iters), nil
+	}
+	var snap []kvItem
+	inRange := func(e *cacheEntry) bool {
+		if lo != nil && bytes.Compare(e.key, lo) < 0 {
+			return false
+		}
+		if hi != nil {
+			cmp := bytes.Compare(e.key, hi)
+			return cmp < 0 || (cmp == 0 && hiIncl)
+		}
+		return true
+	}
+	if !reverse {
+		collect := func(e *cacheEntry) bool {
+			if !inRange(e) {
+				return false
+			}
+			snap = append(snap, kvItem{key: e.key, value: e.value})
+			return true
+		}
+		if lo == nil {
+			c.tree.Ascend(collect)
+		} else {
+			c.tree.AscendGreaterOrEqual(&cacheEntry{key: lo}, collect)
+		}
+	} else {
+		collect := func(e *cacheEntry) bool {
+			if lo != nil && bytes.Compare(e.key, lo) < 0 {
+				return false
+			}
+			if inRange(e) {
+				snap = append(snap, kvItem{key: e.key, value: e.value})
+			}
+			return true
+		}
+		if hi == nil {
+			c.tree.Descend(collect)
+		} else {
+			c.tree.DescendLessOrEqual(&cacheEntry{key: hi}, collect)
+		}
+	}
+	var under KeyValueIterator
+	var err error
+	switch {
+	case lo == nil && hi == nil && reverse:
+		under, err = c.inner.ReverseAll()
+	case lo == nil && hi == nil:
+		under, err = c.inner.All()
+	case !hiIncl:
+		under, err = c.inner.PrefixScan(lo) // only prefix scans use an exclusive bound
+	case reverse:
+		under, err = c.inner.ReverseRange(lo, hi)
+	default:
+		under, err = c.inner.Range(lo, hi)
+	}
+	if err != nil {
+		return nil, err
+	}
+	c.iters.opened()
+	return &cacheMergeIter{c: c, owner: &c.iters, cache: snap, under: under, reverse: reverse, underOK: under.Next()}, nil
+}
+
+type cacheMergeIter struct {
+	c          *CachingKeyValueStore
+	owner      *iterCount
+	cache      []kvItem
+	under      KeyValueIterator
+	underOK    bool // under is positioned on an entry not returned yet
+	advance    bool // the last entry returned was under's: move it first
+	reverse    bool
+	key, value []byte
+	err        error
+	closed     bool
+}
+
+func (it *cacheMergeIter) Next() bool {
+	if it.closed || it.err != nil {
+		return false
+	}
+	if it.c.closedFlag.Load() {
+		it.err = ErrClosed
+		return false
+	}
+	if it.advance {
+		it.advance = false
+		it.underOK = it.under.Next()
+	}
+	for {
+		if !it.underOK {
+			if it.err = it.under.Err(); it.err != nil {
+				return false
+			}
+		}
+		if len(it.cache) == 0 && !it.underOK {
+			it.key, it.value = nil, nil
+			return false
+		}
+		useCache := false
+		switch {
+		case len(it.cache) == 0:
+		case !it.underOK:
+			useCache = true
+		default:
+			c := bytes.Compare(it.cache[0].key, it.under.Key())
+			if c == 0 {
+				it.underOK = it.under.Next() // the cached value wins
+				useCache = true
+			} else {
+				useCache = (c < 0) != it.reverse
+			}
+		}
+		if useCache {
+			e := it.cache[0]
+			it.cache = it.cache[1:]
+			if e.value == nil {
+				continue // a cached delete
+			}
+			it.key, it.value = e.key, e.value
+			return true
+		}
+		it.key, it.value = it.under.Key(), it.under.Value()
+		it.advance = true
+		return true
+	}
+}
+
+func (it *cacheMergeIter) Key() []byte   { return it.key }
+func (it *cacheMergeIter) Value() []byte { return it.value }
+func (it *cacheMergeIter) Err() error    { return it.err }
+
+func (it *cacheMergeIter) Close() error {
+	if it.closed {
+		return nil
+	}
+	it.closed = true
+	it.cache = nil
+	it.under.Close()
+	it.owner.closed()
+	return nil
+}

@@ -1,0 +1,202 @@
+package state
+
+import (
+	"fmt"
+	"sync"
+	"testing"
+)
+
+type countingKV struct {
+	KeyValueStore
+	gets, putAlls, puts int
+}
+
+func (c *countingKV) Get(k []byte) ([]byte, error) { c.gets++; return c.KeyValueStore.Get(k) }
+func (c *countingKV) Put(k, v []byte) error        { c.puts++; return c.KeyValueStore.Put(k, v) }
+func (c *countingKV) PutAll(e []KeyValue) error {
+	c.putAlls++
+	return c.KeyValueStore.PutAll(e)
+}
+
+type flushRec struct {
+	key, newV, oldV string
+	ts              int64
+}
+
+func recorder(out *[]flushRec) FlushListener {
+	str := func(b []byte) string {
+		if b == nil {
+			return "<nil>"
+		}
+		return string(b)
+	}
+	return func(k, nv, ov []byte, ts int64) error {
+		*out = append(*out, flushRec{string(k), str(nv), str(ov), ts})
+		return nil
+	}
+}
+
+func newTestCache(t *testing.T, size int64) (*CachingKeyValueStore, *countingKV, *[]flushRec) {
+	inner := &countingKV{KeyValueStore: NewInMemoryKeyValueStore("kv")}
+	c := NewCachingKeyValueStore(inner, size)
+	var recs []flushRec
+	c.SetFlushListener(recorder(&recs))
+	checkClosed(t, c)
+	return c, inner, &recs
+}
+
+func TestCacheAbsorbsUpdates(t *testing.T) {
+	c, inner, recs := newTestCache(t, 1<<20)
+	for i := 1; i <= 3; i++ {
+		must(t, c.PutWithTimestamp(b("k"), b(fmt.Sprint(i)), int64(i*10)))
+	}
+	must(t, c.Put(b("j"), b("x")))
+	if len(*recs) != 0 || inner.putAlls != 0 || inner.puts != 0 {
+		t.Fatalf("forwarded before flush: %v", *recs)
+	}
+	getEq(t, c, "k", "3")
+	if inner.gets != 0 {
+		t.Fatalf("read went below the cache")
+	}
+	must(t, c.Flush())
+	want := []flushRec{{"k", "3", "<nil>", 30}, {"j", "x", "<nil>", 0}}
+	if fmt.Sprint(*recs) != fmt.Sprint(want) {
+		t.Fatalf("flushed %v, want %v", *recs, want)
+	}
+	if inner.putAlls != 1 {
+		t.Fatalf("flush wrote in %d batches", inner.putAlls)
+	}
+	getEq(t, inner.KeyValueStore, "k", "3")
+	// The next flush forwards the old value; a clean cache flushes nothing.
+	*recs = nil
+	must(t, c.Flush())
+	must(t, c.PutWithTimestamp(b("k"), b("4"), 40))
+	must(t, c.PutWithTimestamp(b("k"), nil, 41))
+	must(t, c.PutWithTimestamp(b("gone"), b("1"), 42))
+	_, err := c.Delete(b("gone")) // never reached the store
+	must(t, err)
+	must(t, c.Flush())
+	want = []flushRec{{"k", "<nil>", "3", 41}}
+	if fmt.Sprint(*recs) != fmt.Sprint(want) {
+		t.Fatalf("flushed %v, want %v", *recs, want)
+	}
+	if v, _ := inner.KeyValueStore.Get(b("k")); v != nil {
+		t.Fatalf("delete not written below")
+	}
+}
+
+func TestCacheFlushOrderIsLastUpdate(t *testing.T) {
+	c, _, recs := newTestCache(t, 1<<20)
+	for _, k := range []string{"a", "b", "c", "a"} {
+		must(t, c.Put(b(k), b(k)))
+	}
+	must(t, c.Flush())
+	var keys []string
+	for _, r := range *recs {
+		keys = append(keys, r.key)
+	}
+	eq(t, keys, []string{"b", "c", "a"})
+}
+
+func TestCacheEviction(t *testing.T) {
+	c, inner, recs := newTestCache(t, 3*(cacheEntryOverhead+4))
+	c.SetTimestampSource(func() int64 { return 7 })
+	for i := 0; i < 10; i++ {
+		must(t, c.Put(b(fmt.Sprintf("k%d", i)), b("v")))
+		must(t, c.Put(b("k0"), b(fmt.Sprintf("u%d", i)))) // k0 stays recent
+	}
+	size, entries, _, _ := c.CacheStats()
+	if size > 3*(cacheEntryOverhead+4) || entries > 3 {
+		t.Fatalf("cache holds %d bytes in %d entries", size, entries)
+	}
+	if len(*recs) < 7 {
+		t.Fatalf("only %d evictions forwarded", len(*recs))
+	}
+	for _, r := range *recs {
+		if r.key == "k0" {
+			t.Fatalf("recently used k0 evicted: %v", *recs)
+		}
+		if r.ts != 7 {
+			t.Fatalf("timestamp source ignored: %v", r)
+		}
+	}
+	must(t, c.Flush())
+	seen := map[string]int{}
+	for _, r := range *recs {
+		seen[r.key]++
+	}
+	if len(seen) != 10 {
+		t.Fatalf("forwarded keys %v", seen)
+	}
+	getEq(t, inner.KeyValueStore, "k0", "u9")
+	getEq(t, c, "k1", "v") // evicted: read from below
+}
+
+func TestCacheRangeMergesStore(t *testing.T) {
+	c, inner, _ := newTestCache(t, 1<<20)
+	for _, k := range []string{"a", "b", "c", "e"} {
+		must(t, inner.KeyValueStore.Put(b(k), b("old")))
+	}
+	must(t, c.Put(b("b"), b("new")))
+	_, err := c.Delete(b("c"))
+	must(t, err)
+	must(t, c.Put(b("d"), b("new")))
+	must(t, c.Put(b("0"), b("new")))
+	must(t, c.Put(b("f"), b("new")))
+	_, _ = c.Delete(b("zz"))
+	eq(t, col(t)(c.All()), []string{"0=new", "a=old", "b=new", "d=new", "e=old", "f=new"})
+	eq(t, col(t)(c.ReverseAll()), []string{"f=new", "e=old", "d=new", "b=new", "a=old", "0=new"})
+	eq(t, col(t)(c.Range(b("b"), b("e"))), []string{"b=new", "d=new", "e=old"})
+	eq(t, col(t)(c.ReverseRange(b("a"), b("c"))), []string{"b=new", "a=old"})
+	eq(t, col(t)(c.PrefixScan(b("d"))), []string{"d=new"})
+	n, err := c.ApproximateNumEntries()
+	must(t, err)
+	if n < 4 {
+		t.Fatalf("approximate entries %d", n)
+	}
+}
+
+func TestCacheListenerMayReadStore(t *testing.T) {
+	inner := NewInMemoryKeyValueStore("kv")
+	c := NewCachingKeyValueStore(inner, 1<<20)
+	checkClosed(t, c)
+	var got []string
+	c.SetFlushListener(func(k, nv, ov []byte, ts int64) error {
+		v, err := c.Get(k) // re-entrant read: must not deadlock
+		got = append(got, string(v))
+		return err
+	})
+	must(t, c.Put(b("k"), b("v")))
+	must(t, c.Flush())
+	eq(t, got, []string{"v"})
+}
+
+func TestCacheConcurrentUse(t *testing.T) {
+	c, _, _ := newTestCache(t, 2000)
+	c.SetFlushListener(nil)
+	var wg sync.WaitGroup
+	for g := 0; g < 4; g++ {
+		wg.Add(1)
+		go func(g int) {
+			defer wg.Done()
+			for i := 0; i < 500; i++ {
+				k := b(fmt.Sprintf("k%d", i%37))
+				if g%2 == 0 {
+					_ = c.Put(k, b(fmt.Sprint(i)))
+				} else {
+					_, _ = c.Get(k)
+					if i%50 == 0 {
+						_ = c.Flush()
+						it, err := c.All()
+						if err == nil {
+							for it.Next() {
+							}
+							it.Close()
+						}
+					}
+				}
+			}
+		}(g)
+	}
+	wg.Wait()
+}

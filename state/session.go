@@ -1,0 +1,177 @@
+package state
+
+import (
+	"sync/atomic"
+	"time"
+)
+
+// sessionStore is the session store of both engines: time segments (by
+// session end) of key-value engine stores keyed by SessionKey.
+type sessionStore struct {
+	name       string
+	persistent bool
+	segs       *segments
+	dropped    atomic.Int64
+	iters      iterCount
+}
+
+// NewInMemorySessionStore returns a session store held in B-trees, one per
+// time segment of session ends. retention 0 keeps sessions forever;
+// segmentInterval 0 uses DefaultSegmentInterval.
+func NewInMemorySessionStore(name string, retention, segmentInterval time.Duration) SessionStore {
+	r, i := retentionMs(retention), intervalMs(retention, segmentInterval)
+	return &sessionStore{name: name, segs: newMemSegments(name, r, i)}
+}
+
+// OpenRocksDBSessionStore opens a session store in dir (the store's own
+// directory), one RocksDB database per time segment of session ends.
+func OpenRocksDBSessionStore(name, dir string, retention, segmentInterval time.Duration, opts ...RocksDBOption) (SessionStore, error) {
+	r, i := retentionMs(retention), intervalMs(retention, segmentInterval)
+	g, err := openRocksSegments(name, dir, r, i, newRocksSettings(opts))
+	if err != nil {
+		return nil, err
+	}
+	return &sessionStore{name: name, persistent: true, segs: g}, nil
+}
+
+func (s *sessionStore) Name() string                 { return s.name }
+func (s *sessionStore) Persistent() bool             { return s.persistent }
+func (s *sessionStore) Flush() error                 { return s.segs.flush() }
+func (s *sessionStore) OpenIterators() int           { return s.iters.OpenIterators() }
+func (s *sessionStore) DroppedExpiredRecords() int64 { return s.dropped.Load() }
+
+// Retention and SegmentInterval are in ms.
+func (s *sessionStore) Retention() int64       { return s.segs.retention }
+func (s *sessionStore) SegmentInterval() int64 { return s.segs.interval }
+
+// ObservedStreamTime is the largest session end put so far.
+func (s *sessionStore) ObservedStreamTime() int64 {
+	s.segs.mu.Lock()
+	defer s.segs.mu.Unlock()
+	return s.segs.observed
+}
+
+func (s *sessionStore) Close() error {
+	err := s.segs.close()
+	if lerr := leakErr(s.name, s.iters.OpenIterators()); lerr != nil {
+		return lerr
+	}
+	return err
+}
+
+func (s *sessionStore) Put(key []byte, start, end int64, value []byte) error {
+	live, err := s.segs.observe(end)
+	if err != nil {
+		return err
+	}
+	if !live {
+		s.dropped.Add(1)
+		return nil
+	}
+	if value == nil {
+		return s.Remove(key, start, end)
+	}
+	seg, err := s.segs.getOrCreate(end)
+	if err != nil {
+		return err
+	}
+	return seg.Put(SessionKey(key, start, end), value)
+}
+
+func (s *sessionStore) Remove(key []byte, start, end int64) error {
+	seg, err := s.segs.get(end)
+	if err != nil || seg == nil {
+		return err
+	}
+	return seg.Put(SessionKey(key, start, end), nil)
+}
+
+func (s *sessionStore) FetchSession(key []byte, start, end int64) ([]byte, error) {
+	if end < s.segs.minLive() {
+		return nil, nil
+	}
+	seg, err := s.segs.get(end)
+	if err != nil || seg == nil {
+		return nil, err
+	}
+	return seg.Get(SessionKey(key, start, end))
+}
+
+func (s *sessionStore) FindSessions(key []byte, earliestSessionEnd, latestSessionStart int64) (SessionIterator, error) {
+	return s.find(key, earliestSessionEnd, latestSessionStart, false)
+}
+
+// BackwardFindSessions is FindSessions in descending session-end order.
+func (s *sessionStore) BackwardFindSessions(key []byte, earliestSessionEnd, latestSessionStart int64) (SessionIterator, error) {
+	return s.find(key, earliestSessionEnd, latestSessionStart, true)
+}
+
+func (s *sessionStore) Fetch(key []byte) (SessionIterator, error) {
+	return s.find(key, minTime, maxTime, false)
+}
+
+// BackwardFetch is Fetch in descending session-end order.
+func (s *sessionStore) BackwardFetch(key []byte) (SessionIterator, error) {
+	return s.find(key, minTime, maxTime, true)
+}
+
+func (s *sessionStore) find(key []byte, earliestEnd, latestStart int64, reverse bool) (SessionIterator, error) {
+	earliestEnd = max(earliestEnd, s.segs.minLive())
+	// Sessions end at or after they start: nothing ending before the
+	// earliest end can match, and every later segment may.
+	segs, err := s.segs.between(earliestEnd, maxTime, reverse)
+	if err != nil {
+		return nil, err
+	}
+	sc := segScan{lo: appendTime(keyPrefix(key), earliestEnd), hi: keyPrefixEnd(key), reverse: reverse}
+	s.iters.opened()
+	return &sessionIter{owner: &s.iters, src: &chainIter{segs: segs, scan: sc}, earliestEnd: earliestEnd, latestStart: latestStart}, nil
+}
+
+type sessionIter struct {
+	owner                    *iterCount
+	src                      KeyValueIterator
+	earliestEnd, latestStart int64
+	key                      []byte
+	start, end               int64
+	value                    []byte
+	err                      error
+	closed                   bool
+}
+
+func (it *sessionIter) Next() bool {
+	if it.closed || it.err != nil {
+		return false
+	}
+	for it.src.Next() {
+		k, start, end, err := DecodeSessionKey(it.src.Key())
+		if err != nil {
+			it.err = err
+			return false
+		}
+		if end < it.earliestEnd || start > it.latestStart {
+			continue
+		}
+		it.key, it.start, it.end, it.value = k, start, end, it.src.Value()
+		return true
+	}
+	it.err = it.src.Err()
+	it.key, it.value = nil, nil
+	return false
+}
+
+func (it *sessionIter) Key() []byte   { return it.key }
+func (it *sessionIter) Start() int64  { return it.start }
+func (it *sessionIter) End() int64    { return it.end }
+func (it *sessionIter) Value() []byte { return it.value }
+func (it *sessionIter) Err() error    { return it.err }
+
+func (it *sessionIter) Close() error {
+	if it.closed {
+		return nil
+	}
+	it.closed = true
+	it.src.Close()
+	it.owner.closed()
+	return nil
+}

@@ -1,0 +1,464 @@
+package state
+
+import (
+	"github.com/kafki/kafki/serde"
+)
+
+// Typed stores: thin wrappers that serialize keys and values through serdes
+// over a byte store. The serdes see the store's name as the topic (Kafka
+// Streams passes the changelog topic; serdes rarely care) and no headers.
+
+// ValueAndTimestamp is a value with the timestamp of the record that wrote
+// it, as timestamped stores keep them.
+type ValueAndTimestamp[V any] struct {
+	Value     V
+	Timestamp int64
+}
+
+// TimestampedSerde turns a value serde into one for ValueAndTimestamp,
+// writing EncodeTimestamped bytes.
+func TimestampedSerde[V any](values serde.Serde[V]) serde.Serde[ValueAndTimestamp[V]] {
+	return timestampedSerde[V]{values}
+}
+
+type timestampedSerde[V any] struct{ values serde.Serde[V] }
+
+func (s timestampedSerde[V]) Serialize(topic string, h []serde.Header, v ValueAndTimestamp[V]) ([]byte, error) {
+	raw, err := s.values.Serialize(topic, h, v.Value)
+	if err != nil {
+		return nil, err
+	}
+	return AppendTimestamped(make([]byte, 0, TimestampSize+len(raw)), v.Timestamp, raw), nil
+}
+
+func (s timestampedSerde[V]) Deserialize(topic string, h []serde.Header, data []byte) (ValueAndTimestamp[V], error) {
+	ts, raw, err := DecodeTimestamped(data)
+	if err != nil {
+		return ValueAndTimestamp[V]{}, err
+	}
+	v, err := s.values.Deserialize(topic, h, raw)
+	return ValueAndTimestamp[V]{Value: v, Timestamp: ts}, err
+}
+
+// TypedKeyValueStore is a KeyValueStore seen through serdes.
+type TypedKeyValueStore[K, V any] struct {
+	Store  KeyValueStore
+	Keys   serde.Serde[K]
+	Values serde.Serde[V]
+	topic  string
+}
+
+// NewTypedKeyValueStore wraps store with key and value serdes.
+func NewTypedKeyValueStore[K, V any](store KeyValueStore, keys serde.Serde[K], values serde.Serde[V]) *TypedKeyValueStore[K, V] {
+	return &TypedKeyValueStore[K, V]{Store: store, Keys: keys, Values: values, topic: store.Name()}
+}
+
+// NewTimestampedKeyValueStore wraps store as a timestamped key-value store:
+// values are kept with their record timestamp (EncodeTimestamped).
+func NewTimestampedKeyValueStore[K, V any](store KeyValueStore, keys serde.Serde[K], values serde.Serde[V]) *TypedKeyValueStore[K, ValueAndTimestamp[V]] {
+	return NewTypedKeyValueStore(store, keys, TimestampedSerde(values))
+}
+
+func (s *TypedKeyValueStore[K, V]) key(k K) ([]byte, error) {
+	return s.Keys.Serialize(s.topic, nil, k)
+}
+
+func (s *TypedKeyValueStore[K, V]) value(raw []byte) (v V, ok bool, err error) {
+	if raw == nil {
+		return v, false, nil
+	}
+	v, err = s.Values.Deserialize(s.topic, nil, raw)
+	return v, err == nil, err
+}
+
+// Get returns key's value; ok is false when it has none.
+func (s *TypedKeyValueStore[K, V]) Get(key K) (v V, ok bool, err error) {
+	kb, err := s.key(key)
+	if err != nil {
+		return v, false, err
+	}
+	raw, err := s.Store.Get(kb)
+	if err != nil {
+		return v, false, err
+	}
+	return s.value(raw)
+}
+
+func (s *TypedKeyValueStore[K, V]) Put(key K, value V) error {
+	kb, err := s.key(key)
+	if err != nil {
+		return err
+	}
+	vb, err := s.Values.Serialize(s.topic, nil, value)
+	if err != nil {
+		return err
+	}
+	if vb == nil {
+		vb = []byte{} // a value that serializes to nothing is not a delete
+	}
+	return s.Store.Put(kb, vb)
+}
+
+// PutIfAbsent stores value when key has none and returns the value that
+// was there (ok false when absent).
+func (s *TypedKeyValueStore[K, V]) PutIfAbsent(key K, value V) (old V, ok bool, err error) {
+	kb, err := s.key(key)
+	if err != nil {
+		return old, false, err
+	}
+	vb, err := s.Values.Serialize(s.topic, nil, value)
+	if err != nil {
+		return old, false, err
+	}
+	if vb == nil {
+		vb = []byte{}
+	}
+	raw, err := s.Store.PutIfAbsent(kb, vb)
+	if err != nil {
+		return old, false, err
+	}
+	return s.value(raw)
+}
+
+// Delete removes key and returns the value it had.
+func (s *TypedKeyValueStore[K, V]) Delete(key K) (old V, ok bool, err error) {
+	kb, err := s.key(key)
+	if err != nil {
+		return old, false, err
+	}
+	raw, err := s.Store.Delete(kb)
+	if err != nil {
+		return old, false, err
+	}
+	return s.value(raw)
+}
+
+// Range iterates keys in [from, to] by their serialized bytes; a nil bound
+// is open.
+func (s *TypedKeyValueStore[K, V]) Range(from, to *K) (*TypedKeyValueIterator[K, V], error) {
+	return s.rangeIter(from, to, false)
+}
+
+func (s *TypedKeyValueStore[K, V]) ReverseRange(from, to *K) (*TypedKeyValueIterator[K, V], error) {
+	return s.rangeIter(from, to, true)
+}
+
+func (s *TypedKeyValueStore[K, V]) rangeIter(from, to *K, reverse bool) (*TypedKeyValueIterator[K, V], error) {
+	var fb, tb []byte
+	var err error
+	if from != nil {
+		if fb, err = s.key(*from); err != nil {
+			return nil, err
+		}
+	}
+	if to != nil {
+		if tb, err = s.key(*to); err != nil {
+			return nil, err
+		}
+	}
+	var it KeyValueIterator
+	if reverse {
+		it, err = s.Store.ReverseRange(fb, tb)
+	} else {
+		it, err = s.Store.Range(fb, tb)
+	}
+	return s.wrap(it, err)
+}
+
+// PrefixScan iterates the keys whose serialized bytes start with prefix.
+func (s *TypedKeyValueStore[K, V]) PrefixScan(prefix []byte) (*TypedKeyValueIterator[K, V], error) {
+	return s.wrap(s.Store.PrefixScan(prefix))
+}
+
+func (s *TypedKeyValueStore[K, V]) All() (*TypedKeyValueIterator[K, V], error) {
+	return s.wrap(s.Store.All())
+}
+
+func (s *TypedKeyValueStore[K, V]) ReverseAll() (*TypedKeyValueIterator[K, V], error) {
+	return s.wrap(s.Store.ReverseAll())
+}
+
+func (s *TypedKeyValueStore[K, V]) wrap(it KeyValueIterator, err error) (*TypedKeyValueIterator[K, V], error) {
+	if err != nil {
+		return nil, err
+	}
+	return &TypedKeyValueIterator[K, V]{it: it, s: s}, nil
+}
+
+// TypedKeyValueIterator decodes a KeyValueIterator. Close it.
+type TypedKeyValueIterator[K, V any] struct {
+	it    KeyValueIterator
+	s     *TypedKeyValueStore[K, V]
+	key   K
+	value V
+	err   error
+}
+
+func (t *TypedKeyValueIterator[K, V]) Next() bool {
+	if t.err != nil || !t.it.Next() {
+		return false
+	}
+	if t.key, t.err = t.s.Keys.Deserialize(t.s.topic, nil, t.it.Key()); t.err != nil {
+		return false
+	}
+	if t.value, t.err = t.s.Values.Deserialize(t.s.topic, nil, t.it.Value()); t.err != nil {
+		return false
+	}
+	return true
+}
+
+func (t *TypedKeyValueIterator[K, V]) Key() K   { return t.key }
+func (t *TypedKeyValueIterator[K, V]) Value() V { return t.value }
+func (t *TypedKeyValueIterator[K, V]) Err() error {
+	if t.err != nil {
+		return t.err
+	}
+	return t.it.Err()
+}
+func (t *TypedKeyValueIterator[K, V]) Close() error { return t.it.Close() }
+
+// TypedWindowStore is a WindowStore seen through serdes.
+type TypedWindowStore[K, V any] struct {
+	Store  WindowStore
+	Keys   serde.Serde[K]
+	Values serde.Serde[V]
+	topic  string
+}
+
+// NewTypedWindowStore wraps store with key and value serdes.
+func NewTypedWindowStore[K, V any](store WindowStore, keys serde.Serde[K], values serde.Serde[V]) *TypedWindowStore[K, V] {
+	return &TypedWindowStore[K, V]{Store: store, Keys: keys, Values: values, topic: store.Name()}
+}
+
+// NewTimestampedWindowStore wraps store as a timestamped window store.
+func NewTimestampedWindowStore[K, V any](store WindowStore, keys serde.Serde[K], values serde.Serde[V]) *TypedWindowStore[K, ValueAndTimestamp[V]] {
+	return NewTypedWindowStore(store, keys, TimestampedSerde(values))
+}
+
+func (s *TypedWindowStore[K, V]) Put(key K, value V, windowStart int64) error {
+	kb, err := s.Keys.Serialize(s.topic, nil, key)
+	if err != nil {
+		return err
+	}
+	vb, err := s.Values.Serialize(s.topic, nil, value)
+	if err != nil {
+		return err
+	}
+	if vb == nil {
+		vb = []byte{}
+	}
+	return s.Store.Put(kb, vb, windowStart)
+}
+
+// Delete removes the window (key, windowStart).
+func (s *TypedWindowStore[K, V]) Delete(key K, windowStart int64) error {
+	kb, err := s.Keys.Serialize(s.topic, nil, key)
+	if err != nil {
+		return err
+	}
+	return s.Store.Put(kb, nil, windowStart)
+}
+
+func (s *TypedWindowStore[K, V]) Fetch(key K, windowStart int64) (v V, ok bool, err error) {
+	kb, err := s.Keys.Serialize(s.topic, nil, key)
+	if err != nil {
+		return v, false, err
+	}
+	raw, err := s.Store.Fetch(kb, windowStart)
+	if err != nil || raw == nil {
+		return v, false, err
+	}
+	v, err = s.Values.Deserialize(s.topic, nil, raw)
+	return v, err == nil, err
+}
+
+func (s *TypedWindowStore[K, V]) FetchRange(key K, timeFrom, timeTo int64) (*TypedWindowIterator[K, V], error) {
+	kb, err := s.Keys.Serialize(s.topic, nil, key)
+	if err != nil {
+		return nil, err
+	}
+	return s.wrap(s.Store.FetchRange(kb, timeFrom, timeTo))
+}
+
+func (s *TypedWindowStore[K, V]) BackwardFetchRange(key K, timeFrom, timeTo int64) (*TypedWindowIterator[K, V], error) {
+	kb, err := s.Keys.Serialize(s.topic, nil, key)
+	if err != nil {
+		return nil, err
+	}
+	return s.wrap(s.Store.BackwardFetchRange(kb, timeFrom, timeTo))
+}
+
+// FetchKeyRange: nil bounds are open.
+func (s *TypedWindowStore[K, V]) FetchKeyRange(keyFrom, keyTo *K, timeFrom, timeTo int64) (*TypedWindowIterator[K, V], error) {
+	var fb, tb []byte
+	var err error
+	if keyFrom != nil {
+		if fb, err = s.Keys.Serialize(s.topic, nil, *keyFrom); err != nil {
+			return nil, err
+		}
+	}
+	if keyTo != nil {
+		if tb, err = s.Keys.Serialize(s.topic, nil, *keyTo); err != nil {
+			return nil, err
+		}
+	}
+	return s.wrap(s.Store.FetchKeyRange(fb, tb, timeFrom, timeTo))
+}
+
+func (s *TypedWindowStore[K, V]) FetchAll(timeFrom, timeTo int64) (*TypedWindowIterator[K, V], error) {
+	return s.wrap(s.Store.FetchAll(timeFrom, timeTo))
+}
+
+func (s *TypedWindowStore[K, V]) All() (*TypedWindowIterator[K, V], error) {
+	return s.wrap(s.Store.All())
+}
+
+func (s *TypedWindowStore[K, V]) wrap(it WindowIterator, err error) (*TypedWindowIterator[K, V], error) {
+	if err != nil {
+		return nil, err
+	}
+	return &TypedWindowIterator[K, V]{it: it, keys: s.Keys, values: s.Values, topic: s.topic}, nil
+}
+
+// TypedWindowIterator decodes a WindowIterator. Close it.
+type TypedWindowIterator[K, V any] struct {
+	it     WindowIterator
+	keys   serde.Serde[K]
+	values serde.Serde[V]
+	topic  string
+	key    K
+	value  V
+	err    error
+}
+
+func (t *TypedWindowIterator[K, V]) Next() bool {
+	if t.err != nil || !t.it.Next() {
+		return false
+	}
+	if t.key, t.err = t.keys.Deserialize(t.topic, nil, t.it.Key()); t.err != nil {
+		return false
+	}
+	if t.value, t.err = t.values.Deserialize(t.topic, nil, t.it.Value()); t.err != nil {
+		return false
+	}
+	return true
+}
+
+func (t *TypedWindowIterator[K, V]) Key() K             { return t.key }
+func (t *TypedWindowIterator[K, V]) WindowStart() int64 { return t.it.WindowStart() }
+func (t *TypedWindowIterator[K, V]) Value() V           { return t.value }
+func (t *TypedWindowIterator[K, V]) Err() error {
+	if t.err != nil {
+		return t.err
+	}
+	return t.it.Err()
+}
+func (t *TypedWindowIterator[K, V]) Close() error { return t.it.Close() }
+
+// TypedSessionStore is a SessionStore seen through serdes.
+type TypedSessionStore[K, V any] struct {
+	Store  SessionStore
+	Keys   serde.Serde[K]
+	Values serde.Serde[V]
+	topic  string
+}
+
+// NewTypedSessionStore wraps store with key and value serdes.
+func NewTypedSessionStore[K, V any](store SessionStore, keys serde.Serde[K], values serde.Serde[V]) *TypedSessionStore[K, V] {
+	return &TypedSessionStore[K, V]{Store: store, Keys: keys, Values: values, topic: store.Name()}
+}
+
+func (s *TypedSessionStore[K, V]) Put(key K, start, end int64, value V) error {
+	kb, err := s.Keys.Serialize(s.topic, nil, key)
+	if err != nil {
+		return err
+	}
+	vb, err := s.Values.Serialize(s.topic, nil, value)
+	if err != nil {
+		return err
+	}
+	if vb == nil {
+		vb = []byte{}
+	}
+	return s.Store.Put(kb, start, end, vb)
+}
+
+func (s *TypedSessionStore[K, V]) Remove(key K, start, end int64) error {
+	kb, err := s.Keys.Serialize(s.topic, nil, key)
+	if err != nil {
+		return err
+	}
+	return s.Store.Remove(kb, start, end)
+}
+
+func (s *TypedSessionStore[K, V]) FetchSession(key K, start, end int64) (v V, ok bool, err error) {
+	kb, err := s.Keys.Serialize(s.topic, nil, key)
+	if err != nil {
+		return v, false, err
+	}
+	raw, err := s.Store.FetchSession(kb, start, end)
+	if err != nil || raw == nil {
+		return v, false, err
+	}
+	v, err = s.Values.Deserialize(s.topic, nil, raw)
+	return v, err == nil, err
+}
+
+func (s *TypedSessionStore[K, V]) FindSessions(key K, earliestSessionEnd, latestSessionStart int64) (*TypedSessionIterator[K, V], error) {
+	kb, err := s.Keys.Serialize(s.topic, nil, key)
+	if err != nil {
+		return nil, err
+	}
+	return s.wrap(s.Store.FindSessions(kb, earliestSessionEnd, latestSessionStart))
+}
+
+func (s *TypedSessionStore[K, V]) Fetch(key K) (*TypedSessionIterator[K, V], error) {
+	kb, err := s.Keys.Serialize(s.topic, nil, key)
+	if err != nil {
+		return nil, err
+	}
+	return s.wrap(s.Store.Fetch(kb))
+}
+
+func (s *TypedSessionStore[K, V]) wrap(it SessionIterator, err error) (*TypedSessionIterator[K, V], error) {
+	if err != nil {
+		return nil, err
+	}
+	return &TypedSessionIterator[K, V]{it: it, keys: s.Keys, values: s.Values, topic: s.topic}, nil
+}
+
+// TypedSessionIterator decodes a SessionIterator. Close it.
+type TypedSessionIterator[K, V any] struct {
+	it     SessionIterator
+	keys   serde.Serde[K]
+	values serde.Serde[V]
+	topic  string
+	key    K
+	value  V
+	err    error
+}
+
+func (t *TypedSessionIterator[K, V]) Next() bool {
+	if t.err != nil || !t.it.Next() {
+		return false
+	}
+	if t.key, t.err = t.keys.Deserialize(t.topic, nil, t.it.Key()); t.err != nil {
+		return false
+	}
+	if t.value, t.err = t.values.Deserialize(t.topic, nil, t.it.Value()); t.err != nil {
+		return false
+	}
+	return true
+}
+
+func (t *TypedSessionIterator[K, V]) Key() K       { return t.key }
+func (t *TypedSessionIterator[K, V]) Start() int64 { return t.it.Start() }
+func (t *TypedSessionIterator[K, V]) End() int64   { return t.it.End() }
+func (t *TypedSessionIterator[K, V]) Value() V     { return t.value }
+func (t *TypedSessionIterator[K, V]) Close() error { return t.it.Close() }
+func (t *TypedSessionIterator[K, V]) Err() error {
+	if t.err != nil {
+		return t.err
+	}
+	return t.it.Err()
+}
