@@ -81,7 +81,7 @@ func TestStreamStreamOuterJoin(t *testing.T) {
 			stream.WithValueSerde(serde.String()))
 	})
 	pipe(t, c.right, "k", "b0", 0)
-	pipe(t, c.left, "k", "a0", 3)  // joins b0, which then never appears alone
+	pipe(t, c.left, "k", "a0", 3)   // joins b0, which then never appears alone
 	pipe(t, c.right, "q", "bq", 10) // waits for a left partner
 	pipe(t, c.left, "p", "ap", 12)  // waits for a right partner
 	expect(t, "open windows", readAll(t, c.out), "k=a0-b0@3")

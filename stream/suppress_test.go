@@ -44,8 +44,11 @@ func TestSuppressBufferSurvivesRestart(t *testing.T) {
 			return s, nil
 		}
 		s, err := openStores(spec)
-		if kv, ok := s.(state.KeyValueStore); ok {
-			s = keepOpen{kv} // as a store restored from its changelog
+		switch x := s.(type) { // as stores restored from their changelogs
+		case state.KeyValueStore:
+			s = keepOpen{x}
+		case state.WindowStore:
+			s = keepOpenWindow{x}
 		}
 		stores[spec.Name] = s
 		return s, err
@@ -69,6 +72,10 @@ func TestSuppressBufferSurvivesRestart(t *testing.T) {
 type keepOpen struct{ state.KeyValueStore }
 
 func (keepOpen) Close() error { return nil }
+
+type keepOpenWindow struct{ state.WindowStore }
+
+func (keepOpenWindow) Close() error { return nil }
 
 func TestSuppressBufferFullShutsDown(t *testing.T) {
 	d := newDriver(t, finalCounts(stream.BufferConfig{MaxRecords: 2}), topologytest.StoreOpener(openStores))

@@ -1,7 +1,6 @@
 package stream
 
 import (
-	"encoding/binary"
 	"fmt"
 	"time"
 
@@ -99,6 +98,7 @@ func windowAggregate[K, V, VA any](ws TimeWindowedKStream[K, V], prefix string, 
 	spec.Kind = state.KindWindow
 	spec.Caching = false // windowed results are forwarded on every update
 	spec.WindowSize = ws.w.Size
+	spec.Timestamped = true // values carry the latest record timestamp (state.EncodeTimestamped)
 	spec.Retention = windowRetention(b, o, name, ws.w.Size+ws.w.Grace)
 	w := ws.w
 	topology.AddProcessor(b.tb, name, func() topology.Processor[K, V, Windowed[K], Change[VA]] {
@@ -111,20 +111,6 @@ func windowAggregate[K, V, VA any](ws TimeWindowedKStream[K, V], prefix string, 
 	}
 	b.ext.windowed(name, w.Grace)
 	return KTable[Windowed[K], VA]{b: b, node: name, store: store, keySerde: wks, valueSerde: vas}
-}
-
-// tsValue prefixes a stored aggregate with the largest timestamp of the
-// records in it, which is the timestamp of the results (Kafka Streams'
-// timestamped window store).
-func tsValue(ts int64, v []byte) []byte {
-	return append(binary.BigEndian.AppendUint64(make([]byte, 0, 8+len(v)), uint64(ts)), v...)
-}
-
-func splitTsValue(b []byte) (int64, []byte, error) {
-	if len(b) < 8 {
-		return 0, nil, fmt.Errorf("stream: stored window value has %d bytes, need at least 8", len(b))
-	}
-	return int64(binary.BigEndian.Uint64(b)), b[8:], nil
 }
 
 func openWindowStore[KO, VO any](ctx topology.ProcessorContext[KO, VO], name string) (state.WindowStore, error) {
@@ -182,7 +168,7 @@ func (p *windowAggregator[K, V, VA]) Process(rec topology.Record[K, V]) error {
 		var ch Change[VA]
 		ts := rec.Timestamp
 		if old != nil {
-			oldTs, ob, err := splitTsValue(old)
+			oldTs, ob, err := state.DecodeTimestamped(old)
 			if err != nil {
 				return err
 			}
@@ -197,7 +183,7 @@ func (p *windowAggregator[K, V, VA]) Process(rec topology.Record[K, V]) error {
 		if err != nil {
 			return fmt.Errorf("serialize aggregate for store %s: %w", p.store, err)
 		}
-		if err := p.ws.Put(kb, tsValue(ts, nb), start); err != nil {
+		if err := p.ws.Put(kb, state.EncodeTimestamped(ts, nb), start); err != nil {
 			return fmt.Errorf("put window %d of store %s: %w", start, p.store, err)
 		}
 		return p.ctx.Forward(topology.Record[Windowed[K], Change[VA]]{
