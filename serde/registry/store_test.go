@@ -66,7 +66,7 @@ func dump(st *state) string {
 // and (4) replaying the fully compacted topic yields exactly the live
 // state.
 func TestStateMachineUnderRacesAndCompaction(t *testing.T) {
-	for seed := int64(1); seed <= 40; seed++ {
+	for seed := int64(1); seed <= 20; seed++ {
 		t.Run(fmt.Sprint(seed), func(t *testing.T) { simulate(t, seed) })
 	}
 }
