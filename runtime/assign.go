@@ -26,6 +26,10 @@ type memberState struct {
 type memberAssignment struct {
 	active  []topology.TaskID
 	standby []topology.TaskID
+	// held are tasks this member should get but that another member
+	// still owns: the cooperative protocol moves them in a follow-up
+	// rebalance.
+	held int
 }
 
 // assignInput is everything the leader's assignment depends on. Equal
@@ -159,6 +163,7 @@ func assignTasks(in assignInput) map[string]*memberAssignment {
 		for _, t := range active[i] {
 			// 4. Cooperative: a task changes owner in two rounds.
 			if o, ok := owner[t]; ok && o != i && in.cooperative {
+				a.held++
 				continue
 			}
 			a.active = append(a.active, t)

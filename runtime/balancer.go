@@ -105,6 +105,10 @@ type balancer struct {
 
 	mu   sync.Mutex
 	last Assignment
+	// followUp is set on the leader when its last plan held tasks back
+	// for a cooperative move: the leader then rejoins to finish the move,
+	// as Kafka Streams schedules a follow-up rebalance.
+	followUp bool
 }
 
 var _ kgo.GroupBalancer = (*balancer)(nil)
@@ -212,6 +216,16 @@ func (b *balancer) ParseSyncAssignment(assignment []byte) (map[string][]int32, e
 	return out, nil
 }
 
+// takeFollowUp reports, once, whether the leader must rejoin to complete
+// cooperative moves.
+func (b *balancer) takeFollowUp() bool {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	f := b.followUp
+	b.followUp = false
+	return f
+}
+
 // lastAssignment returns the tasks of the last assignment received.
 func (b *balancer) lastAssignment() Assignment {
 	b.mu.Lock()
@@ -298,6 +312,13 @@ func (m *memberBalancer) BalanceOrError(topics map[string]int32) (kgo.IntoSyncAs
 	if !shutdown {
 		plan = assignTasks(in)
 	}
+	held := false
+	for _, a := range plan {
+		held = held || a.held > 0
+	}
+	m.b.mu.Lock()
+	m.b.followUp = held
+	m.b.mu.Unlock()
 	out := make(syncAssignment, 0, len(m.members))
 	for _, ms := range m.members {
 		ma := kmsg.NewConsumerMemberAssignment()

@@ -85,6 +85,9 @@ type RestoreProgress struct {
 	Partition int32
 	// Start and End are the offsets restoration started at and must reach.
 	Start, End int64
+	// Position is the next changelog offset to apply. Compaction leaves
+	// gaps, so Position - Start may exceed Restored.
+	Position int64
 	// Restored counts the changelog records applied.
 	Restored int64
 	// Done is set when the store reached End (always false for standbys,

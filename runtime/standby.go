@@ -69,7 +69,7 @@ func (th *streamThread) newStandby(ctx context.Context, id topology.TaskID) (_ *
 		}
 		consume[st.logTP.Topic][st.logTP.Partition] = off
 		p := &RestoreProgress{Task: id.String(), Store: st.spec.Name, Topic: st.logTP.Topic, Partition: st.logTP.Partition,
-			Start: s.next[st.logTP], Standby: true}
+			Start: s.next[st.logTP], Position: s.next[st.logTP], Standby: true}
 		s.progress[st.logTP] = p
 		th.app.metrics.restore(*p)
 	}
@@ -126,6 +126,7 @@ func (th *streamThread) applyStandby(fetches kgo.Fetches) error {
 		s.counters.processed.Add(int64(len(data)))
 		pr := s.progress[tp]
 		pr.Restored += int64(len(data))
+		pr.Position = s.next[tp]
 		pr.End = p.HighWatermark
 		th.app.metrics.restore(*pr)
 	})

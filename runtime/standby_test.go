@@ -47,30 +47,36 @@ func TestStandbyTakesOver(t *testing.T) {
 	produceWords(t, c.Client(), in, words)
 	expectCounts(t, c, out, want, 60*time.Second)
 
-	// Wait until a2's standbys applied a1's changelog writes.
-	standbyApplied := func() int64 {
-		var sum int64
-		for _, r := range a2.Metrics().Restores {
-			if r.Standby {
-				sum += r.Restored
-			}
-		}
-		return sum
-	}
+	// Wait until a2's standbys reached the end of a1's changelogs.
 	var a1Processed int64
 	for _, tm := range a1.Metrics().Tasks {
 		if !tm.Standby {
 			a1Processed += tm.Processed
 		}
 	}
+	changelog := appID + "-counts-changelog"
+	var applied int64
 	waitFor(t, "standbys caught up", 30*time.Second, func() bool {
-		ok := standbyApplied() >= a1Processed
-		if !ok && testing.Verbose() {
-			t.Logf("applied %d of %d: %+v", standbyApplied(), a1Processed, a2.Metrics().Restores)
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		ends, err := c.Admin().ListEndOffsets(ctx, changelog)
+		if err != nil {
+			return false
 		}
-		return ok
+		applied = 0
+		n := 0
+		for _, r := range a2.Metrics().Restores {
+			if !r.Standby {
+				continue
+			}
+			n++
+			applied += r.Restored
+			if e, ok := ends.Lookup(r.Topic, r.Partition); !ok || r.Position < e.Offset {
+				return false
+			}
+		}
+		return n == 2
 	})
-	applied := standbyApplied()
 
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()

@@ -53,7 +53,7 @@ type streamThread struct {
 	// ready is closed when the thread is fully built: the client joins the
 	// group as soon as it exists, and the callbacks wait for the rest.
 	ready chan struct{}
-	name        string
+	name  string
 }
 
 // publish updates the thread's metadata after its tasks changed.
@@ -361,6 +361,12 @@ func (th *streamThread) onAssigned(ctx context.Context, _ *kgo.Client, _ map[str
 	}
 	th.assigned.Store(true)
 	th.app.updateState()
+	if th.bal.takeFollowUp() {
+		// The owners of the tasks held back revoke them and rejoin; the
+		// leader rejoins too, a moment later, in case an owner's claim was
+		// stale and nobody else would.
+		time.AfterFunc(500*time.Millisecond, th.cl.ForceRebalance)
+	}
 }
 
 // onRevoked commits everything and closes the tasks that lost partitions.
@@ -435,14 +441,15 @@ func (th *streamThread) shutdown(ctx context.Context, clean bool) {
 // OnRestoreStart implements changelog.RestoreListener for metrics.
 func (th *streamThread) OnRestoreStart(store string, p changelog.TopicPartition, start, end int64) {
 	th.app.metrics.restore(RestoreProgress{Task: th.restoreTask.Load().(string), Store: store, Topic: p.Topic,
-		Partition: p.Partition, Start: start, End: end})
+		Partition: p.Partition, Start: start, Position: start, End: end})
 }
 
 // OnBatchRestored implements changelog.RestoreListener.
-func (th *streamThread) OnBatchRestored(store string, p changelog.TopicPartition, _ int64, n int) {
+func (th *streamThread) OnBatchRestored(store string, p changelog.TopicPartition, last int64, n int) {
 	th.app.metrics.mu.Lock()
 	if r := th.app.metrics.restores[tp{p.Topic, p.Partition}]; r != nil {
 		r.Restored += int64(n)
+		r.Position = last + 1
 	}
 	th.app.metrics.mu.Unlock()
 }
@@ -451,7 +458,7 @@ func (th *streamThread) OnBatchRestored(store string, p changelog.TopicPartition
 func (th *streamThread) OnRestoreEnd(store string, p changelog.TopicPartition, total int64) {
 	th.app.metrics.mu.Lock()
 	if r := th.app.metrics.restores[tp{p.Topic, p.Partition}]; r != nil {
-		r.Restored, r.Done = total, true
+		r.Restored, r.Done, r.Position = total, true, r.End
 	}
 	th.app.metrics.mu.Unlock()
 }

@@ -8,6 +8,8 @@ import (
 	"io"
 	"os"
 	"os/exec"
+	"path/filepath"
+	"runtime/pprof"
 	"strconv"
 	"strings"
 	"time"
@@ -32,6 +34,8 @@ type env struct {
 	NexmarkTopic string // Nexmark events
 	Partitions   int
 	TmpDir       string
+	ProfileDir   string // CPU profiles of the timed sections; empty: none
+	profileName  string // the scenario being profiled
 }
 
 // measure is what a scenario measured over its timed section.
@@ -39,6 +43,8 @@ type measure struct {
 	Records int64
 	Elapsed time.Duration
 	CPU     time.Duration
+	// Note is shown next to the figures (what the scenario wrote, say).
+	Note string
 }
 
 // result is what a child reports to the parent.
@@ -48,6 +54,7 @@ type result struct {
 	Seconds     float64
 	CPUSeconds  float64
 	PeakRSS     int64
+	Note        string `json:",omitempty"`
 	Unavailable string `json:",omitempty"`
 	Err         string `json:",omitempty"`
 }
@@ -60,17 +67,38 @@ func (e errUnavailable) Error() string { return "not available: " + e.why }
 
 // timer measures wall-clock and CPU time of a section.
 type timer struct {
-	began time.Time
-	cpu   time.Duration
+	began   time.Time
+	cpu     time.Duration
+	profile *os.File // open while a CPU profile is written
 }
 
-func startTimer() (timer, error) {
+// startTimer starts timing, and profiling when e asks for profiles.
+func startTimer(e env) (timer, error) {
+	t := timer{}
+	if e.ProfileDir != "" {
+		f, err := os.Create(filepath.Join(e.ProfileDir, e.profileName+".cpu.pprof"))
+		if err != nil {
+			return t, fmt.Errorf("cpu profile: %w", err)
+		}
+		if err := pprof.StartCPUProfile(f); err != nil {
+			f.Close()
+			return t, fmt.Errorf("cpu profile: %w", err)
+		}
+		t.profile = f
+	}
 	cpu, err := cpuTime()
-	return timer{began: time.Now(), cpu: cpu}, err
+	t.began, t.cpu = time.Now(), cpu
+	return t, err
 }
 
 func (t timer) stop(records int64) (measure, error) {
 	cpu, err := cpuTime()
+	if t.profile != nil {
+		pprof.StopCPUProfile()
+		if cerr := t.profile.Close(); cerr != nil && err == nil {
+			err = fmt.Errorf("cpu profile: %w", cerr)
+		}
+	}
 	if err != nil {
 		return measure{}, err
 	}
@@ -84,6 +112,7 @@ func runChild(ctx context.Context, name string, e env, stdout io.Writer) error {
 		return fmt.Errorf("unknown scenario %q", name)
 	}
 	res := result{Scenario: name}
+	e.profileName = name
 	m, err := sc.run(ctx, e)
 	var un errUnavailable
 	switch {
@@ -92,7 +121,7 @@ func runChild(ctx context.Context, name string, e env, stdout io.Writer) error {
 	case err != nil:
 		res.Err = err.Error()
 	default:
-		res.Records, res.Seconds, res.CPUSeconds = m.Records, m.Elapsed.Seconds(), m.CPU.Seconds()
+		res.Records, res.Seconds, res.CPUSeconds, res.Note = m.Records, m.Elapsed.Seconds(), m.CPU.Seconds(), m.Note
 	}
 	if res.PeakRSS, err = peakRSS(); err != nil && res.Err == "" {
 		res.Err = err.Error()
@@ -120,6 +149,7 @@ func childArgs(name string, e env) []string {
 		"--nexmark-topic", e.NexmarkTopic,
 		"--partitions", strconv.Itoa(e.Partitions),
 		"--tmp", e.TmpDir,
+		"--profile", e.ProfileDir,
 	}
 }
 

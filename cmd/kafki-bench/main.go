@@ -56,6 +56,7 @@ func parseOptions(args []string, stderr io.Writer) (options, error) {
 	fs.StringVar(&o.brokers, "brokers", "", "seed brokers of a cluster to use (default: an in-process kfake broker)")
 	fs.StringVar(&o.only, "only", "", "comma-separated scenarios to run (default: all); names: "+strings.Join(allNames(), ", "))
 	fs.StringVar(&o.out, "out", "BENCHMARKS.md", "Markdown file the results are written to (empty: none)")
+	fs.StringVar(&o.e.ProfileDir, "profile", "", "write a CPU profile of each scenario's timed section to this directory")
 	fs.DurationVar(&o.timeout, "timeout", 15*time.Minute, "give up on a scenario after this long")
 	// Internal: how the parent starts a child.
 	fs.StringVar(&o.child, "child", "", "internal: run this scenario in this process")

@@ -80,7 +80,7 @@ func (r *report) cells(rw row) []string {
 		fmt.Sprintf("%.2f", res.CPUSeconds/float64(res.Records)*1e6),
 		perCore,
 		fmt.Sprintf("%.0f", float64(res.PeakRSS)/(1<<20)),
-		fmt.Sprintf("%d %ss in %.2f s", res.Records, rw.sc.input, res.Seconds),
+		strings.TrimSuffix(fmt.Sprintf("%d %ss in %.2f s; %s", res.Records, rw.sc.input, res.Seconds, res.Note), "; "),
 	}
 }
 

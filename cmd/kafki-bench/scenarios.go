@@ -17,6 +17,7 @@ import (
 	"github.com/kafki/kafki/state"
 	"github.com/kafki/kafki/stream"
 	"github.com/kafki/kafki/topology"
+	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kgo"
 )
 
@@ -61,7 +62,7 @@ func scenarioByName(name string) (scenario, bool) {
 // produces each record, unchanged, to another topic. No group, no state.
 func rawPipe(ctx context.Context, e env) (measure, error) {
 	out := "bench-raw-pipe-" + e.RunID + "-out"
-	t, err := startTimer()
+	t, err := startTimer(e)
 	if err != nil {
 		return measure{}, err
 	}
@@ -155,8 +156,34 @@ func wordCount(ctx context.Context, e env, name string, inMemory bool) (measure,
 	}
 	// Every line, then every word read back from the repartition topic.
 	m, err := runApp(ctx, e, topo, "bench-"+name+"-"+e.RunID, e.Records+e.Words)
+	if err != nil {
+		return m, err
+	}
 	m.Records = e.Records
+	m.Note, err = outputNote(ctx, e, out)
 	return m, err
+}
+
+// outputNote says how many records a scenario wrote to out: for word
+// count, how much the record cache saved (without one, every word is an
+// update).
+func outputNote(ctx context.Context, e env, out string) (string, error) {
+	b := &broker{addrs: e.Brokers}
+	adm, done, err := b.admin()
+	if err != nil {
+		return "", err
+	}
+	defer done()
+	ends, err := adm.ListEndOffsets(ctx, out)
+	if err == nil {
+		err = ends.Error()
+	}
+	if err != nil {
+		return "", fmt.Errorf("count output records: %w", err)
+	}
+	var n int64
+	ends.Each(func(o kadm.ListedOffset) { n += o.Offset })
+	return fmt.Sprintf("%d output records for %d words", n, e.Words), nil
 }
 
 // wordCountEOS is word count under exactly_once_v2. It reports the
@@ -202,7 +229,7 @@ func runApp(ctx context.Context, e env, topo *topology.Topology, appID string, w
 			mu.Lock()
 			defer mu.Unlock()
 			if started == nil {
-				t, err := startTimer()
+				t, err := startTimer(e)
 				started, tErr = &t, err
 			}
 		}),
@@ -280,7 +307,7 @@ func restore(ctx context.Context, e env) (measure, error) {
 	if err != nil {
 		return measure{}, err
 	}
-	t, err := startTimer()
+	t, err := startTimer(e)
 	if err != nil {
 		return measure{}, err
 	}

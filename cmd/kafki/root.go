@@ -127,7 +127,7 @@ environment variable, else ` + defaultBrokers + `.`,
 	pf.MarkHidden("client-log-level")
 	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return usageError{err} })
 
-	root.AddCommand(a.brokerCmd(), a.topicsCmd(), a.produceCmd(), a.consumeCmd())
+	root.AddCommand(a.brokerCmd(), a.topicsCmd(), a.produceCmd(), a.consumeCmd(), a.registryCmd())
 	return root
 }
 

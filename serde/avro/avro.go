@@ -397,3 +397,10 @@ func describe(s havro.Schema) string {
 	}
 	return string(s.Type())
 }
+
+// NewGeneric returns an Avro serde for generic values: records decode into
+// map[string]any (arrays into []any, maps into map[string]any, unions into
+// their branch's value), and encode from the same shapes.
+func NewGeneric(reg Registry, schema string, opts ...Option) (*Serde[map[string]any], error) {
+	return New[map[string]any](reg, schema, opts...)
+}

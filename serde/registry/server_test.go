@@ -867,3 +867,38 @@ func TestClientRetriesAndCaches(t *testing.T) {
 		t.Fatalf("err %v, calls %d", err, n)
 	}
 }
+
+func TestSchemaReferences(t *testing.T) {
+	c := kafkatest.New(t, 1)
+	_, url := startServer(t, c, c.Topic("_schemas"))
+	cl := srClient(t, url)
+	const address = `{"type":"record","name":"Address","namespace":"test","fields":[{"name":"city","type":"string"}]}`
+	const person = `{"type":"record","name":"Person","namespace":"test","fields":[{"name":"name","type":"string"},{"name":"home","type":"test.Address"}]}`
+	addr, err := cl.CreateSchema(ctx(t), "address", sr.Schema{Schema: address})
+	if err != nil {
+		t.Fatal(err)
+	}
+	refs := []sr.SchemaReference{{Name: "test.Address", Subject: "address", Version: 1}}
+	// Without the reference the schema does not parse.
+	if _, err := cl.RegisterSchema(ctx(t), "person", sr.Schema{Schema: person}, -1, -1); err == nil {
+		t.Fatal("schema with an unknown named type registered")
+	} else if _, code := respCode(err); code != 42201 {
+		t.Fatalf("unknown type: %v", err)
+	}
+	p, err := cl.CreateSchema(ctx(t), "person", sr.Schema{Schema: person, References: refs})
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := cl.SchemaByID(ctx(t), p.ID)
+	if err != nil || len(got.References) != 1 || got.References[0] != refs[0] {
+		t.Fatalf("by id: %+v %v", got, err)
+	}
+	refBy, err := cl.SchemaReferences(ctx(t), "address", addr.Version)
+	if err != nil || len(refBy) != 1 || refBy[0].ID != p.ID {
+		t.Fatalf("referenced by: %+v %v", refBy, err)
+	}
+	look, err := cl.LookupSchema(ctx(t), "person", sr.Schema{Schema: person, References: refs})
+	if err != nil || look.ID != p.ID {
+		t.Fatalf("lookup: %+v %v", look, err)
+	}
+}
