@@ -166,3 +166,25 @@ func TestTimestampExtractor(t *testing.T) {
 		t.Errorf("negative timestamps counted: %d, want 1", n)
 	}
 }
+
+func TestSlidingWindowCount(t *testing.T) {
+	b := stream.NewBuilder()
+	s := stream.Stream(b, "in", serde.String(), serde.String())
+	w := stream.SlidingWindowsWithTimeDifference(10*ms, 100*ms)
+	stream.CountSliding(stream.SlidingWindowedBy(stream.GroupByKey(s), w)).ToStream().To("out")
+	d := newDriver(t, b)
+	in := topologytest.CreateInputTopic(d, "in", serde.String(), serde.String())
+	out := topologytest.CreateOutputTopic(d, "out", stream.WindowedSerde(serde.String(), 10*ms), serde.Int64())
+	pipe(t, in, "a", "x", 20)
+	expect(t, "first record", readAll(t, out), "[a@10/20]=1@20")
+	pipe(t, in, "a", "x", 25) // its own window, and the one just after 20
+	expect(t, "second record", readAll(t, out), "[a@15/25]=2@25 [a@21/31]=1@25")
+	pipe(t, in, "a", "x", 18) // out of order: joins [10,20] and [15,25], makes [8,18] and [19,29]
+	expect(t, "out of order", readAll(t, out), "[a@8/18]=1@18 [a@10/20]=2@20 [a@15/25]=3@25 [a@19/29]=2@25")
+	pipe(t, in, "a", "x", 200)
+	pipe(t, in, "a", "x", 80) // every window holding 80 ended before 200-100
+	expect(t, "late", readAll(t, out), "[a@190/200]=1@200")
+	if n := d.Dropped(stream.DropLate); n != 1 {
+		t.Errorf("late records counted: %d, want 1", n)
+	}
+}
