@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"fmt"
+	"time"
 
 	"github.com/kafki/kafki/examples/nexmark"
 	"github.com/kafki/kafki/stream"
@@ -77,7 +78,7 @@ func prepareNexmark(ctx context.Context, b *broker, e *env) error {
 	if err != nil {
 		return err
 	}
-	g := nexmark.NewGenerator(nexmark.GeneratorConfig{Seed: nexmarkSeed})
+	g := nexmark.NewGenerator(nexmark.GeneratorConfig{Seed: nexmarkSeed, BaseTime: eventTimeBase()})
 	es := nexmark.EventSerde()
 	for i := int64(0); i < e.Events; i++ {
 		ev := g.Next()
@@ -85,7 +86,8 @@ func prepareNexmark(ctx context.Context, b *broker, e *env) error {
 		if err != nil {
 			return fmt.Errorf("encode event %d: %w", i, err)
 		}
-		p.send(ctx, &kgo.Record{Topic: e.NexmarkTopic, Partition: int32(i % int64(e.Partitions)), Value: v})
+		p.send(ctx, &kgo.Record{Topic: e.NexmarkTopic, Partition: int32(i % int64(e.Partitions)), Value: v,
+			Timestamp: time.UnixMilli(ev.Timestamp())})
 	}
 	return p.finish(ctx)
 }
