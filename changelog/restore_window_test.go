@@ -201,4 +201,3 @@ func TestRestoreSessionStore(t *testing.T) {
 		})
 	}
 }
-
