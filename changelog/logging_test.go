@@ -147,6 +147,9 @@ func TestNaming(t *testing.T) {
 			t.Errorf("kind %d configs %v", kind, w)
 		}
 	}
+	if def := TopicConfigs(state.Spec{Kind: state.KindSession}); def["retention.ms"] != "172800000" {
+		t.Errorf("default retention: %v, want two days (state.DefaultRetention + one day)", def)
+	}
 	over := TopicConfigs(state.Spec{Kind: state.KindWindow, Retention: time.Hour,
 		LogConfig: map[string]string{"retention.ms": "5", "min.insync.replicas": "2"}})
 	if over["retention.ms"] != "5" || over["min.insync.replicas"] != "2" || over["cleanup.policy"] != "compact,delete" {

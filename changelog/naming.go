@@ -27,15 +27,19 @@ const WindowChangelogAdditionalRetention = 24 * time.Hour
 
 // TopicConfigs returns the topic configs of the changelog topic of spec:
 // cleanup.policy=compact for key-value stores; compact,delete with
-// retention.ms = spec.Retention + WindowChangelogAdditionalRetention for
-// window and session stores. Entries of spec.LogConfig are applied last and
+// retention.ms = spec.Retention (state.DefaultRetention when zero) +
+// WindowChangelogAdditionalRetention for window and session stores. Entries of spec.LogConfig are applied last and
 // override these defaults.
 func TopicConfigs(spec state.Spec) map[string]string {
 	cfg := make(map[string]string, 2+len(spec.LogConfig))
 	switch spec.Kind {
 	case state.KindWindow, state.KindSession:
+		retention := spec.Retention
+		if retention == 0 {
+			retention = state.DefaultRetention
+		}
 		cfg["cleanup.policy"] = "compact,delete"
-		cfg["retention.ms"] = strconv.FormatInt((spec.Retention + WindowChangelogAdditionalRetention).Milliseconds(), 10)
+		cfg["retention.ms"] = strconv.FormatInt((retention + WindowChangelogAdditionalRetention).Milliseconds(), 10)
 	default:
 		cfg["cleanup.policy"] = "compact"
 	}

@@ -130,8 +130,7 @@ type StoreOptions struct {
 	// RocksDB are the options of RocksDB stores.
 	RocksDB []state.RocksDBOption
 	// Open, if set, opens the engine store of spec in dir (dir is empty
-	// for in-memory stores) instead of the engine constructors of package
-	// state.
+	// for in-memory stores) instead of state.Open.
 	Open func(spec state.Spec, dir string) (state.Store, error)
 }
 
@@ -241,14 +240,7 @@ func (t *TaskDir) forget(tp TopicPartition) error {
 	return t.WriteCheckpoint(offsets)
 }
 
-// openEngine opens the engine store of spec with package state's
-// constructors.
+// openEngine opens the engine store of spec with package state.
 func openEngine(spec state.Spec, dir string, rocks []state.RocksDBOption) (state.Store, error) {
-	switch {
-	case spec.Kind == state.KindKeyValue && spec.Engine == state.InMemory:
-		return state.NewInMemoryKeyValueStore(spec.Name), nil
-	case spec.Kind == state.KindKeyValue && spec.Engine == state.RocksDB:
-		return state.OpenRocksDBKeyValueStore(spec.Name, dir, rocks...)
-	}
-	return nil, fmt.Errorf("changelog: no engine for store %s (%s, %s)", spec.Name, kindName(spec.Kind), engineName(spec.Engine))
+	return state.Open(spec, dir, rocks...)
 }

@@ -296,14 +296,18 @@ func TestRestoreProgressLog(t *testing.T) {
 	spec := state.Spec{Name: "s", Kind: state.KindKeyValue, Engine: state.InMemory, Logging: true}
 	createChangelog(c, topic, 1, spec)
 	sink := newProducerSink(t, c)
-	writeKV(t, NewLoggingKeyValueStore(state.NewInMemoryKeyValueStore("s"), topic, 0, sink, nil), map[string]string{}, 0, 2000)
-	sink.flush(t)
+	logged := NewLoggingKeyValueStore(state.NewInMemoryKeyValueStore("s"), topic, 0, sink, nil)
+	for round := 0; round < 5; round++ { // five batches at least
+		writeKV(t, logged, map[string]string{}, round, 400)
+		sink.flush(t)
+	}
 
 	var logs syncBuffer
 	r := newRestorer(t, c, RestorerConfig{
 		Logger:           slog.New(slog.NewTextHandler(&logs, nil)),
 		ProgressInterval: time.Nanosecond,
-		// Small fetches, so that the restoration takes many polls.
+		// Small fetches (one batch each), so that the restoration takes
+		// several polls.
 		ClientOpts: []kgo.Opt{kgo.FetchMaxPartitionBytes(4 << 10), kgo.FetchMaxBytes(4 << 10)},
 	})
 	res, err := r.Restore(ctxT(t), Job{Store: mustRestorable(t, state.NewInMemoryKeyValueStore("s")), Partition: TopicPartition{topic, 0}})

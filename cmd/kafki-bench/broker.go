@@ -157,6 +157,12 @@ func prepare(ctx context.Context, b *broker, e *env, what string) error {
 	return fmt.Errorf("unknown input %q", what)
 }
 
+// eventTimeBase is the event time of the first generated record: a whole
+// hour before now, recent enough for the broker's retention.
+func eventTimeBase() int64 {
+	return time.Now().Add(-time.Hour).Truncate(time.Hour).UnixMilli()
+}
+
 // vocabulary is the number of distinct words in the lines.
 const vocabulary = 10_000
 
@@ -176,6 +182,7 @@ func prepareLines(ctx context.Context, b *broker, e *env) error {
 		return err
 	}
 	rng := rand.New(rand.NewPCG(1, 2))
+	base := eventTimeBase()
 	for i := int64(0); i < e.Records; i++ {
 		v := make([]byte, 0, wordsPerLine*6)
 		for w := range wordsPerLine {
@@ -184,7 +191,10 @@ func prepareLines(ctx context.Context, b *broker, e *env) error {
 			}
 			v = fmt.Appendf(v, "w%04d", rng.IntN(vocabulary))
 		}
-		p.send(ctx, &kgo.Record{Topic: e.LinesTopic, Partition: int32(i % int64(e.Partitions)), Value: v})
+		// Event time advances 1 ms a line (1,000 lines per second), so
+		// that the windowed scenarios see many windows open and close.
+		p.send(ctx, &kgo.Record{Topic: e.LinesTopic, Partition: int32(i % int64(e.Partitions)), Value: v,
+			Timestamp: time.UnixMilli(base + i)})
 	}
 	e.Words = e.Records * wordsPerLine
 	return p.finish(ctx)

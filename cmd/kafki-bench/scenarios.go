@@ -209,6 +209,14 @@ func wordCountEOS(ctx context.Context, e env) (measure, error) {
 // records and commits). The timed section runs from the moment the
 // instance is RUNNING (group joined, tasks assigned) until Close returns.
 func runApp(ctx context.Context, e env, topo *topology.Topology, appID string, want int64, extra ...runtime.Opt) (measure, error) {
+	return runAppUntil(ctx, e, topo, appID, want, false, extra...)
+}
+
+// runAppUntil is runApp; with idle set, want is only a lower bound (the
+// topology re-reads an unknown number of records from its repartition
+// topics) and the run ends once, past it, the instance is idle: no lag on
+// any input partition and no record processed for a few polls.
+func runAppUntil(ctx context.Context, e env, topo *topology.Topology, appID string, want int64, idle bool, extra ...runtime.Opt) (measure, error) {
 	dir, err := os.MkdirTemp(e.TmpDir, appID+"-")
 	if err != nil {
 		return measure{}, err
@@ -242,6 +250,9 @@ func runApp(ctx context.Context, e env, topo *topology.Topology, appID string, w
 		return measure{}, fmt.Errorf("start: %w", err)
 	}
 	waitErr := waitProcessed(ctx, app, want)
+	if waitErr == nil && idle {
+		waitErr = waitIdle(ctx, app)
+	}
 	closeCtx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
 	if err := errors.Join(waitErr, app.Close(closeCtx)); err != nil {
@@ -255,7 +266,18 @@ func runApp(ctx context.Context, e env, topo *topology.Topology, appID string, w
 	if tErr != nil {
 		return measure{}, tErr
 	}
-	return started.stop(want)
+	return started.stop(processed(app))
+}
+
+// processed sums the records the instance's active tasks processed.
+func processed(app *runtime.App) int64 {
+	var n int64
+	for _, t := range app.Metrics().Tasks {
+		if !t.Standby {
+			n += t.Processed
+		}
+	}
+	return n
 }
 
 // waitProcessed polls the instance's metrics until its active tasks have
@@ -264,12 +286,7 @@ func waitProcessed(ctx context.Context, app *runtime.App, want int64) error {
 	tick := time.NewTicker(20 * time.Millisecond)
 	defer tick.Stop()
 	for {
-		var n int64
-		for _, t := range app.Metrics().Tasks {
-			if !t.Standby {
-				n += t.Processed
-			}
-		}
+		n := processed(app)
 		if n >= want {
 			return nil
 		}
@@ -281,6 +298,41 @@ func waitProcessed(ctx context.Context, app *runtime.App, want int64) error {
 		case <-tick.C:
 		}
 	}
+}
+
+// waitIdle waits until the instance has had no lag and processed nothing
+// for idlePolls polls in a row.
+func waitIdle(ctx context.Context, app *runtime.App) error {
+	const idlePolls = 10
+	tick := time.NewTicker(50 * time.Millisecond)
+	defer tick.Stop()
+	last, quiet := int64(-1), 0
+	for quiet < idlePolls {
+		select {
+		case <-app.Done():
+			return fmt.Errorf("instance stopped: %w", app.Err())
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-tick.C:
+		}
+		m := app.Metrics()
+		var n, lag int64
+		for _, t := range m.Tasks {
+			if !t.Standby {
+				n += t.Processed
+			}
+		}
+		for _, l := range m.Lag {
+			lag += l.Lag
+		}
+		if n == last && lag == 0 {
+			quiet++
+		} else {
+			quiet = 0
+		}
+		last = n
+	}
+	return nil
 }
 
 // restore restores a RocksDB key-value store from the prepared changelog

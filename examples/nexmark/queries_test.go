@@ -7,6 +7,7 @@ import (
 	"testing"
 
 	"github.com/kafki/kafki/serde"
+	"github.com/kafki/kafki/state"
 	"github.com/kafki/kafki/stream"
 	"github.com/kafki/kafki/topology"
 	"github.com/kafki/kafki/topology/topologytest"
@@ -33,7 +34,10 @@ func runQuery(t *testing.T, q func(*stream.Builder, string, string, QueryOptions
 	if err != nil {
 		t.Fatalf("build: %v", err)
 	}
-	d, err := topologytest.New(topo)
+	d, err := topologytest.New(topo, topologytest.StoreOpener(func(spec state.Spec) (state.Store, error) {
+		spec.Engine = state.InMemory
+		return state.Open(spec, "")
+	}))
 	if err != nil {
 		t.Fatal(err)
 	}

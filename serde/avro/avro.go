@@ -288,7 +288,9 @@ func (s *Serde[T]) AppendSerialize(dst []byte, topic string, _ []serde.Header, v
 		if r := recover(); r != nil {
 			out, err = dst, serde.SerializeError("avro", topic, fmt.Errorf("%w: panic encoding %T: %v", serde.ErrUnsupported, v, r))
 		}
-		s.writers.Put(w)
+		if cap(w.Buffer()) <= 1<<20 { // do not pin the buffer of a huge record
+			s.writers.Put(w)
+		}
 	}()
 	var hdr [HeaderSize]byte
 	hdr[0] = MagicByte

@@ -124,6 +124,41 @@ func (b *Broker) Produce(ctx context.Context, recs []*kgo.Record) error {
 	return nil
 }
 
+// ProduceManual writes records to the partitions they name (instead of
+// partitioning by key) and waits until all are acknowledged.
+func (b *Broker) ProduceManual(ctx context.Context, recs []*kgo.Record) error {
+	cl, err := b.Client(kgo.RecordPartitioner(kgo.ManualPartitioner()))
+	if err != nil {
+		return err
+	}
+	defer cl.Close()
+	if err := cl.ProduceSync(ctx, recs...).FirstErr(); err != nil {
+		return fmt.Errorf("produce: %w", err)
+	}
+	return nil
+}
+
+// SourceTopics lists the topics the application appID running topo
+// consumes: its inputs and its repartition topics.
+func SourceTopics(appID string, topo *topology.Topology) []string {
+	var topics []string
+	for _, s := range topo.SubTopologies(appID) {
+		topics = append(topics, s.SourceTopics...)
+	}
+	return topics
+}
+
+// Drained reports whether the application has committed every source
+// topic up to its end (see WaitDrained).
+func (b *Broker) Drained(ctx context.Context, appID string, topo *topology.Topology) (bool, error) {
+	cl, err := b.Client()
+	if err != nil {
+		return false, err
+	}
+	defer cl.Close()
+	return drained(ctx, kadm.NewClient(cl), appID, SourceTopics(appID, topo))
+}
+
 // WaitDrained waits until the application appID running topo has committed
 // every source topic (its inputs and its repartition topics) up to their
 // end, and returns how many input records that covers. It polls every
@@ -134,10 +169,7 @@ func (b *Broker) Produce(ctx context.Context, recs []*kgo.Record) error {
 // repartition topics before that commit, so they are counted in the end
 // offsets read afterwards, and nothing is missed.
 func (b *Broker) WaitDrained(ctx context.Context, appID string, topo *topology.Topology, interval time.Duration) error {
-	var topics []string
-	for _, s := range topo.SubTopologies(appID) {
-		topics = append(topics, s.SourceTopics...)
-	}
+	topics := SourceTopics(appID, topo)
 	cl, err := b.Client()
 	if err != nil {
 		return err
