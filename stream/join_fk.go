@@ -48,10 +48,10 @@ func LeftJoinForeignKey[K, V, KO, VO, VR any](l KTable[K, V], r KTable[KO, VO], 
 
 // Subscription instructions, as Kafka Streams' SubscriptionWrapper.
 const (
-	subDeleteNoPropagate  byte = iota // the row moved to another key
-	subDeleteAndPropagate             // the row was deleted: answer with a tombstone
-	subPropagateNullIfNoFK            // answer even when the right row is missing
-	subPropagateOnlyIfFK              // answer only when the right row exists
+	subDeleteNoPropagate   byte = iota // the row moved to another key
+	subDeleteAndPropagate              // the row was deleted: answer with a tombstone
+	subPropagateNullIfNoFK             // answer even when the right row is missing
+	subPropagateOnlyIfFK               // answer only when the right row exists
 )
 
 // subscription is a left row's registration with its foreign key.

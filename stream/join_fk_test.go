@@ -59,3 +59,27 @@ func TestForeignKeyLeftJoin(t *testing.T) {
 	tombstone(t, c.orders, "o1", 5)
 	expect(t, "fk left join", readAll(t, c.out), "o1=p1:2/null@1 o1=p1:2/apple@2 o1=p1:2/null@3 o1=p3:1/null@4 o1=<nil>@5")
 }
+
+func TestForeignKeyJoinTopicsFollowTheirTables(t *testing.T) {
+	b := stream.NewBuilder()
+	orders := stream.Table(b, "orders", serde.String(), serde.String())
+	products := stream.Table(b, "products", serde.String(), serde.String())
+	stream.JoinForeignKey(orders, products, product, func(o, n string) string { return o + n },
+		stream.WithValueSerde(serde.String()), stream.Named("fk")).ToStream().To("out")
+	topo, err := b.Build()
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := map[string]string{}
+	for _, it := range topo.InternalTopics("app") {
+		got[it.Name] = strings.Join(it.SourceTopics, ",")
+	}
+	// The two topics feed each other, so their counts must come from the
+	// tables they are co-partitioned with.
+	want := map[string]string{"app-fk-subscription-registration-repartition": "products", "app-fk-subscription-response-repartition": "orders"}
+	for name, src := range want {
+		if got[name] != src {
+			t.Errorf("%s takes its partition count from %q, want %q", name, got[name], src)
+		}
+	}
+}

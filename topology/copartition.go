@@ -52,3 +52,38 @@ func (t *Topology) coPartitionGroups(sub int, appID string) [][]string {
 	}
 	return out
 }
+
+// partitionSources is what a repartition topic takes its partition count
+// from: the external topics it is co-partitioned with, if any (as Kafka
+// Streams does, so that a re-keyed join input matches the other side, and
+// so that the two topics of a foreign-key join, which feed each other,
+// follow the tables they serve), else the writer's sources.
+func (t *Topology) partitionSources(appID, topic string, writerSources []string) []string {
+	resolved := t.resolve(appID, topic)
+	var external []string
+	for sub := range t.subs {
+		for _, group := range t.coPartitionGroups(sub, appID) {
+			if !slices.Contains(group, resolved) {
+				continue
+			}
+			for _, g := range group {
+				if !t.isInternal(appID, g) && !slices.Contains(external, g) {
+					external = append(external, g)
+				}
+			}
+		}
+	}
+	if len(external) > 0 {
+		return external
+	}
+	return slices.Clone(writerSources)
+}
+
+func (t *Topology) isInternal(appID, resolved string) bool {
+	for name := range t.internal {
+		if t.resolve(appID, name) == resolved {
+			return true
+		}
+	}
+	return false
+}

@@ -239,9 +239,11 @@ type InternalTopic struct {
 	// Partitions is the partition count asked for, or 0 to take the
 	// largest partition count of SourceTopics.
 	Partitions int
-	// SourceTopics are the (resolved) source topics of the sub-topology
-	// that writes this topic. Some may be internal topics themselves,
-	// whose counts are derived first.
+	// SourceTopics are the (resolved) topics whose largest partition count
+	// this topic takes: the source topics of the sub-topology that writes
+	// it, or, when the topic is co-partitioned with external topics (a
+	// join's other side), those topics. Some may be internal topics
+	// themselves, whose counts are derived first.
 	SourceTopics []string
 }
 
@@ -300,7 +302,7 @@ func (t *Topology) InternalTopics(applicationID string) []InternalTopic {
 			out = append(out, InternalTopic{
 				Name:         t.resolve(applicationID, n.topic),
 				Partitions:   parts,
-				SourceTopics: slices.Clone(st.SourceTopics),
+				SourceTopics: t.partitionSources(applicationID, n.topic, st.SourceTopics),
 			})
 		}
 	}
