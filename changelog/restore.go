@@ -116,9 +116,9 @@ type Result struct {
 	Duration time.Duration
 }
 
-// Restorer brings stores up to the end of their changelog partitions. Its
-// Restore is not safe for concurrent use: the runtime keeps one Restorer
-// per stream thread, as Kafka Streams keeps one restore consumer.
+// Restorer brings stores up to the end of their changelog partitions.
+// Calls to Restore and RestoreAll are serialized: the runtime keeps one
+// Restorer per stream thread, as Kafka Streams keeps one restore consumer.
 type Restorer struct {
 	cfg    RestorerConfig
 	logger *slog.Logger
@@ -249,8 +249,9 @@ type run struct {
 //
 // A start offset outside the partition's [log start, end] range fails with
 // an *OffsetOutOfRangeError, except 0, which always means the beginning:
-// the caller resets that store (ResetStore) and restores it from 0. On error the stores may hold part of what was read: the
-// caller must not checkpoint them.
+// the caller resets that store (ResetStore) and restores it from 0. On
+// error the stores may hold part of what was read: the caller must not
+// checkpoint them.
 func (r *Restorer) RestoreAll(ctx context.Context, jobs []Job) ([]Result, error) {
 	r.mu.Lock()
 	defer r.mu.Unlock()

@@ -501,8 +501,9 @@ func (c *CachingKeyValueStore) ReverseAll() (KeyValueIterator, error) {
 	return c.merged(nil, nil, false, true, false)
 }
 
-// merged iterates the cache's entries of the range (a snapshot taken now)
-// merged with the store's: cached values win, cached deletes hide.
+// merged iterates the cache's entries of the range merged with the store's:
+// cached values win, cached deletes hide. The cache is read in chunks, as
+// the in-memory engine is, so an iterator costs what it reads.
 func (c *CachingKeyValueStore) merged(lo, hi []byte, hiIncl, reverse, empty bool) (KeyValueIterator, error) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
@@ -511,46 +512,6 @@ func (c *CachingKeyValueStore) merged(lo, hi []byte, hiIncl, reverse, empty bool
 	}
 	if empty {
 		return newEmptyKVIter(&c.iters), nil
-	}
-	var snap []kvItem
-	inRange := func(e *cacheEntry) bool {
-		if lo != nil && bytes.Compare(e.key, lo) < 0 {
-			return false
-		}
-		if hi != nil {
-			cmp := bytes.Compare(e.key, hi)
-			return cmp < 0 || (cmp == 0 && hiIncl)
-		}
-		return true
-	}
-	if !reverse {
-		collect := func(e *cacheEntry) bool {
-			if !inRange(e) {
-				return false
-			}
-			snap = append(snap, kvItem{key: e.key, value: e.value})
-			return true
-		}
-		if lo == nil {
-			c.tree.Ascend(collect)
-		} else {
-			c.tree.AscendGreaterOrEqual(&cacheEntry{key: lo}, collect)
-		}
-	} else {
-		collect := func(e *cacheEntry) bool {
-			if lo != nil && bytes.Compare(e.key, lo) < 0 {
-				return false
-			}
-			if inRange(e) {
-				snap = append(snap, kvItem{key: e.key, value: e.value})
-			}
-			return true
-		}
-		if hi == nil {
-			c.tree.Descend(collect)
-		} else {
-			c.tree.DescendLessOrEqual(&cacheEntry{key: hi}, collect)
-		}
 	}
 	var under KeyValueIterator
 	var err error
@@ -570,13 +531,14 @@ func (c *CachingKeyValueStore) merged(lo, hi []byte, hiIncl, reverse, empty bool
 		return nil, err
 	}
 	c.iters.opened()
-	return &cacheMergeIter{c: c, owner: &c.iters, cache: snap, under: under, reverse: reverse, underOK: under.Next()}, nil
+	cur := &cacheCursor{c: c, lo: lo, hi: hi, hiIncl: hiIncl, reverse: reverse, chunk: 8}
+	return &cacheMergeIter{c: c, owner: &c.iters, cache: cur, under: under, reverse: reverse, underOK: under.Next()}, nil
 }
 
 type cacheMergeIter struct {
 	c          *CachingKeyValueStore
 	owner      *iterCount
-	cache      []kvItem
+	cache      *cacheCursor
 	under      KeyValueIterator
 	underOK    bool // under is positioned on an entry not returned yet
 	advance    bool // the last entry returned was under's: move it first
@@ -604,17 +566,18 @@ func (it *cacheMergeIter) Next() bool {
 				return false
 			}
 		}
-		if len(it.cache) == 0 && !it.underOK {
+		head, cacheOK := it.cache.peek()
+		if !cacheOK && !it.underOK {
 			it.key, it.value = nil, nil
 			return false
 		}
 		useCache := false
 		switch {
-		case len(it.cache) == 0:
+		case !cacheOK:
 		case !it.underOK:
 			useCache = true
 		default:
-			c := bytes.Compare(it.cache[0].key, it.under.Key())
+			c := bytes.Compare(head.key, it.under.Key())
 			if c == 0 {
 				it.underOK = it.under.Next() // the cached value wins
 				useCache = true
@@ -623,8 +586,8 @@ func (it *cacheMergeIter) Next() bool {
 			}
 		}
 		if useCache {
-			e := it.cache[0]
-			it.cache = it.cache[1:]
+			e := head
+			it.cache.pos++
 			if e.value == nil {
 				continue // a cached delete
 			}
@@ -646,8 +609,101 @@ func (it *cacheMergeIter) Close() error {
 		return nil
 	}
 	it.closed = true
-	it.cache = nil
+	it.cache.buf = nil
 	it.under.Close()
 	it.owner.closed()
 	return nil
+}
+
+// cacheCursor walks the cache's entries of a range in chunks read under the
+// cache's lock, resuming after the last key read.
+type cacheCursor struct {
+	c       *CachingKeyValueStore
+	lo, hi  []byte
+	hiIncl  bool
+	reverse bool
+	buf     []kvItem
+	pos     int
+	chunk   int
+	started bool
+	done    bool
+	last    []byte
+}
+
+// peek returns the current entry without consuming it.
+func (cc *cacheCursor) peek() (kvItem, bool) {
+	if cc.pos < len(cc.buf) {
+		return cc.buf[cc.pos], true
+	}
+	if cc.done || !cc.fill() {
+		return kvItem{}, false
+	}
+	return cc.buf[cc.pos], true
+}
+
+func (cc *cacheCursor) beyond(key []byte) bool {
+	if cc.reverse {
+		return cc.lo != nil && bytes.Compare(key, cc.lo) < 0
+	}
+	if cc.hi == nil {
+		return false
+	}
+	c := bytes.Compare(key, cc.hi)
+	return c > 0 || (c == 0 && !cc.hiIncl)
+}
+
+func (cc *cacheCursor) fill() bool {
+	cc.buf, cc.pos = cc.buf[:0], 0
+	c := cc.c
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.closed {
+		cc.done = true
+		return false
+	}
+	cc.done = true
+	var pivot []byte
+	skip := false
+	switch {
+	case cc.started:
+		pivot, skip = cc.last, true
+	case cc.reverse:
+		pivot, skip = cc.hi, cc.hi != nil && !cc.hiIncl
+	default:
+		pivot = cc.lo
+	}
+	visit := func(e *cacheEntry) bool {
+		if skip && bytes.Equal(e.key, pivot) {
+			return true
+		}
+		if cc.beyond(e.key) {
+			return false
+		}
+		cc.buf = append(cc.buf, kvItem{key: e.key, value: e.value})
+		if len(cc.buf) >= cc.chunk {
+			cc.done = false
+			return false
+		}
+		return true
+	}
+	switch {
+	case !cc.reverse && pivot == nil:
+		c.tree.Ascend(visit)
+	case !cc.reverse:
+		c.tree.AscendGreaterOrEqual(&cacheEntry{key: pivot}, visit)
+	case pivot == nil:
+		c.tree.Descend(visit)
+	default:
+		c.tree.DescendLessOrEqual(&cacheEntry{key: pivot}, visit)
+	}
+	cc.started = true
+	if cc.chunk < 256 {
+		cc.chunk *= 2
+	}
+	if len(cc.buf) == 0 {
+		cc.done = true
+		return false
+	}
+	cc.last = cc.buf[len(cc.buf)-1].key
+	return true
 }

@@ -130,18 +130,9 @@ func (s *rocksKV) destroy() error {
 	return err
 }
 
+// get copies the value into Go memory and frees RocksDB's (one allocation).
 func (s *rocksKV) get(key []byte) ([]byte, error) {
-	sl, err := s.db.Get(s.ro, key)
-	if err != nil {
-		return nil, err
-	}
-	if !sl.Exists() {
-		return nil, nil
-	}
-	v := make([]byte, sl.Size())
-	copy(v, sl.Data())
-	sl.Free()
-	return v, nil
+	return s.db.GetBytes(s.ro, key)
 }
 
 func (s *rocksKV) Get(key []byte) ([]byte, error) {

@@ -12,6 +12,7 @@ const (
 	DefaultWriteBufferSize = 16 << 20 // per store (per segment for window and session stores)
 	DefaultMaxWriteBuffers = 2
 	DefaultBloomBitsPerKey = 10
+	DefaultBlockSize       = 4 << 10
 )
 
 // RocksDBConfig holds settings shared by many RocksDB stores, above all one
@@ -33,6 +34,8 @@ type RocksDBConfig struct {
 	BloomBitsPerKey float64
 	// Compression of the SST files.
 	Compression grocksdb.CompressionType
+	// BlockSize is the size of SST data blocks (4 KiB, as Kafka Streams).
+	BlockSize int
 	// SetOptions, when set, is called last on every store's options: the
 	// escape hatch for any RocksDB option (RocksDBConfigSetter in Kafka
 	// Streams).
@@ -50,6 +53,7 @@ func NewRocksDBConfig() *RocksDBConfig {
 		MaxWriteBuffers: DefaultMaxWriteBuffers,
 		BloomBitsPerKey: DefaultBloomBitsPerKey,
 		Compression:     grocksdb.LZ4Compression,
+		BlockSize:       DefaultBlockSize,
 	}
 }
 
@@ -102,6 +106,7 @@ type rocksSettings struct {
 	maxWriteBuffers int
 	bloomBits       float64
 	compression     grocksdb.CompressionType
+	blockSize       int
 	setOptions      []func(name string, opts *grocksdb.Options)
 	wal             bool
 }
@@ -148,6 +153,7 @@ func (s *rocksSettings) applyConfig(cfg *RocksDBConfig) {
 	s.maxWriteBuffers = cfg.MaxWriteBuffers
 	s.bloomBits = cfg.BloomBitsPerKey
 	s.compression = cfg.Compression
+	s.blockSize = cfg.BlockSize
 	s.setOptions = nil
 	if cfg.SetOptions != nil {
 		s.setOptions = append(s.setOptions, cfg.SetOptions)
@@ -167,7 +173,9 @@ func newRocksSettings(opts []RocksDBOption) *rocksSettings {
 func (s *rocksSettings) options(name string) *grocksdb.Options {
 	bbto := grocksdb.NewDefaultBlockBasedTableOptions()
 	bbto.SetBlockCache(s.cfg.BlockCache())
-	bbto.SetBlockSize(16 << 10)
+	if s.blockSize > 0 {
+		bbto.SetBlockSize(s.blockSize)
+	}
 	bbto.SetCacheIndexAndFilterBlocks(true)
 	bbto.SetCacheIndexAndFilterBlocksWithHighPriority(true)
 	bbto.SetPinL0FilterAndIndexBlocksInCache(true)
