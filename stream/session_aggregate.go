@@ -95,7 +95,9 @@ func sessionAggregateWith[K, V, VA any](ws SessionWindowedKStream[K, V], prefix 
 	if ks != nil {
 		wks = SessionWindowedSerde(ks)
 	}
-	b.ext.windowed(name, w.Grace)
+	// A session stays open to records within the gap of its end, so a
+	// final result waits gap plus grace (as Kafka Streams' suppression).
+	b.ext.windowed(name, w.Gap+w.Grace)
 	return KTable[Windowed[K], VA]{b: b, node: name, store: store, keySerde: wks, valueSerde: vas}
 }
 

@@ -129,3 +129,23 @@ func TestSuppressValidation(t *testing.T) {
 		}
 	}
 }
+
+func TestSuppressSessionsEmitsOnlyFinalSessions(t *testing.T) {
+	b := stream.NewBuilder()
+	s := stream.Stream(b, "in", serde.String(), serde.String())
+	// Re-keyed, so the aggregation repartitions first.
+	byUser := stream.GroupBy(s, func(_, v string) string { return v }, stream.WithKeySerde(serde.String()))
+	sessions := stream.CountSessions(stream.SessionWindowedBy(byUser, stream.SessionWindowsWithGap(5*ms, 2*ms)))
+	sessions.Suppress(stream.UntilWindowCloses(stream.BufferConfig{})).ToStream().To("out")
+	d := newDriver(t, b)
+	in := topologytest.CreateInputTopic(d, "in", serde.String(), serde.String())
+	out := topologytest.CreateOutputTopic(d, "out", stream.SessionWindowedSerde(serde.String()), serde.Int64())
+	pipe(t, in, "", "u", 0)
+	pipe(t, in, "", "u", 6)
+	pipe(t, in, "", "u", 3) // merges [0,0] and [6,6]: their tombstones are never emitted
+	pipe(t, in, "", "u", 9)
+	pipe(t, in, "", "v", 15)
+	expect(t, "open session", readAll(t, out), "")
+	pipe(t, in, "", "v", 16) // stream time 16 = end 9 + gap 5 + grace 2: closed
+	expect(t, "final session", readAll(t, out), "[u@0/9]=4@9")
+}
