@@ -112,7 +112,7 @@ func streamJoin[K, V1, V2, VR any](left KStream[K, V1], right KStream[K, V2], ki
 	name := b.nameOr(o, map[joinKind]string{innerJoin: "KSTREAM-JOINTHIS-", leftJoin: "KSTREAM-JOINTHIS-", outerJoin: "KSTREAM-OUTERTHIS-"}[kind])
 	base := name
 	if o.name == "" {
-		base = b.newName("KSTREAM-JOINOTHER-")
+		base = b.newName(map[bool]string{false: "KSTREAM-JOINOTHER-", true: "KSTREAM-OUTEROTHER-"}[kind == outerJoin])
 	}
 	thisStore, otherStore := name+"-this-join-store", base+"-other-join-store"
 	if o.name == "" {
@@ -218,14 +218,12 @@ func (p *streamJoiner[K, V1, V2, VR]) Process(rec topology.Record[K, joinSide[V1
 	}
 	ts, isRight := rec.Timestamp, rec.Value.right
 	now := p.time.observe(ts)
-	// A record's window closes After (left) or Before (right) past its
-	// timestamp; with grace passed too, it could join nothing new.
-	reach := p.after
-	if isRight {
-		reach = p.before
-	}
-	if ts+reach+p.grace < now {
-		dropLate(p.ctx, ts, ts+reach, now-p.grace)
+	if p.closed(ts, isRight, now) {
+		end := ts + p.after
+		if isRight {
+			end = ts + p.before
+		}
+		dropLate(p.ctx, ts, end, now-p.grace)
 		return nil
 	}
 	if err := p.emitExpired(now); err != nil {
@@ -259,7 +257,9 @@ func (p *streamJoiner[K, V1, V2, VR]) Process(rec topology.Record[K, joinSide[V1
 	}
 	var matches []match
 	for it.Next() {
-		matches = append(matches, match{it.WindowStart(), append([]byte(nil), it.Value()...)})
+		if !p.closed(it.WindowStart(), !isRight, now) {
+			matches = append(matches, match{it.WindowStart(), append([]byte(nil), it.Value()...)})
+		}
 	}
 	if err := errors.Join(it.Err(), it.Close()); err != nil {
 		return fmt.Errorf("fetch from join store: %w", err)
@@ -298,10 +298,10 @@ func (p *streamJoiner[K, V1, V2, VR]) Process(rec topology.Record[K, joinSide[V1
 	return nil
 }
 
-// emitExpired emits, in timestamp order, the non-joined records that can
-// no longer find a partner: a partner of a record at t has a timestamp
-// within Before+After of it and is dropped as late once stream time passes
-// its own window and grace, so t+Before+After+Grace < stream time is safe.
+// emitExpired emits, in timestamp order, the non-joined records whose
+// join window has closed: t+After+Grace for a left record, t+Before+Grace
+// for a right one, as Kafka Streams does. Joins never pair a record with a
+// partner whose window has closed, so an emitted record never joins later.
 func (p *streamJoiner[K, V1, V2, VR]) emitExpired(now int64) error {
 	if p.outer == nil {
 		return nil
@@ -311,10 +311,18 @@ func (p *streamJoiner[K, V1, V2, VR]) emitExpired(now int64) error {
 		return fmt.Errorf("read outer join store %s: %w", p.stores[2], err)
 	}
 	var due []state.KeyValue
-	for it.Next() {
+	var leftOpen, rightOpen bool
+	for it.Next() && !(leftOpen && rightOpen) {
 		k := it.Key()
-		if bufferTimeOf(k)+p.before+p.after+p.grace >= now {
-			break
+		if len(k) < 9 {
+			it.Close()
+			return fmt.Errorf("stream: outer join store %s holds a %d-byte key", p.stores[2], len(k))
+		}
+		if !p.closed(bufferTimeOf(k), k[8] == 1, now) {
+			// Entries are in timestamp order: this side has nothing more
+			// to emit, the other side may.
+			leftOpen, rightOpen = leftOpen || k[8] == 0, rightOpen || k[8] == 1
+			continue
 		}
 		due = append(due, state.KeyValue{Key: append([]byte(nil), k...), Value: append([]byte(nil), it.Value()...)})
 	}
@@ -324,9 +332,6 @@ func (p *streamJoiner[K, V1, V2, VR]) emitExpired(now int64) error {
 	for _, e := range due {
 		if _, err := p.outer.Delete(e.Key); err != nil {
 			return fmt.Errorf("delete from outer join store %s: %w", p.stores[2], err)
-		}
-		if len(e.Key) < 9 {
-			return fmt.Errorf("stream: outer join store %s holds a %d-byte key", p.stores[2], len(e.Key))
 		}
 		k, err := p.ks.Deserialize(p.stores[2], nil, e.Key[9:])
 		if err != nil {
@@ -351,6 +356,17 @@ func (p *streamJoiner[K, V1, V2, VR]) emitExpired(now int64) error {
 		}
 	}
 	return nil
+}
+
+// closed reports whether the join window of a record at ts has closed: a
+// left record's window reaches After past it, a right record's Before, and
+// stays open for Grace more.
+func (p *streamJoiner[K, V1, V2, VR]) closed(ts int64, right bool, now int64) bool {
+	reach := p.after
+	if right {
+		reach = p.before
+	}
+	return ts+reach+p.grace < now
 }
 
 func (p *streamJoiner[K, V1, V2, VR]) Close() error { return nil }

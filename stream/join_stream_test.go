@@ -66,13 +66,13 @@ func TestStreamStreamLeftJoinEmitsUnmatchedOnlyAfterWindowCloses(t *testing.T) {
 	pipe(t, c.left, "k", "a2", 20)
 	pipe(t, c.right, "k", "b2", 25)
 	pipe(t, c.left, "k", "a3", 40)
-	pipe(t, c.left, "k", "a4", 55)
+	pipe(t, c.right, "x", "bx", 50) // a3's window [30,50] is still open
 	expect(t, "before a3's window closes", readAll(t, c.out), "k=a1-b1@5 k=a2-b2@25")
-	pipe(t, c.right, "x", "bx", 61) // stream time 61 > 40+10+10: a3 is final
+	pipe(t, c.left, "k", "a4", 51) // stream time 51 > 40+10: a3 is final
 	expect(t, "a3 alone", readAll(t, c.out), "k=a3-null@40")
-	pipe(t, c.right, "k", "b4", 64) // a4 still open: joins, no a4-null
+	pipe(t, c.right, "k", "b4", 58) // a4 still open: joins, no a4-null
 	pipe(t, c.right, "z", "bz", 100)
-	expect(t, "a4 joined", readAll(t, c.out), "k=a4-b4@64")
+	expect(t, "a4 joined", readAll(t, c.out), "k=a4-b4@58")
 }
 
 func TestStreamStreamOuterJoin(t *testing.T) {
@@ -100,6 +100,18 @@ func TestStreamStreamJoinAsymmetricWindows(t *testing.T) {
 	pipe(t, c.left, "k", "a1", 12) // right may be up to 5ms earlier: joins
 	pipe(t, c.left, "k", "a2", 9)  // right may not be later: no join
 	expect(t, "before-only window", readAll(t, c.out), "k=a1-b1@12")
+}
+
+func TestStreamStreamLeftJoinNeverJoinsAnEmittedRecord(t *testing.T) {
+	w := stream.JoinTimeDifference(0, 0).WithBefore(5 * ms).WithAfter(0)
+	c := newJoinCase(t, func(l, r stream.KStream[string, string]) stream.KStream[string, string] {
+		return stream.LeftJoin(l, r, func(a string, b *string) string { return a + "-" + orNull(b) }, w,
+			stream.WithValueSerde(serde.String()))
+	})
+	pipe(t, c.left, "k", "a", 10)  // its window is [5,10]: it closes at once
+	pipe(t, c.right, "x", "bx", 11) // stream time 11: a is final
+	pipe(t, c.right, "k", "b", 10) // would pair with a, but a's window closed
+	expect(t, "no spurious join", readAll(t, c.out), "k=a-null@10")
 }
 
 func TestStreamStreamJoinRepartitionsAndCoPartitions(t *testing.T) {
