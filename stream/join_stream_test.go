@@ -108,9 +108,9 @@ func TestStreamStreamLeftJoinNeverJoinsAnEmittedRecord(t *testing.T) {
 		return stream.LeftJoin(l, r, func(a string, b *string) string { return a + "-" + orNull(b) }, w,
 			stream.WithValueSerde(serde.String()))
 	})
-	pipe(t, c.left, "k", "a", 10)  // its window is [5,10]: it closes at once
+	pipe(t, c.left, "k", "a", 10)   // its window is [5,10]: it closes at once
 	pipe(t, c.right, "x", "bx", 11) // stream time 11: a is final
-	pipe(t, c.right, "k", "b", 10) // would pair with a, but a's window closed
+	pipe(t, c.right, "k", "b", 10)  // would pair with a, but a's window closed
 	expect(t, "no spurious join", readAll(t, c.out), "k=a-null@10")
 }
 
