@@ -211,3 +211,29 @@ func TestRestoreCompactedChangelog(t *testing.T) {
 	}
 	compareContents(t, contents(t, store), want)
 }
+
+// Changelog records carry event times, which may be far in the past; a
+// key-value changelog must keep them whatever their age (the embedded broker
+// applies retention.ms to compacted topics too, see TopicConfigs).
+func TestRestoreOldTimestamps(t *testing.T) {
+	c := kafkatest.New(t, 1)
+	topic := c.Topic("old-changelog")
+	spec := state.Spec{Name: "s", Kind: state.KindKeyValue, Engine: state.InMemory, Logging: true}
+	createChangelog(c, topic, 1, spec)
+	sink := newProducerSink(t, c)
+	want := map[string]string{}
+	logged := NewLoggingKeyValueStore(state.NewInMemoryKeyValueStore("s"), topic, 0, sink, func() int64 { return 1000 })
+	for round := 0; round < 3; round++ {
+		writeKV(t, logged, want, round, 300)
+		sink.flush(t)
+	}
+	if c.Fake != nil {
+		c.Fake.Compact() // compaction and retention
+	}
+	r := newRestorer(t, c, RestorerConfig{})
+	store := state.NewInMemoryKeyValueStore("s")
+	if _, err := r.Restore(ctxT(t), Job{Store: mustRestorable(t, store), Partition: TopicPartition{topic, 0}}); err != nil {
+		t.Fatal(err)
+	}
+	compareContents(t, contents(t, store), want)
+}
