@@ -138,7 +138,7 @@ func TestNaming(t *testing.T) {
 		t.Errorf("RepartitionTopic = %s", got)
 	}
 	kv := TopicConfigs(state.Spec{Kind: state.KindKeyValue})
-	if len(kv) != 1 || kv["cleanup.policy"] != "compact" {
+	if len(kv) != 2 || kv["cleanup.policy"] != "compact" || kv["retention.ms"] != "-1" {
 		t.Errorf("key-value configs %v", kv)
 	}
 	for _, kind := range []state.Kind{state.KindWindow, state.KindSession} {

@@ -26,10 +26,17 @@ func RepartitionTopic(appID, name string) string {
 const WindowChangelogAdditionalRetention = 24 * time.Hour
 
 // TopicConfigs returns the topic configs of the changelog topic of spec:
-// cleanup.policy=compact for key-value stores; compact,delete with
+// cleanup.policy=compact and retention.ms=-1 for key-value stores;
+// compact,delete with
 // retention.ms = spec.Retention (state.DefaultRetention when zero) +
 // WindowChangelogAdditionalRetention for window and session stores. Entries of spec.LogConfig are applied last and
 // override these defaults.
+//
+// retention.ms=-1 changes nothing on Kafka, which never deletes records of
+// a compact-only topic by age; it keeps brokers that do (the embedded kfake
+// broker applies retention.ms to every topic) from deleting state whose
+// record timestamps, event times, are older than the broker's default
+// retention.
 func TopicConfigs(spec state.Spec) map[string]string {
 	cfg := make(map[string]string, 2+len(spec.LogConfig))
 	switch spec.Kind {
@@ -42,6 +49,7 @@ func TopicConfigs(spec state.Spec) map[string]string {
 		cfg["retention.ms"] = strconv.FormatInt((retention + WindowChangelogAdditionalRetention).Milliseconds(), 10)
 	default:
 		cfg["cleanup.policy"] = "compact"
+		cfg["retention.ms"] = "-1"
 	}
 	for k, v := range spec.LogConfig {
 		cfg[k] = v

@@ -91,8 +91,9 @@ func TestRestoreTransactional(t *testing.T) {
 		t.Fatal(err)
 	}
 	compareContents(t, contents(t, store), want)
-	if res.Next != ends[tp] || res.Restored != 151 {
-		t.Errorf("restore = %+v; want next %d and 151 committed records", res, ends[tp])
+	// 151 committed records, fewer if the broker compacted already.
+	if res.Next != ends[tp] || res.Restored > 151 || res.Restored < int64(len(want)) {
+		t.Errorf("restore = %+v; want next %d and at most 151 committed records", res, ends[tp])
 	}
 	if listener.lastEnd >= ends[tp]-1 {
 		t.Errorf("last restored record at %d, end %d: the end should be a marker", listener.lastEnd, ends[tp])
@@ -109,8 +110,11 @@ func TestRestoreTransactional(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if res2.Restored != 301 {
-		t.Errorf("read_uncommitted restored %d records, want 301", res2.Restored)
+	if res2.Next != res.Next || res2.Restored <= res.Restored {
+		t.Errorf("read_uncommitted restore = %+v, read_committed %+v", res2, res)
+	}
+	if v, _ := store2.Get([]byte("k001")); string(v) != "r5" {
+		t.Errorf("read_uncommitted: k001 = %q, want the aborted r5", v)
 	}
 }
 
@@ -208,6 +212,32 @@ func TestRestoreCompactedChangelog(t *testing.T) {
 	}
 	if res2.Next != int64(sent) || res2.Restored > res.Restored {
 		t.Errorf("restore from %d = %+v", from, res2)
+	}
+	compareContents(t, contents(t, store), want)
+}
+
+// Changelog records carry event times, which may be far in the past; a
+// key-value changelog must keep them whatever their age (the embedded broker
+// applies retention.ms to compacted topics too, see TopicConfigs).
+func TestRestoreOldTimestamps(t *testing.T) {
+	c := kafkatest.New(t, 1)
+	topic := c.Topic("old-changelog")
+	spec := state.Spec{Name: "s", Kind: state.KindKeyValue, Engine: state.InMemory, Logging: true}
+	createChangelog(c, topic, 1, spec)
+	sink := newProducerSink(t, c)
+	want := map[string]string{}
+	logged := NewLoggingKeyValueStore(state.NewInMemoryKeyValueStore("s"), topic, 0, sink, func() int64 { return 1000 })
+	for round := 0; round < 3; round++ {
+		writeKV(t, logged, want, round, 300)
+		sink.flush(t)
+	}
+	if c.Fake != nil {
+		c.Fake.Compact() // compaction and retention
+	}
+	r := newRestorer(t, c, RestorerConfig{})
+	store := state.NewInMemoryKeyValueStore("s")
+	if _, err := r.Restore(ctxT(t), Job{Store: mustRestorable(t, store), Partition: TopicPartition{topic, 0}}); err != nil {
+		t.Fatal(err)
 	}
 	compareContents(t, contents(t, store), want)
 }

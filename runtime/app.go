@@ -33,6 +33,7 @@ type App struct {
 	stateDir  *changelog.StateDir
 
 	shutdownRequested atomic.Bool
+	cachingStores     int64 // caching stores over all tasks, set by Start
 
 	mu      sync.Mutex
 	state   State
@@ -101,10 +102,20 @@ func (a *App) Start(ctx context.Context) error {
 	if err != nil {
 		return a.startFailed(fmt.Errorf("runtime: admin client: %w", err))
 	}
-	_, err = setupTopics(ctx, kadm.NewClient(cl), a.appID, a.subs, a.topo.InternalTopics(a.appID), a.cfg.replication)
+	plan, err := setupTopics(ctx, kadm.NewClient(cl), a.appID, a.subs, a.topo.InternalTopics(a.appID), a.cfg.replication)
 	cl.Close()
 	if err != nil {
 		return a.startFailed(fmt.Errorf("runtime: application %s: %w", a.appID, err))
+	}
+	for _, sub := range a.subs {
+		if len(sub.SourceTopics) == 0 {
+			continue
+		}
+		for _, spec := range sub.Stores {
+			if spec.Caching {
+				a.cachingStores += int64(plan.partitions[sub.SourceTopics[0]])
+			}
+		}
 	}
 	if a.stateDir, err = changelog.OpenStateDir(a.cfg.stateDir, a.appID, changelog.WithLogger(a.cfg.logger)); err != nil {
 		return a.startFailed(fmt.Errorf("runtime: %w", err))
@@ -254,6 +265,14 @@ func (a *App) Close(ctx context.Context) error {
 	case <-ctx.Done():
 		return fmt.Errorf("runtime: close: %w", ctx.Err())
 	}
+}
+
+// cacheBytesPerStore is each caching store's share of CacheMaxBytes.
+func (a *App) cacheBytesPerStore() int64 {
+	if a.cfg.cacheBytes == 0 {
+		return 0
+	}
+	return max(a.cfg.cacheBytes/max(a.cachingStores, 1), 64<<10)
 }
 
 // Done is closed when the instance has stopped, after Close or a failure.

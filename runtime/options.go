@@ -57,6 +57,7 @@ type config struct {
 	onProcess        ProcessingHandler
 	onProduce        ProductionHandler
 	processID        string
+	cacheBytes       int64
 }
 
 func defaultConfig() config {
@@ -67,6 +68,7 @@ func defaultConfig() config {
 		commitInterval:   30 * time.Second,
 		replication:      -1,
 		maxBuffered:      1000,
+		cacheBytes:       10 << 20,
 		sessionTimeout:   45 * time.Second,
 		rebalanceTimeout: 60 * time.Second,
 		cooperative:      true,
@@ -90,6 +92,8 @@ func (c *config) validate() error {
 		return fmt.Errorf("runtime: num.standby.replicas must not be negative, got %d", c.standbys)
 	case c.maxBuffered < 1:
 		return fmt.Errorf("runtime: buffered.records.per.partition must be at least 1, got %d", c.maxBuffered)
+	case c.cacheBytes < 0:
+		return fmt.Errorf("runtime: statestore.cache.max.bytes must not be negative, got %d", c.cacheBytes)
 	case c.stateDir == "":
 		return fmt.Errorf("runtime: empty state directory")
 	case c.guarantee == ExactlyOnceV2:
@@ -219,6 +223,12 @@ func OnProductionError(fn ProductionHandler) Opt {
 		}
 	}
 }
+
+// CacheMaxBytes sets the memory for record caches of the instance
+// (statestore.cache.max.bytes); default 10 MiB, shared equally by the
+// caching stores of all tasks of the topology. 0 turns caching off: every
+// update is then logged and forwarded.
+func CacheMaxBytes(n int64) Opt { return func(c *config) { c.cacheBytes = n } }
 
 // ProcessID sets the id the instance identifies itself with in the group
 // assignment; stream threads with the same process id share a state

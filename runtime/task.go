@@ -90,7 +90,7 @@ func lockTaskDir(ctx context.Context, sd *changelog.StateDir, id topology.TaskID
 // (changelog.OpenStore: a foreign or corrupt directory is wiped and its
 // checkpoint entry dropped) and, with a sink, their logging wrappers.
 // Standbys pass a nil sink: they write nothing.
-func openStores(specs []state.Spec, appID string, id topology.TaskID, dir *changelog.TaskDir, sink changelog.Sink, ts func() int64) ([]*openedStore, error) {
+func openStores(specs []state.Spec, appID string, id topology.TaskID, dir *changelog.TaskDir, sink changelog.Sink, ts func() int64, cacheBytes int64) ([]*openedStore, error) {
 	var out []*openedStore
 	closeAll := func() {
 		for _, s := range out {
@@ -109,7 +109,20 @@ func openStores(specs []state.Spec, appID string, id topology.TaskID, dir *chang
 		}
 		os := &openedStore{spec: spec, store: inner, inner: inner, logTP: logTP, persist: inner.Persistent()}
 		out = append(out, os)
-		if !spec.Logging || sink == nil {
+		if sink == nil {
+			continue // a standby: no logging, no cache
+		}
+		defer func() {
+			// Caching goes in front of logging, as in Kafka Streams: a
+			// key updated many times between commits is logged once.
+			kv, ok := os.store.(state.KeyValueStore)
+			if spec.Caching && ok && cacheBytes > 0 {
+				c := state.NewCachingKeyValueStore(kv, cacheBytes)
+				c.SetTimestampSource(ts)
+				os.store = c
+			}
+		}()
+		if !spec.Logging {
 			continue
 		}
 		switch s := inner.(type) {
@@ -171,7 +184,7 @@ func (th *streamThread) newActiveTask(ctx context.Context, id topology.TaskID) (
 			}
 		}()
 		ts := func() int64 { return t.curTS }
-		if t.stores, err = openStores(sub.Stores, th.app.appID, id, t.dir, t.coll, ts); err != nil {
+		if t.stores, err = openStores(sub.Stores, th.app.appID, id, t.dir, t.coll, ts, th.app.cacheBytesPerStore()); err != nil {
 			return nil, fmt.Errorf("task %s: %w", id, err)
 		}
 		if t.restored, err = th.restore(ctx, id, t.dir, t.stores, false); err != nil {

@@ -202,12 +202,16 @@ func (th *streamThread) handle(ctx context.Context, fetches kgo.Fetches) error {
 		}
 	}
 	if time.Since(th.lastCommit) >= th.app.cfg.commitInterval {
-		err := th.commitAll(ctx)
+		// Not ctx: Close cancels it, and a commit cut short would throw
+		// away work that is done.
+		cctx, cancel := context.WithTimeout(context.Background(), th.app.cfg.rebalanceTimeout)
+		err := th.commitAll(cctx)
+		cancel()
 		if isRebalanceErr(err) {
 			// The group is rebalancing: the offsets stay dirty and are
 			// committed by the revocation or the next interval; the
 			// outputs are already acknowledged.
-			th.logger.Info("commit deferred by a rebalance", "err", err)
+			th.logger.Warn("commit deferred by a rebalance", "err", err)
 			return nil
 		}
 		return err
