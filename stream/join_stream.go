@@ -212,11 +212,23 @@ func outerKey(ts int64, right bool, kb []byte) []byte {
 }
 
 func (p *streamJoiner[K, V1, V2, VR]) Process(rec topology.Record[K, joinSide[V1, V2]]) error {
+	ts, isRight := rec.Timestamp, rec.Value.right
+	if rec.NullKey && !rec.NullValue && (p.kind == outerJoin || (p.kind == leftJoin && !isRight)) {
+		// A null key can join nothing: left and outer joins emit it alone
+		// at once, as Kafka Streams does.
+		var l V1
+		var r V2
+		if isRight {
+			r = rec.Value.r
+		} else {
+			l = rec.Value.l
+		}
+		return p.ctx.Forward(topology.Record[K, VR]{NullKey: true, Value: p.fn(l, !isRight, r, isRight), Timestamp: ts, Headers: rec.Headers})
+	}
 	if rec.NullKey || rec.NullValue {
 		p.ctx.RecordDropped("null-key-or-value")
 		return nil
 	}
-	ts, isRight := rec.Timestamp, rec.Value.right
 	now := p.time.observe(ts)
 	if p.closed(ts, isRight, now) {
 		end := ts + p.after

@@ -89,6 +89,13 @@ func TestStreamStreamOuterJoin(t *testing.T) {
 	expect(t, "closed windows", readAll(t, c.out), "q=null-bq@10 p=ap-null@12")
 	pipe(t, c.right, "t", "bt", 45)
 	expect(t, "join", readAll(t, c.out), "t=at-bt@45")
+	if err := c.right.PipeRecord(topology.Record[string, string]{Value: "bn", NullKey: true, Timestamp: 46}); err != nil {
+		t.Fatal(err)
+	}
+	recs, err := c.out.ReadRecords()
+	if err != nil || len(recs) != 1 || !recs[0].NullKey || recs[0].Value != "null-bn" {
+		t.Errorf("null-key right record in an outer join: %+v %v, want one null-key \"null-bn\"", recs, err)
+	}
 }
 
 func TestStreamStreamJoinAsymmetricWindows(t *testing.T) {
