@@ -148,7 +148,13 @@ func (p *producer) finish(ctx context.Context) error {
 func prepare(ctx context.Context, b *broker, e *env, what string) error {
 	switch what {
 	case "lines":
-		return prepareLines(ctx, b, e)
+		e.LinesTopic = "kafki-bench-lines-" + e.RunID
+		e.Words = e.Records * wordsPerLine
+		return prepareLines(ctx, b, e.LinesTopic, e.Records, e.Partitions)
+	case "window-lines":
+		e.WindowLinesTopic = "kafki-bench-window-lines-" + e.RunID
+		e.WindowWords = e.WindowRecords * wordsPerLine
+		return prepareLines(ctx, b, e.WindowLinesTopic, e.WindowRecords, e.Partitions)
 	case "restore":
 		return prepareRestore(ctx, b, e)
 	case "nexmark":
@@ -169,12 +175,11 @@ const vocabulary = 10_000
 // wordsPerLine is how many words each line holds.
 const wordsPerLine = 4
 
-// prepareLines writes e.Records lines of wordsPerLine words drawn
-// uniformly from a vocabulary of vocabulary words ("w0042"), with null
-// keys, spread over the partitions.
-func prepareLines(ctx context.Context, b *broker, e *env) error {
-	e.LinesTopic = "kafki-bench-lines-" + e.RunID
-	if err := b.createTopic(ctx, e.LinesTopic, e.Partitions, nil); err != nil {
+// prepareLines writes n lines of wordsPerLine words drawn uniformly from
+// a vocabulary of vocabulary words ("w0042"), with null keys, round-robin
+// over the partitions of topic.
+func prepareLines(ctx context.Context, b *broker, topic string, n int64, partitions int) error {
+	if err := b.createTopic(ctx, topic, partitions, nil); err != nil {
 		return err
 	}
 	p, err := newProducer(b.addrs)
@@ -183,7 +188,7 @@ func prepareLines(ctx context.Context, b *broker, e *env) error {
 	}
 	rng := rand.New(rand.NewPCG(1, 2))
 	base := eventTimeBase()
-	for i := int64(0); i < e.Records; i++ {
+	for i := int64(0); i < n; i++ {
 		v := make([]byte, 0, wordsPerLine*6)
 		for w := range wordsPerLine {
 			if w > 0 {
@@ -193,10 +198,9 @@ func prepareLines(ctx context.Context, b *broker, e *env) error {
 		}
 		// Event time advances 1 ms a line (1,000 lines per second), so
 		// that the windowed scenarios see many windows open and close.
-		p.send(ctx, &kgo.Record{Topic: e.LinesTopic, Partition: int32(i % int64(e.Partitions)), Value: v,
+		p.send(ctx, &kgo.Record{Topic: topic, Partition: int32(i % int64(partitions)), Value: v,
 			Timestamp: time.UnixMilli(base + i)})
 	}
-	e.Words = e.Records * wordsPerLine
 	return p.finish(ctx)
 }
 

@@ -139,6 +139,9 @@ func (r *report) markdown() string {
 		fmt.Fprintf(&b, "- Stream input: %d records in %d partitions, each a line of %d words drawn uniformly from %d (about %d bytes, null key). Word count reads %d words back from its repartition topic.\n",
 			e.Records, e.Partitions, wordsPerLine, vocabulary, wordsPerLine*6-1, e.Words)
 	}
+	if e.WindowLinesTopic != "" {
+		fmt.Fprintf(&b, "- Windowed input: %d such lines (the windowed scenarios are slower; --window-records sets it), event time 1 ms apart.\n", e.WindowRecords)
+	}
 	if e.RestoreTopic != "" {
 		fmt.Fprintf(&b, "- Restoration: a compacted one-partition changelog of %d distinct keys (11-byte keys, 16-byte values) restored into a RocksDB store, final flush included.\n", e.RestoreKeys)
 	}

@@ -43,7 +43,7 @@ var scenarios = []scenario{
 		}},
 	{name: "wordcount-memory", title: "word count, in-memory store + changelog + cache", input: "line", needs: "lines",
 		run: func(ctx context.Context, e env) (measure, error) { return wordCount(ctx, e, "wordcount-memory", true) }},
-	{name: "hopping-window", title: "hopping-window count with suppression", input: "line", needs: "lines", run: hoppingWindow},
+	{name: "hopping-window", title: "hopping-window count with suppression", input: "line", needs: "window-lines", run: hoppingWindow},
 	{name: "stream-table-join", title: "stream-table join", input: "line", needs: "lines", run: streamTableJoin},
 	{name: "wordcount-eos", title: "word count, exactly-once v2", input: "line", needs: "lines", run: wordCountEOS},
 	{name: "restore", title: "restore a store from its changelog (RocksDB)", input: "changelog record", needs: "restore", run: restore},
