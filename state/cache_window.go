@@ -396,7 +396,7 @@ func (it *cacheWindowIter) Close() error {
 // supported: CachingWindowStore merges with the window store itself.
 type windowKV struct{ w WindowStore }
 
-var errWindowKVRange = errors.New("state: range reads on a cached window store's key-value view")
+var errWindowKVRange = errors.New("state: range reads on the key-value view of a cached window or session store")
 
 func (a windowKV) Name() string     { return a.w.Name() }
 func (a windowKV) Persistent() bool { return a.w.Persistent() }

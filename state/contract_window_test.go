@@ -22,7 +22,7 @@ type segEngine struct {
 
 func segEngines() []segEngine {
 	engines := baseSegEngines()
-	// The record cache in front of each engine's window store: large, and
+	// The record cache in front of each engine's stores: large, and
 	// small enough to evict all the time.
 	for _, base := range baseSegEngines() {
 		for _, size := range []int64{1 << 20, 500} {
@@ -33,6 +33,9 @@ func segEngines() []segEngine {
 				noDups:     true,
 				window: func(t testing.TB, dir string, r, i time.Duration, dup bool) WindowStore {
 					return NewCachingWindowStore(base.window(t, dir, r, i, dup), r, size)
+				},
+				session: func(t testing.TB, dir string, r, i time.Duration) SessionStore {
+					return NewCachingSessionStore(base.session(t, dir, r, i), r, size)
 				},
 			})
 		}

@@ -7,7 +7,7 @@
 // (TypedKeyValueStore, TypedWindowStore, TypedSessionStore; the timestamped
 // variants keep EncodeTimestamped values). A record cache can sit in front
 // of a store to absorb repeated updates (CachingKeyValueStore,
-// CachingWindowStore).
+// CachingWindowStore, CachingSessionStore; all CachedStore).
 //
 // Engines:
 //

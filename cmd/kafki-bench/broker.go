@@ -150,15 +150,21 @@ func prepare(ctx context.Context, b *broker, e *env, what string) error {
 	case "lines":
 		e.LinesTopic = "kafki-bench-lines-" + e.RunID
 		e.Words = e.Records * wordsPerLine
-		return prepareLines(ctx, b, e.LinesTopic, e.Records, e.Partitions)
+		return prepareLines(ctx, b, e.LinesTopic, e.Records, e.Partitions, 1)
 	case "window-lines":
 		e.WindowLinesTopic = "kafki-bench-window-lines-" + e.RunID
 		e.WindowWords = e.WindowRecords * wordsPerLine
-		return prepareLines(ctx, b, e.WindowLinesTopic, e.WindowRecords, e.Partitions)
+		// 100 ms of event time a line: 20,000 lines span 33 minutes, so
+		// that many 5-minute windows close.
+		return prepareLines(ctx, b, e.WindowLinesTopic, e.WindowRecords, e.Partitions, 100)
 	case "restore":
 		return prepareRestore(ctx, b, e)
 	case "nexmark":
-		return prepareNexmark(ctx, b, e)
+		e.NexmarkTopic = "kafki-bench-nexmark-" + e.RunID
+		return prepareNexmark(ctx, b, e.NexmarkTopic, e.Events, e.Partitions)
+	case "nexmark-window":
+		e.NexmarkWindowTopic = "kafki-bench-nexmark-window-" + e.RunID
+		return prepareNexmark(ctx, b, e.NexmarkWindowTopic, e.WindowEvents, e.Partitions)
 	}
 	return fmt.Errorf("unknown input %q", what)
 }
@@ -177,8 +183,8 @@ const wordsPerLine = 4
 
 // prepareLines writes n lines of wordsPerLine words drawn uniformly from
 // a vocabulary of vocabulary words ("w0042"), with null keys, round-robin
-// over the partitions of topic.
-func prepareLines(ctx context.Context, b *broker, topic string, n int64, partitions int) error {
+// over the partitions of topic, event times stepMs apart.
+func prepareLines(ctx context.Context, b *broker, topic string, n int64, partitions int, stepMs int64) error {
 	if err := b.createTopic(ctx, topic, partitions, nil); err != nil {
 		return err
 	}
@@ -196,10 +202,8 @@ func prepareLines(ctx context.Context, b *broker, topic string, n int64, partiti
 			}
 			v = fmt.Appendf(v, "w%04d", rng.IntN(vocabulary))
 		}
-		// Event time advances 1 ms a line (1,000 lines per second), so
-		// that the windowed scenarios see many windows open and close.
 		p.send(ctx, &kgo.Record{Topic: topic, Partition: int32(i % int64(partitions)), Value: v,
-			Timestamp: time.UnixMilli(base + i)})
+			Timestamp: time.UnixMilli(base + i*stepMs)})
 	}
 	return p.finish(ctx)
 }

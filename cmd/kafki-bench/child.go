@@ -37,10 +37,14 @@ type env struct {
 	RestoreKeys      int64
 	Events           int64  // Nexmark events in NexmarkTopic
 	NexmarkTopic     string // Nexmark events
-	Partitions       int
-	TmpDir           string
-	ProfileDir       string // CPU profiles of the timed sections; empty: none
-	profileName      string // the scenario being profiled
+	// WindowEvents Nexmark events in NexmarkWindowTopic: the smaller input
+	// of the windowed queries.
+	WindowEvents       int64
+	NexmarkWindowTopic string
+	Partitions         int
+	TmpDir             string
+	ProfileDir         string // CPU profiles of the timed sections; empty: none
+	profileName        string // the scenario being profiled
 }
 
 // measure is what a scenario measured over its timed section.
@@ -155,6 +159,10 @@ func childArgs(name string, e env) []string {
 		"--restore-keys", strconv.FormatInt(e.RestoreKeys, 10),
 		"--nexmark-events", strconv.FormatInt(e.Events, 10),
 		"--nexmark-topic", e.NexmarkTopic,
+		"--nexmark-window-events", strconv.FormatInt(e.WindowEvents, 10),
+		"--nexmark-window-topic", e.NexmarkWindowTopic,
+		"--nexmark-window-events", strconv.FormatInt(e.WindowEvents, 10),
+		"--nexmark-window-topic", e.NexmarkWindowTopic,
 		"--partitions", strconv.Itoa(e.Partitions),
 		"--tmp", e.TmpDir,
 		"--profile", e.ProfileDir,

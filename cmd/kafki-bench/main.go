@@ -54,6 +54,7 @@ func parseOptions(args []string, stderr io.Writer) (options, error) {
 	fs.Int64Var(&o.restoreKeys, "restore-keys", 1_000_000, "keys in the changelog of the restoration scenario")
 	fs.BoolVar(&o.nexmark, "nexmark", false, "also run the Nexmark queries")
 	fs.Int64Var(&o.nexmarkEvents, "nexmark-events", 1_000_000, "Nexmark events generated for the queries")
+	fs.Int64Var(&o.e.WindowEvents, "nexmark-window-events", 50_000, "Nexmark events generated for the windowed queries (q5, q7, q8)")
 	fs.IntVar(&o.partitions, "partitions", 4, "partitions of the input topics")
 	fs.StringVar(&o.brokers, "brokers", "", "seed brokers of a cluster to use (default: an in-process kfake broker)")
 	fs.StringVar(&o.only, "only", "", "comma-separated scenarios to run (default: all); names: "+strings.Join(allNames(), ", "))
@@ -69,6 +70,7 @@ func parseOptions(args []string, stderr io.Writer) (options, error) {
 	fs.StringVar(&o.e.WindowLinesTopic, "window-lines-topic", "", "internal")
 	fs.StringVar(&o.e.RestoreTopic, "restore-topic", "", "internal")
 	fs.StringVar(&o.e.NexmarkTopic, "nexmark-topic", "", "internal")
+	fs.StringVar(&o.e.NexmarkWindowTopic, "nexmark-window-topic", "", "internal")
 	fs.StringVar(&o.e.TmpDir, "tmp", "", "internal")
 	if err := fs.Parse(args); err != nil {
 		return o, err
@@ -77,8 +79,8 @@ func parseOptions(args []string, stderr io.Writer) (options, error) {
 		return o, fmt.Errorf("unexpected arguments: %v", fs.Args())
 	}
 	switch {
-	case o.records < 1 || o.windowRecords < 1 || o.restoreKeys < 1 || o.nexmarkEvents < 1:
-		return o, errors.New("--records, --window-records, --restore-keys and --nexmark-events must be positive")
+	case o.records < 1 || o.windowRecords < 1 || o.restoreKeys < 1 || o.nexmarkEvents < 1 || o.e.WindowEvents < 1:
+		return o, errors.New("--records, --window-records, --restore-keys, --nexmark-events and --nexmark-window-events must be positive")
 	case o.partitions < 1:
 		return o, errors.New("--partitions must be at least 1")
 	case o.timeout <= 0:

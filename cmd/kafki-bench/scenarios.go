@@ -160,14 +160,14 @@ func wordCount(ctx context.Context, e env, name string, inMemory bool) (measure,
 		return m, err
 	}
 	m.Records = e.Records
-	m.Note, err = outputNote(ctx, e, out)
+	m.Note, err = outputNote(ctx, e, out, e.Words)
 	return m, err
 }
 
 // outputNote says how many records a scenario wrote to out: for word
 // count, how much the record cache saved (without one, every word is an
 // update).
-func outputNote(ctx context.Context, e env, out string) (string, error) {
+func outputNote(ctx context.Context, e env, out string, words int64) (string, error) {
 	b := &broker{addrs: e.Brokers}
 	adm, done, err := b.admin()
 	if err != nil {
@@ -183,7 +183,7 @@ func outputNote(ctx context.Context, e env, out string) (string, error) {
 	}
 	var n int64
 	ends.Each(func(o kadm.ListedOffset) { n += o.Offset })
-	return fmt.Sprintf("%d output records for %d words", n, e.Words), nil
+	return fmt.Sprintf("%d output records for %d words", n, words), nil
 }
 
 // wordCountEOS is word count under exactly_once_v2. It reports the
