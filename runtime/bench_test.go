@@ -96,10 +96,10 @@ func rawPipe(ctx context.Context, brokers []string, group, in, out string, consu
 	return nil
 }
 
-// benchWordCount is word count over pre-keyed words with the DSL: group by
+// dslWordCount is word count over pre-keyed words with the DSL: group by
 // key, count in RocksDB with a changelog and a record cache, and write the
 // count as a decimal string.
-func benchWordCount(tb testing.TB, in, out string) *topology.Topology {
+func dslWordCount(tb testing.TB, in, out string) *topology.Topology {
 	b := stream.NewBuilder()
 	words := stream.Stream(b, in, serde.String(), serde.String())
 	counts := stream.Count(stream.GroupByKey(words), stream.StoreName("counts"))
@@ -164,7 +164,7 @@ func BenchmarkWordCountVsPipe(b *testing.B) {
 
 		// (b) Kafki word count.
 		appID := in + "-wordcount"
-		app, err := New(benchWordCount(b, in, in+"-counts"), appID, SeedBrokers(c.Brokers...),
+		app, err := New(dslWordCount(b, in, in+"-counts"), appID, SeedBrokers(c.Brokers...),
 			StateDir(b.TempDir()), CommitInterval(benchCommit))
 		if err != nil {
 			b.Fatal(err)
