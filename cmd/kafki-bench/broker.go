@@ -154,7 +154,7 @@ func prepare(ctx context.Context, b *broker, e *env, what string) error {
 	case "window-lines":
 		e.WindowLinesTopic = "kafki-bench-window-lines-" + e.RunID
 		e.WindowWords = e.WindowRecords * wordsPerLine
-		// 100 ms of event time a line: 20,000 lines span 33 minutes, so
+		// 100 ms of event time a line: 5,000 lines span 8 minutes, so
 		// that many 5-minute windows close.
 		return prepareLines(ctx, b, e.WindowLinesTopic, e.WindowRecords, e.Partitions, 100)
 	case "restore":
