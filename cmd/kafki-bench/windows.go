@@ -2,11 +2,13 @@ package main
 
 import (
 	"context"
+	"fmt"
 	"strings"
 	"time"
 
 	"github.com/kafki/kafki/serde"
 	"github.com/kafki/kafki/stream"
+	"github.com/twmb/franz-go/pkg/kgo"
 )
 
 // hoppingWindow counts words per 5-minute window advancing by 1 minute
@@ -38,8 +40,54 @@ func hoppingWindow(ctx context.Context, e env) (measure, error) {
 	return m, err
 }
 
-// streamTableJoin will join the lines, keyed by their first word, with a
-// table of the words, once KStream-KTable joins exist.
-func streamTableJoin(context.Context, env) (measure, error) {
-	return measure{}, errUnavailable{"KStream-KTable joins are not in the stream package yet"}
+// streamTableJoin re-keys the lines by their first word (a repartition
+// topic) and joins each with a table of the vocabulary: word -> its
+// definition, read from a compacted topic written (before the timed
+// section) with event times older than every line, so that every line
+// finds its row.
+func streamTableJoin(ctx context.Context, e env) (measure, error) {
+	table := "bench-stream-table-join-" + e.RunID + "-words"
+	out := "bench-stream-table-join-" + e.RunID + "-out"
+	if err := createTopic(ctx, e, table, e.Partitions); err != nil {
+		return measure{}, err
+	}
+	if err := createTopic(ctx, e, out, e.Partitions); err != nil {
+		return measure{}, err
+	}
+	p, err := newProducer(e.Brokers, kgo.StickyKeyPartitioner(nil))
+	if err != nil {
+		return measure{}, err
+	}
+	before := eventTimeBase() - 1
+	for i := range vocabulary {
+		p.send(ctx, &kgo.Record{Topic: table, Key: fmt.Appendf(nil, "w%04d", i),
+			Value: fmt.Appendf(nil, "definition of word number %d", i), Timestamp: time.UnixMilli(before)})
+	}
+	if err := p.finish(ctx); err != nil {
+		return measure{}, fmt.Errorf("write the table: %w", err)
+	}
+
+	b := stream.NewBuilder()
+	words := stream.Table(b, table, serde.String(), serde.String(), stream.StoreName("words"))
+	lines := stream.Stream(b, e.LinesTopic, serde.Bytes(), serde.String())
+	byFirst := stream.SelectKey(lines, func(_ []byte, line string) string {
+		first, _, _ := strings.Cut(line, " ")
+		return first
+	}, stream.WithKeySerde(serde.String()))
+	joined := stream.JoinTable(byFirst, words, func(line, def string) string { return line + " | " + def },
+		stream.WithValueSerde(serde.String()))
+	joined.To(out)
+	topo, err := b.Build()
+	if err != nil {
+		return measure{}, err
+	}
+	// Table rows, lines, and the lines again from the repartition topic.
+	m, err := runApp(ctx, e, topo, "bench-stream-table-join-"+e.RunID, vocabulary+2*e.Records)
+	if err != nil {
+		return m, err
+	}
+	m.Records = e.Records
+	m.Note, err = outputNote(ctx, e, out, e.Records)
+	m.Note = strings.Replace(m.Note, "words", "lines", 1)
+	return m, err
 }
