@@ -155,7 +155,10 @@ func (th *streamThread) run(ctx context.Context) error {
 		// records per assigned partition; the client fetches nothing more
 		// from a broker until what it buffered from it is taken, so a thread
 		// that falls behind stops fetching instead of piling up records.
-		fetches := th.cl.PollRecords(pctx, th.app.cfg.maxBuffered*max(1, len(th.byTP)))
+		th.mu.Lock()
+		parts := len(th.byTP)
+		th.mu.Unlock()
+		fetches := th.cl.PollRecords(pctx, th.app.cfg.maxBuffered*max(1, parts))
 		cancel()
 		if fetches.IsClientClosed() {
 			return nil
