@@ -79,6 +79,7 @@ func (a *App) newThread(id int) (*streamThread, error) {
 		standbys:    map[topology.TaskID]*standbyTask{},
 		standbyByTP: map[changelog.TopicPartition]*standbyTask{},
 		ready:       make(chan struct{}),
+		lastCommit:  time.Now(),
 	}
 	th.name = fmt.Sprintf("%s-%s-StreamThread-%d", a.appID, a.processID, id)
 	th.publish()
@@ -135,7 +136,6 @@ func (a *App) newThread(id int) (*streamThread, error) {
 // run is the thread's loop. It returns nil when ctx is canceled (Close)
 // and the error that stopped it otherwise.
 func (th *streamThread) run(ctx context.Context) error {
-	th.lastCommit = time.Now()
 	sctx, stopStandbys := context.WithCancel(ctx)
 	var standbys sync.WaitGroup
 	standbys.Add(1)
