@@ -85,6 +85,9 @@ func runChild() int {
 		StateDir(get("STATE")),
 		CommitInterval(100*time.Millisecond),
 		SessionTimeout(6*time.Second),
+		// A member that dies during a rebalance holds the group up until
+		// the rebalance timeout: keep it short.
+		RebalanceTimeout(8*time.Second),
 		Logger(testLogger()),
 	)
 	if err != nil {
@@ -183,6 +186,7 @@ func TestSIGKILLLosesNothing(t *testing.T) {
 		}
 	}
 
+	began := time.Now()
 	victim := startChild(t, c, appID, in, out)
 	survivor := startChild(t, c, appID, in, out)
 	send(0, n/2)
@@ -199,6 +203,7 @@ func TestSIGKILLLosesNothing(t *testing.T) {
 	for len(seen) < n/8 && time.Now().Before(deadline) {
 		poll()
 	}
+	t.Logf("%v: %d records seen, killing the victim", time.Since(began).Round(time.Millisecond), len(seen))
 	if err := victim.Process.Signal(syscall.SIGKILL); err != nil {
 		t.Fatal(err)
 	}
@@ -208,6 +213,7 @@ func TestSIGKILLLosesNothing(t *testing.T) {
 	for len(seen) < n && time.Now().Before(deadline) {
 		poll()
 	}
+	t.Logf("%v: %d distinct records seen", time.Since(began).Round(time.Millisecond), len(seen))
 	var missing []int
 	dups := 0
 	for i := 0; i < n; i++ {
@@ -225,6 +231,7 @@ func TestSIGKILLLosesNothing(t *testing.T) {
 	if err := survivor.Process.Signal(syscall.SIGTERM); err != nil {
 		t.Fatal(err)
 	}
+	defer func() { t.Logf("%v: survivor closed", time.Since(began).Round(time.Millisecond)) }()
 	if err := survivor.Wait(); err != nil {
 		t.Fatalf("survivor exit: %v", err)
 	}
