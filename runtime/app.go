@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/kafki/kafki/changelog"
+	"github.com/kafki/kafki/state"
 	"github.com/kafki/kafki/topology"
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kgo"
@@ -31,8 +32,13 @@ type App struct {
 	subByID   map[int]topology.SubTopology
 	metrics   *metrics
 	stateDir  *changelog.StateDir
+	// global holds the global stores; nil without any. Set by Start
+	// before the stream threads exist, read-only afterwards.
+	global       *globalState
+	globalStores map[string]state.Store
 
 	shutdownRequested atomic.Bool
+	globalFailed      atomic.Bool
 	cachingStores     int64 // caching stores over all tasks, set by Start
 
 	mu      sync.Mutex
@@ -66,9 +72,6 @@ func New(t *topology.Topology, applicationID string, opts ...Opt) (*App, error) 
 	if err := cfg.validate(); err != nil {
 		return nil, err
 	}
-	if len(t.GlobalStores()) > 0 {
-		return nil, fmt.Errorf("runtime: global stores: %w", ErrNotSupported)
-	}
 	a := &App{topo: t, appID: applicationID, cfg: cfg, metrics: newMetrics(), threads: map[int]*streamThread{},
 		subByID: map[int]topology.SubTopology{}, done: make(chan struct{})}
 	a.processID = cfg.processID
@@ -85,9 +88,10 @@ func New(t *topology.Topology, applicationID string, opts ...Opt) (*App, error) 
 }
 
 // Start checks the source topics, creates the internal topics, opens the
-// state directory and starts the stream threads. It returns once the
+// state directory, bootstraps the global stores (GlobalKTables) to the end
+// of their topics and starts the stream threads. It returns once the
 // threads run; they join the group, restore and process in the background.
-// ctx bounds the topic setup only. Errors wrap ErrMissingSourceTopics,
+// ctx bounds the topic setup and the bootstrap of the global stores. Errors wrap ErrMissingSourceTopics,
 // ErrCoPartitioning or ErrInternalTopic when the topics are wrong.
 func (a *App) Start(ctx context.Context) error {
 	a.mu.Lock()
@@ -120,11 +124,20 @@ func (a *App) Start(ctx context.Context) error {
 	if a.stateDir, err = changelog.OpenStateDir(a.cfg.stateDir, a.appID, changelog.WithLogger(a.cfg.logger)); err != nil {
 		return a.startFailed(fmt.Errorf("runtime: %w", err))
 	}
+	// Global stores are complete before any task runs, as Kafka Streams'
+	// global thread bootstraps them before the stream threads start.
+	if a.global, err = a.startGlobal(ctx); err != nil {
+		return a.startFailed(fmt.Errorf("runtime: application %s: %w", a.appID, err))
+	}
+	a.globalStores = a.global.storesByName()
 
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	a.ctx, a.cancel = context.WithCancel(context.Background())
 	a.setStateLocked(Rebalancing)
+	if a.global != nil {
+		go a.runGlobal()
+	}
 	for i := 0; i < a.cfg.threads; i++ {
 		if err := a.startThreadLocked(); err != nil {
 			a.cancel()
@@ -216,6 +229,26 @@ func (a *App) runThread(th *streamThread) {
 	go a.finish(err)
 }
 
+// runGlobal keeps the global stores up to date until the instance stops.
+// A failure stops the whole instance, as a failed global thread does in
+// Kafka Streams: every task may depend on the global stores.
+func (a *App) runGlobal() {
+	err := a.global.run(a.ctx)
+	if err == nil {
+		return
+	}
+	a.globalFailed.Store(true)
+	a.cfg.logger.Error("global stream thread failed", "err", err)
+	a.mu.Lock()
+	if a.closing {
+		a.mu.Unlock()
+		return
+	}
+	a.closing = true
+	a.mu.Unlock()
+	go a.finish(fmt.Errorf("runtime: global thread: %w", err))
+}
+
 // finish stops every thread and moves the instance to its final state.
 func (a *App) finish(cause error) {
 	a.mu.Lock()
@@ -226,6 +259,13 @@ func (a *App) finish(cause error) {
 	a.cancel()
 	a.mu.Unlock()
 	a.wg.Wait()
+	if a.global != nil {
+		// After the threads: their tasks read the global stores.
+		<-a.global.done
+		if err := a.global.close(!a.globalFailed.Load()); err != nil {
+			a.cfg.logger.Warn("closing global stores", "err", err)
+		}
+	}
 	a.mu.Lock()
 	if cause != nil {
 		a.setStateLocked(Error)

@@ -18,6 +18,15 @@
 // The instance reports its State to a StateListener and its numbers through
 // Metrics.
 //
+// # Global stores
+//
+// A GlobalKTable's store is complete on every instance. Start opens it in
+// the "global" directory of the state directory and reads all partitions
+// of its topic, from the checkpoint to the end, before any stream thread
+// starts; then a goroutine of its own (Kafka Streams' global thread) keeps
+// tailing the topic and checkpoints every commit interval. The topic is
+// the store's changelog: no consumer group reads it.
+//
 // # Assignment
 //
 // The group uses Kafki's own balancer (protocol "stream"). The leader

@@ -223,8 +223,9 @@ func (th *streamThread) newActiveTask(ctx context.Context, id topology.TaskID) (
 			}
 			return s, nil
 		},
-		Collector: t.coll,
-		Logger:    th.logger,
+		GlobalStores: th.app.globalStores,
+		Collector:    t.coll,
+		Logger:       th.logger,
 		OnDeserializationError: func(rec *topology.RawRecord, err error) topology.ErrorAction {
 			if cfg.onDeserialize(t.handlerContext(), rec, err) == Continue {
 				return topology.Continue

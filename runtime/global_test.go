@@ -1,0 +1,154 @@
+package runtime
+
+import (
+	"context"
+	"os"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/kafki/kafki/changelog"
+	"github.com/kafki/kafki/internal/kafkatest"
+	"github.com/kafki/kafki/serde"
+	"github.com/kafki/kafki/state"
+	"github.com/kafki/kafki/stream"
+	"github.com/kafki/kafki/topology"
+	"github.com/twmb/franz-go/pkg/kgo"
+)
+
+// ordersWithCustomers joins orders (key order id, value customer id) with
+// the customers GlobalKTable (key customer id, value name) into
+// "<customer id>:<name>", or "<customer id>:?" for an unknown customer.
+func ordersWithCustomers(t testing.TB, orders, customers, out string, opts ...stream.Option) *topology.Topology {
+	t.Helper()
+	b := stream.NewBuilder()
+	g := stream.GlobalTable(b, customers, serde.String(), serde.String(), append(opts, stream.StoreName("customers"))...)
+	s := stream.Stream(b, orders, serde.String(), serde.String())
+	stream.LeftJoinGlobal(s, g, func(_, cust string) string { return cust }, func(cust string, name *string) string {
+		if name == nil {
+			return cust + ":?"
+		}
+		return cust + ":" + *name
+	}, stream.WithValueSerde(serde.String())).To(out)
+	topo, err := b.Build()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return topo
+}
+
+func produceKV(t testing.TB, cl *kgo.Client, topic string, kvs ...string) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	var rs []*kgo.Record
+	for i := 0; i+1 < len(kvs); i += 2 {
+		rs = append(rs, &kgo.Record{Topic: topic, Key: []byte(kvs[i]), Value: []byte(kvs[i+1])})
+	}
+	if err := cl.ProduceSync(ctx, rs...).FirstErr(); err != nil {
+		t.Fatalf("produce: %v", err)
+	}
+}
+
+// expectValues reads topic from the start until the latest value of every
+// key in want is as wanted.
+func expectValues(t testing.TB, c *kafkatest.Cluster, topic string, want map[string]string, timeout time.Duration) {
+	t.Helper()
+	cl := c.Client(kgo.ConsumeTopics(topic), kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()))
+	defer cl.Close()
+	got := map[string]string{}
+	deadline := time.Now().Add(timeout)
+	for {
+		ok := true
+		for k, v := range want {
+			ok = ok && got[k] == v
+		}
+		if ok {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("values in %s after %v: got %v, want %v", topic, timeout, got, want)
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), 500*time.Millisecond)
+		fs := cl.PollFetches(ctx)
+		cancel()
+		fs.EachRecord(func(r *kgo.Record) { got[string(r.Key)] = string(r.Value) })
+	}
+}
+
+// globalValue reads a key of a running app's global store.
+func globalValue(a *App, store, key string) string {
+	s, ok := a.globalStores[store].(state.KeyValueStore)
+	if !ok {
+		return ""
+	}
+	v, _ := s.Get([]byte(key))
+	return string(v)
+}
+
+// A KStream-GlobalKTable join sees the table as bootstrapped at start, sees
+// later updates of the table, and after a restart restores the global
+// store from its checkpoint: only what was written while it was down.
+func TestGlobalTableJoin(t *testing.T) {
+	c := kafkatest.New(t, 1)
+	orders, customers, out := c.Topic("orders"), c.Topic("customers"), c.Topic("enriched")
+	c.CreateTopic(orders, 2, nil)
+	c.CreateTopic(customers, 3, nil)
+	c.CreateTopic(out, 2, nil)
+	appID := c.Topic("global")
+	topo := ordersWithCustomers(t, orders, customers, out)
+	dir := t.TempDir()
+	cl := c.Client()
+	produceKV(t, cl, customers, "c1", "Alice", "c2", "Bob", "c3", "Carol", "gone", "x")
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	// A tombstone deletes.
+	if err := cl.ProduceSync(ctx, &kgo.Record{Topic: customers, Key: []byte("gone")}).FirstErr(); err != nil {
+		t.Fatal(err)
+	}
+
+	a := startApp(t, topo, appID, testOpts(c, dir)...)
+	if n := a.global.restored.Load(); n != 5 {
+		t.Fatalf("bootstrap restored %d records, want 5", n)
+	}
+	produceKV(t, cl, orders, "o1", "c1", "o2", "c2", "o3", "gone", "o4", "nobody")
+	expectValues(t, c, out, map[string]string{"o1": "c1:Alice", "o2": "c2:Bob", "o3": "gone:?", "o4": "nobody:?"}, 60*time.Second)
+
+	// An update of the table is seen by later orders.
+	produceKV(t, cl, customers, "c1", "Alicia", "c4", "Dan")
+	waitFor(t, "the global store to apply the update", 30*time.Second, func() bool {
+		return globalValue(a, "customers", "c1") == "Alicia" && globalValue(a, "customers", "c4") == "Dan"
+	})
+	produceKV(t, cl, orders, "o5", "c1", "o6", "c4")
+	expectValues(t, c, out, map[string]string{"o5": "c1:Alicia", "o6": "c4:Dan"}, 60*time.Second)
+
+	cctx, ccancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer ccancel()
+	if err := a.Close(cctx); err != nil {
+		t.Fatalf("close: %v", err)
+	}
+	cp, err := changelog.ReadCheckpoint(filepath.Join(dir, appID, globalTaskDir, changelog.CheckpointFileName))
+	if err != nil {
+		t.Fatalf("global checkpoint: %v", err)
+	}
+	var total int64
+	for _, off := range cp {
+		total += off
+	}
+	if len(cp) != 3 || total != 7 {
+		t.Fatalf("global checkpoint %v: want 3 partitions summing to 7 records", cp)
+	}
+
+	// While the instance is down, one customer changes: the restart
+	// restores that record only.
+	produceKV(t, cl, customers, "c2", "Bobby")
+	a2 := startApp(t, topo, appID, testOpts(c, dir)...)
+	if n := a2.global.restored.Load(); n != 1 {
+		t.Fatalf("restart restored %d records, want 1 (from the checkpoint)", n)
+	}
+	produceKV(t, cl, orders, "o7", "c2", "o8", "c3", "o9", "c1")
+	expectValues(t, c, out, map[string]string{"o7": "c2:Bobby", "o8": "c3:Carol", "o9": "c1:Alicia"}, 60*time.Second)
+	if _, err := os.Stat(filepath.Join(dir, appID, globalTaskDir, "customers")); err != nil {
+		t.Fatalf("global store directory: %v", err)
+	}
+}
