@@ -29,6 +29,10 @@ type partQueue struct {
 	paused  bool
 	hwm     int64
 	started bool
+	// headRec and headTS cache the extracted time of the head record
+	// (see activeTask.headTime).
+	headRec *kgo.Record
+	headTS  int64
 }
 
 func (q *partQueue) len() int { return len(q.recs) - q.head }
@@ -301,7 +305,7 @@ func (t *activeTask) process() (int, error) {
 			}
 		} else {
 			for _, c := range t.queues {
-				if c.len() > 0 && (q == nil || c.recs[c.head].Timestamp.Before(q.recs[q.head].Timestamp)) {
+				if c.len() > 0 && (q == nil || t.headTime(c) < t.headTime(q)) {
 					q = c
 				}
 			}
@@ -315,14 +319,7 @@ func (t *activeTask) process() (int, error) {
 		if q.head == len(q.recs) {
 			q.recs, q.head = q.recs[:0], 0
 		}
-		t.raw = topology.RawRecord{Topic: r.Topic, Partition: r.Partition, Offset: r.Offset,
-			Key: r.Key, Value: r.Value, Timestamp: r.Timestamp.UnixMilli()}
-		if len(r.Headers) > 0 {
-			t.raw.Headers = make([]serde.Header, len(r.Headers))
-			for i, h := range r.Headers {
-				t.raw.Headers[i] = serde.Header{Key: h.Key, Value: h.Value}
-			}
-		}
+		toRaw(r, &t.raw)
 		t.curTS = t.raw.Timestamp
 		if err := t.task.Process(&t.raw); err != nil {
 			return n, fmt.Errorf("task %s: process %s/%d@%d: %w", t.id, r.Topic, r.Partition, r.Offset, err)
@@ -331,6 +328,33 @@ func (t *activeTask) process() (int, error) {
 		q.next = kgo.EpochOffset{Epoch: r.LeaderEpoch, Offset: r.Offset + 1}
 		q.dirty = true
 	}
+}
+
+// toRaw fills raw with r.
+func toRaw(r *kgo.Record, raw *topology.RawRecord) {
+	*raw = topology.RawRecord{Topic: r.Topic, Partition: r.Partition, Offset: r.Offset,
+		Key: r.Key, Value: r.Value, Timestamp: r.Timestamp.UnixMilli()}
+	if len(r.Headers) > 0 {
+		raw.Headers = make([]serde.Header, len(r.Headers))
+		for i, h := range r.Headers {
+			raw.Headers[i] = serde.Header{Key: h.Key, Value: h.Value}
+		}
+	}
+}
+
+// headTime is the extracted timestamp (topology.Task.RecordTime) of the
+// head of a non-empty queue: a task takes its partitions' records in the
+// order of the time the topology gives them, as Kafka Streams does, not of
+// their Kafka timestamps. It is computed once per head, since with a
+// timestamp extractor it deserialises the record.
+func (t *activeTask) headTime(q *partQueue) int64 {
+	r := q.recs[q.head]
+	if q.headRec != r {
+		var raw topology.RawRecord
+		toRaw(r, &raw)
+		q.headRec, q.headTS = r, t.task.RecordTime(&raw)
+	}
+	return q.headTS
 }
 
 // checkpointOffsets are the changelog offsets the task's persistent stores
