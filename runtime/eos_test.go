@@ -1,0 +1,232 @@
+package runtime
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strconv"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/kafki/kafki/changelog"
+	"github.com/kafki/kafki/internal/kafkatest"
+	"github.com/kafki/kafki/state"
+	"github.com/twmb/franz-go/pkg/kgo"
+)
+
+func TestEOSCommitIntervalDefault(t *testing.T) {
+	topo, err := seqCountTopology("in", "out", state.InMemory)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		opts []Opt
+		want time.Duration
+	}{
+		{nil, 30 * time.Second},
+		{[]Opt{Guarantee(ExactlyOnceV2)}, 100 * time.Millisecond},
+		{[]Opt{Guarantee(ExactlyOnceV2), CommitInterval(time.Second)}, time.Second},
+		{[]Opt{CommitInterval(time.Second), Guarantee(ExactlyOnceV2)}, time.Second},
+	} {
+		a, err := New(topo, "app", tc.opts...)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := a.cfg.commitInterval; got != tc.want {
+			t.Errorf("%s, %d options: commit interval %v, want %v", a.cfg.guarantee, len(tc.opts), got, tc.want)
+		}
+	}
+	if g := ExactlyOnceV2.String(); g != "exactly_once_v2" {
+		t.Errorf("ExactlyOnceV2 is %q", g)
+	}
+}
+
+// committedOutput reads topic with read_committed and appends what it
+// finds to out, per key, until cond holds or timeout passes.
+type committedOutput struct {
+	mu  sync.Mutex
+	cl  *kgo.Client
+	out map[string][]string
+}
+
+func newCommittedOutput(c *kafkatest.Cluster, topic string) *committedOutput {
+	return &committedOutput{out: map[string][]string{}, cl: c.Client(kgo.ConsumeTopics(topic),
+		kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()), kgo.FetchIsolationLevel(kgo.ReadCommitted()))}
+}
+
+func (o *committedOutput) poll(d time.Duration) {
+	ctx, cancel := context.WithTimeout(context.Background(), d)
+	defer cancel()
+	fs := o.cl.PollFetches(ctx)
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	fs.EachRecord(func(r *kgo.Record) { o.out[string(r.Key)] = append(o.out[string(r.Key)], string(r.Value)) })
+}
+
+func (o *committedOutput) total() int {
+	n := 0
+	for _, v := range o.out {
+		n += len(v)
+	}
+	return n
+}
+
+// waitTotal polls until the output has n records and fails at the
+// deadline.
+func (o *committedOutput) waitTotal(t *testing.T, n int, timeout time.Duration) {
+	t.Helper()
+	deadline := time.Now().Add(timeout)
+	for o.total() < n {
+		if time.Now().After(deadline) {
+			t.Fatalf("read_committed output has %d records after %v, want %d", o.total(), timeout, n)
+		}
+		o.poll(200 * time.Millisecond)
+	}
+}
+
+// checkSequences checks that every key's output is 1:<id>, 2:<id>, ... in
+// input order, as one clean run of seqCounter produces.
+func (o *committedOutput) checkSequences(t *testing.T, ids map[string][]string) {
+	t.Helper()
+	for k, want := range ids {
+		got := o.out[k]
+		if len(got) != len(want) {
+			t.Fatalf("key %s: %d outputs, want %d: %v", k, len(got), len(want), got)
+		}
+		for i := range want {
+			if exp := fmt.Sprintf("%d:%s", i+1, want[i]); got[i] != exp {
+				t.Fatalf("key %s, output %d: got %s, want %s", k, i, got[i], exp)
+			}
+		}
+	}
+}
+
+func produceSeq(t *testing.T, cl *kgo.Client, topic string, ids map[string][]string, from, to, keys int) {
+	t.Helper()
+	var rs []*kgo.Record
+	for i := from; i < to; i++ {
+		w := fmt.Sprintf("k%02d", i%keys)
+		ids[w] = append(ids[w], strconv.Itoa(i))
+		rs = append(rs, &kgo.Record{Topic: topic, Key: []byte(w), Value: []byte(strconv.Itoa(i))})
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	if err := cl.ProduceSync(ctx, rs...).FirstErr(); err != nil {
+		t.Fatalf("produce: %v", err)
+	}
+}
+
+// Under exactly-once a task's checkpoint is deleted once it processes, so
+// that a crash leaves none; a clean close writes one, and the next start
+// restores only the changelog's tail from it, on the store it kept.
+func TestEOSCheckpointOnlyAfterCleanClose(t *testing.T) {
+	c := kafkatest.New(t, 1)
+	in, out := c.Topic("in"), c.Topic("out")
+	c.CreateTopic(in, 1, nil)
+	c.CreateTopic(out, 1, nil)
+	appID := c.Topic("eoscp")
+	dir := t.TempDir()
+	topo, err := seqCountTopology(in, out, state.RocksDB)
+	if err != nil {
+		t.Fatal(err)
+	}
+	opts := func() []Opt {
+		return append(testOpts(c, dir), Guarantee(ExactlyOnceV2), ProcessID("cp"), CommitInterval(50*time.Millisecond))
+	}
+	cpPath := filepath.Join(dir, appID, "0_0", changelog.CheckpointFileName)
+	prod := c.Client()
+	ids := map[string][]string{}
+	o := newCommittedOutput(c, out)
+
+	app := startApp(t, topo, appID, opts()...)
+	produceSeq(t, prod, in, ids, 0, 200, 10)
+	o.waitTotal(t, 200, 30*time.Second)
+	if _, err := os.Stat(cpPath); !errors.Is(err, os.ErrNotExist) {
+		t.Fatalf("checkpoint of a processing task under exactly-once: stat = %v, want none", err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	if err := app.Close(ctx); err != nil {
+		t.Fatal(err)
+	}
+	cp, err := changelog.ReadCheckpoint(cpPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tp := changelog.TopicPartition{Topic: changelog.ChangelogTopic(appID, "counts"), Partition: 0}
+	if cp[tp] < 200 {
+		t.Fatalf("checkpoint after a clean close: %v, want %s at 200 or more", cp, tp)
+	}
+
+	app = startApp(t, topo, appID, opts()...)
+	produceSeq(t, prod, in, ids, 200, 300, 10)
+	o.waitTotal(t, 300, 30*time.Second)
+	o.checkSequences(t, ids)
+	var restored []RestoreProgress
+	for _, r := range app.Metrics().Restores {
+		if r.Topic == tp.Topic {
+			restored = append(restored, r)
+		}
+	}
+	if len(restored) != 1 || restored[0].Start != cp[tp] || restored[0].Restored != 0 {
+		t.Fatalf("restoration after a clean close: %+v, want one from the checkpoint %d with no record", restored, cp[tp])
+	}
+}
+
+// A zombie is fenced: once another producer initialises the transactional
+// id of an instance's stream thread, the instance cannot commit anything;
+// its thread stops with ErrProducerFenced, and what it processed after the
+// fence never becomes visible. A new instance then processes it exactly
+// once.
+func TestEOSZombieFenced(t *testing.T) {
+	c := kafkatest.New(t, 1)
+	in, out := c.Topic("in"), c.Topic("out")
+	c.CreateTopic(in, 2, nil)
+	c.CreateTopic(out, 2, nil)
+	appID := c.Topic("zombie")
+	topo, err := seqCountTopology(in, out, state.InMemory)
+	if err != nil {
+		t.Fatal(err)
+	}
+	uncaught := make(chan error, 4)
+	zombie := startApp(t, topo, appID, append(testOpts(c, t.TempDir()), Guarantee(ExactlyOnceV2), ProcessID("z"),
+		OnUncaughtError(func(err error) UncaughtErrorResponse { uncaught <- err; return ShutdownClient }))...)
+	prod := c.Client()
+	ids := map[string][]string{}
+	o := newCommittedOutput(c, out)
+	produceSeq(t, prod, in, ids, 0, 100, 10)
+	o.waitTotal(t, 100, 30*time.Second)
+
+	// The newer producer with the zombie's transactional id.
+	fencer := c.Client(kgo.TransactionalID(zombie.transactionalID(0)))
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	if _, _, err := fencer.ProducerID(ctx); err != nil {
+		t.Fatalf("init the fencing producer: %v", err)
+	}
+	produceSeq(t, prod, in, ids, 100, 200, 10)
+	select {
+	case err := <-uncaught:
+		if !errors.Is(err, ErrProducerFenced) {
+			t.Fatalf("zombie stopped with %v, want ErrProducerFenced", err)
+		}
+	case <-time.After(30 * time.Second):
+		t.Fatal("the zombie did not notice it was fenced")
+	}
+	<-zombie.Done()
+	if zombie.State() != Error {
+		t.Fatalf("zombie state %s, want ERROR", zombie.State())
+	}
+	o.poll(time.Second)
+	if n := o.total(); n != 100 {
+		t.Fatalf("read_committed output has %d records after the fence, want the 100 committed before it", n)
+	}
+
+	startApp(t, topo, appID, append(testOpts(c, t.TempDir()), Guarantee(ExactlyOnceV2), ProcessID("new"))...)
+	o.waitTotal(t, 200, 30*time.Second)
+	o.poll(500 * time.Millisecond)
+	o.checkSequences(t, ids)
+}
