@@ -14,6 +14,11 @@ import (
 //
 // The sequence number tells apart the duplicates of a window store that
 // retains them; it is 0 otherwise.
+//
+// This is the changelog's wire format, not the stores' on-disk keys
+// (state.WindowKey, state.SessionKey), which escape the record key so that
+// encoded keys sort by (key, time); the changelog needs no order, and
+// keeping Kafka Streams' layout lets its tools read Kafki's changelogs.
 const (
 	windowKeySuffix  = 8 + 4
 	sessionKeySuffix = 8 + 8

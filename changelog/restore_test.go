@@ -115,17 +115,18 @@ func testRestoreKeyValue(t *testing.T, engine state.Engine) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if res.Restored != int64(sent) || res.Next != int64(sent) || res.End != int64(sent) {
-		t.Fatalf("restore = %+v; want %d records restored, next offset %d", res, sent, sent)
+	// The broker may have compacted away overwritten records already.
+	if res.Restored > int64(sent) || res.Restored < int64(len(want)) || res.Next != int64(sent) || res.End != int64(sent) {
+		t.Fatalf("restore = %+v; want at most %d records restored, next offset %d", res, sent, sent)
 	}
 	compareContents(t, contents(t, engineStore), want)
-	if len(listener.starts) != 1 || listener.starts[0] != fmt.Sprintf("counts %s 0-%d", tp, sent) {
+	if len(listener.starts) != 1 || listener.starts[0] != fmt.Sprintf("counts %s %d-%d", tp, res.Start, sent) {
 		t.Errorf("OnRestoreStart calls: %q", listener.starts)
 	}
-	if listener.batched != int64(sent) || listener.batches < sent/500 || listener.lastEnd != int64(sent-1) {
+	if listener.batched != res.Restored || listener.batches < int(res.Restored)/500 || listener.lastEnd != int64(sent-1) {
 		t.Errorf("OnBatchRestored: %d batches, %d records, last batch ends at %d", listener.batches, listener.batched, listener.lastEnd)
 	}
-	if len(listener.ends) != 1 || listener.ends[0] != int64(sent) {
+	if len(listener.ends) != 1 || listener.ends[0] != res.Restored {
 		t.Errorf("OnRestoreEnd calls: %v", listener.ends)
 	}
 	if err := td.WriteCheckpoint(Offsets{tp: res.Next}); err != nil {
@@ -157,12 +158,8 @@ func testRestoreKeyValue(t *testing.T, engine state.Engine) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	wantRead := int64(tail)
-	if !trusted {
-		wantRead = int64(sent2)
-	}
-	if res.Restored != wantRead || res.Next != int64(sent2) {
-		t.Fatalf("restore from checkpoint %d = %+v; want %d records read, next %d", start, res, wantRead, sent2)
+	if trusted && res.Restored != int64(tail) || !trusted && res.Restored <= int64(tail) || res.Next != int64(sent2) {
+		t.Fatalf("restore from checkpoint %d = %+v; want %d records read (all, when not trusted), next %d", start, res, tail, sent2)
 	}
 	compareContents(t, contents(t, engineStore), want)
 

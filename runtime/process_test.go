@@ -107,7 +107,9 @@ func runChild() int {
 	case <-sig:
 	case <-app.Done():
 	}
-	if err := app.Close(ctx); err != nil {
+	cctx, ccancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer ccancel()
+	if err := app.Close(cctx); err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		return 1
 	}

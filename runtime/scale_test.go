@@ -8,7 +8,6 @@ import (
 	"time"
 
 	"github.com/kafki/kafki/internal/kafkatest"
-	"github.com/kafki/kafki/state"
 	"github.com/twmb/franz-go/pkg/kgo"
 )
 
@@ -39,7 +38,7 @@ func TestWordCountScaleOutAndMove(t *testing.T) {
 	c.CreateTopic(in, 6, nil)
 	c.CreateTopic(out, 6, nil)
 	appID := c.Topic("scale")
-	topo := wordCount(t, in, out, state.RocksDB)
+	topo := dslWordCount(t, in, out)
 	prod := c.Client()
 	p := &producer{want: map[string]int64{}}
 

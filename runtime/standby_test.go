@@ -7,7 +7,6 @@ import (
 	"time"
 
 	"github.com/kafki/kafki/internal/kafkatest"
-	"github.com/kafki/kafki/state"
 )
 
 // A task that moves to an instance holding its standby restores only the
@@ -18,7 +17,7 @@ func TestStandbyTakesOver(t *testing.T) {
 	c.CreateTopic(in, 4, nil)
 	c.CreateTopic(out, 4, nil)
 	appID := c.Topic("standby")
-	topo := wordCount(t, in, out, state.RocksDB)
+	topo := dslWordCount(t, in, out)
 	opts := func() []Opt { return testOpts(c, t.TempDir(), NumStandbyReplicas(1)) }
 
 	a1 := startApp(t, topo, appID, opts()...)

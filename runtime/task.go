@@ -119,7 +119,7 @@ func openStores(specs []state.Spec, appID string, id topology.TaskID, dir *chang
 			if spec.Caching && ok && cacheBytes > 0 {
 				c := state.NewCachingKeyValueStore(kv, cacheBytes)
 				c.SetTimestampSource(ts)
-				os.store = c
+				os.store = cachedKV{c}
 			}
 		}()
 		if !spec.Logging {
@@ -138,6 +138,16 @@ func openStores(specs []state.Spec, appID string, id topology.TaskID, dir *chang
 		}
 	}
 	return out, nil
+}
+
+// cachedKV adapts state's record cache to the flush-listener interface
+// package stream looks for, whose parameter is an unnamed func type where
+// state's is the named state.FlushListener: without it the DSL does not see
+// the cache and forwards every update.
+type cachedKV struct{ *state.CachingKeyValueStore }
+
+func (c cachedKV) SetFlushListener(fn func(key, newValue, oldValue []byte, timestamp int64) error) {
+	c.CachingKeyValueStore.SetFlushListener(fn)
 }
 
 // restoreJobs returns the restoration of every logged store from its

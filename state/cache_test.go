@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"sync"
 	"testing"
+	"time"
 )
 
 type countingKV struct {
@@ -199,4 +200,34 @@ func TestCacheConcurrentUse(t *testing.T) {
 		}(g)
 	}
 	wg.Wait()
+}
+
+func TestCachingWindowStore(t *testing.T) {
+	inner := NewInMemoryWindowStore("w", time.Hour, 0, false)
+	c := NewCachingWindowStore(inner, time.Hour, 1<<20)
+	checkClosed(t, c)
+	var got []string
+	c.SetWindowFlushListener(func(k []byte, start int64, nv, ov []byte, ts int64) error {
+		got = append(got, fmt.Sprintf("%s@%d %s<-%s ts=%d", k, start, nv, ov, ts))
+		return nil
+	})
+	var st CachedStore = c
+	_ = st
+	must(t, c.PutWithTimestamp(b("k"), b("1"), 0, 5))
+	must(t, c.PutWithTimestamp(b("k"), b("2"), 0, 6))
+	must(t, c.PutWithTimestamp(b("k"), b("x"), 60_000, 61_000))
+	if v, _ := inner.Fetch(b("k"), 0); v != nil || len(got) != 0 {
+		t.Fatal("cache wrote through before flush")
+	}
+	eq(t, colW(t)(c.FetchRange(b("k"), 0, 100_000)), []string{"k@0=2", "k@60000=x"})
+	must(t, c.Flush())
+	eq(t, got, []string{"k@0 2<- ts=6", "k@60000 x<- ts=61000"})
+	must(t, c.PutWithTimestamp(b("k"), b("3"), 0, 7))
+	must(t, c.Flush())
+	eq(t, got[2:], []string{"k@0 3<-2 ts=7"})
+	v, err := inner.Fetch(b("k"), 0)
+	must(t, err)
+	if string(v) != "3" {
+		t.Fatalf("inner has %q", v)
+	}
 }

@@ -26,6 +26,9 @@ func colS(t testing.TB) func(SessionIterator, error) []string {
 func TestSessionStoreContract(t *testing.T) {
 	for _, e := range segEngines() {
 		e := e
+		if e.session == nil {
+			continue
+		}
 		t.Run(e.name, func(t *testing.T) { runSessionContract(t, e) })
 	}
 }
@@ -72,7 +75,11 @@ func runSessionContract(t *testing.T, e segEngine) {
 		eq(t, colS(t)(s.FindSessions(b("k"), 6, 9)), nil)
 		eq(t, colS(t)(s.FindSessions(b("k"), 5, 5)), []string{"k[0,5]=v"})
 		eq(t, colS(t)(s.FindSessions(b("k"), 0, 100)), []string{"k[0,5]=v", "k[10,25]=v", "k[30,30]=v", "k[40,60]=v"})
-		eq(t, colS(t)(s.(*sessionStore).BackwardFindSessions(b("k"), 0, 100)), []string{"k[40,60]=v", "k[30,30]=v", "k[10,25]=v", "k[0,5]=v"})
+		if bs, ok := s.(interface {
+			BackwardFindSessions([]byte, int64, int64) (SessionIterator, error)
+		}); ok {
+			eq(t, colS(t)(bs.BackwardFindSessions(b("k"), 0, 100)), []string{"k[40,60]=v", "k[30,30]=v", "k[10,25]=v", "k[0,5]=v"})
+		}
 		eq(t, colS(t)(s.FindSessions(b("k"), 61, 100)), nil)
 		eq(t, colS(t)(s.Fetch(b("k\x00"))), []string{"k\x00[10,25]=x"})
 		eq(t, colS(t)(s.Fetch(b(""))), []string{"[10,25]=x"})
@@ -96,7 +103,7 @@ func runSessionContract(t *testing.T, e segEngine) {
 		eq(t, colS(t)(s.FindSessions(b("k"), 0, 215)), []string{"k[205,210]=210", "k[215,220]=220"})
 	})
 	t.Run("RandomAgainstModel", func(t *testing.T) {
-		s := fresh(t, 200*ms, 30*ms)
+		s := fresh(t, 200*ms, 70*ms)
 		runSessionModel(t, s, 2)
 	})
 	t.Run("IteratorLeakIsReported", func(t *testing.T) {

@@ -1,5 +1,8 @@
 package state
 
+// #include "rocksdb/c.h"
+import "C"
+
 import (
 	"bytes"
 	"fmt"
@@ -33,6 +36,11 @@ type rocksKV struct {
 	iters iterCount
 	imu   sync.Mutex
 	open  map[*rocksIter]struct{}
+
+	// C handles of db, ro and wo, for the direct calls of rocksdb_cgo.go.
+	cdb *C.rocksdb_t
+	cro *C.rocksdb_readoptions_t
+	cwo *C.rocksdb_writeoptions_t
 }
 
 // OpenRocksDBKeyValueStore opens (creating when missing) a RocksDB
@@ -55,16 +63,20 @@ func openRocksKV(name, dir string, set *rocksSettings) (*rocksKV, error) {
 	wo.DisableWAL(!set.wal)
 	fo := grocksdb.NewDefaultFlushOptions()
 	fo.SetWait(true)
+	ro := grocksdb.NewDefaultReadOptions()
 	return &rocksKV{
 		name:  name,
 		dir:   dir,
 		db:    db,
 		opts:  opts,
-		ro:    grocksdb.NewDefaultReadOptions(),
+		ro:    ro,
 		wo:    wo,
 		fo:    fo,
 		batch: grocksdb.NewWriteBatch(),
 		open:  map[*rocksIter]struct{}{},
+		cdb:   cDB(db),
+		cro:   cReadOptions(ro),
+		cwo:   cWriteOptions(wo),
 	}, nil
 }
 
@@ -132,7 +144,7 @@ func (s *rocksKV) destroy() error {
 
 // get copies the value into Go memory and frees RocksDB's (one allocation).
 func (s *rocksKV) get(key []byte) ([]byte, error) {
-	return s.db.GetBytes(s.ro, key)
+	return dbGet(s.cdb, s.cro, key)
 }
 
 func (s *rocksKV) Get(key []byte) ([]byte, error) {
@@ -151,9 +163,9 @@ func (s *rocksKV) Put(key, value []byte) error {
 		return ErrClosed
 	}
 	if value == nil {
-		return s.db.Delete(s.wo, key)
+		return dbDelete(s.cdb, s.cwo, key)
 	}
-	return s.db.Put(s.wo, key, value)
+	return dbPut(s.cdb, s.cwo, key, value)
 }
 
 func (s *rocksKV) PutIfAbsent(key, value []byte) ([]byte, error) {
@@ -171,7 +183,7 @@ func (s *rocksKV) PutIfAbsent(key, value []byte) ([]byte, error) {
 	if value == nil {
 		return nil, nil
 	}
-	return nil, s.db.Put(s.wo, key, value)
+	return nil, dbPut(s.cdb, s.cwo, key, value)
 }
 
 func (s *rocksKV) PutAll(entries []KeyValue) error {
@@ -207,7 +219,7 @@ func (s *rocksKV) Delete(key []byte) ([]byte, error) {
 	if err != nil || old == nil {
 		return nil, err
 	}
-	return old, s.db.Delete(s.wo, key)
+	return old, dbDelete(s.cdb, s.cwo, key)
 }
 
 func (s *rocksKV) ApproximateNumEntries() (int64, error) {
@@ -270,7 +282,8 @@ func (s *rocksKV) scan(lo, hi []byte, hiIncl, reverse bool) (KeyValueIterator, e
 		}
 		ro.SetIterateUpperBound(hi)
 	}
-	it := &rocksIter{s: s, ro: ro, it: s.db.NewIterator(ro), reverse: reverse}
+	git := s.db.NewIterator(ro)
+	it := &rocksIter{s: s, ro: ro, it: git, cit: cIterator(git), reverse: reverse}
 	s.imu.Lock()
 	s.open[it] = struct{}{}
 	s.imu.Unlock()
@@ -282,6 +295,7 @@ type rocksIter struct {
 	s       *rocksKV
 	ro      *grocksdb.ReadOptions
 	it      *grocksdb.Iterator
+	cit     *C.rocksdb_iterator_t
 	reverse bool
 	started bool
 	key     []byte
@@ -311,28 +325,22 @@ func (it *rocksIter) Next() bool {
 	if it.done { // closed, or its store closed
 		return false
 	}
+	op := iterNext
 	switch {
 	case !it.started && it.reverse:
-		it.it.SeekToLast()
+		op = iterLast
 	case !it.started:
-		it.it.SeekToFirst()
+		op = iterFirst
 	case it.reverse:
-		it.it.Prev()
-	default:
-		it.it.Next()
+		op = iterPrev
 	}
 	it.started = true
-	if !it.it.Valid() {
+	var ok bool
+	if it.key, it.value, ok = iterStep(it.cit, op); !ok {
 		if err := it.it.Err(); err != nil {
 			it.err = err
 		}
-		it.key, it.value = nil, nil
 		return false
-	}
-	it.key = it.it.Key().Data()
-	it.value = it.it.Value().Data()
-	if it.value == nil {
-		it.value = []byte{}
 	}
 	return true
 }

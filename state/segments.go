@@ -113,6 +113,20 @@ func (g *segments) cleanupLocked() error {
 	return errors.Join(errs...)
 }
 
+// segErr maps the ErrClosed of a segment dropped (expired) under a reader
+// or writer to nil; it stays ErrClosed once the whole store is closed.
+func (g *segments) segErr(err error) error {
+	if err == nil || !errors.Is(err, ErrClosed) {
+		return err
+	}
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	if g.closed {
+		return err
+	}
+	return nil
+}
+
 // getOrCreate returns the segment for time t, opening it when missing.
 func (g *segments) getOrCreate(t int64) (segmentKV, error) {
 	id := g.id(t)

@@ -75,7 +75,7 @@ func (s *sessionStore) Put(key []byte, start, end int64, value []byte) error {
 	if err != nil {
 		return err
 	}
-	return seg.Put(SessionKey(key, start, end), value)
+	return s.segs.segErr(seg.Put(SessionKey(key, start, end), value))
 }
 
 func (s *sessionStore) Remove(key []byte, start, end int64) error {
@@ -83,7 +83,7 @@ func (s *sessionStore) Remove(key []byte, start, end int64) error {
 	if err != nil || seg == nil {
 		return err
 	}
-	return seg.Put(SessionKey(key, start, end), nil)
+	return s.segs.segErr(seg.Put(SessionKey(key, start, end), nil))
 }
 
 func (s *sessionStore) FetchSession(key []byte, start, end int64) ([]byte, error) {
@@ -94,7 +94,8 @@ func (s *sessionStore) FetchSession(key []byte, start, end int64) ([]byte, error
 	if err != nil || seg == nil {
 		return nil, err
 	}
-	return seg.Get(SessionKey(key, start, end))
+	v, err := seg.Get(SessionKey(key, start, end))
+	return v, s.segs.segErr(err)
 }
 
 func (s *sessionStore) FindSessions(key []byte, earliestSessionEnd, latestSessionStart int64) (SessionIterator, error) {

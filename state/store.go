@@ -44,8 +44,11 @@ type KeyValueIterator interface {
 
 // KeyValueStore maps byte keys to byte values, ordered by key.
 //
-// Range bounds are inclusive, as in Kafka Streams; a nil bound is open.
-// A nil value passed to Put deletes the key.
+// Range bounds are inclusive, as in Kafka Streams; a nil bound is open; a
+// range whose from is above its to is empty. A nil value passed to Put
+// deletes the key; an empty non-nil value is a value. Stores copy the
+// slices passed to them. Slices they return may be shared with the store:
+// callers must not modify them.
 type KeyValueStore interface {
 	Store
 	Get(key []byte) ([]byte, error)
@@ -66,7 +69,7 @@ type KeyValueStore interface {
 }
 
 // WindowIterator walks window entries ordered by key, then window start
-// (or by window start for the time-only fetches, see WindowStore).
+// (or by window start, then key, for FetchAll; see WindowStore).
 type WindowIterator interface {
 	Next() bool
 	Key() []byte
@@ -94,9 +97,10 @@ type WindowStore interface {
 	// FetchKeyRange returns the windows of keys in [keyFrom, keyTo] (nil is
 	// open) with start in [timeFrom, timeTo], ordered by key then start.
 	FetchKeyRange(keyFrom, keyTo []byte, timeFrom, timeTo int64) (WindowIterator, error)
-	// FetchAll returns every window with start in [timeFrom, timeTo].
+	// FetchAll returns every window with start in [timeFrom, timeTo],
+	// ordered by window start, then key.
 	FetchAll(timeFrom, timeTo int64) (WindowIterator, error)
-	// All returns every window still retained.
+	// All returns every window still retained, ordered by key, then start.
 	All() (WindowIterator, error)
 }
 

@@ -120,13 +120,13 @@ func (s *windowStore) Put(key, value []byte, windowStart int64) error {
 		if err != nil || seg == nil {
 			return err
 		}
-		return seg.Put(WindowKey(key, windowStart), nil)
+		return s.segs.segErr(seg.Put(WindowKey(key, windowStart), nil))
 	}
 	seg, err := s.segs.getOrCreate(windowStart)
 	if err != nil {
 		return err
 	}
-	return seg.Put(s.encode(key, windowStart), value)
+	return s.segs.segErr(seg.Put(s.encode(key, windowStart), value))
 }
 
 func (s *windowStore) Fetch(key []byte, windowStart int64) ([]byte, error) {
@@ -138,12 +138,13 @@ func (s *windowStore) Fetch(key []byte, windowStart int64) ([]byte, error) {
 		return nil, err
 	}
 	if !s.retainDup {
-		return seg.Get(WindowKey(key, windowStart))
+		v, err := seg.Get(WindowKey(key, windowStart))
+		return v, s.segs.segErr(err)
 	}
 	lo := WindowKey(key, windowStart)
 	it, err := seg.scan(lo, append(lo, maxSuffix[:seqSize]...), true, false)
 	if err != nil {
-		return nil, err
+		return nil, s.segs.segErr(err)
 	}
 	defer it.Close()
 	if it.Next() {

@@ -17,6 +17,7 @@ type Builder struct {
 	tb       *topology.Builder
 	index    int
 	problems []error
+	ext      builderExt // windows and suppression: see window_aggregate.go
 }
 
 // NewBuilder returns an empty Builder.
@@ -71,6 +72,7 @@ type options struct {
 	logConfig  map[string]string
 	partitions int
 	stores     []string
+	ext        extOptions // windows, joins, suppression: see windowed.go
 }
 
 func collect(opts []Option) *options {
@@ -164,6 +166,7 @@ func StreamTopics[K, V any](b *Builder, topics []string, keySerde serde.Serde[K]
 	o := collect(opts)
 	name := b.nameOr(o, "KSTREAM-SOURCE-")
 	topology.AddSource(b.tb, name, keySerde, valueSerde, topics...)
+	name = applyTimestampExtractor[K, V](b, o, name)
 	return KStream[K, V]{b: b, node: name, keySerde: keySerde, valueSerde: valueSerde}
 }
 
@@ -180,9 +183,10 @@ func Table[K, V any](b *Builder, topic string, keySerde serde.Serde[K], valueSer
 	name := b.nameOr(o, "KTABLE-SOURCE-")
 	topology.AddSource(b.tb, src, keySerde, valueSerde, topic)
 	spec := o.spec(store)
+	parent := applyTimestampExtractor[K, V](b, o, src)
 	topology.AddProcessor(b.tb, name, func() topology.Processor[K, V, K, Change[V]] {
 		return &tableSource[K, V]{emit: tableEmitter[K, V]{store: store, caching: spec.Caching, ks: keySerde, vs: valueSerde}}
-	}, src)
+	}, parent)
 	b.tb.AddStateStore(spec, name)
 	return KTable[K, V]{b: b, node: name, store: store, keySerde: keySerde, valueSerde: valueSerde}
 }

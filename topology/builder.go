@@ -72,6 +72,7 @@ type Builder struct {
 	internal map[string]int // unprefixed internal topic -> partitions (0 = derive)
 	globals  []GlobalStore
 	problems []error
+	copart   [][]string // see AddCoPartitionGroup
 }
 
 // NewBuilder returns an empty Builder.

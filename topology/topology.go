@@ -18,6 +18,7 @@ type Topology struct {
 	storeSeq []string // store names in the order they were added
 	internal map[string]int
 	globals  []GlobalStore
+	copart   [][]string // node names whose upstream sources are co-partitioned
 	subs     []*subTopology
 	subOf    map[string]int // node name -> sub-topology id
 }
@@ -39,6 +40,7 @@ func (b *Builder) Build() (*Topology, error) {
 		stores:   map[string]state.Spec{},
 		internal: map[string]int{},
 		globals:  slices.Clone(b.globals),
+		copart:   slices.Clone(b.copart),
 		subOf:    map[string]int{},
 	}
 	for k, v := range b.internal {
@@ -223,6 +225,11 @@ type SubTopology struct {
 	// Stores are the specs of the stores each task of this sub-topology
 	// opens.
 	Stores []state.Spec
+	// CoPartitionGroups are sets of SourceTopics (resolved) that must
+	// have the same partition count and be assigned together, partition
+	// by partition: the inputs of a join. Repartition topics in a group
+	// are created with the group's count. See AddCoPartitionGroup.
+	CoPartitionGroups [][]string
 }
 
 // InternalTopic is a repartition topic the runtime must create.
@@ -232,9 +239,11 @@ type InternalTopic struct {
 	// Partitions is the partition count asked for, or 0 to take the
 	// largest partition count of SourceTopics.
 	Partitions int
-	// SourceTopics are the (resolved) source topics of the sub-topology
-	// that writes this topic. Some may be internal topics themselves,
-	// whose counts are derived first.
+	// SourceTopics are the (resolved) topics whose largest partition count
+	// this topic takes: the source topics of the sub-topology that writes
+	// it, or, when the topic is co-partitioned with external topics (a
+	// join's other side), those topics. Some may be internal topics
+	// themselves, whose counts are derived first.
 	SourceTopics []string
 }
 
@@ -269,6 +278,7 @@ func (t *Topology) SubTopologies(applicationID string) []SubTopology {
 		for _, name := range s.stores {
 			st.Stores = append(st.Stores, t.stores[name])
 		}
+		st.CoPartitionGroups = t.coPartitionGroups(s.id, applicationID)
 		out = append(out, st)
 	}
 	return out
@@ -292,7 +302,7 @@ func (t *Topology) InternalTopics(applicationID string) []InternalTopic {
 			out = append(out, InternalTopic{
 				Name:         t.resolve(applicationID, n.topic),
 				Partitions:   parts,
-				SourceTopics: slices.Clone(st.SourceTopics),
+				SourceTopics: t.partitionSources(applicationID, n.topic, st.SourceTopics),
 			})
 		}
 	}

@@ -148,11 +148,23 @@ func (p *producer) finish(ctx context.Context) error {
 func prepare(ctx context.Context, b *broker, e *env, what string) error {
 	switch what {
 	case "lines":
-		return prepareLines(ctx, b, e)
+		e.LinesTopic = "kafki-bench-lines-" + e.RunID
+		e.Words = e.Records * wordsPerLine
+		return prepareLines(ctx, b, e.LinesTopic, e.Records, e.Partitions, 1)
+	case "window-lines":
+		e.WindowLinesTopic = "kafki-bench-window-lines-" + e.RunID
+		e.WindowWords = e.WindowRecords * wordsPerLine
+		// 100 ms of event time a line: 5,000 lines span 8 minutes, so
+		// that many 5-minute windows close.
+		return prepareLines(ctx, b, e.WindowLinesTopic, e.WindowRecords, e.Partitions, 100)
 	case "restore":
 		return prepareRestore(ctx, b, e)
 	case "nexmark":
-		return prepareNexmark(ctx, b, e)
+		e.NexmarkTopic = "kafki-bench-nexmark-" + e.RunID
+		return prepareNexmark(ctx, b, e.NexmarkTopic, e.Events, e.Partitions)
+	case "nexmark-window":
+		e.NexmarkWindowTopic = "kafki-bench-nexmark-window-" + e.RunID
+		return prepareNexmark(ctx, b, e.NexmarkWindowTopic, e.WindowEvents, e.Partitions)
 	}
 	return fmt.Errorf("unknown input %q", what)
 }
@@ -169,12 +181,11 @@ const vocabulary = 10_000
 // wordsPerLine is how many words each line holds.
 const wordsPerLine = 4
 
-// prepareLines writes e.Records lines of wordsPerLine words drawn
-// uniformly from a vocabulary of vocabulary words ("w0042"), with null
-// keys, spread over the partitions.
-func prepareLines(ctx context.Context, b *broker, e *env) error {
-	e.LinesTopic = "kafki-bench-lines-" + e.RunID
-	if err := b.createTopic(ctx, e.LinesTopic, e.Partitions, nil); err != nil {
+// prepareLines writes n lines of wordsPerLine words drawn uniformly from
+// a vocabulary of vocabulary words ("w0042"), with null keys, round-robin
+// over the partitions of topic, event times stepMs apart.
+func prepareLines(ctx context.Context, b *broker, topic string, n int64, partitions int, stepMs int64) error {
+	if err := b.createTopic(ctx, topic, partitions, nil); err != nil {
 		return err
 	}
 	p, err := newProducer(b.addrs)
@@ -183,7 +194,7 @@ func prepareLines(ctx context.Context, b *broker, e *env) error {
 	}
 	rng := rand.New(rand.NewPCG(1, 2))
 	base := eventTimeBase()
-	for i := int64(0); i < e.Records; i++ {
+	for i := int64(0); i < n; i++ {
 		v := make([]byte, 0, wordsPerLine*6)
 		for w := range wordsPerLine {
 			if w > 0 {
@@ -191,12 +202,9 @@ func prepareLines(ctx context.Context, b *broker, e *env) error {
 			}
 			v = fmt.Appendf(v, "w%04d", rng.IntN(vocabulary))
 		}
-		// Event time advances 1 ms a line (1,000 lines per second), so
-		// that the windowed scenarios see many windows open and close.
-		p.send(ctx, &kgo.Record{Topic: e.LinesTopic, Partition: int32(i % int64(e.Partitions)), Value: v,
-			Timestamp: time.UnixMilli(base + i)})
+		p.send(ctx, &kgo.Record{Topic: topic, Partition: int32(i % int64(partitions)), Value: v,
+			Timestamp: time.UnixMilli(base + i*stepMs)})
 	}
-	e.Words = e.Records * wordsPerLine
 	return p.finish(ctx)
 }
 

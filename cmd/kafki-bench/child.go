@@ -23,19 +23,28 @@ const resultPrefix = "KAFKI-BENCH-RESULT "
 // env is what a scenario needs to know: where the broker is and what the
 // parent prepared. The parent passes it to the child as flags.
 type env struct {
-	Brokers      []string
-	RunID        string
-	Records      int64  // records in LinesTopic
-	Words        int64  // words in those records
-	LinesTopic   string // lines of text, null keys
-	RestoreTopic string // a compacted changelog of RestoreKeys keys
-	RestoreKeys  int64
-	Events       int64  // Nexmark events in NexmarkTopic
-	NexmarkTopic string // Nexmark events
-	Partitions   int
-	TmpDir       string
-	ProfileDir   string // CPU profiles of the timed sections; empty: none
-	profileName  string // the scenario being profiled
+	Brokers    []string
+	RunID      string
+	Records    int64  // records in LinesTopic
+	Words      int64  // words in those records
+	LinesTopic string // lines of text, null keys
+	// WindowRecords lines (WindowWords words) in WindowLinesTopic: the
+	// smaller input of the windowed scenarios.
+	WindowRecords    int64
+	WindowWords      int64
+	WindowLinesTopic string
+	RestoreTopic     string // a compacted changelog of RestoreKeys keys
+	RestoreKeys      int64
+	Events           int64  // Nexmark events in NexmarkTopic
+	NexmarkTopic     string // Nexmark events
+	// WindowEvents Nexmark events in NexmarkWindowTopic: the smaller input
+	// of the windowed queries.
+	WindowEvents       int64
+	NexmarkWindowTopic string
+	Partitions         int
+	TmpDir             string
+	ProfileDir         string // CPU profiles of the timed sections; empty: none
+	profileName        string // the scenario being profiled
 }
 
 // measure is what a scenario measured over its timed section.
@@ -143,10 +152,17 @@ func childArgs(name string, e env) []string {
 		"--records", strconv.FormatInt(e.Records, 10),
 		"--words", strconv.FormatInt(e.Words, 10),
 		"--lines-topic", e.LinesTopic,
+		"--window-records", strconv.FormatInt(e.WindowRecords, 10),
+		"--window-words", strconv.FormatInt(e.WindowWords, 10),
+		"--window-lines-topic", e.WindowLinesTopic,
 		"--restore-topic", e.RestoreTopic,
 		"--restore-keys", strconv.FormatInt(e.RestoreKeys, 10),
 		"--nexmark-events", strconv.FormatInt(e.Events, 10),
 		"--nexmark-topic", e.NexmarkTopic,
+		"--nexmark-window-events", strconv.FormatInt(e.WindowEvents, 10),
+		"--nexmark-window-topic", e.NexmarkWindowTopic,
+		"--nexmark-window-events", strconv.FormatInt(e.WindowEvents, 10),
+		"--nexmark-window-topic", e.NexmarkWindowTopic,
 		"--partitions", strconv.Itoa(e.Partitions),
 		"--tmp", e.TmpDir,
 		"--profile", e.ProfileDir,

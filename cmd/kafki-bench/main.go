@@ -31,6 +31,7 @@ import (
 type options struct {
 	records       int64
 	restoreKeys   int64
+	windowRecords int64
 	nexmark       bool
 	nexmarkEvents int64
 	partitions    int
@@ -49,9 +50,11 @@ func parseOptions(args []string, stderr io.Writer) (options, error) {
 	fs := flag.NewFlagSet("kafki-bench", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	fs.Int64Var(&o.records, "records", 500_000, "input records (lines of 4 words) of the stream scenarios")
+	fs.Int64Var(&o.windowRecords, "window-records", 5_000, "input records (lines of 4 words) of the windowed scenarios")
 	fs.Int64Var(&o.restoreKeys, "restore-keys", 1_000_000, "keys in the changelog of the restoration scenario")
 	fs.BoolVar(&o.nexmark, "nexmark", false, "also run the Nexmark queries")
 	fs.Int64Var(&o.nexmarkEvents, "nexmark-events", 1_000_000, "Nexmark events generated for the queries")
+	fs.Int64Var(&o.e.WindowEvents, "nexmark-window-events", 20_000, "Nexmark events generated for the windowed queries (q5, q7, q8)")
 	fs.IntVar(&o.partitions, "partitions", 4, "partitions of the input topics")
 	fs.StringVar(&o.brokers, "brokers", "", "seed brokers of a cluster to use (default: an in-process kfake broker)")
 	fs.StringVar(&o.only, "only", "", "comma-separated scenarios to run (default: all); names: "+strings.Join(allNames(), ", "))
@@ -63,8 +66,11 @@ func parseOptions(args []string, stderr io.Writer) (options, error) {
 	fs.StringVar(&o.e.RunID, "run-id", "", "internal")
 	fs.Int64Var(&o.e.Words, "words", 0, "internal")
 	fs.StringVar(&o.e.LinesTopic, "lines-topic", "", "internal")
+	fs.Int64Var(&o.e.WindowWords, "window-words", 0, "internal")
+	fs.StringVar(&o.e.WindowLinesTopic, "window-lines-topic", "", "internal")
 	fs.StringVar(&o.e.RestoreTopic, "restore-topic", "", "internal")
 	fs.StringVar(&o.e.NexmarkTopic, "nexmark-topic", "", "internal")
+	fs.StringVar(&o.e.NexmarkWindowTopic, "nexmark-window-topic", "", "internal")
 	fs.StringVar(&o.e.TmpDir, "tmp", "", "internal")
 	if err := fs.Parse(args); err != nil {
 		return o, err
@@ -73,8 +79,8 @@ func parseOptions(args []string, stderr io.Writer) (options, error) {
 		return o, fmt.Errorf("unexpected arguments: %v", fs.Args())
 	}
 	switch {
-	case o.records < 1 || o.restoreKeys < 1 || o.nexmarkEvents < 1:
-		return o, errors.New("--records, --restore-keys and --nexmark-events must be positive")
+	case o.records < 1 || o.windowRecords < 1 || o.restoreKeys < 1 || o.nexmarkEvents < 1 || o.e.WindowEvents < 1:
+		return o, errors.New("--records, --window-records, --restore-keys, --nexmark-events and --nexmark-window-events must be positive")
 	case o.partitions < 1:
 		return o, errors.New("--partitions must be at least 1")
 	case o.timeout <= 0:
@@ -88,6 +94,7 @@ func parseOptions(args []string, stderr io.Writer) (options, error) {
 	if o.brokers != "" {
 		o.e.Brokers = strings.Split(o.brokers, ",")
 	}
+	o.e.WindowRecords = o.windowRecords
 	o.e.Records, o.e.RestoreKeys, o.e.Events, o.e.Partitions = o.records, o.restoreKeys, o.nexmarkEvents, o.partitions
 	return o, nil
 }

@@ -20,8 +20,12 @@ func nexmarkScenarios() []scenario {
 	have := map[string]bool{}
 	for _, q := range nexmark.Queries() {
 		have[q.Name] = true
+		needs := "nexmark"
+		if windowedQuery(q.Name) {
+			needs = "nexmark-window"
+		}
 		out = append(out, scenario{name: "nexmark-" + q.Name, title: "Nexmark " + q.Name + ": " + q.Title,
-			input: "event", needs: "nexmark",
+			input: "event", needs: needs,
 			run: func(ctx context.Context, e env) (measure, error) { return nexmarkQuery(ctx, e, q) }})
 	}
 	for _, q := range []struct{ name, title string }{
@@ -33,7 +37,7 @@ func nexmarkScenarios() []scenario {
 			continue
 		}
 		out = append(out, scenario{name: "nexmark-" + q.name, title: "Nexmark " + q.name + ": " + q.title,
-			input: "event", needs: "nexmark",
+			input: "event", needs: "nexmark-window",
 			run: func(context.Context, env) (measure, error) {
 				return measure{}, errUnavailable{"windowed aggregations and joins are not merged into main yet"}
 			}})
@@ -45,9 +49,13 @@ func nexmarkScenarios() []scenario {
 // (and every record the query re-keys through a repartition topic) is
 // processed.
 func nexmarkQuery(ctx context.Context, e env, q nexmark.Query) (measure, error) {
+	in, events := e.NexmarkTopic, e.Events
+	if windowedQuery(q.Name) {
+		in, events = e.NexmarkWindowTopic, e.WindowEvents
+	}
 	b := stream.NewBuilder()
 	out := "bench-nexmark-" + q.Name + "-" + e.RunID + "-out"
-	q.Build(b, e.NexmarkTopic, out, nexmark.QueryOptions{})
+	q.Build(b, in, out, nexmark.QueryOptions{})
 	topo, err := b.Build()
 	if err != nil {
 		return measure{}, err
@@ -55,14 +63,14 @@ func nexmarkQuery(ctx context.Context, e env, q nexmark.Query) (measure, error) 
 	if err := createTopic(ctx, e, out, e.Partitions); err != nil {
 		return measure{}, err
 	}
-	want, exact := e.Events, true
+	want, exact := events, true
 	switch q.Name {
 	case "q0", "q1", "q2":
 	case "q3":
 		// Persons and category-10 auctions pass through the repartition
 		// topic and are processed a second time.
 		g := nexmark.NewGenerator(nexmark.GeneratorConfig{Seed: nexmarkSeed})
-		for range e.Events {
+		for range events {
 			ev := g.Next()
 			if ev.Kind == nexmark.KindPerson || ev.Kind == nexmark.KindAuction && ev.Auction.Category == nexmark.Q3Category {
 				want++
@@ -74,15 +82,18 @@ func nexmarkQuery(ctx context.Context, e env, q nexmark.Query) (measure, error) 
 		exact = false
 	}
 	m, err := runAppUntil(ctx, e, topo, "bench-nexmark-"+q.Name+"-"+e.RunID, want, !exact)
-	m.Records = e.Events
+	m.Records = events
 	return m, err
 }
 
-// prepareNexmark writes e.Events generated events, round-robin over the
+// windowedQuery reports whether a query uses windows: those read the
+// smaller input (--nexmark-window-events).
+func windowedQuery(name string) bool { return name == "q5" || name == "q7" || name == "q8" }
+
+// prepareNexmark writes n generated events to topic, round-robin over the
 // partitions, with null keys and their event times as timestamps.
-func prepareNexmark(ctx context.Context, b *broker, e *env) error {
-	e.NexmarkTopic = "kafki-bench-nexmark-" + e.RunID
-	if err := b.createTopic(ctx, e.NexmarkTopic, e.Partitions, nil); err != nil {
+func prepareNexmark(ctx context.Context, b *broker, topic string, n int64, partitions int) error {
+	if err := b.createTopic(ctx, topic, partitions, nil); err != nil {
 		return err
 	}
 	p, err := newProducer(b.addrs)
@@ -91,13 +102,13 @@ func prepareNexmark(ctx context.Context, b *broker, e *env) error {
 	}
 	g := nexmark.NewGenerator(nexmark.GeneratorConfig{Seed: nexmarkSeed, BaseTime: eventTimeBase()})
 	es := nexmark.EventSerde()
-	for i := int64(0); i < e.Events; i++ {
+	for i := int64(0); i < n; i++ {
 		ev := g.Next()
-		v, err := es.Serialize(e.NexmarkTopic, nil, ev)
+		v, err := es.Serialize(topic, nil, ev)
 		if err != nil {
 			return fmt.Errorf("encode event %d: %w", i, err)
 		}
-		p.send(ctx, &kgo.Record{Topic: e.NexmarkTopic, Partition: int32(i % int64(e.Partitions)), Value: v,
+		p.send(ctx, &kgo.Record{Topic: topic, Partition: int32(i % int64(partitions)), Value: v,
 			Timestamp: time.UnixMilli(ev.Timestamp())})
 	}
 	return p.finish(ctx)

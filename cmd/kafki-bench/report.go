@@ -136,14 +136,20 @@ func (r *report) markdown() string {
 	fmt.Fprintf(&b, "- Broker: %s.\n", r.broker)
 	e := r.inputs
 	if e.LinesTopic != "" {
-		fmt.Fprintf(&b, "- Stream input: %d records in %d partitions, each a line of %d words drawn uniformly from %d (about %d bytes, null key). Word count reads %d words back from its repartition topic.\n",
+		fmt.Fprintf(&b, "- Stream input: %d records in %d partitions, each a line of %d words drawn uniformly from %d (about %d bytes, null key, event time 1 ms apart). Word count reads %d words back from its repartition topic.\n",
 			e.Records, e.Partitions, wordsPerLine, vocabulary, wordsPerLine*6-1, e.Words)
+	}
+	if e.WindowLinesTopic != "" {
+		fmt.Fprintf(&b, "- Windowed input: %d such lines (the windowed scenarios are slower; --window-records sets it), event time 100 ms apart.\n", e.WindowRecords)
 	}
 	if e.RestoreTopic != "" {
 		fmt.Fprintf(&b, "- Restoration: a compacted one-partition changelog of %d distinct keys (11-byte keys, 16-byte values) restored into a RocksDB store, final flush included.\n", e.RestoreKeys)
 	}
 	if e.NexmarkTopic != "" {
-		fmt.Fprintf(&b, "- Nexmark: %d events (persons, auctions, bids in the Nexmark proportions 1:3:46) in %d partitions.\n", e.Events, e.Partitions)
+		fmt.Fprintf(&b, "- Nexmark: %d events (persons, auctions, bids in the Nexmark proportions 1:3:46, 10,000 events per second of event time) in %d partitions.\n", e.Events, e.Partitions)
+	}
+	if e.NexmarkWindowTopic != "" {
+		fmt.Fprintf(&b, "- Nexmark windowed queries (q5, q7, q8): %d such events (--nexmark-window-events).\n", e.WindowEvents)
 	}
 	b.WriteString("- Kafki scenarios run one instance with one stream thread and the defaults (at-least-once, commit interval 30 s, caching on); the timed section runs from the moment the instance is RUNNING until Close has flushed, produced and committed everything. The raw pipe is one franz-go client (no group) timed from its creation to its final flush.\n")
 	b.WriteString("- CPU seconds are the child process's user+system time (getrusage) over the timed section, all threads included (RocksDB's too); peak RSS is the child's VmHWM over its whole life. \"Records per CPU s\" is throughput per core.\n\n")

@@ -43,7 +43,7 @@ var scenarios = []scenario{
 		}},
 	{name: "wordcount-memory", title: "word count, in-memory store + changelog + cache", input: "line", needs: "lines",
 		run: func(ctx context.Context, e env) (measure, error) { return wordCount(ctx, e, "wordcount-memory", true) }},
-	{name: "hopping-window", title: "hopping-window count with suppression", input: "line", needs: "lines", run: hoppingWindow},
+	{name: "hopping-window", title: "hopping-window count with suppression", input: "line", needs: "window-lines", run: hoppingWindow},
 	{name: "stream-table-join", title: "stream-table join", input: "line", needs: "lines", run: streamTableJoin},
 	{name: "wordcount-eos", title: "word count, exactly-once v2", input: "line", needs: "lines", run: wordCountEOS},
 	{name: "restore", title: "restore a store from its changelog (RocksDB)", input: "changelog record", needs: "restore", run: restore},
@@ -160,14 +160,14 @@ func wordCount(ctx context.Context, e env, name string, inMemory bool) (measure,
 		return m, err
 	}
 	m.Records = e.Records
-	m.Note, err = outputNote(ctx, e, out)
+	m.Note, err = outputNote(ctx, e, out, e.Words)
 	return m, err
 }
 
 // outputNote says how many records a scenario wrote to out: for word
 // count, how much the record cache saved (without one, every word is an
 // update).
-func outputNote(ctx context.Context, e env, out string) (string, error) {
+func outputNote(ctx context.Context, e env, out string, words int64) (string, error) {
 	b := &broker{addrs: e.Brokers}
 	adm, done, err := b.admin()
 	if err != nil {
@@ -183,7 +183,7 @@ func outputNote(ctx context.Context, e env, out string) (string, error) {
 	}
 	var n int64
 	ends.Each(func(o kadm.ListedOffset) { n += o.Offset })
-	return fmt.Sprintf("%d output records for %d words", n, e.Words), nil
+	return fmt.Sprintf("%d output records for %d words", n, words), nil
 }
 
 // wordCountEOS is word count under exactly_once_v2. It reports the

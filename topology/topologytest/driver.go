@@ -47,8 +47,8 @@ func ApplicationID(id string) Option { return func(c *config) { c.appID = id } }
 // StartTime sets the initial wall-clock time (default: Unix epoch + 0).
 func StartTime(t time.Time) Option { return func(c *config) { c.start = t } }
 
-// StoreOpener replaces the default opener, which opens in-memory
-// key-value stores for every key-value spec whatever its engine.
+// StoreOpener replaces the default opener, which opens every store
+// (key-value, window, session) in memory whatever its engine.
 func StoreOpener(o topology.StoreOpener) Option { return func(c *config) { c.opener = o } }
 
 // Logger sets the tasks' logger (default: discard).
@@ -148,10 +148,8 @@ func New(topo *topology.Topology, opts ...Option) (*Driver, error) {
 }
 
 func openInMemory(spec state.Spec) (state.Store, error) {
-	if spec.Kind != state.KindKeyValue {
-		return nil, fmt.Errorf("topologytest: no default store for %q of kind %d; pass a StoreOpener", spec.Name, spec.Kind)
-	}
-	return state.NewInMemoryKeyValueStore(spec.Name), nil
+	spec.Engine = state.InMemory // key-value, window and session stores alike
+	return state.Open(spec, "")
 }
 
 type collector struct{ d *Driver }

@@ -1,0 +1,180 @@
+package runtime
+
+import (
+	"context"
+	"encoding/binary"
+	"errors"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/kafki/kafki/internal/kafkatest"
+	"github.com/kafki/kafki/serde"
+	"github.com/kafki/kafki/topology"
+	"github.com/twmb/franz-go/pkg/kgo"
+)
+
+// failer passes records on and fails on the value "boom"; with once set it
+// fails only the first time it sees it.
+type failer struct {
+	ctx  topology.ProcessorContext[string, int64]
+	once *atomic.Bool
+}
+
+func (f *failer) Init(ctx topology.ProcessorContext[string, int64]) error { f.ctx = ctx; return nil }
+func (f *failer) Process(rec topology.Record[string, int64]) error {
+	if rec.Key == "boom" && (f.once == nil || f.once.CompareAndSwap(false, true)) {
+		return errors.New("boom")
+	}
+	return f.ctx.Forward(rec)
+}
+func (f *failer) Close() error { return nil }
+
+func int64Pipe(t *testing.T, in, out string, once *atomic.Bool) *topology.Topology {
+	b := topology.NewBuilder()
+	topology.AddSource(b, "source", serde.String(), serde.Int64(), in)
+	topology.AddProcessor(b, "fail", func() topology.Processor[string, int64, string, int64] { return &failer{once: once} }, "source")
+	topology.AddSink(b, "sink", out, serde.String(), serde.Int64(), "fail")
+	topo, err := b.Build()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return topo
+}
+
+func i64(n int64) []byte { return binary.BigEndian.AppendUint64(nil, uint64(n)) }
+
+// readN reads n records of topic from the start.
+func readN(t *testing.T, c *kafkatest.Cluster, topic string, n int) []*kgo.Record {
+	t.Helper()
+	cl := c.Client(kgo.ConsumeTopics(topic), kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()))
+	var out []*kgo.Record
+	deadline := time.Now().Add(30 * time.Second)
+	for len(out) < n {
+		if time.Now().After(deadline) {
+			t.Fatalf("%s: got %d records, want %d", topic, len(out), n)
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), 500*time.Millisecond)
+		cl.PollFetches(ctx).EachRecord(func(r *kgo.Record) { out = append(out, r) })
+		cancel()
+	}
+	return out
+}
+
+func TestErrorHandlers(t *testing.T) {
+	c := kafkatest.New(t, 1)
+	setup := func() (in, out string) {
+		in, out = c.Topic("in"), c.Topic("out")
+		c.CreateTopic(in, 1, nil)
+		c.CreateTopic(out, 1, nil)
+		produce := []*kgo.Record{
+			{Topic: in, Key: []byte("a"), Value: i64(1)},
+			{Topic: in, Key: []byte("bad"), Value: []byte("not an int64")},
+			{Topic: in, Key: []byte("boom"), Value: i64(2)},
+			{Topic: in, Key: []byte("b"), Value: i64(3)},
+		}
+		if err := c.Client().ProduceSync(context.Background(), produce...).FirstErr(); err != nil {
+			t.Fatal(err)
+		}
+		return in, out
+	}
+
+	t.Run("dead letter queue and log-and-continue", func(t *testing.T) {
+		in, out := setup()
+		dlq := c.Topic("dlq")
+		c.CreateTopic(dlq, 1, nil)
+		app := startApp(t, int64Pipe(t, in, out, nil), c.Topic("app"), testOpts(c, t.TempDir(),
+			OnDeserializationError(DeadLetterQueue(dlq)), OnProcessingError(LogAndContinue))...)
+		got := readN(t, c, out, 2)
+		if string(got[0].Key) != "a" || string(got[1].Key) != "b" {
+			t.Fatalf("output keys %q %q", got[0].Key, got[1].Key)
+		}
+		dead := readN(t, c, dlq, 1)[0]
+		headers := map[string]string{}
+		for _, h := range dead.Headers {
+			headers[h.Key] = string(h.Value)
+		}
+		if string(dead.Value) != "not an int64" || headers[HeaderDLQTopic] != in || headers[HeaderDLQPartition] != "0" ||
+			headers[HeaderDLQOffset] != "1" || headers[HeaderDLQErrorMessage] == "" {
+			t.Fatalf("dead letter %q with headers %v", dead.Value, headers)
+		}
+		waitFor(t, "drops counted", 10*time.Second, func() bool {
+			d := app.Metrics().Dropped
+			return d[DropDeserialization] == 1 && d[DropProcessing] == 1
+		})
+	})
+
+	t.Run("log-and-fail stops the instance", func(t *testing.T) {
+		in, out := setup()
+		var mu sync.Mutex
+		var states []string
+		app := startApp(t, int64Pipe(t, in, out, nil), c.Topic("app"), testOpts(c, t.TempDir(),
+			OnStateChange(func(n, _ State) { mu.Lock(); states = append(states, n.String()); mu.Unlock() }))...)
+		select {
+		case <-app.Done():
+		case <-time.After(30 * time.Second):
+			t.Fatal("instance did not stop")
+		}
+		if app.State() != Error || app.Err() == nil || !strings.Contains(app.Err().Error(), "deserialize") {
+			t.Fatalf("state %v, err %v", app.State(), app.Err())
+		}
+		mu.Lock()
+		defer mu.Unlock()
+		if len(states) < 3 || states[0] != "REBALANCING" || states[len(states)-2] != "PENDING_ERROR" || states[len(states)-1] != "ERROR" {
+			t.Fatalf("state changes %v", states)
+		}
+	})
+
+	t.Run("replace thread", func(t *testing.T) {
+		in, out := setup()
+		var once atomic.Bool
+		var calls atomic.Int32
+		app := startApp(t, int64Pipe(t, in, out, &once), c.Topic("app"), testOpts(c, t.TempDir(),
+			OnDeserializationError(LogAndContinue),
+			OnUncaughtError(func(error) UncaughtErrorResponse { calls.Add(1); return ReplaceThread }))...)
+		got := readN(t, c, out, 3) // a, boom (on the second try), b; "a" may come twice
+		keys := map[string]bool{}
+		for _, r := range got {
+			keys[string(r.Key)] = true
+		}
+		if !keys["boom"] || calls.Load() != 1 {
+			t.Fatalf("keys %v, handler calls %d", keys, calls.Load())
+		}
+		waitFor(t, "running again", 30*time.Second, func() bool { return app.State() == Running })
+	})
+}
+
+func TestShutdownApplication(t *testing.T) {
+	c := kafkatest.New(t, 1)
+	in, out := c.Topic("in"), c.Topic("out")
+	c.CreateTopic(in, 2, nil)
+	c.CreateTopic(out, 2, nil)
+	appID := c.Topic("app")
+	opts := func() []Opt {
+		return testOpts(c, t.TempDir(), OnUncaughtError(func(error) UncaughtErrorResponse { return ShutdownApplication }))
+	}
+	a1 := startApp(t, int64Pipe(t, in, out, nil), appID, opts()...)
+	a2 := startApp(t, int64Pipe(t, in, out, nil), appID, opts()...)
+	waitFor(t, "both running with a task each", 30*time.Second, func() bool {
+		return a1.State() == Running && a2.State() == Running && len(a1.LocalThreads()[0].Active) == 1 && len(a2.LocalThreads()[0].Active) == 1
+	})
+	if err := c.Client().ProduceSync(context.Background(), &kgo.Record{Topic: in, Partition: 0, Key: []byte("boom"), Value: i64(1)}).FirstErr(); err != nil {
+		t.Fatal(err)
+	}
+	for _, a := range []*App{a1, a2} {
+		select {
+		case <-a.Done():
+		case <-time.After(60 * time.Second):
+			t.Fatalf("instance still %v", a.State())
+		}
+		if a.State() != Error {
+			t.Fatalf("state %v", a.State())
+		}
+	}
+	// One failed with the processing error, the other was told to stop.
+	if !errors.Is(a1.Err(), ErrApplicationShutdown) && !errors.Is(a2.Err(), ErrApplicationShutdown) {
+		t.Fatalf("errors %v and %v: neither was asked to stop", a1.Err(), a2.Err())
+	}
+}

@@ -1,0 +1,384 @@
+package stream
+
+import (
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/kafki/kafki/serde"
+	"github.com/kafki/kafki/state"
+	"github.com/kafki/kafki/topology"
+)
+
+type joinKind int
+
+const (
+	innerJoin joinKind = iota
+	leftJoin
+	outerJoin
+)
+
+// joinFn is every joiner in one shape: each side's value and whether it
+// is there. The public joiners (plain values, or pointers for a side that
+// may be missing) are adapted to it once, at build time.
+type joinFn[V1, V2, VR any] func(l V1, hasL bool, r V2, hasR bool) VR
+
+// Join joins two streams on their keys: each pair of records with equal
+// keys whose timestamps are within w (right record in [t-Before,
+// t+After] of the left record at t) yields joiner(left, right), with the
+// larger of the two timestamps. A record from either side joins every
+// partner already seen. Streams whose keys may have changed are
+// repartitioned first; the two sides' topics must be co-partitioned.
+//
+// Named names the join (stores "<name>-this-join-store" and
+// "<name>-other-join-store"); WithValueSerde sets the result's serde and
+// WithOtherValueSerde the right stream's serde for its store.
+func Join[K, V1, V2, VR any](left KStream[K, V1], right KStream[K, V2], joiner func(V1, V2) VR, w JoinWindows, opts ...Option) KStream[K, VR] {
+	var fn joinFn[V1, V2, VR]
+	if joiner != nil {
+		fn = func(l V1, _ bool, r V2, _ bool) VR { return joiner(l, r) }
+	}
+	return streamJoin(left, right, innerJoin, fn, w, opts)
+}
+
+// LeftJoin is Join that also emits joiner(left, nil) for a left record
+// that found no partner — only once its join window and grace have passed
+// with none, so that no "left-nil" result is followed by a real one.
+func LeftJoin[K, V1, V2, VR any](left KStream[K, V1], right KStream[K, V2], joiner func(V1, *V2) VR, w JoinWindows, opts ...Option) KStream[K, VR] {
+	var fn joinFn[V1, V2, VR]
+	if joiner != nil {
+		fn = func(l V1, _ bool, r V2, hasR bool) VR {
+			if !hasR {
+				return joiner(l, nil)
+			}
+			return joiner(l, &r)
+		}
+	}
+	return streamJoin(left, right, leftJoin, fn, w, opts)
+}
+
+// OuterJoin is LeftJoin that also emits joiner(nil, right) for right
+// records that found no partner, under the same rule.
+func OuterJoin[K, V1, V2, VR any](left KStream[K, V1], right KStream[K, V2], joiner func(*V1, *V2) VR, w JoinWindows, opts ...Option) KStream[K, VR] {
+	var fn joinFn[V1, V2, VR]
+	if joiner != nil {
+		fn = func(l V1, hasL bool, r V2, hasR bool) VR {
+			switch {
+			case !hasL:
+				return joiner(nil, &r)
+			case !hasR:
+				return joiner(&l, nil)
+			}
+			return joiner(&l, &r)
+		}
+	}
+	return streamJoin(left, right, outerJoin, fn, w, opts)
+}
+
+// joinSide carries a record of either side into the join processor, which
+// needs both sides in one node so that they share one stream time.
+type joinSide[V1, V2 any] struct {
+	l     V1
+	r     V2
+	right bool
+}
+
+// joinParent repartitions a join input whose key may have changed, through
+// "<join name>-<side>-repartition" or a generated topic.
+func joinParent[K, V any](s KStream[K, V], name, side string) string {
+	if !s.repartition {
+		return s.node
+	}
+	base := name + "-" + side
+	if name == "" {
+		base = s.b.newName("KSTREAM-JOIN-" + strings.ToUpper(side) + "-")
+	}
+	return repartitionThrough(s.b, s.node, base, s.keySerde, s.valueSerde, 0, true)
+}
+
+func streamJoin[K, V1, V2, VR any](left KStream[K, V1], right KStream[K, V2], kind joinKind, fn joinFn[V1, V2, VR], w JoinWindows, opts []Option) KStream[K, VR] {
+	b := left.b
+	o := collect(opts)
+	ks := serdeOf(b, o.keySerde, left.keySerde, "join", "key")
+	if ks == nil {
+		ks = right.keySerde
+	}
+	v2s := serdeOf(b, o.ext.otherValueSerde, right.valueSerde, "join", "other value")
+	lp := joinParent(left, o.name, "left")
+	rp := joinParent(right, o.name, "right")
+	lw, rw := b.newName("KSTREAM-WINDOWED-"), b.newName("KSTREAM-WINDOWED-")
+	name := b.nameOr(o, map[joinKind]string{innerJoin: "KSTREAM-JOINTHIS-", leftJoin: "KSTREAM-JOINTHIS-", outerJoin: "KSTREAM-OUTERTHIS-"}[kind])
+	base := name
+	if o.name == "" {
+		base = b.newName(map[bool]string{false: "KSTREAM-JOINOTHER-", true: "KSTREAM-OUTEROTHER-"}[kind == outerJoin])
+	}
+	thisStore, otherStore := name+"-this-join-store", base+"-other-join-store"
+	if o.name == "" {
+		thisStore, otherStore = name+"-store", base+"-store"
+	}
+	outerStore := ""
+	if kind != innerJoin {
+		outerStore = name + "-outer-shared-join-store"
+		if o.name == "" {
+			outerStore = b.newName("KSTREAM-OUTERSHARED-") + "-store"
+		}
+	}
+	if err := w.validate(); err != nil {
+		b.problem(fmt.Errorf("%q: %w", name, err))
+	}
+	if fn == nil {
+		b.problem(topologyInvalid("%q: nil joiner", name))
+	}
+	need(b, ks, name, "key", "join store "+thisStore)
+	need(b, left.valueSerde, name, "value", "join store "+thisStore)
+	need(b, v2s, name, "value", "join store "+otherStore+" (use stream.WithOtherValueSerde)")
+	addFn(b, lw, lp, func(ctx topology.ProcessorContext[K, joinSide[V1, V2]], rec topology.Record[K, V1]) error {
+		return ctx.Forward(topology.Record[K, joinSide[V1, V2]]{Key: rec.Key, Value: joinSide[V1, V2]{l: rec.Value},
+			Timestamp: rec.Timestamp, Headers: rec.Headers, NullKey: rec.NullKey, NullValue: rec.NullValue})
+	})
+	addFn(b, rw, rp, func(ctx topology.ProcessorContext[K, joinSide[V1, V2]], rec topology.Record[K, V2]) error {
+		return ctx.Forward(topology.Record[K, joinSide[V1, V2]]{Key: rec.Key, Value: joinSide[V1, V2]{r: rec.Value, right: true},
+			Timestamp: rec.Timestamp, Headers: rec.Headers, NullKey: rec.NullKey, NullValue: rec.NullValue})
+	})
+	win := w
+	v1s := left.valueSerde
+	topology.AddProcessor(b.tb, name, func() topology.Processor[K, joinSide[V1, V2], K, VR] {
+		return &streamJoiner[K, V1, V2, VR]{kind: kind, fn: fn, ks: ks, v1s: v1s, v2s: v2s, time: newStreamTime(),
+			before: win.Before.Milliseconds(), after: win.After.Milliseconds(), grace: win.Grace.Milliseconds(),
+			stores: [3]string{thisStore, otherStore, outerStore}}
+	}, lw, rw)
+	retention := w.Before + w.After + w.Grace + time.Millisecond // +1ms: the oldest start a join still needs is kept
+	for _, st := range []string{thisStore, otherStore} {
+		spec := o.spec(st)
+		spec.Kind, spec.Caching, spec.RetainDuplicates = state.KindWindow, false, true
+		spec.WindowSize, spec.Retention = w.Before+w.After, retention
+		b.tb.AddStateStore(spec, name)
+	}
+	if outerStore != "" {
+		spec := o.spec(outerStore)
+		spec.Caching = false
+		b.tb.AddStateStore(spec, name)
+	}
+	b.tb.AddCoPartitionGroup(name)
+	return KStream[K, VR]{b: b, node: name, keySerde: ks, valueSerde: serdeOf[VR](b, o.valueSerde, nil, name, "value")}
+}
+
+// streamJoiner joins both sides in one processor. Each side's records are
+// kept in a window store with duplicates; records of left and outer joins
+// that found no partner wait in the outer store, keyed by (timestamp,
+// side, key), until no partner can arrive any more.
+type streamJoiner[K, V1, V2, VR any] struct {
+	kind                 joinKind
+	fn                   joinFn[V1, V2, VR]
+	ks                   serde.Serde[K]
+	v1s                  serde.Serde[V1]
+	v2s                  serde.Serde[V2]
+	before, after, grace int64
+	stores               [3]string
+	ctx                  topology.ProcessorContext[K, VR]
+	left, right          state.WindowStore
+	outer                state.KeyValueStore
+	time                 streamTime
+}
+
+func (p *streamJoiner[K, V1, V2, VR]) Init(ctx topology.ProcessorContext[K, VR]) error {
+	p.ctx = ctx
+	var err error
+	if p.left, err = openWindowStore(ctx, p.stores[0]); err != nil {
+		return err
+	}
+	if p.right, err = openWindowStore(ctx, p.stores[1]); err != nil {
+		return err
+	}
+	if p.stores[2] != "" {
+		kv, err := openKV(ctx, p.stores[2], serde.Bytes(), serde.Bytes())
+		if err != nil {
+			return err
+		}
+		p.outer = kv.s
+	}
+	return nil
+}
+
+func outerKey(ts int64, right bool, kb []byte) []byte {
+	k := binary.BigEndian.AppendUint64(make([]byte, 0, 9+len(kb)), uint64(ts)^(1<<63))
+	side := byte(0)
+	if right {
+		side = 1
+	}
+	return append(append(k, side), kb...)
+}
+
+func (p *streamJoiner[K, V1, V2, VR]) Process(rec topology.Record[K, joinSide[V1, V2]]) error {
+	ts, isRight := rec.Timestamp, rec.Value.right
+	if rec.NullKey && !rec.NullValue && (p.kind == outerJoin || (p.kind == leftJoin && !isRight)) {
+		// A null key can join nothing: left and outer joins emit it alone
+		// at once, as Kafka Streams does.
+		var l V1
+		var r V2
+		if isRight {
+			r = rec.Value.r
+		} else {
+			l = rec.Value.l
+		}
+		return p.ctx.Forward(topology.Record[K, VR]{NullKey: true, Value: p.fn(l, !isRight, r, isRight), Timestamp: ts, Headers: rec.Headers})
+	}
+	if rec.NullKey || rec.NullValue {
+		p.ctx.RecordDropped("null-key-or-value")
+		return nil
+	}
+	now := p.time.observe(ts)
+	if p.closed(ts, isRight, now) {
+		end := ts + p.after
+		if isRight {
+			end = ts + p.before
+		}
+		dropLate(p.ctx, ts, end, now-p.grace)
+		return nil
+	}
+	if err := p.emitExpired(now); err != nil {
+		return err
+	}
+	kb, err := p.ks.Serialize(p.stores[0], nil, rec.Key)
+	if err != nil {
+		return fmt.Errorf("serialize key for join store %s: %w", p.stores[0], err)
+	}
+	this, other, from, to := p.left, p.right, ts-p.before, ts+p.after
+	var vb []byte
+	if isRight {
+		this, other, from, to = p.right, p.left, ts-p.after, ts+p.before
+		vb, err = p.v2s.Serialize(p.stores[1], nil, rec.Value.r)
+	} else {
+		vb, err = p.v1s.Serialize(p.stores[0], nil, rec.Value.l)
+	}
+	if err != nil {
+		return fmt.Errorf("serialize value for join store: %w", err)
+	}
+	if err := this.Put(kb, vb, ts); err != nil {
+		return fmt.Errorf("put into join store: %w", err)
+	}
+	it, err := other.FetchRange(kb, max(0, from), max(0, to))
+	if err != nil {
+		return fmt.Errorf("fetch from join store: %w", err)
+	}
+	type match struct {
+		ts int64
+		v  []byte
+	}
+	var matches []match
+	for it.Next() {
+		if !p.closed(it.WindowStart(), !isRight, now) {
+			matches = append(matches, match{it.WindowStart(), append([]byte(nil), it.Value()...)})
+		}
+	}
+	if err := errors.Join(it.Err(), it.Close()); err != nil {
+		return fmt.Errorf("fetch from join store: %w", err)
+	}
+	for _, m := range matches {
+		out := topology.Record[K, VR]{Key: rec.Key, Timestamp: max(ts, m.ts), Headers: rec.Headers}
+		if isRight {
+			l, err := p.v1s.Deserialize(p.stores[0], nil, m.v)
+			if err != nil {
+				return fmt.Errorf("deserialize from join store %s: %w", p.stores[0], err)
+			}
+			out.Value = p.fn(l, true, rec.Value.r, true)
+		} else {
+			r, err := p.v2s.Deserialize(p.stores[1], nil, m.v)
+			if err != nil {
+				return fmt.Errorf("deserialize from join store %s: %w", p.stores[1], err)
+			}
+			out.Value = p.fn(rec.Value.l, true, r, true)
+		}
+		if p.outer != nil {
+			// The partner may be waiting as a non-joined record: it has
+			// joined now, so it must never be emitted alone.
+			if _, err := p.outer.Delete(outerKey(m.ts, !isRight, kb)); err != nil {
+				return fmt.Errorf("delete from outer join store %s: %w", p.stores[2], err)
+			}
+		}
+		if err := p.ctx.Forward(out); err != nil {
+			return err
+		}
+	}
+	if len(matches) == 0 && p.outer != nil && (!isRight || p.kind == outerJoin) {
+		if err := p.outer.Put(outerKey(ts, isRight, kb), vb); err != nil {
+			return fmt.Errorf("put into outer join store %s: %w", p.stores[2], err)
+		}
+	}
+	return nil
+}
+
+// emitExpired emits, in timestamp order, the non-joined records whose
+// join window has closed: t+After+Grace for a left record, t+Before+Grace
+// for a right one, as Kafka Streams does. Joins never pair a record with a
+// partner whose window has closed, so an emitted record never joins later.
+func (p *streamJoiner[K, V1, V2, VR]) emitExpired(now int64) error {
+	if p.outer == nil {
+		return nil
+	}
+	it, err := p.outer.All()
+	if err != nil {
+		return fmt.Errorf("read outer join store %s: %w", p.stores[2], err)
+	}
+	var due []state.KeyValue
+	var leftOpen, rightOpen bool
+	for it.Next() && !(leftOpen && rightOpen) {
+		k := it.Key()
+		if len(k) < 9 {
+			it.Close()
+			return fmt.Errorf("stream: outer join store %s holds a %d-byte key", p.stores[2], len(k))
+		}
+		if !p.closed(bufferTimeOf(k), k[8] == 1, now) {
+			// Entries are in timestamp order: this side has nothing more
+			// to emit, the other side may.
+			leftOpen, rightOpen = leftOpen || k[8] == 0, rightOpen || k[8] == 1
+			continue
+		}
+		due = append(due, state.KeyValue{Key: append([]byte(nil), k...), Value: append([]byte(nil), it.Value()...)})
+	}
+	if err := errors.Join(it.Err(), it.Close()); err != nil {
+		return fmt.Errorf("read outer join store %s: %w", p.stores[2], err)
+	}
+	for _, e := range due {
+		if _, err := p.outer.Delete(e.Key); err != nil {
+			return fmt.Errorf("delete from outer join store %s: %w", p.stores[2], err)
+		}
+		k, err := p.ks.Deserialize(p.stores[2], nil, e.Key[9:])
+		if err != nil {
+			return fmt.Errorf("deserialize key from outer join store %s: %w", p.stores[2], err)
+		}
+		out := topology.Record[K, VR]{Key: k, Timestamp: bufferTimeOf(e.Key)}
+		var l V1
+		var r V2
+		if e.Key[8] == 1 {
+			if r, err = p.v2s.Deserialize(p.stores[2], nil, e.Value); err != nil {
+				return fmt.Errorf("deserialize from outer join store %s: %w", p.stores[2], err)
+			}
+			out.Value = p.fn(l, false, r, true)
+		} else {
+			if l, err = p.v1s.Deserialize(p.stores[2], nil, e.Value); err != nil {
+				return fmt.Errorf("deserialize from outer join store %s: %w", p.stores[2], err)
+			}
+			out.Value = p.fn(l, true, r, false)
+		}
+		if err := p.ctx.Forward(out); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// closed reports whether the join window of a record at ts has closed: a
+// left record's window reaches After past it, a right record's Before, and
+// stays open for Grace more.
+func (p *streamJoiner[K, V1, V2, VR]) closed(ts int64, right bool, now int64) bool {
+	reach := p.after
+	if right {
+		reach = p.before
+	}
+	return ts+reach+p.grace < now
+}
+
+func (p *streamJoiner[K, V1, V2, VR]) Close() error { return nil }

@@ -1,0 +1,219 @@
+package stream
+
+import (
+	"fmt"
+
+	"github.com/kafki/kafki/serde"
+	"github.com/kafki/kafki/state"
+	"github.com/kafki/kafki/topology"
+)
+
+// SessionWindowedKStream is a grouped stream cut into session windows.
+type SessionWindowedKStream[K, V any] struct {
+	g KGroupedStream[K, V]
+	w SessionWindows
+}
+
+// SessionWindowedBy cuts a grouped stream into session windows.
+func SessionWindowedBy[K, V any](g KGroupedStream[K, V], w SessionWindows) SessionWindowedKStream[K, V] {
+	return SessionWindowedKStream[K, V]{g: g, w: w}
+}
+
+// CountSessions counts the records per key and session. When a record
+// merges sessions, the merged-away sessions are deleted downstream
+// (forwarded as tombstones) before the merged session is forwarded. The
+// key serde of the result is SessionWindowedSerde(key serde).
+func CountSessions[K, V any](ws SessionWindowedKStream[K, V], opts ...Option) KTable[Windowed[K], int64] {
+	return sessionAggregate(ws, "KSTREAM-AGGREGATE-", serde.Int64(), opts, func() int64 { return 0 },
+		func(_ K, _ V, agg int64) int64 { return agg + 1 },
+		func(_ K, a, b int64) int64 { return a + b })
+}
+
+// ReduceSessions combines the values per key and session; merging two
+// sessions combines their aggregates with fn too.
+func ReduceSessions[K, V any](ws SessionWindowedKStream[K, V], fn func(agg, v V) V, opts ...Option) KTable[Windowed[K], V] {
+	return sessionAggregateWith(ws, "KSTREAM-REDUCE-", ws.g.s.valueSerde, opts, nil,
+		func(_ K, v V, agg V, had bool) V {
+			if !had {
+				return v
+			}
+			return fn(agg, v)
+		},
+		func(_ K, a, b V) V { return fn(a, b) })
+}
+
+// AggregateSessions folds the values per key and session into an aggregate
+// starting from init(); merger combines the aggregates of two sessions a
+// record bridges. WithValueSerde gives the aggregate's serde.
+func AggregateSessions[K, V, VA any](ws SessionWindowedKStream[K, V], init func() VA, fn func(K, V, VA) VA, merger func(K, VA, VA) VA, opts ...Option) KTable[Windowed[K], VA] {
+	return sessionAggregate(ws, "KSTREAM-AGGREGATE-", nil, opts, init, fn, merger)
+}
+
+func sessionAggregate[K, V, VA any](ws SessionWindowedKStream[K, V], prefix string, def serde.Serde[VA], opts []Option,
+	init func() VA, fn func(K, V, VA) VA, merger func(K, VA, VA) VA) KTable[Windowed[K], VA] {
+	if init == nil || fn == nil {
+		ws.g.s.b.problem(topologyInvalid("session aggregation needs an initializer and an aggregator"))
+		return KTable[Windowed[K], VA]{b: ws.g.s.b}
+	}
+	return sessionAggregateWith(ws, prefix, def, opts, init,
+		func(k K, v V, agg VA, _ bool) VA { return fn(k, v, agg) }, merger)
+}
+
+// sessionAggregateWith builds the aggregation; a nil init means reduce:
+// the first value starts the aggregate (fn is told whether it had one).
+func sessionAggregateWith[K, V, VA any](ws SessionWindowedKStream[K, V], prefix string, def serde.Serde[VA], opts []Option,
+	init func() VA, fn func(K, V, VA, bool) VA, merger func(K, VA, VA) VA) KTable[Windowed[K], VA] {
+	g := ws.g
+	b := g.s.b
+	o := collect(opts)
+	store := o.storeName
+	if store == "" {
+		store = b.newName(prefix + "STATE-STORE-")
+	}
+	name := b.nameOr(o, prefix)
+	if err := ws.w.validate(); err != nil {
+		b.problem(fmt.Errorf("%q: %w", name, err))
+	}
+	if merger == nil {
+		b.problem(topologyInvalid("%q: session aggregation needs a merger", name))
+	}
+	vas := serdeOf(b, o.valueSerde, def, name, "value")
+	ks := serdeOf(b, o.keySerde, g.s.keySerde, name, "key")
+	need(b, ks, name, "key", "store "+store)
+	need(b, vas, name, "value", "store "+store)
+	parent := groupedParent(g, store)
+	spec := o.spec(store)
+	spec.Kind = state.KindSession
+	spec.Caching = false
+	spec.Retention = windowRetention(b, o, name, ws.w.Gap+ws.w.Grace)
+	w := ws.w
+	topology.AddProcessor(b.tb, name, func() topology.Processor[K, V, Windowed[K], Change[VA]] {
+		return &sessionAggregator[K, V, VA]{store: store, w: w, ks: ks, vs: vas, init: init, fn: fn, merger: merger, time: newStreamTime()}
+	}, parent)
+	b.tb.AddStateStore(spec, name)
+	var wks serde.Serde[Windowed[K]]
+	if ks != nil {
+		wks = SessionWindowedSerde(ks)
+	}
+	// A session stays open to records within the gap of its end, so a
+	// final result waits gap plus grace (as Kafka Streams' suppression).
+	b.ext.windowed(name, w.Gap+w.Grace)
+	return KTable[Windowed[K], VA]{b: b, node: name, store: store, keySerde: wks, valueSerde: vas}
+}
+
+type sessionAggregator[K, V, VA any] struct {
+	store  string
+	w      SessionWindows
+	ks     serde.Serde[K]
+	vs     serde.Serde[VA]
+	init   func() VA
+	fn     func(K, V, VA, bool) VA
+	merger func(K, VA, VA) VA
+	ctx    topology.ProcessorContext[Windowed[K], Change[VA]]
+	ss     state.SessionStore
+	time   streamTime
+}
+
+func (p *sessionAggregator[K, V, VA]) Init(ctx topology.ProcessorContext[Windowed[K], Change[VA]]) error {
+	p.ctx = ctx
+	s, err := ctx.StateStore(p.store)
+	if err != nil {
+		return err
+	}
+	ss, ok := s.(state.SessionStore)
+	if !ok {
+		return fmt.Errorf("stream: store %q is a %T, not a session store", p.store, s)
+	}
+	p.ss = ss
+	return nil
+}
+
+type session[VA any] struct {
+	start, end int64
+	agg        VA
+}
+
+func (p *sessionAggregator[K, V, VA]) Process(rec topology.Record[K, V]) error {
+	if rec.NullKey || rec.NullValue {
+		p.ctx.RecordDropped("null-key-or-value")
+		return nil
+	}
+	kb, err := p.ks.Serialize(p.store, nil, rec.Key)
+	if err != nil {
+		return fmt.Errorf("serialize key for store %s: %w", p.store, err)
+	}
+	ts := rec.Timestamp
+	now := p.time.observe(ts)
+	closeTime := now - p.w.Grace.Milliseconds()
+	gap := p.w.Gap.Milliseconds()
+	merged, err := p.overlapping(kb, ts-gap, ts+gap)
+	if err != nil {
+		return err
+	}
+	start, end := ts, ts
+	var agg VA
+	has := p.init != nil
+	if has {
+		agg = p.init()
+	}
+	for _, s := range merged {
+		start, end = min(start, s.start), max(end, s.end)
+		if has {
+			agg = p.merger(rec.Key, agg, s.agg)
+		} else {
+			agg, has = s.agg, true
+		}
+	}
+	if end < closeTime {
+		dropLate(p.ctx, ts, end, closeTime)
+		return nil
+	}
+	agg = p.fn(rec.Key, rec.Value, agg, has)
+	var old Change[VA]
+	for _, s := range merged {
+		if s.start == start && s.end == end {
+			old.Old, old.HasOld = s.agg, true // the session grows in place
+			continue
+		}
+		if err := p.ss.Remove(kb, s.start, s.end); err != nil {
+			return fmt.Errorf("remove session of store %s: %w", p.store, err)
+		}
+		if err := p.ctx.Forward(topology.Record[Windowed[K], Change[VA]]{Key: Windowed[K]{Key: rec.Key, Start: s.start, End: s.end},
+			Value: Change[VA]{Old: s.agg, HasOld: true}, Timestamp: s.end, Headers: rec.Headers}); err != nil {
+			return err
+		}
+	}
+	vb, err := p.vs.Serialize(p.store, nil, agg)
+	if err != nil {
+		return fmt.Errorf("serialize aggregate for store %s: %w", p.store, err)
+	}
+	if err := p.ss.Put(kb, start, end, vb); err != nil {
+		return fmt.Errorf("put session of store %s: %w", p.store, err)
+	}
+	old.New, old.HasNew = agg, true
+	return p.ctx.Forward(topology.Record[Windowed[K], Change[VA]]{Key: Windowed[K]{Key: rec.Key, Start: start, End: end},
+		Value: old, Timestamp: end, Headers: rec.Headers})
+}
+
+// overlapping reads the sessions a record with the given reach merges.
+func (p *sessionAggregator[K, V, VA]) overlapping(kb []byte, earliestEnd, latestStart int64) ([]session[VA], error) {
+	it, err := p.ss.FindSessions(kb, earliestEnd, latestStart)
+	if err != nil {
+		return nil, fmt.Errorf("find sessions in store %s: %w", p.store, err)
+	}
+	defer it.Close()
+	var out []session[VA]
+	for it.Next() {
+		v, err := p.vs.Deserialize(p.store, nil, it.Value())
+		if err != nil {
+			return nil, fmt.Errorf("deserialize aggregate of store %s: %w", p.store, err)
+		}
+		out = append(out, session[VA]{start: it.Start(), end: it.End(), agg: v})
+	}
+	if err := it.Err(); err != nil {
+		return nil, fmt.Errorf("find sessions in store %s: %w", p.store, err)
+	}
+	return out, nil
+}
+
+func (p *sessionAggregator[K, V, VA]) Close() error { return nil }

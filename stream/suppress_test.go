@@ -1,0 +1,151 @@
+package stream_test
+
+import (
+	"errors"
+	"strings"
+	"testing"
+
+	"github.com/kafki/kafki/serde"
+	"github.com/kafki/kafki/state"
+	"github.com/kafki/kafki/stream"
+	"github.com/kafki/kafki/topology/topologytest"
+)
+
+func finalCounts(buf stream.BufferConfig) *stream.Builder {
+	b := stream.NewBuilder()
+	s := stream.Stream(b, "in", serde.String(), serde.String())
+	w := stream.TumblingWindows(10*ms, 5*ms)
+	counts := stream.CountWindowed(stream.WindowedBy(stream.GroupByKey(s), w), stream.StoreName("counts"))
+	counts.Suppress(stream.UntilWindowCloses(buf), stream.StoreName("final")).ToStream().To("out")
+	return b
+}
+
+func TestSuppressUntilWindowClosesEmitsOneFinalResult(t *testing.T) {
+	d := newDriver(t, finalCounts(stream.BufferConfig{}), topologytest.StoreOpener(openStores))
+	in := topologytest.CreateInputTopic(d, "in", serde.String(), serde.String())
+	out := topologytest.CreateOutputTopic(d, "out", stream.WindowedSerde(serde.String(), 10*ms), serde.Int64())
+	pipe(t, in, "a", "x", 1)
+	pipe(t, in, "a", "x", 3)
+	pipe(t, in, "b", "x", 9)
+	pipe(t, in, "a", "x", 12)
+	pipe(t, in, "a", "x", 8) // inside grace: still counted in [0,10)
+	expect(t, "before close", readAll(t, out), "")
+	pipe(t, in, "c", "x", 15) // stream time 15 = 10 + grace: [0,10) closes
+	expect(t, "at close", readAll(t, out), "[a@0/10]=3@8 [b@0/10]=1@9")
+	pipe(t, in, "a", "x", 2) // late: dropped, no second result
+	pipe(t, in, "c", "x", 40)
+	expect(t, "next windows", readAll(t, out), "[a@10/20]=1@12 [c@10/20]=1@15")
+}
+
+func TestSuppressBufferSurvivesRestart(t *testing.T) {
+	stores := map[string]state.Store{}
+	opener := func(spec state.Spec) (state.Store, error) {
+		if s, ok := stores[spec.Name]; ok {
+			return s, nil
+		}
+		s, err := openStores(spec)
+		switch x := s.(type) { // as stores restored from their changelogs
+		case state.KeyValueStore:
+			s = keepOpen{x}
+		case state.WindowStore:
+			s = keepOpenWindow{x}
+		}
+		stores[spec.Name] = s
+		return s, err
+	}
+	d := newDriver(t, finalCounts(stream.BufferConfig{}), topologytest.StoreOpener(opener))
+	in := topologytest.CreateInputTopic(d, "in", serde.String(), serde.String())
+	pipe(t, in, "a", "x", 1)
+	pipe(t, in, "a", "x", 2)
+	if err := d.Close(); err != nil {
+		t.Fatal(err)
+	}
+	d = newDriver(t, finalCounts(stream.BufferConfig{}), topologytest.StoreOpener(opener))
+	in = topologytest.CreateInputTopic(d, "in", serde.String(), serde.String())
+	out := topologytest.CreateOutputTopic(d, "out", stream.WindowedSerde(serde.String(), 10*ms), serde.Int64())
+	pipe(t, in, "b", "x", 20)
+	expect(t, "after restart", readAll(t, out), "[a@0/10]=2@2")
+}
+
+// keepOpen ignores Close, standing in for a store that a restarted task
+// reopens with its contents restored.
+type keepOpen struct{ state.KeyValueStore }
+
+func (keepOpen) Close() error { return nil }
+
+type keepOpenWindow struct{ state.WindowStore }
+
+func (keepOpenWindow) Close() error { return nil }
+
+func TestSuppressBufferFullShutsDown(t *testing.T) {
+	d := newDriver(t, finalCounts(stream.BufferConfig{MaxRecords: 2}), topologytest.StoreOpener(openStores))
+	in := topologytest.CreateInputTopic(d, "in", serde.String(), serde.String())
+	pipe(t, in, "a", "x", 1)
+	pipe(t, in, "b", "x", 1)
+	err := in.Pipe("c", "x", 1)
+	if !errors.Is(err, stream.ErrSuppressionBufferFull) {
+		t.Fatalf("third key in a 2-record buffer: %v, want ErrSuppressionBufferFull", err)
+	}
+}
+
+func TestSuppressUntilTimeLimitRateLimits(t *testing.T) {
+	b := stream.NewBuilder()
+	tbl := stream.Table(b, "in", serde.String(), serde.String(), stream.StoreName("t"), stream.WithCaching(false))
+	tbl.Suppress(stream.UntilTimeLimit(10*ms, stream.BufferConfig{MaxRecords: 2, WhenFull: stream.EmitEarlyWhenFull})).
+		ToStream().To("out")
+	d := newDriver(t, b, topologytest.StoreOpener(openStores))
+	in := topologytest.CreateInputTopic(d, "in", serde.String(), serde.String())
+	out := topologytest.CreateOutputTopic(d, "out", serde.String(), serde.String())
+	pipe(t, in, "a", "1", 0)
+	pipe(t, in, "a", "2", 4)
+	pipe(t, in, "b", "1", 5)
+	expect(t, "within the limit", readAll(t, out), "")
+	pipe(t, in, "a", "3", 10) // a was first buffered at 0: due at 10
+	expect(t, "a due", readAll(t, out), "a=3@10")
+	pipe(t, in, "c", "1", 11)
+	pipe(t, in, "d", "1", 12) // three keys in a 2-record buffer: the oldest (b) goes early
+	expect(t, "emit early", readAll(t, out), "b=1@5")
+	if err := in.PipeTombstone("c", 30); err != nil {
+		t.Fatal(err)
+	}
+	// c keeps its first buffer time, 11, so it goes before d.
+	expect(t, "tombstones pass after the limit", readAll(t, out), "c=<nil>@30 d=1@12")
+}
+
+func TestSuppressValidation(t *testing.T) {
+	b := stream.NewBuilder()
+	tbl := stream.Table(b, "in", serde.String(), serde.String())
+	tbl.Suppress(stream.UntilWindowCloses(stream.BufferConfig{}))
+	s := stream.Stream(b, "in2", serde.String(), serde.String())
+	counts := stream.CountWindowed(stream.WindowedBy(stream.GroupByKey(s), stream.TumblingWindows(10*ms, 0)))
+	counts.Suppress(stream.UntilWindowCloses(stream.BufferConfig{MaxRecords: 1, WhenFull: stream.EmitEarlyWhenFull}))
+	_, err := b.Build()
+	if err == nil {
+		t.Fatal("invalid suppressions accepted")
+	}
+	for _, want := range []string{"needs a windowed table", "cannot emit early"} {
+		if !strings.Contains(err.Error(), want) {
+			t.Errorf("error %q does not mention %q", err, want)
+		}
+	}
+}
+
+func TestSuppressSessionsEmitsOnlyFinalSessions(t *testing.T) {
+	b := stream.NewBuilder()
+	s := stream.Stream(b, "in", serde.String(), serde.String())
+	// Re-keyed, so the aggregation repartitions first.
+	byUser := stream.GroupBy(s, func(_, v string) string { return v }, stream.WithKeySerde(serde.String()))
+	sessions := stream.CountSessions(stream.SessionWindowedBy(byUser, stream.SessionWindowsWithGap(5*ms, 2*ms)))
+	sessions.Suppress(stream.UntilWindowCloses(stream.BufferConfig{})).ToStream().To("out")
+	d := newDriver(t, b)
+	in := topologytest.CreateInputTopic(d, "in", serde.String(), serde.String())
+	out := topologytest.CreateOutputTopic(d, "out", stream.SessionWindowedSerde(serde.String()), serde.Int64())
+	pipe(t, in, "", "u", 0)
+	pipe(t, in, "", "u", 6)
+	pipe(t, in, "", "u", 3) // merges [0,0] and [6,6]: their tombstones are never emitted
+	pipe(t, in, "", "u", 9)
+	pipe(t, in, "", "v", 15)
+	expect(t, "open session", readAll(t, out), "")
+	pipe(t, in, "", "v", 16) // stream time 16 = end 9 + gap 5 + grace 2: closed
+	expect(t, "final session", readAll(t, out), "[u@0/9]=4@9")
+}

@@ -1,0 +1,282 @@
+package stream
+
+import (
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"math"
+	"time"
+
+	"github.com/kafki/kafki/serde"
+	"github.com/kafki/kafki/topology"
+)
+
+// Windowed is a key of a windowed aggregation: the grouping key and the
+// window it belongs to, in epoch milliseconds. For time windows End is
+// exclusive (Start+size); for session windows both bounds are the
+// timestamps of the session's first and last record, as in Kafka Streams.
+type Windowed[K any] struct {
+	Key        K
+	Start, End int64
+}
+
+// String prints the key's window as Kafka Streams does: "[k@start/end]".
+func (w Windowed[K]) String() string { return fmt.Sprintf("[%v@%d/%d]", w.Key, w.Start, w.End) }
+
+// ErrBadWindowedKey is returned when windowed key bytes are too short.
+var ErrBadWindowedKey = errors.New("stream: malformed windowed key")
+
+// WindowedSerde serialises a time-windowed key as Kafka Streams'
+// TimeWindowedSerializer does: the inner key's bytes then the window start
+// as 8 big-endian bytes. The end is not written; it is derived on read
+// from size, which must be the window size of the aggregation.
+func WindowedSerde[K any](inner serde.Serde[K], size time.Duration) serde.Serde[Windowed[K]] {
+	return windowedSerde[K]{inner: inner, size: size.Milliseconds()}
+}
+
+type windowedSerde[K any] struct {
+	inner serde.Serde[K]
+	size  int64
+}
+
+func (s windowedSerde[K]) Serialize(topic string, h []serde.Header, w Windowed[K]) ([]byte, error) {
+	kb, err := s.inner.Serialize(topic, h, w.Key)
+	if err != nil {
+		return nil, err
+	}
+	return binary.BigEndian.AppendUint64(append(make([]byte, 0, len(kb)+8), kb...), uint64(w.Start)), nil
+}
+
+func (s windowedSerde[K]) Deserialize(topic string, h []serde.Header, data []byte) (Windowed[K], error) {
+	var w Windowed[K]
+	if len(data) < 8 {
+		return w, fmt.Errorf("%w: %d bytes, need at least 8", ErrBadWindowedKey, len(data))
+	}
+	n := len(data) - 8
+	k, err := s.inner.Deserialize(topic, h, data[:n])
+	if err != nil {
+		return w, err
+	}
+	w.Key, w.Start = k, int64(binary.BigEndian.Uint64(data[n:]))
+	w.End = w.Start + s.size
+	if w.End < w.Start { // overflow: Kafka Streams caps the end likewise
+		w.End = math.MaxInt64
+	}
+	return w, nil
+}
+
+// SessionWindowedSerde serialises a session-windowed key as Kafka Streams'
+// SessionWindowedSerializer: the inner key's bytes, the session end, then
+// the session start, each 8 big-endian bytes.
+func SessionWindowedSerde[K any](inner serde.Serde[K]) serde.Serde[Windowed[K]] {
+	return sessionWindowedSerde[K]{inner: inner}
+}
+
+type sessionWindowedSerde[K any] struct{ inner serde.Serde[K] }
+
+func (s sessionWindowedSerde[K]) Serialize(topic string, h []serde.Header, w Windowed[K]) ([]byte, error) {
+	kb, err := s.inner.Serialize(topic, h, w.Key)
+	if err != nil {
+		return nil, err
+	}
+	out := append(make([]byte, 0, len(kb)+16), kb...)
+	out = binary.BigEndian.AppendUint64(out, uint64(w.End))
+	return binary.BigEndian.AppendUint64(out, uint64(w.Start)), nil
+}
+
+func (s sessionWindowedSerde[K]) Deserialize(topic string, h []serde.Header, data []byte) (Windowed[K], error) {
+	var w Windowed[K]
+	if len(data) < 16 {
+		return w, fmt.Errorf("%w: %d bytes, need at least 16", ErrBadWindowedKey, len(data))
+	}
+	n := len(data) - 16
+	k, err := s.inner.Deserialize(topic, h, data[:n])
+	if err != nil {
+		return w, err
+	}
+	w.Key = k
+	w.End = int64(binary.BigEndian.Uint64(data[n:]))
+	w.Start = int64(binary.BigEndian.Uint64(data[n+8:]))
+	return w, nil
+}
+
+// TimeWindows are fixed-size windows: tumbling when Advance equals Size,
+// hopping (overlapping) when Advance is smaller. A record belongs to every
+// window [start, start+Size) that contains its timestamp; window starts are
+// multiples of Advance from the epoch.
+type TimeWindows struct {
+	Size, Advance time.Duration
+	// Grace is how long after a window's end out-of-order records are
+	// still added to it; later ones are dropped as "late".
+	Grace time.Duration
+}
+
+// TumblingWindows returns non-overlapping windows of size with the given
+// grace (Kafka Streams' TimeWindows.ofSizeAndGrace).
+func TumblingWindows(size, grace time.Duration) TimeWindows {
+	return TimeWindows{Size: size, Advance: size, Grace: grace}
+}
+
+// AdvanceBy makes the windows hop: a new window starts every advance.
+func (w TimeWindows) AdvanceBy(advance time.Duration) TimeWindows {
+	w.Advance = advance
+	return w
+}
+
+func (w TimeWindows) validate() error {
+	switch {
+	case w.Size.Milliseconds() <= 0:
+		return topologyInvalid("window size %v must be at least 1ms", w.Size)
+	case w.Advance.Milliseconds() <= 0 || w.Advance > w.Size:
+		return topologyInvalid("window advance %v must be in (0, size %v]", w.Advance, w.Size)
+	case w.Grace < 0:
+		return topologyInvalid("window grace %v must not be negative", w.Grace)
+	}
+	return nil
+}
+
+// windowStarts calls fn with the start of every window holding ts, in
+// ascending order.
+func (w TimeWindows) windowStarts(ts int64, fn func(start int64) error) error {
+	size, adv := w.Size.Milliseconds(), w.Advance.Milliseconds()
+	start := max(0, ts-size+adv) / adv * adv
+	for ; start <= ts; start += adv {
+		if err := fn(start); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// SessionWindows group a key's records into sessions separated by at least
+// Gap of inactivity. A record that falls within Gap of two sessions merges
+// them into one.
+type SessionWindows struct {
+	Gap   time.Duration
+	Grace time.Duration
+}
+
+// SessionWindowsWithGap returns session windows with the given inactivity
+// gap and grace (Kafka Streams' SessionWindows.ofInactivityGapAndGrace).
+func SessionWindowsWithGap(gap, grace time.Duration) SessionWindows {
+	return SessionWindows{Gap: gap, Grace: grace}
+}
+
+func (w SessionWindows) validate() error {
+	if w.Gap.Milliseconds() <= 0 {
+		return topologyInvalid("session inactivity gap %v must be at least 1ms", w.Gap)
+	}
+	if w.Grace < 0 {
+		return topologyInvalid("session grace %v must not be negative", w.Grace)
+	}
+	return nil
+}
+
+// JoinWindows bound a stream-stream join: a left record at time t joins
+// the right records with timestamps in [t-Before, t+After]. Grace keeps the
+// windows open for out-of-order records; left and outer joins emit a record
+// that found no partner only once its window and grace have passed.
+type JoinWindows struct {
+	Before, After, Grace time.Duration
+}
+
+// JoinTimeDifference returns symmetric join windows: records join when
+// their timestamps differ by at most diff (Kafka Streams'
+// JoinWindows.ofTimeDifferenceAndGrace).
+func JoinTimeDifference(diff, grace time.Duration) JoinWindows {
+	return JoinWindows{Before: diff, After: diff, Grace: grace}
+}
+
+// WithBefore changes how much earlier a right record may be.
+func (w JoinWindows) WithBefore(d time.Duration) JoinWindows { w.Before = d; return w }
+
+// WithAfter changes how much later a right record may be.
+func (w JoinWindows) WithAfter(d time.Duration) JoinWindows { w.After = d; return w }
+
+func (w JoinWindows) validate() error {
+	if w.Before+w.After < 0 {
+		return topologyInvalid("join window before %v + after %v must not be negative", w.Before, w.After)
+	}
+	if w.Grace < 0 {
+		return topologyInvalid("join window grace %v must not be negative", w.Grace)
+	}
+	return nil
+}
+
+// extOptions are the options of windowing, joins and suppression; they
+// live in their own struct so the core options stay as they are.
+type extOptions struct {
+	retention       time.Duration
+	tsExtractor     any // func(K, V, int64) int64
+	otherValueSerde any
+	otherStoreName  string
+}
+
+// WithRetention keeps a window or session store's data for d (default and
+// minimum: window size plus grace), so that interactive queries can read
+// older windows.
+func WithRetention(d time.Duration) Option { return func(o *options) { o.ext.retention = d } }
+
+// WithTimestampExtractor sets a source's event time from its records: fn
+// gets the key, the value and the record's own timestamp and returns the
+// timestamp (epoch ms) that windows and joins use downstream. A negative
+// result drops the record, counted as "negative-timestamp".
+func WithTimestampExtractor[K, V any](fn func(key K, value V, recordTimestamp int64) int64) Option {
+	return func(o *options) { o.ext.tsExtractor = fn }
+}
+
+// WithOtherValueSerde sets the value serde of the right-hand stream of a
+// stream-stream join, for its window store (default: that stream's serde).
+func WithOtherValueSerde[V any](s serde.Serde[V]) Option {
+	return func(o *options) { o.ext.otherValueSerde = s }
+}
+
+// applyTimestampExtractor adds a node after a source that rewrites each
+// record's timestamp, when the source's options ask for one.
+func applyTimestampExtractor[K, V any](b *Builder, o *options, node string) string {
+	if o.ext.tsExtractor == nil {
+		return node
+	}
+	fn, ok := o.ext.tsExtractor.(func(K, V, int64) int64)
+	if !ok {
+		b.problem(fmt.Errorf("%w: timestamp extractor of %q is a %T, not a func(%s, %s, int64) int64",
+			topology.ErrTypeMismatch, node, o.ext.tsExtractor, typeName[K](), typeName[V]()))
+		return node
+	}
+	name := b.newName("KSTREAM-TIMESTAMP-")
+	addFn(b, name, node, func(ctx topology.ProcessorContext[K, V], rec topology.Record[K, V]) error {
+		ts := fn(rec.Key, rec.Value, rec.Timestamp)
+		if ts < 0 {
+			ctx.Logger().Warn("dropping record: timestamp extractor returned a negative timestamp", "timestamp", ts)
+			ctx.RecordDropped(topology.DropNegativeTimestamp)
+			return nil
+		}
+		rec.Timestamp = ts
+		return ctx.Forward(rec)
+	})
+	return name
+}
+
+// streamTime is the largest timestamp a processor has seen. Processors
+// track it themselves, rather than reading the task's, so that it follows
+// extracted timestamps and only the records that reach them.
+type streamTime struct{ t int64 }
+
+func newStreamTime() streamTime { return streamTime{t: -1} }
+
+func (s *streamTime) observe(ts int64) int64 {
+	if ts > s.t {
+		s.t = ts
+	}
+	return s.t
+}
+
+// dropLate counts and logs a record that arrived after its window closed.
+func dropLate[KO, VO any](ctx topology.ProcessorContext[KO, VO], ts, windowEnd, closeTime int64) {
+	ctx.Logger().Debug("dropping late record", "timestamp", ts, "window_end", windowEnd, "close_time", closeTime)
+	ctx.RecordDropped(DropLate)
+}
+
+// DropLate is the reason under which records that arrive after their
+// window's grace period are counted.
+const DropLate = "late"
