@@ -18,6 +18,7 @@ import (
 	"github.com/kafki/kafki/internal/kafkatest"
 	"github.com/kafki/kafki/serde"
 	"github.com/kafki/kafki/state"
+	"github.com/kafki/kafki/stream"
 	"github.com/kafki/kafki/topology"
 	"github.com/twmb/franz-go/pkg/kfake"
 	"github.com/twmb/franz-go/pkg/kgo"
@@ -80,6 +81,33 @@ func seqCountTopology(in, out string, engine state.Engine) (*topology.Topology, 
 	return b.Build()
 }
 
+// crashWindow is the window size of the crash tests' windowed count; input
+// record i has event time crashEpoch + 5ms*i.
+const (
+	crashWindow = 10 * time.Second
+	crashEpoch  = int64(1_700_000_000_000)
+)
+
+// crashTopology is the application of the crash tests, written with the
+// DSL: from one input, a word count whose values carry the input id
+// ("<count>:<id>", to out) and a tumbling-window count (to windowed). Both
+// stores are RocksDB, logged and uncached, so that every input record
+// emits one update to each output and a clean run's output is known.
+func crashTopology(in, out, windowed string) (*topology.Topology, error) {
+	b := stream.NewBuilder()
+	s := stream.Stream(b, in, serde.String(), serde.String())
+	stream.Aggregate(stream.GroupByKey(s), func() string { return "0:" },
+		func(_ string, v string, agg string) string {
+			n, _ := strconv.Atoi(agg[:strings.IndexByte(agg, ':')])
+			return strconv.Itoa(n+1) + ":" + v
+		}, stream.StoreName("counts"), stream.WithCaching(false), stream.WithValueSerde(serde.String())).
+		ToStream().To(out)
+	stream.CountWindowed(stream.WindowedBy(stream.GroupByKey(s), stream.TumblingWindows(crashWindow, time.Hour)),
+		stream.StoreName("wcounts"), stream.WithCaching(false)).
+		ToStream().To(windowed)
+	return b.Build()
+}
+
 // TestHelperProcess is not a test: it is the application process of the
 // crash tests, and returns at once unless envCrashHelper is set.
 func TestHelperProcess(t *testing.T) {
@@ -91,7 +119,7 @@ func TestHelperProcess(t *testing.T) {
 
 func runCrashChild() int {
 	get := func(k string) string { return os.Getenv("KAFKI_CRASH_" + k) }
-	topo, err := seqCountTopology(get("IN"), get("OUT"), state.RocksDB)
+	topo, err := crashTopology(get("IN"), get("OUT"), get("WINDOWED"))
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		return 1
@@ -182,39 +210,50 @@ func envInt(name string, def int) int {
 	return def
 }
 
-// crashRun runs word count over paced input, kills the application with
+// crashResult is what a crash run read and expects: per key of word count
+// and per "<key>@<window start>" of the windowed count, the output values
+// a read_committed consumer saw, in order, and those of a clean run.
+type crashResult struct {
+	counts, wantCounts     map[string][]string
+	windowed, wantWindowed map[string][]string
+}
+
+// crashRun runs crashTopology over paced input, kills the application with
 // SIGKILL at random moments at least kills times and restarts it on the
-// same state directory each time, then returns, per key, the values of
-// the output as a read_committed consumer sees them, in order, and the
-// ids of the input records of each key, in order.
-func crashRun(t *testing.T, g ProcessingGuarantee) (out map[string][]string, ids map[string][]string) {
+// same state directory each time, then reads both outputs.
+func crashRun(t *testing.T, g ProcessingGuarantee) crashResult {
 	// Compaction stays at kfake's default backoff (one hour): kfake also
 	// compacts records of transactions that are still open, so a record of
 	// a killed instance's transaction can supersede the committed record of
 	// its key and, once the transaction is aborted, leave the key without
 	// any record. Kafka's cleaner stops at the last stable offset.
 	c := kafkatest.New(t, 1, kfake.BrokerConfigs(map[string]string{"log.cleaner.backoff.ms": "3600000"}))
-	in, outTopic := c.Topic("crash-in"), c.Topic("crash-out")
+	in, outTopic, winTopic := c.Topic("crash-in"), c.Topic("crash-out"), c.Topic("crash-windowed")
 	c.CreateTopic(in, 4, nil)
 	c.CreateTopic(outTopic, 4, nil)
+	c.CreateTopic(winTopic, 4, nil)
 	appID := c.Topic("crash-" + g.String())
 	n := envInt("KAFKI_CRASH_RECORDS", 30000)
 	kills := envInt("KAFKI_CRASH_KILLS", 5)
 	stateDir := t.TempDir()
 	env := []string{
 		"KAFKI_CRASH_BROKERS=" + strings.Join(c.Brokers, ","),
-		"KAFKI_CRASH_IN=" + in, "KAFKI_CRASH_OUT=" + outTopic, "KAFKI_CRASH_APP=" + appID,
+		"KAFKI_CRASH_IN=" + in, "KAFKI_CRASH_OUT=" + outTopic, "KAFKI_CRASH_WINDOWED=" + winTopic, "KAFKI_CRASH_APP=" + appID,
 		"KAFKI_CRASH_STATE=" + stateDir, "KAFKI_CRASH_PID=crash", "KAFKI_CRASH_GUARANTEE=" + g.String(),
 	}
 
 	// The input arrives over about as long as the kills take (each restart
 	// waits for the killed member's 6s session timeout), so that every
 	// instance is killed while it processes.
-	ids = map[string][]string{}
+	res := crashResult{counts: map[string][]string{}, wantCounts: map[string][]string{},
+		windowed: map[string][]string{}, wantWindowed: map[string][]string{}}
 	const keys = 500
 	for i := 0; i < n; i++ {
 		w := fmt.Sprintf("w%03d", i%keys)
-		ids[w] = append(ids[w], strconv.Itoa(i))
+		res.wantCounts[w] = append(res.wantCounts[w], fmt.Sprintf("%d:%d", len(res.wantCounts[w])+1, i))
+		ts := crashEpoch + 5*int64(i)
+		win := fmt.Sprintf("%s@%d", w, ts-ts%crashWindow.Milliseconds())
+		res.wantWindowed[win] = append(res.wantWindowed[win], strconv.Itoa(len(res.wantWindowed[win])+1))
 	}
 	span := time.Duration(kills) * 7 * time.Second
 	const batch = 200
@@ -230,7 +269,8 @@ func crashRun(t *testing.T, g ProcessingGuarantee) (out map[string][]string, ids
 			var rs []*kgo.Record
 			for i := from; i < min(from+batch, n); i++ {
 				w := fmt.Sprintf("w%03d", i%keys)
-				rs = append(rs, &kgo.Record{Topic: in, Key: []byte(w), Value: []byte(strconv.Itoa(i))})
+				rs = append(rs, &kgo.Record{Topic: in, Key: []byte(w), Value: []byte(strconv.Itoa(i)),
+					Timestamp: time.UnixMilli(crashEpoch + 5*int64(i))})
 			}
 			ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 			err := prod.ProduceSync(ctx, rs...).FirstErr()
@@ -267,29 +307,44 @@ func crashRun(t *testing.T, g ProcessingGuarantee) (out map[string][]string, ids
 	}
 	<-produced
 
-	// Read the output until every key has all its records (or a wrong
-	// value shows up, under exactly-once).
-	out = map[string][]string{}
-	cl := c.Client(kgo.ConsumeTopics(outTopic), kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()),
+	// Read the outputs until every key has all its records, then a little
+	// longer, for duplicates that would follow.
+	cl := c.Client(kgo.ConsumeTopics(outTopic, winTopic), kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()),
 		kgo.FetchIsolationLevel(kgo.ReadCommitted()))
-	complete := func() bool {
-		for k, want := range ids {
-			if len(out[k]) < len(want) {
+	wkeys := stream.WindowedSerde(serde.String(), crashWindow)
+	poll := func(d time.Duration) {
+		ctx, cancel := context.WithTimeout(context.Background(), d)
+		defer cancel()
+		cl.PollFetches(ctx).EachRecord(func(r *kgo.Record) {
+			if r.Topic == outTopic {
+				res.counts[string(r.Key)] = append(res.counts[string(r.Key)], string(r.Value))
+				return
+			}
+			k, err := wkeys.Deserialize(r.Topic, nil, r.Key)
+			if err != nil {
+				t.Fatalf("windowed key %x: %v", r.Key, err)
+			}
+			v, err := serde.Int64().Deserialize(r.Topic, nil, r.Value)
+			if err != nil {
+				t.Fatalf("windowed count %x: %v", r.Value, err)
+			}
+			win := fmt.Sprintf("%s@%d", k.Key, k.Start)
+			res.windowed[win] = append(res.windowed[win], strconv.FormatInt(v, 10))
+		})
+	}
+	complete := func(got, want map[string][]string) bool {
+		for k, w := range want {
+			if len(got[k]) < len(w) {
 				return false
 			}
 		}
 		return true
 	}
 	deadline := time.Now().Add(120 * time.Second)
-	for !complete() && time.Now().Before(deadline) {
-		ctx, cancel := context.WithTimeout(context.Background(), 500*time.Millisecond)
-		cl.PollFetches(ctx).EachRecord(func(r *kgo.Record) { out[string(r.Key)] = append(out[string(r.Key)], string(r.Value)) })
-		cancel()
+	for !(complete(res.counts, res.wantCounts) && complete(res.windowed, res.wantWindowed)) && time.Now().Before(deadline) {
+		poll(500 * time.Millisecond)
 	}
-	// A little longer, for duplicates that would follow.
-	ctx, cancel := context.WithTimeout(context.Background(), time.Second)
-	cl.PollFetches(ctx).EachRecord(func(r *kgo.Record) { out[string(r.Key)] = append(out[string(r.Key)], string(r.Value)) })
-	cancel()
+	poll(time.Second)
 
 	if err := last.cmd.Process.Signal(syscall.SIGTERM); err != nil {
 		t.Fatal(err)
@@ -297,68 +352,79 @@ func crashRun(t *testing.T, g ProcessingGuarantee) (out map[string][]string, ids
 	if err := last.cmd.Wait(); err != nil {
 		t.Errorf("last instance exit: %v", err)
 	}
-	return out, ids
+	return res
 }
 
 // Under exactly-once, SIGKILLs at random moments change nothing: the
-// committed output is exactly that of one clean run: per key, counts 1..n
-// in input order, no duplicate, no loss.
+// committed outputs are exactly those of one clean run: per key, counts
+// 1..n in input order, with the right input ids, and per key and window,
+// counts 1..n; no duplicate, no loss.
 func TestCrashExactlyOnce(t *testing.T) {
-	out, ids := crashRun(t, ExactlyOnceV2)
+	res := crashRun(t, ExactlyOnceV2)
+	n := expectExactly(t, "word count", res.counts, res.wantCounts)
+	m := expectExactly(t, "windowed count", res.windowed, res.wantWindowed)
+	t.Logf("exactly once: %d word-count and %d windowed-count output records, exactly those of a clean run", n, m)
+}
+
+// expectExactly compares got with want, sequence by sequence, and returns
+// how many records got has.
+func expectExactly(t *testing.T, what string, got, want map[string][]string) int {
+	t.Helper()
 	total, bad := 0, 0
-	for k, want := range ids {
-		got := out[k]
-		total += len(got)
-		for i := 0; i < max(len(got), len(want)); i++ {
-			exp, g := "<none>", "<none>"
-			if i < len(want) {
-				exp = fmt.Sprintf("%d:%s", i+1, want[i])
+	for k := range got {
+		if _, ok := want[k]; !ok {
+			t.Errorf("%s: unexpected key %s: %v", what, k, got[k])
+			bad++
+		}
+	}
+	for k, w := range want {
+		g := got[k]
+		total += len(g)
+		for i := 0; i < max(len(g), len(w)); i++ {
+			exp, have := "<none>", "<none>"
+			if i < len(w) {
+				exp = w[i]
 			}
-			if i < len(got) {
-				g = got[i]
+			if i < len(g) {
+				have = g[i]
 			}
-			if exp != g {
+			if exp != have {
 				if bad < 10 {
-					t.Errorf("key %s, output %d: got %s, want %s", k, i, g, exp)
+					t.Errorf("%s: key %s, output %d: got %s, want %s", what, k, i, have, exp)
 				}
 				bad++
 			}
 		}
 	}
 	if bad > 0 {
-		t.Fatalf("%d wrong output records of %d", bad, total)
+		t.Fatalf("%s: %d wrong output records of %d", what, bad, total)
 	}
-	t.Logf("exactly once: %d output records, exactly those of a clean run", total)
+	return total
 }
 
 // Under at-least-once, SIGKILLs lose nothing: every input record shows up
-// in the output and final counts are at least the true counts; records
-// processed again after a kill show up twice (and count twice).
+// in the word-count output, and every final count (per key, per key and
+// window) is at least the true count; records processed again after a
+// kill show up twice (and count twice).
 func TestCrashAtLeastOnce(t *testing.T) {
-	out, ids := crashRun(t, AtLeastOnce)
+	res := crashRun(t, AtLeastOnce)
 	seen := map[string]int{}
-	lost, dups, total := 0, 0, 0
-	for k, want := range ids {
-		for _, v := range out[k] {
+	for _, vs := range res.counts {
+		for _, v := range vs {
 			_, id, _ := strings.Cut(v, ":")
 			seen[id]++
 		}
-		total += len(out[k])
-		last := 0
-		if got := out[k]; len(got) > 0 {
-			last, _ = strconv.Atoi(strings.SplitN(got[len(got)-1], ":", 2)[0])
-		}
-		if last < len(want) {
-			t.Errorf("key %s: final count %d, want at least %d", k, last, len(want))
-		}
-		for _, id := range want {
-			switch seen[id] {
-			case 0:
+	}
+	lost, dups := 0, 0
+	for k, want := range res.wantCounts {
+		for _, w := range want {
+			_, id, _ := strings.Cut(w, ":")
+			if seen[id] == 0 {
 				if lost < 10 {
 					t.Errorf("input record %s (key %s) lost", id, k)
 				}
 				lost++
-			default:
+			} else {
 				dups += seen[id] - 1
 			}
 		}
@@ -366,5 +432,21 @@ func TestCrashAtLeastOnce(t *testing.T) {
 	if lost > 0 {
 		t.Fatalf("%d input records lost", lost)
 	}
-	t.Logf("at least once: %d output records, none lost, %d duplicates", total, dups)
+	lastCount := func(vs []string) int {
+		if len(vs) == 0 {
+			return 0
+		}
+		c, _, _ := strings.Cut(vs[len(vs)-1], ":")
+		n, _ := strconv.Atoi(c)
+		return n
+	}
+	for what, pair := range map[string][2]map[string][]string{
+		"word count": {res.counts, res.wantCounts}, "windowed count": {res.windowed, res.wantWindowed}} {
+		for k, want := range pair[1] {
+			if got := lastCount(pair[0][k]); got < len(want) {
+				t.Fatalf("%s: key %s: final count %d, want at least %d", what, k, got, len(want))
+			}
+		}
+	}
+	t.Logf("at least once: none lost, %d word-count duplicates", dups)
 }

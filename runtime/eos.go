@@ -88,10 +88,10 @@ func (a *App) eosClientOpts(thread int) []kgo.Opt {
 // always in a transaction, and commitOffsets ends it with the offsets in
 // it.
 type eosCommitter struct {
-	cl     *kgo.Client
-	group  string
-	txnID  string
-	sent   *int64 // records handed to the producer in this transaction
+	cl    *kgo.Client
+	group string
+	txnID string
+	sent  *int64 // records handed to the producer in this transaction
 	// topicIDs of the input topics: TxnOffsetCommit v6+ (KIP-1319) names
 	// topics by id.
 	topicIDs map[string][16]byte
