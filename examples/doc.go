@@ -1,4 +1,16 @@
 // Package examples holds runnable Kafki applications, one per folder. Each
 // runs with no flags against an embedded broker and against a real cluster
 // with --brokers. They use the public API only.
+//
+//   - wordcount: the Kafka Streams word-count demo (`make demo`); also a
+//     program to time from outside (--drain processes an existing topic).
+//   - pageviews: page views per page in tumbling and hopping windows,
+//     suppressed until the windows close, printed as final results.
+//   - enrich: orders joined with customers and products tables, and with
+//     payments within 10 minutes.
+//   - nexmark: the Nexmark generator and queries, a package that
+//     cmd/kafki-bench runs (make bench BENCH_FLAGS=--nexmark).
+//
+// examples/internal/exrun holds what they share: the embedded broker,
+// topic creation, and waiting until an application has drained its input.
 package examples

@@ -35,6 +35,18 @@ func TestWordCountSingleInstance(t *testing.T) {
 	if processed != 2000 || len(m.Tasks) != 4 {
 		t.Fatalf("metrics: %d tasks, %d processed: %+v", len(m.Tasks), processed, m)
 	}
+	waitFor(t, "a commit and no lag", 10*time.Second, func() bool {
+		m := app.Metrics()
+		if m.Commits == 0 || m.CommitLatency.Count == 0 || m.Rebalances == 0 || len(m.Lag) != 4 {
+			return false
+		}
+		for _, l := range m.Lag {
+			if l.Lag != 0 || l.HighWatermark == 0 {
+				return false
+			}
+		}
+		return true
+	})
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	defer cancel()
 	if err := app.Close(ctx); err != nil {

@@ -165,7 +165,11 @@ func (th *streamThread) run(ctx context.Context) error {
 			return nil
 		}
 		pctx, cancel := context.WithTimeout(ctx, pollWait)
-		fetches := th.cl.PollFetches(pctx)
+		// Backpressure: a poll takes at most BufferedRecordsPerPartition
+		// records per assigned partition; the client fetches nothing more
+		// from a broker until what it buffered from it is taken, so a thread
+		// that falls behind stops fetching instead of piling up records.
+		fetches := th.cl.PollRecords(pctx, th.app.cfg.maxBuffered*max(1, len(th.byTP)))
 		cancel()
 		if fetches.IsClientClosed() {
 			return nil

@@ -110,10 +110,15 @@ type producer struct {
 	sent int64
 }
 
-func newProducer(addrs []string) (*producer, error) {
+// newProducer returns a producer that writes each record to the partition
+// it names, unless a partitioner is given.
+func newProducer(addrs []string, partitioner ...kgo.Partitioner) (*producer, error) {
+	part := kgo.Partitioner(kgo.ManualPartitioner())
+	if len(partitioner) > 0 {
+		part = partitioner[0]
+	}
 	cl, err := kgo.NewClient(kgo.SeedBrokers(addrs...), kgo.ProducerLinger(5*time.Millisecond),
-		kgo.ProducerBatchMaxBytes(1<<20), kgo.MaxBufferedRecords(200_000),
-		kgo.RecordPartitioner(kgo.ManualPartitioner()))
+		kgo.ProducerBatchMaxBytes(1<<20), kgo.MaxBufferedRecords(200_000), kgo.RecordPartitioner(part))
 	if err != nil {
 		return nil, fmt.Errorf("producer: %w", err)
 	}

@@ -23,7 +23,8 @@ func TestMain(m *testing.M) {
 func TestSmallRun(t *testing.T) {
 	out := filepath.Join(t.TempDir(), "BENCH.md")
 	o, err := parseOptions([]string{"--records", "3000", "--restore-keys", "2000", "--partitions", "2",
-		"--only", "raw-pipe,stateless,wordcount-memory,wordcount-eos,restore", "--out", out}, &bytes.Buffer{})
+		"--window-records", "300",
+		"--only", "raw-pipe,stateless,wordcount-memory,wordcount-eos,restore,stream-table-join,hopping-window", "--out", out}, &bytes.Buffer{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -40,6 +41,9 @@ func TestSmallRun(t *testing.T) {
 		"3000 lines in",
 		"| word count, in-memory store + changelog + cache | ",
 		"2000 changelog records in",
+		"| stream-table join | ",
+		"3000 output records for 3000 lines",
+		"| hopping-window count with suppression | ",
 		"| word count, exactly-once v2 | ", // measured or "not available"
 		"- Machine: ",
 	} {

@@ -67,7 +67,8 @@ func (r *report) cells(rw row) []string {
 		return []string{"not available", "", "", "", "", res.Unavailable}
 	}
 	ratio := ""
-	if r.rawRate > 0 {
+	// Only rows reading the same records as the raw pipe compare with it.
+	if r.rawRate > 0 && rw.sc.input == "line" && rw.sc.needs == "lines" {
 		ratio = fmt.Sprintf("%.2f", res.rate()/r.rawRate)
 	}
 	perCore := ""

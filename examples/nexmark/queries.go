@@ -29,6 +29,11 @@ type QueryOptions struct {
 
 // Queries lists the queries this package implements, in order.
 func Queries() []Query {
+	return append(basicQueries(), windowedQueries()...)
+}
+
+// basicQueries are the queries without windows.
+func basicQueries() []Query {
 	return []Query{
 		{"q0", "passthrough of bids", Q0},
 		{"q1", "currency conversion of bid prices", Q1},

@@ -1,0 +1,93 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/kafki/kafki/serde"
+	"github.com/kafki/kafki/stream"
+	"github.com/twmb/franz-go/pkg/kgo"
+)
+
+// hoppingWindow counts words per 5-minute window advancing by 1 minute
+// (event time: the lines are 1 ms apart), with suppression: only each
+// window's final count is written, once the window closes.
+func hoppingWindow(ctx context.Context, e env) (measure, error) {
+	b := stream.NewBuilder()
+	lines := stream.Stream(b, e.WindowLinesTopic, serde.Bytes(), serde.String())
+	words := stream.FlatMapValues(lines, strings.Fields, stream.WithValueSerde(serde.String()))
+	byWord := stream.GroupBy(words, func(_ []byte, w string) string { return w }, stream.WithKeySerde(serde.String()))
+	w := stream.TumblingWindows(5*time.Minute, 10*time.Second).AdvanceBy(time.Minute)
+	counts := stream.CountWindowed(stream.WindowedBy(byWord, w), stream.StoreName("window-counts"))
+	out := "bench-hopping-window-" + e.RunID + "-out"
+	counts.Suppress(stream.UntilWindowCloses(stream.BufferConfig{})).ToStream().
+		To(out, stream.WithKeySerde(stream.WindowedSerde(serde.String(), 5*time.Minute)))
+	topo, err := b.Build()
+	if err != nil {
+		return measure{}, err
+	}
+	if err := createTopic(ctx, e, out, e.Partitions); err != nil {
+		return measure{}, err
+	}
+	m, err := runApp(ctx, e, topo, "bench-hopping-window-"+e.RunID, e.WindowRecords+e.WindowWords)
+	if err != nil {
+		return m, err
+	}
+	m.Records = e.WindowRecords
+	m.Note, err = outputNote(ctx, e, out, e.WindowWords)
+	return m, err
+}
+
+// streamTableJoin re-keys the lines by their first word (a repartition
+// topic) and joins each with a table of the vocabulary: word -> its
+// definition, read from a compacted topic written (before the timed
+// section) with event times older than every line, so that every line
+// finds its row.
+func streamTableJoin(ctx context.Context, e env) (measure, error) {
+	table := "bench-stream-table-join-" + e.RunID + "-words"
+	out := "bench-stream-table-join-" + e.RunID + "-out"
+	if err := createTopic(ctx, e, table, e.Partitions); err != nil {
+		return measure{}, err
+	}
+	if err := createTopic(ctx, e, out, e.Partitions); err != nil {
+		return measure{}, err
+	}
+	p, err := newProducer(e.Brokers, kgo.StickyKeyPartitioner(nil))
+	if err != nil {
+		return measure{}, err
+	}
+	before := eventTimeBase() - 1
+	for i := range vocabulary {
+		p.send(ctx, &kgo.Record{Topic: table, Key: fmt.Appendf(nil, "w%04d", i),
+			Value: fmt.Appendf(nil, "definition of word number %d", i), Timestamp: time.UnixMilli(before)})
+	}
+	if err := p.finish(ctx); err != nil {
+		return measure{}, fmt.Errorf("write the table: %w", err)
+	}
+
+	b := stream.NewBuilder()
+	words := stream.Table(b, table, serde.String(), serde.String(), stream.StoreName("words"))
+	lines := stream.Stream(b, e.LinesTopic, serde.Bytes(), serde.String())
+	byFirst := stream.SelectKey(lines, func(_ []byte, line string) string {
+		first, _, _ := strings.Cut(line, " ")
+		return first
+	}, stream.WithKeySerde(serde.String()))
+	joined := stream.JoinTable(byFirst, words, func(line, def string) string { return line + " | " + def },
+		stream.WithValueSerde(serde.String()))
+	joined.To(out)
+	topo, err := b.Build()
+	if err != nil {
+		return measure{}, err
+	}
+	// Table rows, lines, and the lines again from the repartition topic.
+	m, err := runApp(ctx, e, topo, "bench-stream-table-join-"+e.RunID, vocabulary+2*e.Records)
+	if err != nil {
+		return m, err
+	}
+	m.Records = e.Records
+	m.Note, err = outputNote(ctx, e, out, e.Records)
+	m.Note = strings.Replace(m.Note, "words", "lines", 1)
+	return m, err
+}

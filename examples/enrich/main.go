@@ -1,0 +1,266 @@
+// Command enrich joins streams with tables and with each other: orders
+// (a stream) are joined with customers (a table) and with products (a
+// table), and the enriched orders are joined with payments (a stream)
+// that arrive within 10 minutes of their order.
+//
+// With no flags it starts an embedded broker, loads the customers and
+// products, writes an hour of generated orders, then their payments,
+// prints the paid orders and exits. --brokers runs it on a real cluster.
+//
+//	go run ./examples/enrich
+//	go run ./examples/enrich --brokers localhost:9092 --orders 1000
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"syscall"
+	"time"
+
+	"github.com/kafki/kafki/examples/internal/exrun"
+	"github.com/kafki/kafki/runtime"
+	"github.com/kafki/kafki/serde"
+	"github.com/kafki/kafki/stream"
+	"github.com/kafki/kafki/topology"
+	"github.com/twmb/franz-go/pkg/kgo"
+)
+
+// Topic names.
+const (
+	topicCustomers = "customers"
+	topicProducts  = "products"
+	topicOrders    = "orders"
+	topicPayments  = "payments"
+	topicEnriched  = "orders-enriched"
+	topicPaid      = "orders-paid"
+)
+
+// paymentWindow is how long after (or before) its order a payment joins.
+const paymentWindow = 10 * time.Minute
+
+// config is what the flags set.
+type config struct {
+	brokers    string
+	appID      string
+	orders     int
+	partitions int
+	baseTime   int64
+	timeout    time.Duration
+}
+
+func defaultConfig() config {
+	return config{appID: "kafki-enrich", orders: 60, partitions: 2,
+		baseTime: time.Date(2025, 1, 1, 9, 0, 0, 0, time.UTC).UnixMilli(), timeout: 5 * time.Minute}
+}
+
+func (c config) validate() error {
+	switch {
+	case c.orders < 1:
+		return errors.New("--orders must be at least 1")
+	case c.partitions < 1:
+		return errors.New("--partitions must be at least 1")
+	case c.appID == "":
+		return errors.New("--app-id must not be empty")
+	case c.timeout <= 0:
+		return errors.New("--timeout must be positive")
+	}
+	return nil
+}
+
+func parseFlags(args []string, stderr io.Writer) (config, error) {
+	cfg := defaultConfig()
+	fs := flag.NewFlagSet("enrich", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	fs.StringVar(&cfg.brokers, "brokers", "", "comma-separated seed brokers (default: start an embedded broker)")
+	fs.StringVar(&cfg.appID, "app-id", cfg.appID, "application id")
+	fs.IntVar(&cfg.orders, "orders", cfg.orders, "orders to generate over an hour of event time")
+	fs.IntVar(&cfg.partitions, "partitions", cfg.partitions, "partitions of every topic this program creates")
+	fs.DurationVar(&cfg.timeout, "timeout", cfg.timeout, "give up when processing takes longer")
+	if err := fs.Parse(args); err != nil {
+		return cfg, err
+	}
+	if fs.NArg() > 0 {
+		return cfg, fmt.Errorf("unexpected arguments: %v", fs.Args())
+	}
+	return cfg, cfg.validate()
+}
+
+func main() {
+	cfg, err := parseFlags(os.Args[1:], os.Stderr)
+	if errors.Is(err, flag.ErrHelp) {
+		return
+	}
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "enrich:", err)
+		os.Exit(2)
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	if err := run(ctx, cfg, os.Stdout); err != nil {
+		fmt.Fprintln(os.Stderr, "enrich:", err)
+		os.Exit(1)
+	}
+}
+
+// buildTopology: orders re-keyed by customer join the customers table,
+// re-keyed by product join the products table (written to
+// orders-enriched), and re-keyed by order id join the payments stream
+// within paymentWindow (written to orders-paid). Each re-key goes through
+// a repartition topic, so the tables' topics must have as many partitions
+// as the orders topic.
+//
+// Products are a KTable joined after a re-key rather than a GlobalKTable
+// (stream.JoinGlobal) because the runtime does not run global stores yet.
+func buildTopology() (*topology.Topology, error) {
+	b := stream.NewBuilder()
+	customers := stream.Table(b, topicCustomers, serde.String(), serde.JSON[Customer](), stream.StoreName("customers"))
+	products := stream.Table(b, topicProducts, serde.String(), serde.JSON[Product](), stream.StoreName("products"))
+	orders := stream.Stream(b, topicOrders, serde.String(), serde.JSON[Order]())
+	enrichedJSON := stream.WithValueSerde(serde.JSON[EnrichedOrder]())
+	stringKey := stream.WithKeySerde(serde.String())
+
+	byCustomer := stream.SelectKey(orders, func(_ string, o Order) string { return o.CustomerID }, stream.Named("orders-by-customer"), stringKey)
+	withCustomer := stream.JoinTable(byCustomer, customers, func(o Order, c Customer) EnrichedOrder {
+		return EnrichedOrder{Order: o, Customer: c}
+	}, enrichedJSON, stream.Named("join-customers"))
+
+	byProduct := stream.SelectKey(withCustomer, func(_ string, e EnrichedOrder) string { return e.Order.ProductID },
+		stream.Named("orders-by-product"), stringKey)
+	enriched := stream.JoinTable(byProduct, products, func(e EnrichedOrder, p Product) EnrichedOrder {
+		e.Product, e.Total = p, p.Price*e.Order.Quantity
+		return e
+	}, enrichedJSON, stream.Named("join-products"))
+	byOrder := stream.SelectKey(enriched, func(_ string, e EnrichedOrder) string { return e.Order.ID }, stream.Named("orders-by-id"), stringKey)
+	byOrder.To(topicEnriched)
+
+	payments := stream.Stream(b, topicPayments, serde.String(), serde.JSON[Payment]())
+	// The generous grace accepts payments written long after their orders
+	// in wall-clock time; the 10-minute window alone decides what joins.
+	paid := stream.Join(byOrder, payments, func(e EnrichedOrder, p Payment) PaidOrder {
+		return PaidOrder{EnrichedOrder: e, Payment: p}
+	}, stream.JoinTimeDifference(paymentWindow, 2*time.Hour), stream.Named("join-payments"),
+		stream.WithValueSerde(serde.JSON[PaidOrder]()), stream.WithOtherValueSerde(serde.JSON[Payment]()))
+	paid.To(topicPaid)
+
+	topo, err := b.Build()
+	if err != nil {
+		return nil, fmt.Errorf("build topology: %w", err)
+	}
+	return topo, nil
+}
+
+// run loads the tables, starts the application, writes the orders, then
+// the payments, and prints what was joined.
+func run(ctx context.Context, cfg config, stdout io.Writer) error {
+	if err := cfg.validate(); err != nil {
+		return err
+	}
+	ctx, cancel := context.WithTimeout(ctx, cfg.timeout)
+	defer cancel()
+	broker, err := exrun.Connect(cfg.brokers)
+	if err != nil {
+		return err
+	}
+	defer broker.Close()
+	fmt.Fprintf(stdout, "enrich on %v: orders ⋈ customers ⋈ products -> %s; ⋈ payments within %v -> %s\n",
+		broker.Addrs, topicEnriched, paymentWindow, topicPaid)
+	if err := broker.EnsureTopics(ctx, int32(cfg.partitions),
+		topicCustomers, topicProducts, topicOrders, topicPayments, topicEnriched, topicPaid); err != nil {
+		return err
+	}
+	in := generate(cfg.orders, cfg.baseTime)
+	// The table rows are older than every order, as a table loaded first.
+	before := cfg.baseTime - time.Hour.Milliseconds()
+	var rows []*kgo.Record
+	for _, c := range in.customers {
+		rows = append(rows, jsonRecord(topicCustomers, c.ID, c, before))
+	}
+	for _, p := range in.products {
+		rows = append(rows, jsonRecord(topicProducts, p.ID, p, before))
+	}
+	if err := broker.Produce(ctx, rows); err != nil {
+		return err
+	}
+
+	topo, err := buildTopology()
+	if err != nil {
+		return err
+	}
+	stateDir, err := os.MkdirTemp("", "kafki-enrich-")
+	if err != nil {
+		return fmt.Errorf("state directory: %w", err)
+	}
+	defer os.RemoveAll(stateDir)
+	app, err := runtime.New(topo, cfg.appID, runtime.SeedBrokers(broker.Addrs...), runtime.StateDir(stateDir),
+		runtime.CommitInterval(200*time.Millisecond))
+	if err != nil {
+		return fmt.Errorf("new application: %w", err)
+	}
+	if err := app.Start(ctx); err != nil {
+		return fmt.Errorf("start: %w", err)
+	}
+	runErr := feed(ctx, broker, app, cfg, topo, in)
+	closeCtx, closeCancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer closeCancel()
+	if err := errors.Join(runErr, app.Close(closeCtx)); err != nil {
+		return err
+	}
+	return report(ctx, broker, stdout, in)
+}
+
+// feed writes the orders once the tables are loaded, and the payments once
+// the orders are processed, so that each join finds what it should.
+func feed(ctx context.Context, broker *exrun.Broker, app *runtime.App, cfg config, topo *topology.Topology, in input) error {
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	go func() {
+		select {
+		case <-app.Done():
+			cancel()
+		case <-ctx.Done():
+		}
+	}()
+	wait := func(what string) error {
+		if err := broker.WaitDrained(ctx, cfg.appID, topo, 100*time.Millisecond); err != nil {
+			if aerr := app.Err(); aerr != nil {
+				return fmt.Errorf("application failed: %w", aerr)
+			}
+			return fmt.Errorf("waiting for the %s: %w", what, err)
+		}
+		return nil
+	}
+	if err := wait("tables"); err != nil {
+		return err
+	}
+	var recs []*kgo.Record
+	for _, o := range in.orders {
+		recs = append(recs, jsonRecord(topicOrders, o.ID, o, o.Time))
+	}
+	if err := broker.Produce(ctx, recs); err != nil {
+		return err
+	}
+	if err := wait("orders"); err != nil {
+		return err
+	}
+	recs = recs[:0]
+	for _, p := range in.payments {
+		recs = append(recs, jsonRecord(topicPayments, p.OrderID, p, p.Time))
+	}
+	if err := broker.Produce(ctx, recs); err != nil {
+		return err
+	}
+	return wait("payments")
+}
+
+func jsonRecord[T any](topic, key string, v T, ts int64) *kgo.Record {
+	b, err := serde.JSON[T]().Serialize(topic, nil, v)
+	if err != nil {
+		panic(fmt.Sprintf("encode %T: %v", v, err)) // plain structs always encode
+	}
+	return &kgo.Record{Topic: topic, Key: []byte(key), Value: b, Timestamp: time.UnixMilli(ts)}
+}

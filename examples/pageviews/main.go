@@ -1,0 +1,215 @@
+// Command pageviews counts page views per page in time windows and prints
+// only final results: a 1-minute tumbling window and a 5-minute window
+// hopping every minute, both suppressed until the window closes, so that
+// each (page, window) is printed exactly once, when it can no longer
+// change.
+//
+// With no flags it starts an embedded broker, writes 20 minutes (of event
+// time) of generated page views, prints each window's counts as they
+// become final and exits once everything is processed. --brokers runs it
+// on a real cluster.
+//
+//	go run ./examples/pageviews
+//	go run ./examples/pageviews --brokers localhost:9092 --minutes 60
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"syscall"
+	"time"
+
+	"github.com/kafki/kafki/examples/internal/exrun"
+	"github.com/kafki/kafki/runtime"
+	"github.com/kafki/kafki/serde"
+	"github.com/kafki/kafki/stream"
+	"github.com/kafki/kafki/topology"
+	"github.com/twmb/franz-go/pkg/kgo"
+)
+
+// Window sizes and grace: records up to 10 s late still count.
+const (
+	tumbleSize = time.Minute
+	hopSize    = 5 * time.Minute
+	hopAdvance = time.Minute
+	grace      = 10 * time.Second
+)
+
+// config is what the flags set.
+type config struct {
+	brokers    string
+	input      string
+	outTumble  string
+	outHop     string
+	appID      string
+	minutes    int   // event time the generated views span
+	perMinute  int   // views generated per minute
+	baseTime   int64 // event time of the first view, ms
+	partitions int
+	timeout    time.Duration
+}
+
+func defaultConfig() config {
+	return config{
+		input:      "pageviews",
+		outTumble:  "pageviews-per-minute",
+		outHop:     "pageviews-per-5-minutes",
+		appID:      "kafki-pageviews",
+		minutes:    20,
+		perMinute:  300,
+		baseTime:   time.Date(2025, 1, 1, 12, 0, 0, 0, time.UTC).UnixMilli(),
+		partitions: 2,
+		timeout:    5 * time.Minute,
+	}
+}
+
+func (c config) validate() error {
+	switch {
+	case c.minutes < 1 || c.perMinute < 1:
+		return errors.New("--minutes and --views-per-minute must be at least 1")
+	case c.partitions < 1:
+		return errors.New("--partitions must be at least 1")
+	case c.input == "" || c.outTumble == "" || c.outHop == "" || c.appID == "":
+		return errors.New("topic names and --app-id must not be empty")
+	case c.timeout <= 0:
+		return errors.New("--timeout must be positive")
+	}
+	return nil
+}
+
+func parseFlags(args []string, stderr io.Writer) (config, error) {
+	cfg := defaultConfig()
+	fs := flag.NewFlagSet("pageviews", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	fs.StringVar(&cfg.brokers, "brokers", "", "comma-separated seed brokers (default: start an embedded broker)")
+	fs.StringVar(&cfg.input, "input", cfg.input, "input topic: key page, value user, timestamp the view's time")
+	fs.StringVar(&cfg.appID, "app-id", cfg.appID, "application id")
+	fs.IntVar(&cfg.minutes, "minutes", cfg.minutes, "minutes of event time to generate")
+	fs.IntVar(&cfg.perMinute, "views-per-minute", cfg.perMinute, "page views generated per minute")
+	fs.IntVar(&cfg.partitions, "partitions", cfg.partitions, "partitions of the topics this program creates")
+	fs.DurationVar(&cfg.timeout, "timeout", cfg.timeout, "give up when processing takes longer")
+	if err := fs.Parse(args); err != nil {
+		return cfg, err
+	}
+	if fs.NArg() > 0 {
+		return cfg, fmt.Errorf("unexpected arguments: %v", fs.Args())
+	}
+	return cfg, cfg.validate()
+}
+
+func main() {
+	cfg, err := parseFlags(os.Args[1:], os.Stderr)
+	if errors.Is(err, flag.ErrHelp) {
+		return
+	}
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "pageviews:", err)
+		os.Exit(2)
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	if err := run(ctx, cfg, os.Stdout); err != nil {
+		fmt.Fprintln(os.Stderr, "pageviews:", err)
+		os.Exit(1)
+	}
+}
+
+// buildTopology counts views per page (the record key) in both windows,
+// keeps each count back until its window closes, and writes the final
+// counts: key Windowed[page] (page bytes + 8-byte window start), value an
+// 8-byte count.
+func buildTopology(cfg config) (*topology.Topology, error) {
+	b := stream.NewBuilder()
+	views := stream.Stream(b, cfg.input, serde.String(), serde.String())
+	byPage := stream.GroupByKey(views)
+	final := stream.UntilWindowCloses(stream.BufferConfig{})
+
+	perMinute := stream.CountWindowed(stream.WindowedBy(byPage, stream.TumblingWindows(tumbleSize, grace)),
+		stream.StoreName("views-per-minute"))
+	perMinute.Suppress(final).ToStream().To(cfg.outTumble,
+		stream.WithKeySerde(stream.WindowedSerde(serde.String(), tumbleSize)))
+
+	per5 := stream.CountWindowed(stream.WindowedBy(byPage, stream.TumblingWindows(hopSize, grace).AdvanceBy(hopAdvance)),
+		stream.StoreName("views-per-5-minutes"))
+	per5.Suppress(final).ToStream().To(cfg.outHop,
+		stream.WithKeySerde(stream.WindowedSerde(serde.String(), hopSize)))
+
+	topo, err := b.Build()
+	if err != nil {
+		return nil, fmt.Errorf("build topology: %w", err)
+	}
+	return topo, nil
+}
+
+// run generates the views, processes them and prints the final counts.
+func run(ctx context.Context, cfg config, stdout io.Writer) error {
+	if err := cfg.validate(); err != nil {
+		return err
+	}
+	ctx, cancel := context.WithTimeout(ctx, cfg.timeout)
+	defer cancel()
+	broker, err := exrun.Connect(cfg.brokers)
+	if err != nil {
+		return err
+	}
+	defer broker.Close()
+	fmt.Fprintf(stdout, "page views on %v: %s -> %s (1-minute tumbling), %s (5-minute hopping by 1 minute)\n",
+		broker.Addrs, cfg.input, cfg.outTumble, cfg.outHop)
+	if err := broker.EnsureTopics(ctx, int32(cfg.partitions), cfg.input, cfg.outTumble, cfg.outHop); err != nil {
+		return err
+	}
+	views := generate(cfg)
+	recs := make([]*kgo.Record, 0, len(views))
+	for _, v := range views {
+		recs = append(recs, &kgo.Record{Topic: cfg.input, Key: []byte(v.page), Value: []byte(v.user), Timestamp: time.UnixMilli(v.ts)})
+	}
+	if err := broker.Produce(ctx, recs); err != nil {
+		return err
+	}
+	// Suppressed windows close when stream time passes their end plus
+	// grace. Stream time is per task, so one closing marker per partition,
+	// later than every window of the generated views, makes every result
+	// final. The markers' own windows stay open and are never printed.
+	end := cfg.baseTime + int64(cfg.minutes)*time.Minute.Milliseconds() + (hopSize + grace + time.Minute).Milliseconds()
+	recs = recs[:0]
+	for p := range cfg.partitions {
+		recs = append(recs, &kgo.Record{Topic: cfg.input, Partition: int32(p), Key: []byte(closingPage), Value: []byte("-"),
+			Timestamp: time.UnixMilli(end)})
+	}
+	if err := broker.ProduceManual(ctx, recs); err != nil {
+		return err
+	}
+	fmt.Fprintf(stdout, "wrote %d page views over %d minutes of event time\n\n", len(views), cfg.minutes)
+
+	topo, err := buildTopology(cfg)
+	if err != nil {
+		return err
+	}
+	stateDir, err := os.MkdirTemp("", "kafki-pageviews-")
+	if err != nil {
+		return fmt.Errorf("state directory: %w", err)
+	}
+	defer os.RemoveAll(stateDir)
+	app, err := runtime.New(topo, cfg.appID, runtime.SeedBrokers(broker.Addrs...), runtime.StateDir(stateDir),
+		runtime.CommitInterval(200*time.Millisecond))
+	if err != nil {
+		return fmt.Errorf("new application: %w", err)
+	}
+	if err := app.Start(ctx); err != nil {
+		return fmt.Errorf("start: %w", err)
+	}
+	live := newLiveTable(stdout)
+	waitErr := follow(ctx, broker, app, cfg, topo, live)
+	closeCtx, closeCancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer closeCancel()
+	if err := errors.Join(waitErr, app.Close(closeCtx)); err != nil {
+		return err
+	}
+	live.summary()
+	return nil
+}
