@@ -106,6 +106,14 @@ func (o *committedOutput) checkSequences(t *testing.T, ids map[string][]string) 
 
 func produceSeq(t *testing.T, cl *kgo.Client, topic string, ids map[string][]string, from, to, keys int) {
 	t.Helper()
+	if err := produceSeqErr(cl, topic, ids, from, to, keys); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// produceSeqErr produces records from..to-1 (value i, key k<i%keys>) and
+// records their ids per key in ids.
+func produceSeqErr(cl *kgo.Client, topic string, ids map[string][]string, from, to, keys int) error {
 	var rs []*kgo.Record
 	for i := from; i < to; i++ {
 		w := fmt.Sprintf("k%02d", i%keys)
@@ -115,8 +123,9 @@ func produceSeq(t *testing.T, cl *kgo.Client, topic string, ids map[string][]str
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	if err := cl.ProduceSync(ctx, rs...).FirstErr(); err != nil {
-		t.Fatalf("produce: %v", err)
+		return fmt.Errorf("produce: %w", err)
 	}
+	return nil
 }
 
 // Under exactly-once a task's checkpoint is deleted once it processes, so
@@ -213,6 +222,7 @@ func TestEOSZombieFenced(t *testing.T) {
 		if !errors.Is(err, ErrProducerFenced) {
 			t.Fatalf("zombie stopped with %v, want ErrProducerFenced", err)
 		}
+		t.Logf("zombie stopped: %v", err)
 	case <-time.After(30 * time.Second):
 		t.Fatal("the zombie did not notice it was fenced")
 	}
@@ -229,4 +239,63 @@ func TestEOSZombieFenced(t *testing.T) {
 	o.waitTotal(t, 200, 30*time.Second)
 	o.poll(500 * time.Millisecond)
 	o.checkSequences(t, ids)
+}
+
+// Tasks moving between live instances under exactly-once (a second
+// instance joins, then the first leaves, while input flows) commit on
+// revocation and restore committed state: the output is exactly that of
+// one clean run.
+func TestEOSScaleOutAndIn(t *testing.T) {
+	c := kafkatest.New(t, 1)
+	in, out := c.Topic("in"), c.Topic("out")
+	c.CreateTopic(in, 4, nil)
+	c.CreateTopic(out, 4, nil)
+	appID := c.Topic("eosscale")
+	topo, err := seqCountTopology(in, out, state.RocksDB)
+	if err != nil {
+		t.Fatal(err)
+	}
+	opts := func(pid string) []Opt {
+		return append(testOpts(c, t.TempDir()), Guarantee(ExactlyOnceV2), ProcessID(pid))
+	}
+	prod := c.Client()
+	ids := map[string][]string{}
+	const n, batch = 6000, 200
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		for from := 0; from < n; from += batch {
+			if err := produceSeqErr(prod, in, ids, from, from+batch, 40); err != nil {
+				t.Error(err)
+				return
+			}
+			time.Sleep(150 * time.Millisecond)
+		}
+	}()
+	first := startApp(t, topo, appID, opts("first")...)
+	o := newCommittedOutput(c, out)
+	o.waitTotal(t, 600, 30*time.Second)
+	second := startApp(t, topo, appID, opts("second")...)
+	hasTasks := func(a *App) bool {
+		for _, th := range a.LocalThreads() {
+			if len(th.Active) > 0 {
+				return true
+			}
+		}
+		return false
+	}
+	waitFor(t, "tasks on both instances", 30*time.Second, func() bool { return hasTasks(first) && hasTasks(second) })
+	o.poll(time.Second)
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	if err := first.Close(ctx); err != nil {
+		t.Fatalf("close the first instance: %v", err)
+	}
+	<-done
+	o.waitTotal(t, n, 60*time.Second)
+	o.poll(500 * time.Millisecond)
+	o.checkSequences(t, ids)
+	if err := second.Err(); err != nil {
+		t.Fatalf("second instance: %v", err)
+	}
 }
