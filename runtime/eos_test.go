@@ -299,3 +299,68 @@ func TestEOSScaleOutAndIn(t *testing.T) {
 		t.Fatalf("second instance: %v", err)
 	}
 }
+
+// After a crash under exactly-once the task directory has no checkpoint,
+// and a persistent store may hold writes of a transaction that never
+// committed: the store is wiped and rebuilt from the committed changelog
+// rather than reused. (At-least-once would reuse it and count the junk.)
+func TestEOSCrashLeftoversWiped(t *testing.T) {
+	c := kafkatest.New(t, 1)
+	in, out := c.Topic("in"), c.Topic("out")
+	c.CreateTopic(in, 1, nil)
+	c.CreateTopic(out, 1, nil)
+	appID := c.Topic("eoswipe")
+	dir := t.TempDir()
+	topo, err := seqCountTopology(in, out, state.RocksDB)
+	if err != nil {
+		t.Fatal(err)
+	}
+	opts := append(testOpts(c, dir), Guarantee(ExactlyOnceV2), ProcessID("w"))
+	prod := c.Client()
+	ids := map[string][]string{}
+	o := newCommittedOutput(c, out)
+	app := startApp(t, topo, appID, opts...)
+	produceSeq(t, prod, in, ids, 0, 50, 5)
+	o.waitTotal(t, 50, 30*time.Second)
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	if err := app.Close(ctx); err != nil {
+		t.Fatal(err)
+	}
+
+	// What a process killed mid-transaction leaves: uncommitted writes in
+	// the store (an existing key and a new one) and no checkpoint.
+	sd, err := changelog.OpenStateDir(dir, appID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	td, err := sd.LockTask("0_0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	spec := state.Spec{Name: "counts", Kind: state.KindKeyValue, Engine: state.RocksDB, Logging: true}
+	st, trusted, err := changelog.OpenStore(td, spec, changelog.StoreOptions{})
+	if err != nil || !trusted {
+		t.Fatalf("open the store of the closed task: trusted %v, %v", trusted, err)
+	}
+	kv := st.(state.KeyValueStore)
+	for k, v := range map[string]string{"k00": "1000", "uncommitted": "41"} {
+		if err := kv.Put([]byte(k), []byte(v)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := errors.Join(kv.Flush(), kv.Close(), td.RemoveCheckpoint(), td.Close()); err != nil {
+		t.Fatal(err)
+	}
+
+	startApp(t, topo, appID, opts...)
+	produceSeq(t, prod, in, ids, 50, 60, 5)
+	rec := &kgo.Record{Topic: in, Key: []byte("uncommitted"), Value: []byte("x")}
+	if err := prod.ProduceSync(ctx, rec).FirstErr(); err != nil {
+		t.Fatal(err)
+	}
+	ids["uncommitted"] = []string{"x"}
+	o.waitTotal(t, 61, 30*time.Second)
+	o.poll(300 * time.Millisecond)
+	o.checkSequences(t, ids)
+}
