@@ -369,3 +369,20 @@ func (th *streamThread) beginEOS() (*eosCommitter, error) {
 	}
 	return c, nil
 }
+
+// eosCommitBeforeRestore commits the open transaction before new active
+// tasks are created in a rebalance callback: their restoration may take
+// longer than the transaction timeout, and the broker would abort the
+// transaction (and fence the producer) in the meantime. It does nothing
+// under at-least-once or when every task in active already runs.
+func (th *streamThread) eosCommitBeforeRestore(ctx context.Context, active []topology.TaskID) error {
+	if !th.eos() || th.txnSent == 0 {
+		return nil
+	}
+	for _, id := range active {
+		if _, ok := th.tasks[id]; !ok {
+			return th.eosCommitFailed(ctx, th.commitAll(ctx))
+		}
+	}
+	return nil
+}

@@ -362,6 +362,10 @@ func (th *streamThread) onAssigned(ctx context.Context, _ *kgo.Client, _ map[str
 			}
 		}
 	}
+	if err := th.eosCommitBeforeRestore(ctx, a.Active); err != nil {
+		th.fatal = err
+		return
+	}
 	for _, id := range a.Active {
 		if _, ok := th.tasks[id]; ok {
 			continue
