@@ -138,6 +138,7 @@ func (a *App) Start(ctx context.Context) error {
 
 func (a *App) startFailed(err error) error {
 	a.mu.Lock()
+	a.closing = true // Close then only reports err
 	a.err = err
 	a.setStateLocked(PendingError)
 	a.setStateLocked(Error)

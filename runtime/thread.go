@@ -82,6 +82,7 @@ func (a *App) newThread(id int) (*streamThread, error) {
 		standbys:    map[topology.TaskID]*standbyTask{},
 		standbyByTP: map[changelog.TopicPartition]*standbyTask{},
 		ready:       make(chan struct{}),
+		lastCommit:  time.Now(),
 	}
 	th.name = fmt.Sprintf("%s-%s-StreamThread-%d", a.appID, a.processID, id)
 	th.publish()
@@ -149,7 +150,6 @@ func (a *App) newThread(id int) (*streamThread, error) {
 // run is the thread's loop. It returns nil when ctx is canceled (Close)
 // and the error that stopped it otherwise.
 func (th *streamThread) run(ctx context.Context) error {
-	th.lastCommit = time.Now()
 	sctx, stopStandbys := context.WithCancel(ctx)
 	var standbys sync.WaitGroup
 	standbys.Add(1)
@@ -169,7 +169,10 @@ func (th *streamThread) run(ctx context.Context) error {
 		// records per assigned partition; the client fetches nothing more
 		// from a broker until what it buffered from it is taken, so a thread
 		// that falls behind stops fetching instead of piling up records.
-		fetches := th.cl.PollRecords(pctx, th.app.cfg.maxBuffered*max(1, len(th.byTP)))
+		th.mu.Lock()
+		parts := len(th.byTP)
+		th.mu.Unlock()
+		fetches := th.cl.PollRecords(pctx, th.app.cfg.maxBuffered*max(1, parts))
 		cancel()
 		if fetches.IsClientClosed() {
 			return nil

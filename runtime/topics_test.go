@@ -59,6 +59,9 @@ func TestStartErrors(t *testing.T) {
 			t.Fatalf("state %v, err %v", app.State(), app.Err())
 		}
 		<-app.Done()
+		if err := app.Close(context.Background()); !errors.Is(err, ErrMissingSourceTopics) {
+			t.Fatalf("close after a failed start: %v", err)
+		}
 	})
 
 	t.Run("co-partitioning", func(t *testing.T) {

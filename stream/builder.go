@@ -165,8 +165,7 @@ func Stream[K, V any](b *Builder, topic string, keySerde serde.Serde[K], valueSe
 func StreamTopics[K, V any](b *Builder, topics []string, keySerde serde.Serde[K], valueSerde serde.Serde[V], opts ...Option) KStream[K, V] {
 	o := collect(opts)
 	name := b.nameOr(o, "KSTREAM-SOURCE-")
-	topology.AddSource(b.tb, name, keySerde, valueSerde, topics...)
-	name = applyTimestampExtractor[K, V](b, o, name)
+	topology.AddSourceWithExtractor(b.tb, name, keySerde, valueSerde, timestampExtractor[K, V](b, o, name), topics...)
 	return KStream[K, V]{b: b, node: name, keySerde: keySerde, valueSerde: valueSerde}
 }
 
@@ -181,12 +180,11 @@ func Table[K, V any](b *Builder, topic string, keySerde serde.Serde[K], valueSer
 		store = b.newName(topic + "-STATE-STORE-")
 	}
 	name := b.nameOr(o, "KTABLE-SOURCE-")
-	topology.AddSource(b.tb, src, keySerde, valueSerde, topic)
+	topology.AddSourceWithExtractor(b.tb, src, keySerde, valueSerde, timestampExtractor[K, V](b, o, src), topic)
 	spec := o.spec(store)
-	parent := applyTimestampExtractor[K, V](b, o, src)
 	topology.AddProcessor(b.tb, name, func() topology.Processor[K, V, K, Change[V]] {
 		return &tableSource[K, V]{emit: tableEmitter[K, V]{store: store, caching: spec.Caching, ks: keySerde, vs: valueSerde}}
-	}, parent)
+	}, src)
 	b.tb.AddStateStore(spec, name)
 	return KTable[K, V]{b: b, node: name, store: store, keySerde: keySerde, valueSerde: valueSerde}
 }

@@ -132,6 +132,11 @@ type suppressor[K, V any] struct {
 	index map[string]int64
 	bytes int64
 	time  streamTime
+	// minTime is the smallest buffer time in the buffer (MaxInt64 when it
+	// is empty). It lets Process skip the store scan when nothing is due,
+	// and lets the scan seek past the tombstones of what was emitted
+	// before: without it every record rescans them, quadratic in RocksDB.
+	minTime int64
 }
 
 func (p *suppressor[K, V]) Init(ctx topology.ProcessorContext[K, Change[V]]) error {
@@ -140,7 +145,7 @@ func (p *suppressor[K, V]) Init(ctx topology.ProcessorContext[K, Change[V]]) err
 	if err != nil {
 		return err
 	}
-	p.kv, p.index = kv.s, map[string]int64{}
+	p.kv, p.index, p.minTime = kv.s, map[string]int64{}, math.MaxInt64
 	it, err := p.kv.All()
 	if err != nil {
 		return fmt.Errorf("read suppression buffer %s: %w", p.store, err)
@@ -152,6 +157,7 @@ func (p *suppressor[K, V]) Init(ctx topology.ProcessorContext[K, Change[V]]) err
 			return fmt.Errorf("stream: suppression buffer %s holds a %d-byte key", p.store, len(k))
 		}
 		p.index[string(k[8:])] = bufferTimeOf(k)
+		p.minTime = min(p.minTime, bufferTimeOf(k))
 		p.bytes += int64(len(k) + len(it.Value()))
 	}
 	return it.Err()
@@ -203,6 +209,7 @@ func (p *suppressor[K, V]) Process(rec topology.Record[K, Change[V]]) error {
 		return fmt.Errorf("write suppression buffer %s: %w", p.store, err)
 	}
 	p.index[string(kb)] = bt
+	p.minTime = min(p.minTime, bt)
 	p.bytes += int64(8 + len(kb) + len(val))
 	expire := int64(math.MinInt64)
 	if now >= math.MinInt64+p.wait {
@@ -214,20 +221,28 @@ func (p *suppressor[K, V]) Process(rec topology.Record[K, Change[V]]) error {
 // evict emits every entry buffered at or before expire, then, while the
 // buffer is over its bounds, the oldest entries (or fails).
 func (p *suppressor[K, V]) evict(expire int64) error {
-	it, err := p.kv.All()
+	n, size := len(p.index), p.bytes
+	overBounds := func() bool {
+		return (p.buf.MaxRecords > 0 && n > p.buf.MaxRecords) || (p.buf.MaxBytes > 0 && size > p.buf.MaxBytes)
+	}
+	if p.minTime > expire && !overBounds() {
+		return nil
+	}
+	it, err := p.kv.Range(bufferKey(p.minTime, nil), nil)
 	if err != nil {
 		return fmt.Errorf("read suppression buffer %s: %w", p.store, err)
 	}
 	var due []state.KeyValue
-	n, size := len(p.index), p.bytes
+	p.minTime = math.MaxInt64
 	for it.Next() {
 		k := it.Key()
-		over := (p.buf.MaxRecords > 0 && n > p.buf.MaxRecords) || (p.buf.MaxBytes > 0 && size > p.buf.MaxBytes)
-		if bufferTimeOf(k) > expire && !over {
+		if bufferTimeOf(k) > expire && !overBounds() {
+			p.minTime = bufferTimeOf(k)
 			break
 		}
 		if bufferTimeOf(k) > expire && p.buf.WhenFull == ShutDownWhenFull {
 			it.Close()
+			p.minTime = bufferTimeOf(k)
 			return fmt.Errorf("%w: %s holds %d records, %d bytes (bounds %d records, %d bytes)",
 				ErrSuppressionBufferFull, p.store, n, size, p.buf.MaxRecords, p.buf.MaxBytes)
 		}

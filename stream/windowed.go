@@ -218,9 +218,12 @@ type extOptions struct {
 func WithRetention(d time.Duration) Option { return func(o *options) { o.ext.retention = d } }
 
 // WithTimestampExtractor sets a source's event time from its records: fn
-// gets the key, the value and the record's own timestamp and returns the
-// timestamp (epoch ms) that windows and joins use downstream. A negative
-// result drops the record, counted as "negative-timestamp".
+// gets the key, the value (zero values for null ones) and the record's own
+// timestamp and returns the timestamp (epoch ms) that the record carries
+// downstream, for windows and joins, and that advances the task's stream
+// time, for stream-time punctuators. A negative result drops the record,
+// counted as "negative-timestamp". It applies to Stream, StreamTopics and
+// Table (see topology.AddSourceWithExtractor).
 func WithTimestampExtractor[K, V any](fn func(key K, value V, recordTimestamp int64) int64) Option {
 	return func(o *options) { o.ext.tsExtractor = fn }
 }
@@ -231,35 +234,28 @@ func WithOtherValueSerde[V any](s serde.Serde[V]) Option {
 	return func(o *options) { o.ext.otherValueSerde = s }
 }
 
-// applyTimestampExtractor adds a node after a source that rewrites each
-// record's timestamp, when the source's options ask for one.
-func applyTimestampExtractor[K, V any](b *Builder, o *options, node string) string {
+// timestampExtractor returns the extractor the source's options ask for,
+// typed for topology.AddSourceWithExtractor, or nil. The source applies it
+// (rather than a node after it) so that the task's stream time, which
+// drives punctuators and the order of the task's partitions, follows the
+// extracted timestamps too.
+func timestampExtractor[K, V any](b *Builder, o *options, node string) topology.TimestampExtractor[K, V] {
 	if o.ext.tsExtractor == nil {
-		return node
+		return nil
 	}
 	fn, ok := o.ext.tsExtractor.(func(K, V, int64) int64)
 	if !ok {
 		b.problem(fmt.Errorf("%w: timestamp extractor of %q is a %T, not a func(%s, %s, int64) int64",
 			topology.ErrTypeMismatch, node, o.ext.tsExtractor, typeName[K](), typeName[V]()))
-		return node
+		return nil
 	}
-	name := b.newName("KSTREAM-TIMESTAMP-")
-	addFn(b, name, node, func(ctx topology.ProcessorContext[K, V], rec topology.Record[K, V]) error {
-		ts := fn(rec.Key, rec.Value, rec.Timestamp)
-		if ts < 0 {
-			ctx.Logger().Warn("dropping record: timestamp extractor returned a negative timestamp", "timestamp", ts)
-			ctx.RecordDropped(topology.DropNegativeTimestamp)
-			return nil
-		}
-		rec.Timestamp = ts
-		return ctx.Forward(rec)
-	})
-	return name
+	return fn
 }
 
 // streamTime is the largest timestamp a processor has seen. Processors
-// track it themselves, rather than reading the task's, so that it follows
-// extracted timestamps and only the records that reach them.
+// track it themselves, rather than reading the task's, so that it counts
+// only the records that reach them (as Kafka Streams' observedStreamTime),
+// not those of other sources of the task or those filtered out upstream.
 type streamTime struct{ t int64 }
 
 func newStreamTime() streamTime { return streamTime{t: -1} }

@@ -97,9 +97,28 @@ func missingSerde(node, which string) error {
 }
 
 // AddSource adds a source node that reads topics and deserialises their
-// records with the given serdes. Topics marked with AddInternalTopic are
-// resolved to "<application id>-<topic>" when tasks are made.
+// records with the given serdes. Records keep the timestamps they have in
+// Kafka. Topics marked with AddInternalTopic are resolved to
+// "<application id>-<topic>" when tasks are made.
 func AddSource[K, V any](b *Builder, name string, keySerde serde.Serde[K], valueSerde serde.Serde[V], topics ...string) {
+	AddSourceWithExtractor(b, name, keySerde, valueSerde, nil, topics...)
+}
+
+// TimestampExtractor gives a source's records their event time (Kafka
+// Streams' TimestampExtractor): it gets the deserialised key and value
+// (zero values for null ones) and the timestamp the record has in Kafka,
+// and returns the timestamp in epoch ms that the record carries downstream
+// and that advances the task's stream time. A negative result drops the
+// record, counted as DropNegativeTimestamp.
+type TimestampExtractor[K, V any] func(key K, value V, recordTimestamp int64) int64
+
+// AddSourceWithExtractor is AddSource with a timestamp extractor (nil: the
+// record's own timestamp). The source applies it before the task's stream
+// time moves, so that stream-time punctuators, windows and the task's
+// choice between its partitions all follow the extracted time. A record
+// whose own timestamp is negative is passed to the extractor, which may
+// repair it, rather than dropped.
+func AddSourceWithExtractor[K, V any](b *Builder, name string, keySerde serde.Serde[K], valueSerde serde.Serde[V], extract TimestampExtractor[K, V], topics ...string) {
 	n := &nodeSpec{name: name, kind: kindSource, topics: slices.Clone(topics),
 		keyOut: reflect.TypeFor[K](), valOut: reflect.TypeFor[V]()}
 	if keySerde == nil {
@@ -112,7 +131,7 @@ func AddSource[K, V any](b *Builder, name string, keySerde serde.Serde[K], value
 		n.problems = append(n.problems, fmt.Errorf("%w: source %q has no topic", ErrMissingTopic, name))
 	}
 	n.newInstance = func() instance {
-		return &sourceNode[K, V]{nodeBase: nodeBase{name: name}, keySerde: keySerde, valueSerde: valueSerde}
+		return &sourceNode[K, V]{nodeBase: nodeBase{name: name}, keySerde: keySerde, valueSerde: valueSerde, extract: extract}
 	}
 	b.add(n)
 }

@@ -78,6 +78,7 @@ type sourceNode[K, V any] struct {
 	nodeBase
 	keySerde   serde.Serde[K]
 	valueSerde serde.Serde[V]
+	extract    TimestampExtractor[K, V] // nil: the record's own timestamp
 	out        outputs[K, V]
 }
 
@@ -85,22 +86,66 @@ func (s *sourceNode[K, V]) connect(c instance) error { return s.out.connect(s.na
 func (s *sourceNode[K, V]) init() error              { return nil }
 func (s *sourceNode[K, V]) close() error             { return nil }
 
-// processRaw deserialises raw and forwards it. Deserialisation failures come
-// back as *DeserializationError so that the task can consult its handler.
+// processRaw deserialises raw, gives it its timestamp, advances the task's
+// stream time and forwards it. Deserialisation failures come back as
+// *DeserializationError so that the task can consult its handler.
 func (s *sourceNode[K, V]) processRaw(raw *RawRecord) error {
+	if s.extract == nil && raw.Timestamp < 0 {
+		// Dropped before deserialising, as nothing could repair it.
+		s.dropNegative(raw, raw.Timestamp)
+		return nil
+	}
+	rec, err := s.deserialize(raw)
+	if err != nil {
+		return err
+	}
+	if s.extract != nil {
+		if rec.Timestamp = s.extract(rec.Key, rec.Value, raw.Timestamp); rec.Timestamp < 0 {
+			s.dropNegative(raw, rec.Timestamp)
+			return nil
+		}
+	}
+	s.task.observe(rec.Timestamp)
+	return s.out.forward(rec)
+}
+
+// timestamp returns the timestamp raw would carry downstream: its own, or
+// the extracted one, which costs a deserialisation. A record that cannot
+// be deserialised keeps its own.
+func (s *sourceNode[K, V]) timestamp(raw *RawRecord) int64 {
+	if s.extract == nil {
+		return raw.Timestamp
+	}
+	rec, err := s.deserialize(raw)
+	if err != nil {
+		return raw.Timestamp
+	}
+	return s.extract(rec.Key, rec.Value, raw.Timestamp)
+}
+
+// dropNegative counts a record dropped for its timestamp at the task, not
+// the node, like deserialisation failures (Kafka Streams' task-level
+// dropped-records), whether the timestamp was its own or extracted.
+func (s *sourceNode[K, V]) dropNegative(raw *RawRecord, ts int64) {
+	s.logger.Warn("dropping record with negative timestamp", "topic", raw.Topic, "partition", raw.Partition,
+		"offset", raw.Offset, "timestamp", ts, "extracted", s.extract != nil)
+	s.task.dropped("", DropNegativeTimestamp)
+}
+
+func (s *sourceNode[K, V]) deserialize(raw *RawRecord) (Record[K, V], error) {
 	rec := Record[K, V]{Timestamp: raw.Timestamp, Headers: raw.Headers}
 	var err error
 	if raw.Key == nil {
 		rec.NullKey = true
 	} else if rec.Key, err = s.keySerde.Deserialize(raw.Topic, raw.Headers, raw.Key); err != nil {
-		return &DeserializationError{Topic: raw.Topic, Partition: raw.Partition, Offset: raw.Offset, Part: "key", Err: err}
+		return rec, &DeserializationError{Topic: raw.Topic, Partition: raw.Partition, Offset: raw.Offset, Part: "key", Err: err}
 	}
 	if raw.Value == nil {
 		rec.NullValue = true
 	} else if rec.Value, err = s.valueSerde.Deserialize(raw.Topic, raw.Headers, raw.Value); err != nil {
-		return &DeserializationError{Topic: raw.Topic, Partition: raw.Partition, Offset: raw.Offset, Part: "value", Err: err}
+		return rec, &DeserializationError{Topic: raw.Topic, Partition: raw.Partition, Offset: raw.Offset, Part: "value", Err: err}
 	}
-	return s.out.forward(rec)
+	return rec, nil
 }
 
 type procNode[KIn, VIn, KOut, VOut any] struct {

@@ -30,8 +30,9 @@ type PunctuationType int
 
 const (
 	// StreamTime punctuators fire as the task's stream time (the largest
-	// record timestamp seen) passes multiples of the interval; they never
-	// fire while no records arrive.
+	// record timestamp seen, as its source's timestamp extractor gave it)
+	// passes multiples of the interval; they never fire while no records
+	// arrive.
 	StreamTime PunctuationType = iota
 	// WallClockTime punctuators fire on the system clock, first one
 	// interval after they are scheduled.
@@ -79,7 +80,8 @@ type ProcessorContext[KOut, VOut any] interface {
 	TaskID() TaskID
 	ApplicationID() string
 	// CurrentStreamTime is the largest record timestamp the task has seen
-	// (epoch ms), or -1 before the first record.
+	// (epoch ms; extracted timestamps where a source has an extractor), or
+	// -1 before the first record.
 	CurrentStreamTime() int64
 	// CurrentSystemTime is the task's wall clock in epoch ms.
 	CurrentSystemTime() int64

@@ -135,6 +135,7 @@ func (e *ProcessingError) Unwrap() error { return e.Err }
 // rawSource is the untyped entry point of a source node.
 type rawSource interface {
 	processRaw(raw *RawRecord) error
+	timestamp(raw *RawRecord) int64
 }
 
 // Task runs one sub-topology for one partition. It is not safe for
@@ -238,14 +239,6 @@ func (t *Task) Process(rec *RawRecord) error {
 	if !ok {
 		return fmt.Errorf("%w: task %s got a record of %q", ErrUnknownTopic, t.cfg.ID, rec.Topic)
 	}
-	if rec.Timestamp < 0 {
-		t.logger.Warn("dropping record with negative timestamp", "topic", rec.Topic, "partition", rec.Partition, "offset", rec.Offset, "timestamp", rec.Timestamp)
-		t.dropped("", DropNegativeTimestamp)
-		return nil
-	}
-	if rec.Timestamp > t.streamTime {
-		t.streamTime = rec.Timestamp
-	}
 	t.meta = RecordMetadata{Topic: rec.Topic, Partition: rec.Partition, Offset: rec.Offset}
 	t.hasMeta, t.raw = true, rec
 	err := src.processRaw(rec)
@@ -262,6 +255,28 @@ func (t *Task) Process(rec *RawRecord) error {
 		t.dropped("", DropDeserializationError)
 	}
 	return t.punct.fire(t, StreamTime, t.streamTime)
+}
+
+// observe advances stream time to ts. Sources call it with each record's
+// final timestamp (extracted, when the source has an extractor) before
+// forwarding it, so that stream time never counts a dropped record.
+func (t *Task) observe(ts int64) {
+	if ts > t.streamTime {
+		t.streamTime = ts
+	}
+}
+
+// RecordTime returns the timestamp rec will carry in the task: the one its
+// source's timestamp extractor gives, or its own when the source has none
+// (then without deserialising it). The runtime orders the records of a
+// task's partitions by it, as Kafka Streams orders by extracted time. A
+// record the task does not read, or cannot deserialise, keeps its own.
+func (t *Task) RecordTime(rec *RawRecord) int64 {
+	src, ok := t.sources[rec.Topic]
+	if !ok {
+		return rec.Timestamp
+	}
+	return src.timestamp(rec)
 }
 
 // Punctuate fires the wall-clock punctuators due at now.

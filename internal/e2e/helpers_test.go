@@ -174,15 +174,7 @@ func readAll(t *testing.T, c *kafkatest.Cluster, topic string) []*kgo.Record {
 	if len(left) == 0 {
 		return nil
 	}
-	// Exact start offsets rather than AtStart: listing the earliest offset
-	// on kfake can return a leader epoch above the partition's current one
-	// (seen with 3 brokers), and a consumer holding that epoch then gets
-	// empty fetches forever.
-	starts := map[int32]kgo.Offset{}
-	for p := range left {
-		starts[p] = kgo.NewOffset().At(0)
-	}
-	cl := c.Client(kgo.ConsumePartitions(map[string]map[int32]kgo.Offset{topic: starts}))
+	cl := c.Client(kgo.ConsumeTopics(topic), kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()))
 	var out []*kgo.Record
 	for len(left) > 0 {
 		fs := cl.PollFetches(ctx)
