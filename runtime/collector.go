@@ -49,6 +49,7 @@ func (c *collector) Send(topic string, partition int32, key, value []byte, heade
 		}
 	}
 	c.task.counters.produced.Add(1)
+	c.task.th.txnSent++ // Send runs on the thread's goroutine only
 	// The client's context: a record handed over is never canceled by a
 	// commit's deadline; Close waits for it with its own context.
 	c.cl.Produce(context.Background(), r, c.promise)

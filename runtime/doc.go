@@ -1,7 +1,7 @@
 // Package runtime runs a topology on a Kafka cluster: an application
 // instance joins the application's consumer group, is assigned tasks,
 // restores their state, processes records on its stream threads, and
-// commits at-least-once.
+// commits at-least-once or exactly-once.
 //
 // Running more instances of the same program scales the application out;
 // tasks move between instances on rebalances and are rebuilt from their
@@ -45,9 +45,21 @@
 // tasks (caches forward, stores flush) and after every record it produced
 // — outputs and changelog writes — was acknowledged. A killed instance
 // loses nothing; the records it processed after its last commit are
-// processed again elsewhere. The commit path is behind an interface so
-// that exactly-once (Kafka transactions) can replace it; ExactlyOnceV2 is
-// accepted but not supported yet.
+// processed again elsewhere.
+//
+// Exactly-once (Guarantee(ExactlyOnceV2), Kafka Streams' exactly_once_v2):
+// each thread's client is a transactional producer (transactional id
+// <application.id>-<process id>-<thread index>) that is always inside a
+// transaction; a commit (every 100ms by default) puts the thread's
+// outputs, changelog writes and input offsets (with the group generation,
+// KIP-447) in one transaction and ends it. Every consumer reads committed
+// data only. A transaction that cannot commit is aborted and the thread's
+// tasks are closed dirty; a fenced producer stops its thread with
+// ErrProducerFenced. An active task's checkpoint is deleted when it starts
+// processing and written only by a clean close, so that after a crash its
+// persistent stores, which may hold uncommitted writes, are wiped and
+// restored from the changelog, while a clean restart restores only the
+// tail.
 //
 // This package may import every other Kafki package; nothing imports it
 // except programs (examples, cmd).

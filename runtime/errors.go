@@ -20,7 +20,7 @@ var (
 	ErrInternalTopic = errors.New("internal topic")
 
 	// ErrNotSupported is returned for settings that are accepted but not
-	// implemented yet, such as the exactly_once_v2 processing guarantee.
+	// implemented yet, such as global stores.
 	ErrNotSupported = errors.New("not supported yet")
 
 	// ErrAlreadyStarted is returned by Start on an application that was

@@ -20,8 +20,14 @@ const (
 	// are processed again.
 	AtLeastOnce ProcessingGuarantee = iota
 	// ExactlyOnceV2 (exactly_once_v2) commits outputs, changelog writes and
-	// input offsets in one Kafka transaction. Not supported yet: New
-	// returns ErrNotSupported.
+	// input offsets in one Kafka transaction per stream thread (KIP-447),
+	// and reads input, repartition and changelog topics with
+	// read_committed: every input record affects outputs and state exactly
+	// once, even when instances crash. A transaction that cannot commit is
+	// aborted and the thread's tasks are rebuilt from their committed
+	// changelogs. The commit interval defaults to 100ms, the producer's
+	// transaction timeout to 10s (kgo.TransactionTimeout in ClientOpts
+	// overrides it). Needs brokers 2.5 or newer.
 	ExactlyOnceV2
 )
 
@@ -42,6 +48,7 @@ type config struct {
 	stateDir         string
 	threads          int
 	commitInterval   time.Duration
+	commitSet        bool // CommitInterval was given
 	guarantee        ProcessingGuarantee
 	standbys         int
 	replication      int16
@@ -81,6 +88,9 @@ func defaultConfig() config {
 }
 
 func (c *config) validate() error {
+	if c.guarantee == ExactlyOnceV2 && !c.commitSet {
+		c.commitInterval = defaultEOSCommitInterval
+	}
 	switch {
 	case len(c.brokers) == 0:
 		return fmt.Errorf("runtime: no seed brokers")
@@ -96,9 +106,7 @@ func (c *config) validate() error {
 		return fmt.Errorf("runtime: statestore.cache.max.bytes must not be negative, got %d", c.cacheBytes)
 	case c.stateDir == "":
 		return fmt.Errorf("runtime: empty state directory")
-	case c.guarantee == ExactlyOnceV2:
-		return fmt.Errorf("runtime: processing guarantee %s: %w", c.guarantee, ErrNotSupported)
-	case c.guarantee != AtLeastOnce:
+	case c.guarantee != AtLeastOnce && c.guarantee != ExactlyOnceV2:
 		return fmt.Errorf("runtime: unknown processing guarantee %d", c.guarantee)
 	}
 	return nil
@@ -123,13 +131,20 @@ func NumStreamThreads(n int) Opt { return func(c *config) { c.threads = n } }
 
 // CommitInterval sets how often a stream thread flushes its tasks, waits for
 // its produced records to be acknowledged and commits its input offsets
-// (commit.interval.ms); default 30s, as in Kafka Streams. A shorter interval
-// means fewer duplicates after a crash and more commit overhead.
-func CommitInterval(d time.Duration) Opt { return func(c *config) { c.commitInterval = d } }
+// (commit.interval.ms); default 30s, or 100ms under ExactlyOnceV2, as in
+// Kafka Streams. A shorter interval means fewer duplicates after a crash
+// (at-least-once), less latency for read_committed readers (exactly-once),
+// and more commit overhead.
+func CommitInterval(d time.Duration) Opt {
+	return func(c *config) { c.commitInterval, c.commitSet = d, true }
+}
 
-// Guarantee sets the processing guarantee (processing.guarantee); default
-// AtLeastOnce. ExactlyOnceV2 is accepted but New returns ErrNotSupported
-// until transactions are implemented.
+// Guarantee sets the processing guarantee (processing.guarantee): AtLeastOnce
+// (the default) or ExactlyOnceV2; New refuses any other value. Under
+// ExactlyOnceV2 each stream thread's producer has the transactional id
+// <application.id>-<process id>-<thread index>: give instances a stable
+// ProcessID so that a restarted instance fences its predecessor's open
+// transaction at once instead of after the transaction timeout.
 func Guarantee(g ProcessingGuarantee) Opt { return func(c *config) { c.guarantee = g } }
 
 // NumStandbyReplicas sets how many standby copies of each stateful task the

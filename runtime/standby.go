@@ -45,6 +45,12 @@ func (th *streamThread) newStandby(ctx context.Context, id topology.TaskID) (_ *
 			s.dir.Close()
 		}
 	}()
+	if th.eos() {
+		// The directory may hold a task closed dirty here: see eos.go.
+		if err = eosPrepareTaskDir(s.dir, th.app.appID, id, sub.Stores); err != nil {
+			return nil, fmt.Errorf("standby %s: %w", id, err)
+		}
+	}
 	if s.stores, err = openStores(sub.Stores, th.app.appID, id, s.dir, nil, nil, 0); err != nil {
 		return nil, fmt.Errorf("standby %s: %w", id, err)
 	}

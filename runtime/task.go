@@ -197,12 +197,22 @@ func (th *streamThread) newActiveTask(ctx context.Context, id topology.TaskID) (
 				t.dir.Close()
 			}
 		}()
+		if th.eos() {
+			if err = eosPrepareTaskDir(t.dir, th.app.appID, id, sub.Stores); err != nil {
+				return nil, fmt.Errorf("task %s: %w", id, err)
+			}
+		}
 		ts := func() int64 { return t.curTS }
 		if t.stores, err = openStores(sub.Stores, th.app.appID, id, t.dir, t.coll, ts, th.app.cacheBytesPerStore()); err != nil {
 			return nil, fmt.Errorf("task %s: %w", id, err)
 		}
 		if t.restored, err = th.restore(ctx, id, t.dir, t.stores, false); err != nil {
 			return nil, err
+		}
+		if th.eos() {
+			if err = eosTaskStarted(t.dir); err != nil {
+				return nil, fmt.Errorf("task %s: %w", id, err)
+			}
 		}
 		for _, s := range t.stores {
 			if s.spec.Logging {

@@ -54,6 +54,9 @@ type streamThread struct {
 	// group as soon as it exists, and the callbacks wait for the rest.
 	ready chan struct{}
 	name  string
+	// txnSent counts the records handed to the producer in the open
+	// transaction (exactly-once; see eosCommitter).
+	txnSent int64
 }
 
 // publish updates the thread's metadata after its tasks changed.
@@ -106,16 +109,19 @@ func (a *App) newThread(id int) (*streamThread, error) {
 		kgo.OnPartitionsRevoked(th.onRevoked),
 		kgo.OnPartitionsLost(th.onLost),
 	}
+	opts = append(opts, a.eosClientOpts(id)...)
 	opts = append(opts, a.cfg.clientOpts...)
 	// The restorer and the standby consumer first: the group client joins
 	// as soon as it exists.
 	var err error
 	ropts := append([]kgo.Opt{kgo.SeedBrokers(a.cfg.brokers...)}, a.cfg.clientOpts...)
-	th.restorer, err = changelog.NewRestorer(changelog.RestorerConfig{ClientOpts: ropts, Listener: th, Logger: th.logger})
+	th.restorer, err = changelog.NewRestorer(changelog.RestorerConfig{ClientOpts: ropts, Listener: th, Logger: th.logger,
+		ReadCommitted: th.eos()})
 	if err != nil {
 		return nil, fmt.Errorf("thread %d: %w", id, err)
 	}
-	sopts := append([]kgo.Opt{kgo.SeedBrokers(a.cfg.brokers...), kgo.KeepControlRecords()}, a.cfg.clientOpts...)
+	sopts := append([]kgo.Opt{kgo.SeedBrokers(a.cfg.brokers...), kgo.KeepControlRecords()}, a.eosReadOpts()...)
+	sopts = append(sopts, a.cfg.clientOpts...)
 	if th.standbyCl, err = kgo.NewClient(sopts...); err != nil {
 		th.restorer.Close()
 		return nil, fmt.Errorf("thread %d: standby consumer: %w", id, err)
@@ -128,6 +134,14 @@ func (a *App) newThread(id int) (*streamThread, error) {
 	}
 	th.cl = cl
 	th.commit = alosCommitter{cl: cl}
+	if th.eos() {
+		if th.commit, err = th.beginEOS(); err != nil {
+			cl.Close()
+			th.restorer.Close()
+			th.standbyCl.Close()
+			return nil, fmt.Errorf("thread %d: %w", id, err)
+		}
+	}
 	th.restoreTask.Store("")
 	close(th.ready)
 	return th, nil
@@ -213,6 +227,9 @@ func (th *streamThread) handle(ctx context.Context, fetches kgo.Fetches) error {
 		// away work that is done.
 		cctx, cancel := context.WithTimeout(context.Background(), th.app.cfg.rebalanceTimeout)
 		err := th.commitAll(cctx)
+		if !isRebalanceErr(err) {
+			err = th.eosCommitFailed(cctx, err)
+		}
 		cancel()
 		if isRebalanceErr(err) {
 			// The group is rebalancing: the offsets stay dirty and are
@@ -269,7 +286,7 @@ func (th *streamThread) commitAll(ctx context.Context) error {
 		for _, q := range t.queues {
 			q.dirty = false
 		}
-		if t.dir != nil {
+		if t.dir != nil && !th.eos() { // under exactly-once only a clean close checkpoints
 			if err := t.dir.WriteCheckpoint(t.checkpointOffsets()); err != nil {
 				return fmt.Errorf("task %s: checkpoint: %w", t.id, err)
 			}
@@ -330,6 +347,10 @@ func (th *streamThread) onAssigned(ctx context.Context, _ *kgo.Client, _ map[str
 			// Not revoked first (an eager client revokes everything, a
 			// cooperative one what it lost): commit before letting go.
 			if err := th.commitAll(ctx); err != nil {
+				if th.eos() {
+					th.fatal = th.eosCommitFailed(ctx, err)
+					return
+				}
 				th.logger.Warn("commit before closing task", "task", id.String(), "err", err)
 				th.closeTask(t, false)
 				continue
@@ -343,6 +364,10 @@ func (th *streamThread) onAssigned(ctx context.Context, _ *kgo.Client, _ map[str
 				th.logger.Warn("closing standby", "task", id.String(), "err", err)
 			}
 		}
+	}
+	if err := th.eosCommitBeforeRestore(ctx, a.Active); err != nil {
+		th.fatal = err
+		return
 	}
 	for _, id := range a.Active {
 		if _, ok := th.tasks[id]; ok {
@@ -401,6 +426,10 @@ func (th *streamThread) onRevoked(ctx context.Context, _ *kgo.Client, revoked ma
 	clean := !th.failed.Load()
 	if clean {
 		if err := th.commitAll(ctx); err != nil {
+			if th.eos() {
+				th.fatal = th.eosCommitFailed(ctx, err)
+				return
+			}
 			th.logger.Warn("commit on revocation failed; closing tasks without commit", "err", err)
 			clean = false
 		}
@@ -412,12 +441,15 @@ func (th *streamThread) onRevoked(ctx context.Context, _ *kgo.Client, revoked ma
 
 // onLost closes every task without committing: the group has moved on and
 // another member may own the partitions already.
-func (th *streamThread) onLost(_ context.Context, _ *kgo.Client, _ map[string][]int32) {
+func (th *streamThread) onLost(ctx context.Context, _ *kgo.Client, _ map[string][]int32) {
 	<-th.ready
 	th.mu.Lock()
 	defer th.mu.Unlock()
 	th.assigned.Store(false)
 	th.app.updateState()
+	if err := th.eosAbort(ctx, errors.New("partitions lost")); err != nil && th.fatal == nil {
+		th.fatal = err
+	}
 	for _, t := range th.tasks {
 		th.closeTask(t, false)
 	}
@@ -431,6 +463,11 @@ func (th *streamThread) shutdown(ctx context.Context, clean bool) {
 		if err := th.commitAll(ctx); err != nil {
 			th.logger.Warn("final commit failed", "err", err)
 			clean = false
+		}
+	}
+	if !clean {
+		if err := th.eosAbort(ctx, errors.New("shutdown without commit")); err != nil {
+			th.logger.Warn("abort on shutdown", "err", err)
 		}
 	}
 	for _, t := range th.tasks {

@@ -76,10 +76,9 @@ func TestStartErrors(t *testing.T) {
 		}
 	})
 
-	t.Run("exactly once not supported yet", func(t *testing.T) {
-		_, err := New(wordCount(t, left, out, state.InMemory), "x", Guarantee(ExactlyOnceV2))
-		if !errors.Is(err, ErrNotSupported) {
-			t.Fatalf("got %v, want ErrNotSupported", err)
+	t.Run("unknown processing guarantee refused", func(t *testing.T) {
+		if _, err := New(wordCount(t, left, out, state.InMemory), "x", Guarantee(ProcessingGuarantee(7))); err == nil {
+			t.Fatal("New accepted processing guarantee 7")
 		}
 	})
 
