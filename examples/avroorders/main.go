@@ -15,23 +15,19 @@ package main
 
 import (
 	"context"
-	"errors"
 	"flag"
 	"fmt"
 	"io"
 	"log/slog"
 	"net"
 	"os"
-	"os/signal"
 	"sort"
 	"strings"
-	"syscall"
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/kafki/kafki/examples/internal/exrun"
-	"github.com/kafki/kafki/runtime"
 	"github.com/kafki/kafki/serde"
 	"github.com/kafki/kafki/serde/avro"
 	"github.com/kafki/kafki/serde/registry"
@@ -102,11 +98,8 @@ func parseFlags(args []string, stderr io.Writer) (config, error) {
 	fs.IntVar(&cfg.orders, "orders", cfg.orders, "how many orders to write")
 	fs.DurationVar(&cfg.timeout, "timeout", cfg.timeout, "give up when processing takes longer")
 	fs.BoolVar(&cfg.verbose, "v", false, "log progress on standard error")
-	if err := fs.Parse(args); err != nil {
+	if err := exrun.Parse(fs, args); err != nil {
 		return cfg, err
-	}
-	if fs.NArg() > 0 {
-		return cfg, fmt.Errorf("unexpected arguments: %v", fs.Args())
 	}
 	if cfg.orders < 1 {
 		return cfg, fmt.Errorf("--orders must be at least 1, got %d", cfg.orders)
@@ -115,20 +108,10 @@ func parseFlags(args []string, stderr io.Writer) (config, error) {
 }
 
 func main() {
-	cfg, err := parseFlags(os.Args[1:], os.Stderr)
-	if errors.Is(err, flag.ErrHelp) {
-		return
-	}
-	if err != nil {
-		fmt.Fprintln(os.Stderr, "avroorders:", err)
-		os.Exit(2)
-	}
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	defer stop()
-	if _, err := run(ctx, cfg, os.Stdout); err != nil {
-		fmt.Fprintln(os.Stderr, "avroorders:", err)
-		os.Exit(1)
-	}
+	exrun.Main("avroorders", parseFlags, func(ctx context.Context, cfg config, stdout io.Writer) error {
+		_, err := run(ctx, cfg, stdout)
+		return err
+	})
 }
 
 // buildTopology reads orders with the current reader schema (v1 records
@@ -242,26 +225,7 @@ func run(ctx context.Context, cfg config, stdout io.Writer) (map[string]Total, e
 	if err != nil {
 		return nil, fmt.Errorf("build topology: %w", err)
 	}
-	stateDir, err := os.MkdirTemp("", "kafki-avroorders-")
-	if err != nil {
-		return nil, err
-	}
-	defer os.RemoveAll(stateDir)
-	app, err := runtime.New(topo, cfg.appID, runtime.SeedBrokers(broker.Addrs...), runtime.StateDir(stateDir),
-		runtime.CommitInterval(200*time.Millisecond), runtime.Logger(logger))
-	if err != nil {
-		return nil, fmt.Errorf("new application: %w", err)
-	}
-	if err := app.Start(ctx); err != nil {
-		return nil, fmt.Errorf("start: %w", err)
-	}
-	waitErr := broker.WaitDrained(ctx, cfg.appID, topo, 100*time.Millisecond)
-	if aerr := app.Err(); aerr != nil {
-		waitErr = fmt.Errorf("application failed: %w", aerr)
-	}
-	closeCtx, closeCancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer closeCancel()
-	if err := errors.Join(waitErr, app.Close(closeCtx)); err != nil {
+	if _, err := exrun.RunApp(ctx, broker, topo, cfg.appID, exrun.Logger(logger)); err != nil {
 		return nil, err
 	}
 

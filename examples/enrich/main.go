@@ -17,9 +17,6 @@ import (
 	"flag"
 	"fmt"
 	"io"
-	"os"
-	"os/signal"
-	"syscall"
 	"time"
 
 	"github.com/kafki/kafki/examples/internal/exrun"
@@ -81,31 +78,13 @@ func parseFlags(args []string, stderr io.Writer) (config, error) {
 	fs.IntVar(&cfg.orders, "orders", cfg.orders, "orders to generate over an hour of event time")
 	fs.IntVar(&cfg.partitions, "partitions", cfg.partitions, "partitions of every topic this program creates")
 	fs.DurationVar(&cfg.timeout, "timeout", cfg.timeout, "give up when processing takes longer")
-	if err := fs.Parse(args); err != nil {
+	if err := exrun.Parse(fs, args); err != nil {
 		return cfg, err
-	}
-	if fs.NArg() > 0 {
-		return cfg, fmt.Errorf("unexpected arguments: %v", fs.Args())
 	}
 	return cfg, cfg.validate()
 }
 
-func main() {
-	cfg, err := parseFlags(os.Args[1:], os.Stderr)
-	if errors.Is(err, flag.ErrHelp) {
-		return
-	}
-	if err != nil {
-		fmt.Fprintln(os.Stderr, "enrich:", err)
-		os.Exit(2)
-	}
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	defer stop()
-	if err := run(ctx, cfg, os.Stdout); err != nil {
-		fmt.Fprintln(os.Stderr, "enrich:", err)
-		os.Exit(1)
-	}
-}
+func main() { exrun.Main("enrich", parseFlags, run) }
 
 // buildTopology: orders re-keyed by customer join the customers table,
 // re-keyed by product join the products table (written to
@@ -191,23 +170,9 @@ func run(ctx context.Context, cfg config, stdout io.Writer) error {
 	if err != nil {
 		return err
 	}
-	stateDir, err := os.MkdirTemp("", "kafki-enrich-")
-	if err != nil {
-		return fmt.Errorf("state directory: %w", err)
-	}
-	defer os.RemoveAll(stateDir)
-	app, err := runtime.New(topo, cfg.appID, runtime.SeedBrokers(broker.Addrs...), runtime.StateDir(stateDir),
-		runtime.CommitInterval(200*time.Millisecond))
-	if err != nil {
-		return fmt.Errorf("new application: %w", err)
-	}
-	if err := app.Start(ctx); err != nil {
-		return fmt.Errorf("start: %w", err)
-	}
-	runErr := feed(ctx, broker, app, cfg, topo, in)
-	closeCtx, closeCancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer closeCancel()
-	if err := errors.Join(runErr, app.Close(closeCtx)); err != nil {
+	if _, err := exrun.RunApp(ctx, broker, topo, cfg.appID, exrun.Until(func(ctx context.Context, app *runtime.App) error {
+		return feed(ctx, broker, app, cfg, topo, in)
+	})); err != nil {
 		return err
 	}
 	return report(ctx, broker, stdout, in)

@@ -21,13 +21,10 @@ import (
 	"io"
 	"log/slog"
 	"os"
-	"os/signal"
 	"strings"
-	"syscall"
 	"time"
 
 	"github.com/kafki/kafki/examples/internal/exrun"
-	"github.com/kafki/kafki/runtime"
 	"github.com/kafki/kafki/serde"
 	"github.com/kafki/kafki/stream"
 	"github.com/kafki/kafki/topology"
@@ -82,11 +79,8 @@ func parseFlags(args []string, stderr io.Writer) (config, error) {
 	fs.IntVar(&cfg.top, "top", cfg.top, "print only the N most frequent words (0: all)")
 	fs.DurationVar(&cfg.timeout, "timeout", cfg.timeout, "give up when processing takes longer")
 	fs.BoolVar(&cfg.verbose, "v", false, "log the runtime's progress on standard error")
-	if err := fs.Parse(args); err != nil {
+	if err := exrun.Parse(fs, args); err != nil {
 		return cfg, err
-	}
-	if fs.NArg() > 0 {
-		return cfg, fmt.Errorf("unexpected arguments: %v", fs.Args())
 	}
 	return cfg, cfg.validate()
 }
@@ -109,22 +103,7 @@ func (c config) validate() error {
 	return nil
 }
 
-func main() {
-	cfg, err := parseFlags(os.Args[1:], os.Stderr)
-	if errors.Is(err, flag.ErrHelp) {
-		return
-	}
-	if err != nil {
-		fmt.Fprintln(os.Stderr, "wordcount:", err)
-		os.Exit(2)
-	}
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	defer stop()
-	if err := run(ctx, cfg, os.Stdout); err != nil {
-		fmt.Fprintln(os.Stderr, "wordcount:", err)
-		os.Exit(1)
-	}
-}
+func main() { exrun.Main("wordcount", parseFlags, run) }
 
 // buildTopology is word count in the DSL: split each line into lowercase
 // words, re-key by word (a repartition topic, so that each word is counted
@@ -199,49 +178,17 @@ func run(ctx context.Context, cfg config, stdout io.Writer) error {
 	if err != nil {
 		return err
 	}
-	stateDir := cfg.stateDir
-	if stateDir == "" {
-		if stateDir, err = os.MkdirTemp("", "kafki-wordcount-"); err != nil {
-			return fmt.Errorf("state directory: %w", err)
-		}
-		defer os.RemoveAll(stateDir)
-	}
 	logger := slog.New(slog.DiscardHandler)
 	if cfg.verbose {
 		logger = slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelInfo}))
 	}
-	app, err := runtime.New(topo, cfg.appID,
-		runtime.SeedBrokers(broker.Addrs...),
-		runtime.StateDir(stateDir),
-		runtime.NumStreamThreads(cfg.threads),
-		// Short commits: the counts appear (and the drain is seen) soon.
-		runtime.CommitInterval(200*time.Millisecond),
-		runtime.Logger(logger))
+	st, err := exrun.RunApp(ctx, broker, topo, cfg.appID,
+		exrun.StateDir(cfg.stateDir), exrun.Threads(cfg.threads), exrun.Logger(logger))
 	if err != nil {
-		return fmt.Errorf("new application: %w", err)
-	}
-	began := time.Now()
-	if err := app.Start(ctx); err != nil {
-		return fmt.Errorf("start: %w", err)
-	}
-	waitErr := waitDrained(ctx, broker, app, cfg.appID, topo)
-	closeCtx, closeCancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer closeCancel()
-	closeErr := app.Close(closeCtx)
-	if waitErr != nil {
-		return errors.Join(waitErr, closeErr)
-	}
-	if closeErr != nil {
-		return fmt.Errorf("close: %w", closeErr)
-	}
-	var processed int64
-	for _, t := range app.Metrics().Tasks {
-		if !t.Standby {
-			processed += t.Processed
-		}
+		return err
 	}
 	fmt.Fprintf(stdout, "processed %d records (lines and re-keyed words) in %v\n",
-		processed, time.Since(began).Round(time.Millisecond))
+		st.Processed, st.Elapsed.Round(time.Millisecond))
 
 	counts, err := readCounts(ctx, broker, cfg.output)
 	if err != nil {
@@ -249,23 +196,4 @@ func run(ctx context.Context, cfg config, stdout io.Writer) error {
 	}
 	printCounts(stdout, counts, cfg.top)
 	return nil
-}
-
-// waitDrained waits until the application has processed its input, or
-// failed, or ctx ended.
-func waitDrained(ctx context.Context, broker *exrun.Broker, app *runtime.App, appID string, topo *topology.Topology) error {
-	ctx, cancel := context.WithCancel(ctx)
-	defer cancel()
-	go func() {
-		select {
-		case <-app.Done(): // a failed instance stops the wait at once
-			cancel()
-		case <-ctx.Done():
-		}
-	}()
-	err := broker.WaitDrained(ctx, appID, topo, 100*time.Millisecond)
-	if aerr := app.Err(); aerr != nil {
-		return fmt.Errorf("application failed: %w", aerr)
-	}
-	return err
 }
