@@ -32,6 +32,13 @@ type Snapshot struct {
 	Restores []RestoreProgress
 	// Dropped counts skipped records by reason (DropDeserialization, ...).
 	Dropped map[string]int64
+	// StoreResets counts stores wiped and restored from the beginning
+	// because their checkpoint was outside their changelog.
+	StoreResets int64
+	// Pauses and Resumes count how often a stream thread stopped fetching
+	// an input partition because its task had buffered more than
+	// BufferedRecordsPerPartition records of it, and started again.
+	Pauses, Resumes int64
 }
 
 // Reasons a record is dropped, the keys of Snapshot.Dropped.
@@ -154,9 +161,12 @@ type tp struct {
 
 // metrics is the registry behind App.Metrics.
 type metrics struct {
-	rebalances atomic.Int64
-	commits    atomic.Int64
-	commitLat  latency
+	rebalances  atomic.Int64
+	commits     atomic.Int64
+	commitLat   latency
+	storeResets atomic.Int64
+	pauses      atomic.Int64
+	resumes     atomic.Int64
 
 	mu       sync.Mutex
 	tasks    map[string]*taskCounters
@@ -226,6 +236,9 @@ func (m *metrics) snapshot() Snapshot {
 		Commits:       m.commits.Load(),
 		CommitLatency: m.commitLat.snapshot(),
 		Tasks:         map[string]TaskMetrics{},
+		StoreResets:   m.storeResets.Load(),
+		Pauses:        m.pauses.Load(),
+		Resumes:       m.resumes.Load(),
 	}
 	m.mu.Lock()
 	tasks := maps.Clone(m.tasks)

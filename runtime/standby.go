@@ -66,7 +66,7 @@ func (th *streamThread) newStandby(ctx context.Context, id topology.TaskID) (_ *
 		}
 		s.byTP[st.logTP] = r
 		off := kgo.NewOffset().AtStart()
-		if start, ok := cp[st.logTP]; ok && st.persist && start > 0 {
+		if start, ok := cp[st.logTP]; ok && st.trusted && start > 0 {
 			off = kgo.NewOffset().At(start)
 			s.next[st.logTP] = start
 		}

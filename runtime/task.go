@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"sync/atomic"
 	"time"
 
@@ -38,13 +39,19 @@ type partQueue struct {
 func (q *partQueue) len() int { return len(q.recs) - q.head }
 
 // openedStore is one store of a task or standby: the store handed to the
-// topology (with its logging wrapper) and the engine store underneath.
+// topology (with its logging and caching wrappers) and the engine store
+// underneath.
 type openedStore struct {
 	spec    state.Spec
 	store   state.Store // what processors use
 	inner   state.Store // the engine store, restored directly
 	logTP   changelog.TopicPartition
 	persist bool
+	// trusted is OpenStore's verdict: the checkpointed offset of the store
+	// matches its content. An untrusted store restores from the beginning.
+	trusted bool
+	// wrap puts the wrappers over an engine store (again after a reset).
+	wrap func(inner state.Store) (state.Store, error)
 }
 
 // activeTask is a task this thread processes.
@@ -92,56 +99,64 @@ func lockTaskDir(ctx context.Context, sd *changelog.StateDir, id topology.TaskID
 
 // openStores opens the engine stores of a sub-topology's task in dir
 // (changelog.OpenStore: a foreign or corrupt directory is wiped and its
-// checkpoint entry dropped) and, with a sink, their logging wrappers.
-// Standbys pass a nil sink: they write nothing.
+// checkpoint entry dropped) and, with a sink, their logging and caching
+// wrappers. Standbys pass a nil sink: they write nothing.
 func openStores(specs []state.Spec, appID string, id topology.TaskID, dir *changelog.TaskDir, sink changelog.Sink, ts func() int64, cacheBytes int64) ([]*openedStore, error) {
 	var out []*openedStore
-	closeAll := func() {
-		for _, s := range out {
-			s.inner.Close()
-		}
-	}
 	for _, spec := range specs {
 		var logTP changelog.TopicPartition
 		if spec.Logging {
 			logTP = changelog.TopicPartition{Topic: changelog.ChangelogTopic(appID, spec.Name), Partition: id.Partition}
 		}
-		inner, _, err := changelog.OpenStore(dir, spec, changelog.StoreOptions{Changelog: logTP})
+		inner, trusted, err := changelog.OpenStore(dir, spec, changelog.StoreOptions{Changelog: logTP})
 		if err != nil {
-			closeAll()
+			closeStores(out)
 			return nil, fmt.Errorf("open store %s: %w", spec.Name, err)
 		}
-		os := &openedStore{spec: spec, store: inner, inner: inner, logTP: logTP, persist: inner.Persistent()}
+		os := &openedStore{spec: spec, inner: inner, logTP: logTP, persist: inner.Persistent(), trusted: trusted}
+		os.wrap = func(inner state.Store) (state.Store, error) { return wrapStore(spec, inner, logTP, sink, ts, cacheBytes) }
 		out = append(out, os)
-		if sink == nil {
-			continue // a standby: no logging, no cache
-		}
-		defer func() {
-			// Caching goes in front of logging, as in Kafka Streams: a
-			// key updated many times between commits is logged once.
-			kv, ok := os.store.(state.KeyValueStore)
-			if spec.Caching && ok && cacheBytes > 0 {
-				c := state.NewCachingKeyValueStore(kv, cacheBytes)
-				c.SetTimestampSource(ts)
-				os.store = cachedKV{c}
-			}
-		}()
-		if !spec.Logging {
-			continue
-		}
-		switch s := inner.(type) {
-		case state.KeyValueStore:
-			os.store = changelog.NewLoggingKeyValueStore(s, logTP.Topic, id.Partition, sink, ts)
-		case state.WindowStore:
-			os.store = changelog.NewLoggingWindowStore(s, spec.RetainDuplicates, logTP.Topic, id.Partition, sink, ts)
-		case state.SessionStore:
-			os.store = changelog.NewLoggingSessionStore(s, logTP.Topic, id.Partition, sink, ts)
-		default:
-			closeAll()
-			return nil, fmt.Errorf("store %s: cannot log a %T", spec.Name, inner)
+		if os.store, err = os.wrap(inner); err != nil {
+			closeStores(out)
+			return nil, err
 		}
 	}
 	return out, nil
+}
+
+// wrapStore puts logging (when the spec asks and there is a sink) and then
+// caching in front of an engine store: caching goes in front of logging, as
+// in Kafka Streams, so that a key updated many times between commits is
+// logged once.
+func wrapStore(spec state.Spec, inner state.Store, logTP changelog.TopicPartition, sink changelog.Sink, ts func() int64, cacheBytes int64) (state.Store, error) {
+	if sink == nil {
+		return inner, nil // a standby: no logging, no cache
+	}
+	store := inner
+	if spec.Logging {
+		switch s := inner.(type) {
+		case state.KeyValueStore:
+			store = changelog.NewLoggingKeyValueStore(s, logTP.Topic, logTP.Partition, sink, ts)
+		case state.WindowStore:
+			store = changelog.NewLoggingWindowStore(s, spec.RetainDuplicates, logTP.Topic, logTP.Partition, sink, ts)
+		case state.SessionStore:
+			store = changelog.NewLoggingSessionStore(s, logTP.Topic, logTP.Partition, sink, ts)
+		default:
+			return nil, fmt.Errorf("store %s: cannot log a %T", spec.Name, inner)
+		}
+	}
+	if kv, ok := store.(state.KeyValueStore); ok && spec.Caching && cacheBytes > 0 {
+		c := state.NewCachingKeyValueStore(kv, cacheBytes)
+		c.SetTimestampSource(ts)
+		store = cachedKV{c}
+	}
+	return store, nil
+}
+
+func closeStores(stores []*openedStore) {
+	for _, s := range stores {
+		s.inner.Close()
+	}
 }
 
 // cachedKV adapts state's record cache to the flush-listener interface
@@ -155,7 +170,8 @@ func (c cachedKV) SetFlushListener(fn func(key, newValue, oldValue []byte, times
 }
 
 // restoreJobs returns the restoration of every logged store from its
-// checkpointed offset; in-memory stores always start from the beginning.
+// checkpointed offset, or from the beginning for a store whose checkpoint
+// is not trusted (in-memory, new, wiped or reset).
 func restoreJobs(stores []*openedStore, cp changelog.Offsets) ([]changelog.Job, error) {
 	var jobs []changelog.Job
 	for _, s := range stores {
@@ -167,12 +183,27 @@ func restoreJobs(stores []*openedStore, cp changelog.Offsets) ([]changelog.Job, 
 			return nil, err
 		}
 		start := int64(0)
-		if s.persist {
+		if s.trusted {
 			start = cp[s.logTP]
 		}
 		jobs = append(jobs, changelog.Job{Store: r, Partition: s.logTP, Start: start})
 	}
 	return jobs, nil
+}
+
+// resetStore wipes a store whose checkpoint is outside its changelog and
+// reopens it empty, with its wrappers, to be restored from the beginning.
+func resetStore(dir *changelog.TaskDir, s *openedStore) error {
+	inner, err := changelog.ResetStore(dir, s.spec, s.inner, changelog.StoreOptions{Changelog: s.logTP})
+	if err != nil {
+		// The old engine store is closed: keep closing harmless.
+		return fmt.Errorf("reset store %s: %w", s.spec.Name, err)
+	}
+	s.inner, s.trusted = inner, false
+	if s.store, err = s.wrap(inner); err != nil {
+		return fmt.Errorf("reset store %s: %w", s.spec.Name, err)
+	}
+	return nil
 }
 
 // newActiveTask locks, opens and restores the stores of task id, then makes
@@ -266,34 +297,46 @@ func (th *streamThread) newActiveTask(ctx context.Context, id topology.TaskID) (
 }
 
 // restore brings stores up to the end of their changelogs and returns the
-// offsets to checkpoint. A checkpoint outside the changelog (deleted
-// records, a re-created topic) wipes the task's state and starts over.
+// offsets to checkpoint. A store whose checkpoint is outside its changelog
+// (records deleted by retention or DeleteRecords, a re-created topic) is
+// wiped and restored from the beginning, as Kafka Streams does for a
+// corrupted task: restoring from the log start over stale content would
+// keep keys the changelog no longer has.
 func (th *streamThread) restore(ctx context.Context, id topology.TaskID, dir *changelog.TaskDir, stores []*openedStore, standby bool) (changelog.Offsets, error) {
 	cp := dir.ReadCheckpoint()
-	jobs, err := restoreJobs(stores, cp)
-	if err != nil {
-		return nil, fmt.Errorf("task %s: %w", id, err)
-	}
 	out := changelog.Offsets{}
-	if len(jobs) == 0 {
+	for attempt := 0; ; attempt++ {
+		jobs, err := restoreJobs(stores, cp)
+		if err != nil {
+			return nil, fmt.Errorf("task %s: %w", id, err)
+		}
+		if len(jobs) == 0 {
+			return out, nil
+		}
+		th.restoreTask.Store(id.String())
+		results, err := th.restorer.RestoreAll(ctx, jobs)
+		var oor *changelog.OffsetOutOfRangeError
+		if errors.As(err, &oor) && attempt < len(stores) {
+			i := slices.IndexFunc(stores, func(s *openedStore) bool { return s.spec.Name == oor.Store })
+			if i < 0 {
+				return nil, fmt.Errorf("task %s: restore: %w", id, err)
+			}
+			th.logger.Warn("checkpoint outside the changelog; wiping the store and restoring it from the beginning",
+				"task", id.String(), "store", oor.Store, "err", err)
+			if err := resetStore(dir, stores[i]); err != nil {
+				return nil, fmt.Errorf("task %s: %w", id, err)
+			}
+			th.app.metrics.storeResets.Add(1)
+			continue
+		}
+		if err != nil {
+			return nil, fmt.Errorf("task %s: restore: %w", id, err)
+		}
+		for i, j := range jobs {
+			out[j.Partition] = results[i].Next
+		}
 		return out, nil
 	}
-	th.restoreTask.Store(id.String())
-	results, err := th.restorer.RestoreAll(ctx, jobs)
-	if errors.Is(err, changelog.ErrOffsetOutOfRange) {
-		th.logger.Warn("checkpoint outside the changelog; restoring from the beginning", "task", id.String(), "err", err)
-		for i := range jobs {
-			jobs[i].Start = 0
-		}
-		results, err = th.restorer.RestoreAll(ctx, jobs)
-	}
-	if err != nil {
-		return nil, fmt.Errorf("task %s: restore: %w", id, err)
-	}
-	for i, j := range jobs {
-		out[j.Partition] = results[i].Next
-	}
-	return out, nil
 }
 
 // process runs the buffered records through the task, across its
