@@ -2,8 +2,6 @@ package state
 
 import (
 	"cmp"
-	"errors"
-	"sync/atomic"
 	"time"
 )
 
@@ -16,12 +14,8 @@ import (
 // with SetFlushListener receives that encoding as its key (decode it with
 // DecodeSessionKey, or use SetSessionFlushListener).
 type CachingSessionStore struct {
-	inner     SessionStore
-	kv        *CachingKeyValueStore
-	iters     iterCount
-	retention int64
-	observed  atomic.Int64
-	dropped   atomic.Int64
+	timedCache
+	inner SessionStore
 }
 
 var (
@@ -37,22 +31,13 @@ type SessionFlushListener func(key []byte, start, end int64, newValue, oldValue 
 // inner. retention is the store's (0 keeps forever), applied to cached
 // sessions too.
 func NewCachingSessionStore(inner SessionStore, retention time.Duration, maxBytes int64) *CachingSessionStore {
-	c := &CachingSessionStore{inner: inner, kv: NewCachingKeyValueStore(sessionKV{inner}, maxBytes), retention: retentionMs(retention)}
-	c.observed.Store(minTime)
+	c := &CachingSessionStore{inner: inner}
+	c.init(inner, sessionKV(inner), retention, maxBytes)
 	return c
 }
 
 // Inner is the store below the cache.
 func (c *CachingSessionStore) Inner() SessionStore { return c.inner }
-
-func (c *CachingSessionStore) Name() string       { return c.inner.Name() }
-func (c *CachingSessionStore) Persistent() bool   { return c.inner.Persistent() }
-func (c *CachingSessionStore) OpenIterators() int { return c.iters.OpenIterators() }
-
-func (c *CachingSessionStore) SetFlushListener(fn FlushListener) { c.kv.SetFlushListener(fn) }
-func (c *CachingSessionStore) SetTimestampSource(fn func() int64) {
-	c.kv.SetTimestampSource(fn)
-}
 
 // SetSessionFlushListener sets the flush listener, with keys decoded.
 func (c *CachingSessionStore) SetSessionFlushListener(fn SessionFlushListener) {
@@ -67,57 +52,6 @@ func (c *CachingSessionStore) SetSessionFlushListener(fn SessionFlushListener) {
 		}
 		return fn(key, start, end, nv, ov, ts)
 	})
-}
-
-// CacheStats: see CachingKeyValueStore.CacheStats.
-func (c *CachingSessionStore) CacheStats() (bytes int64, entries int, hits, misses int64) {
-	return c.kv.CacheStats()
-}
-
-// FlushCache writes the dirty sessions below without flushing the store.
-func (c *CachingSessionStore) FlushCache() error { return c.kv.FlushCache() }
-
-// Flush flushes the cache, then the store below.
-func (c *CachingSessionStore) Flush() error { return c.kv.Flush() }
-
-// Close flushes the cache and closes the store below.
-func (c *CachingSessionStore) Close() error {
-	err := c.kv.Close()
-	if lerr := leakErr(c.Name(), c.iters.OpenIterators()); lerr != nil {
-		return errors.Join(lerr, err)
-	}
-	return err
-}
-
-func (c *CachingSessionStore) minLive() int64 {
-	o := c.observed.Load()
-	if o == minTime || o-c.retention+1 > o {
-		return minTime
-	}
-	return o - c.retention + 1
-}
-
-func (c *CachingSessionStore) observe(end int64) bool {
-	for {
-		o := c.observed.Load()
-		if end <= o || c.observed.CompareAndSwap(o, end) {
-			break
-		}
-	}
-	if end < c.minLive() {
-		c.dropped.Add(1)
-		return false
-	}
-	return true
-}
-
-// DroppedExpiredRecords counts the puts dropped as expired, here and below.
-func (c *CachingSessionStore) DroppedExpiredRecords() int64 {
-	n := c.dropped.Load()
-	if e, ok := c.inner.(ExpiredRecordCounter); ok {
-		n += e.DroppedExpiredRecords()
-	}
-	return n
 }
 
 func (c *CachingSessionStore) Put(key []byte, start, end int64, value []byte) error {
@@ -271,65 +205,3 @@ func (it *cacheSessionIter) Close() error {
 	it.owner.closed()
 	return nil
 }
-
-// sessionKV shows a session store as a key-value store of SessionKey
-// encodings, for the cache's point reads and writes.
-type sessionKV struct{ s SessionStore }
-
-func (a sessionKV) Name() string     { return a.s.Name() }
-func (a sessionKV) Persistent() bool { return a.s.Persistent() }
-func (a sessionKV) Flush() error     { return a.s.Flush() }
-func (a sessionKV) Close() error     { return a.s.Close() }
-
-func (a sessionKV) Get(enc []byte) ([]byte, error) {
-	key, start, end, err := DecodeSessionKey(enc)
-	if err != nil {
-		return nil, err
-	}
-	return a.s.FetchSession(key, start, end)
-}
-
-func (a sessionKV) Put(enc, value []byte) error {
-	key, start, end, err := DecodeSessionKey(enc)
-	if err != nil {
-		return err
-	}
-	if value == nil {
-		return a.s.Remove(key, start, end)
-	}
-	return a.s.Put(key, start, end, value)
-}
-
-func (a sessionKV) PutIfAbsent(enc, value []byte) ([]byte, error) {
-	old, err := a.Get(enc)
-	if err != nil || old != nil {
-		return old, err
-	}
-	return nil, a.Put(enc, value)
-}
-
-func (a sessionKV) PutAll(entries []KeyValue) error {
-	for _, e := range entries {
-		if err := a.Put(e.Key, e.Value); err != nil {
-			return err
-		}
-	}
-	return nil
-}
-
-func (a sessionKV) Delete(enc []byte) ([]byte, error) {
-	old, err := a.Get(enc)
-	if err != nil || old == nil {
-		return old, err
-	}
-	return old, a.Put(enc, nil)
-}
-
-func (a sessionKV) Range(from, to []byte) (KeyValueIterator, error) { return nil, errWindowKVRange }
-func (a sessionKV) ReverseRange(from, to []byte) (KeyValueIterator, error) {
-	return nil, errWindowKVRange
-}
-func (a sessionKV) PrefixScan(prefix []byte) (KeyValueIterator, error) { return nil, errWindowKVRange }
-func (a sessionKV) All() (KeyValueIterator, error)                     { return nil, errWindowKVRange }
-func (a sessionKV) ReverseAll() (KeyValueIterator, error)              { return nil, errWindowKVRange }
-func (a sessionKV) ApproximateNumEntries() (int64, error)              { return 0, nil }

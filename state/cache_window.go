@@ -3,9 +3,7 @@ package state
 import (
 	"bytes"
 	"cmp"
-	"errors"
 	"sort"
-	"sync/atomic"
 	"time"
 )
 
@@ -19,12 +17,8 @@ import (
 // DecodeWindowKey, or use SetWindowFlushListener). It is not meant for
 // stores that retain duplicates.
 type CachingWindowStore struct {
-	inner     WindowStore
-	kv        *CachingKeyValueStore
-	iters     iterCount
-	retention int64 // ms; maxTime keeps forever
-	observed  atomic.Int64
-	dropped   atomic.Int64
+	timedCache
+	inner WindowStore
 }
 
 var (
@@ -40,55 +34,13 @@ type WindowFlushListener func(key []byte, windowStart int64, newValue, oldValue 
 // retention is the store's (0 keeps forever): the cache applies it too, so
 // that cached windows expire as the store's do.
 func NewCachingWindowStore(inner WindowStore, retention time.Duration, maxBytes int64) *CachingWindowStore {
-	c := &CachingWindowStore{inner: inner, kv: NewCachingKeyValueStore(windowKV{inner}, maxBytes), retention: retentionMs(retention)}
-	c.observed.Store(minTime)
+	c := &CachingWindowStore{inner: inner}
+	c.init(inner, windowKV(inner), retention, maxBytes)
 	return c
-}
-
-// minLive is the smallest window start still retained.
-func (c *CachingWindowStore) minLive() int64 {
-	o := c.observed.Load()
-	if o == minTime || o-c.retention+1 > o {
-		return minTime
-	}
-	return o - c.retention + 1
-}
-
-// observe advances the stream time and reports whether windowStart is live.
-func (c *CachingWindowStore) observe(windowStart int64) bool {
-	for {
-		o := c.observed.Load()
-		if windowStart <= o || c.observed.CompareAndSwap(o, windowStart) {
-			break
-		}
-	}
-	if windowStart < c.minLive() {
-		c.dropped.Add(1)
-		return false
-	}
-	return true
-}
-
-// DroppedExpiredRecords counts the puts dropped as expired, here and below.
-func (c *CachingWindowStore) DroppedExpiredRecords() int64 {
-	n := c.dropped.Load()
-	if e, ok := c.inner.(ExpiredRecordCounter); ok {
-		n += e.DroppedExpiredRecords()
-	}
-	return n
 }
 
 // Inner is the store below the cache.
 func (c *CachingWindowStore) Inner() WindowStore { return c.inner }
-
-func (c *CachingWindowStore) Name() string       { return c.inner.Name() }
-func (c *CachingWindowStore) Persistent() bool   { return c.inner.Persistent() }
-func (c *CachingWindowStore) OpenIterators() int { return c.iters.OpenIterators() }
-
-func (c *CachingWindowStore) SetFlushListener(fn FlushListener) { c.kv.SetFlushListener(fn) }
-func (c *CachingWindowStore) SetTimestampSource(fn func() int64) {
-	c.kv.SetTimestampSource(fn)
-}
 
 // SetWindowFlushListener sets the flush listener, with keys decoded.
 func (c *CachingWindowStore) SetWindowFlushListener(fn WindowFlushListener) {
@@ -103,26 +55,6 @@ func (c *CachingWindowStore) SetWindowFlushListener(fn WindowFlushListener) {
 		}
 		return fn(key, start, nv, ov, ts)
 	})
-}
-
-// CacheStats: see CachingKeyValueStore.CacheStats.
-func (c *CachingWindowStore) CacheStats() (bytes int64, entries int, hits, misses int64) {
-	return c.kv.CacheStats()
-}
-
-// FlushCache writes the dirty windows below without flushing the store.
-func (c *CachingWindowStore) FlushCache() error { return c.kv.FlushCache() }
-
-// Flush flushes the cache, then the store below.
-func (c *CachingWindowStore) Flush() error { return c.kv.Flush() }
-
-// Close flushes the cache and closes the store below.
-func (c *CachingWindowStore) Close() error {
-	err := c.kv.Close()
-	if lerr := leakErr(c.Name(), c.iters.OpenIterators()); lerr != nil {
-		return errors.Join(lerr, err)
-	}
-	return err
 }
 
 func (c *CachingWindowStore) Put(key, value []byte, windowStart int64) error {
@@ -390,65 +322,3 @@ func (it *cacheWindowIter) Close() error {
 	it.owner.closed()
 	return nil
 }
-
-// windowKV shows a window store as a key-value store of WindowKey
-// encodings, for the cache's point reads and writes. Range reads are not
-// supported: CachingWindowStore merges with the window store itself.
-type windowKV struct{ w WindowStore }
-
-var errWindowKVRange = errors.New("state: range reads on the key-value view of a cached window or session store")
-
-func (a windowKV) Name() string     { return a.w.Name() }
-func (a windowKV) Persistent() bool { return a.w.Persistent() }
-func (a windowKV) Flush() error     { return a.w.Flush() }
-func (a windowKV) Close() error     { return a.w.Close() }
-
-func (a windowKV) Get(enc []byte) ([]byte, error) {
-	key, start, _, err := DecodeWindowKey(enc)
-	if err != nil {
-		return nil, err
-	}
-	return a.w.Fetch(key, start)
-}
-
-func (a windowKV) Put(enc, value []byte) error {
-	key, start, _, err := DecodeWindowKey(enc)
-	if err != nil {
-		return err
-	}
-	return a.w.Put(key, value, start)
-}
-
-func (a windowKV) PutIfAbsent(enc, value []byte) ([]byte, error) {
-	old, err := a.Get(enc)
-	if err != nil || old != nil {
-		return old, err
-	}
-	return nil, a.Put(enc, value)
-}
-
-func (a windowKV) PutAll(entries []KeyValue) error {
-	for _, e := range entries {
-		if err := a.Put(e.Key, e.Value); err != nil {
-			return err
-		}
-	}
-	return nil
-}
-
-func (a windowKV) Delete(enc []byte) ([]byte, error) {
-	old, err := a.Get(enc)
-	if err != nil || old == nil {
-		return old, err
-	}
-	return old, a.Put(enc, nil)
-}
-
-func (a windowKV) Range(from, to []byte) (KeyValueIterator, error) { return nil, errWindowKVRange }
-func (a windowKV) ReverseRange(from, to []byte) (KeyValueIterator, error) {
-	return nil, errWindowKVRange
-}
-func (a windowKV) PrefixScan(prefix []byte) (KeyValueIterator, error) { return nil, errWindowKVRange }
-func (a windowKV) All() (KeyValueIterator, error)                     { return nil, errWindowKVRange }
-func (a windowKV) ReverseAll() (KeyValueIterator, error)              { return nil, errWindowKVRange }
-func (a windowKV) ApproximateNumEntries() (int64, error)              { return 0, nil }
