@@ -1,26 +1,17 @@
 package state
 
-import (
-	"sync/atomic"
-	"time"
-)
+import "time"
 
 // sessionStore is the session store of both engines: time segments (by
 // session end) of key-value engine stores keyed by SessionKey.
-type sessionStore struct {
-	name       string
-	persistent bool
-	segs       *segments
-	dropped    atomic.Int64
-	iters      iterCount
-}
+type sessionStore struct{ segStore }
 
 // NewInMemorySessionStore returns a session store held in B-trees, one per
 // time segment of session ends. retention 0 keeps sessions forever;
 // segmentInterval 0 uses DefaultSegmentInterval.
 func NewInMemorySessionStore(name string, retention, segmentInterval time.Duration) SessionStore {
 	r, i := retentionMs(retention), intervalMs(retention, segmentInterval)
-	return &sessionStore{name: name, segs: newMemSegments(name, r, i)}
+	return &sessionStore{segStore{name: name, segs: newMemSegments(name, r, i)}}
 }
 
 // OpenRocksDBSessionStore opens a session store in dir (the store's own
@@ -31,32 +22,7 @@ func OpenRocksDBSessionStore(name, dir string, retention, segmentInterval time.D
 	if err != nil {
 		return nil, err
 	}
-	return &sessionStore{name: name, persistent: true, segs: g}, nil
-}
-
-func (s *sessionStore) Name() string                 { return s.name }
-func (s *sessionStore) Persistent() bool             { return s.persistent }
-func (s *sessionStore) Flush() error                 { return s.segs.flush() }
-func (s *sessionStore) OpenIterators() int           { return s.iters.OpenIterators() }
-func (s *sessionStore) DroppedExpiredRecords() int64 { return s.dropped.Load() }
-
-// Retention and SegmentInterval are in ms.
-func (s *sessionStore) Retention() int64       { return s.segs.retention }
-func (s *sessionStore) SegmentInterval() int64 { return s.segs.interval }
-
-// ObservedStreamTime is the largest session end put so far.
-func (s *sessionStore) ObservedStreamTime() int64 {
-	s.segs.mu.Lock()
-	defer s.segs.mu.Unlock()
-	return s.segs.observed
-}
-
-func (s *sessionStore) Close() error {
-	err := s.segs.close()
-	if lerr := leakErr(s.name, s.iters.OpenIterators()); lerr != nil {
-		return lerr
-	}
-	return err
+	return &sessionStore{segStore{name: name, persistent: true, segs: g}}, nil
 }
 
 func (s *sessionStore) Put(key []byte, start, end int64, value []byte) error {

@@ -17,13 +17,9 @@ type ExpiredRecordCounter interface {
 // windowStore is the window store of both engines: time segments of
 // key-value engine stores keyed by WindowKey / WindowKeyWithSeq.
 type windowStore struct {
-	name       string
-	persistent bool
-	segs       *segments
-	retainDup  bool
-	seq        atomic.Uint32
-	dropped    atomic.Int64
-	iters      iterCount
+	segStore
+	retainDup bool
+	seq       atomic.Uint32
 }
 
 // retentionMs turns a retention period into ms; 0 or less keeps forever.
@@ -53,7 +49,7 @@ func intervalMs(retention, interval time.Duration) int64 {
 // stream-stream joins) and a nil value is ignored instead of deleting.
 func NewInMemoryWindowStore(name string, retention, segmentInterval time.Duration, retainDuplicates bool) WindowStore {
 	r, i := retentionMs(retention), intervalMs(retention, segmentInterval)
-	return &windowStore{name: name, segs: newMemSegments(name, r, i), retainDup: retainDuplicates}
+	return &windowStore{segStore: segStore{name: name, segs: newMemSegments(name, r, i)}, retainDup: retainDuplicates}
 }
 
 // OpenRocksDBWindowStore opens a window store in dir (the store's own
@@ -65,36 +61,11 @@ func OpenRocksDBWindowStore(name, dir string, retention, segmentInterval time.Du
 	if err != nil {
 		return nil, err
 	}
-	return &windowStore{name: name, persistent: true, segs: g, retainDup: retainDuplicates}, nil
+	return &windowStore{segStore: segStore{name: name, persistent: true, segs: g}, retainDup: retainDuplicates}, nil
 }
-
-func (s *windowStore) Name() string                 { return s.name }
-func (s *windowStore) Persistent() bool             { return s.persistent }
-func (s *windowStore) Flush() error                 { return s.segs.flush() }
-func (s *windowStore) OpenIterators() int           { return s.iters.OpenIterators() }
-func (s *windowStore) DroppedExpiredRecords() int64 { return s.dropped.Load() }
 
 // RetainDuplicates reports whether the store keeps every put.
 func (s *windowStore) RetainDuplicates() bool { return s.retainDup }
-
-// Retention and SegmentInterval are in ms.
-func (s *windowStore) Retention() int64       { return s.segs.retention }
-func (s *windowStore) SegmentInterval() int64 { return s.segs.interval }
-
-// ObservedStreamTime is the largest window start put so far.
-func (s *windowStore) ObservedStreamTime() int64 {
-	s.segs.mu.Lock()
-	defer s.segs.mu.Unlock()
-	return s.segs.observed
-}
-
-func (s *windowStore) Close() error {
-	err := s.segs.close()
-	if lerr := leakErr(s.name, s.iters.OpenIterators()); lerr != nil {
-		return lerr
-	}
-	return err
-}
 
 func (s *windowStore) encode(key []byte, start int64) []byte {
 	if s.retainDup {
