@@ -114,7 +114,13 @@ func (a *App) startGlobal(ctx context.Context) (_ *globalState, err error) {
 		}
 		consume[tp.Topic][tp.Partition] = kgo.NewOffset().At(off)
 	}
-	opts := append([]kgo.Opt{kgo.ConsumePartitions(consume), kgo.ClientID(a.appID + "-" + a.processID + "-GlobalStreamThread")}, copts...)
+	opts := []kgo.Opt{kgo.ConsumePartitions(consume), kgo.ClientID(a.appID + "-" + a.processID + "-GlobalStreamThread")}
+	if a.cfg.guarantee == ExactlyOnceV2 {
+		// As the stream threads: only committed records of transactional
+		// producers, never aborted ones.
+		opts = append(opts, kgo.FetchIsolationLevel(kgo.ReadCommitted()))
+	}
+	opts = append(opts, copts...)
 	if gs.cl, err = kgo.NewClient(opts...); err != nil {
 		return nil, fmt.Errorf("global stores: consumer: %w", err)
 	}
@@ -196,7 +202,8 @@ func (gs *globalState) forget(s *globalStore) error {
 // checkpoint no longer in the topic (retention, deleted records) wipes that
 // store and reads its topic from the beginning.
 func (gs *globalState) bootstrap(ctx context.Context, copts []kgo.Opt) error {
-	restorer, err := changelog.NewRestorer(changelog.RestorerConfig{ClientOpts: copts, Logger: gs.logger})
+	restorer, err := changelog.NewRestorer(changelog.RestorerConfig{ClientOpts: copts, Logger: gs.logger,
+		ReadCommitted: gs.app.cfg.guarantee == ExactlyOnceV2})
 	if err != nil {
 		return fmt.Errorf("global stores: %w", err)
 	}
