@@ -40,6 +40,86 @@ func (s timestampedSerde[V]) Deserialize(topic string, h []serde.Header, data []
 	return ValueAndTimestamp[V]{Value: v, Timestamp: ts}, err
 }
 
+// encodeValue serializes v for a typed store: a value that serializes to
+// nothing is stored as empty bytes, not as a delete.
+func encodeValue[V any](values serde.Serde[V], topic string, v V) ([]byte, error) {
+	vb, err := values.Serialize(topic, nil, v)
+	if err != nil {
+		return nil, err
+	}
+	if vb == nil {
+		vb = []byte{}
+	}
+	return vb, nil
+}
+
+// decodeValue deserializes what a typed store read; ok is false when raw
+// is nil (absent) or does not decode.
+func decodeValue[V any](values serde.Serde[V], topic string, raw []byte) (v V, ok bool, err error) {
+	if raw == nil {
+		return v, false, nil
+	}
+	v, err = values.Deserialize(topic, nil, raw)
+	return v, err == nil, err
+}
+
+// encodeBounds serializes the key bounds of a range; nil bounds stay nil
+// (open).
+func encodeBounds[K any](keys serde.Serde[K], topic string, from, to *K) (fb, tb []byte, err error) {
+	if from != nil {
+		if fb, err = keys.Serialize(topic, nil, *from); err != nil {
+			return nil, nil, err
+		}
+	}
+	if to != nil {
+		if tb, err = keys.Serialize(topic, nil, *to); err != nil {
+			return nil, nil, err
+		}
+	}
+	return fb, tb, nil
+}
+
+// typedDecoder is what the typed iterators share: it decodes the current
+// entry of the byte iterator below and keeps the first error.
+type typedDecoder[K, V any] struct {
+	keys   serde.Serde[K]
+	values serde.Serde[V]
+	topic  string
+	key    K
+	value  V
+	err    error
+}
+
+// byteEntries is what the typed iterators read from the byte iterators.
+type byteEntries interface {
+	Next() bool
+	Key() []byte
+	Value() []byte
+	Err() error
+}
+
+// next moves the byte iterator below and decodes its entry.
+func (t *typedDecoder[K, V]) next(below byteEntries) bool {
+	if t.err != nil || !below.Next() {
+		return false
+	}
+	if t.key, t.err = t.keys.Deserialize(t.topic, nil, below.Key()); t.err != nil {
+		return false
+	}
+	if t.value, t.err = t.values.Deserialize(t.topic, nil, below.Value()); t.err != nil {
+		return false
+	}
+	return true
+}
+
+// errOr is the decoder's error, else below's.
+func (t *typedDecoder[K, V]) errOr(below byteEntries) error {
+	if t.err != nil {
+		return t.err
+	}
+	return below.Err()
+}
+
 // TypedKeyValueStore is a KeyValueStore seen through serdes.
 type TypedKeyValueStore[K, V any] struct {
 	Store  KeyValueStore
@@ -64,11 +144,7 @@ func (s *TypedKeyValueStore[K, V]) key(k K) ([]byte, error) {
 }
 
 func (s *TypedKeyValueStore[K, V]) value(raw []byte) (v V, ok bool, err error) {
-	if raw == nil {
-		return v, false, nil
-	}
-	v, err = s.Values.Deserialize(s.topic, nil, raw)
-	return v, err == nil, err
+	return decodeValue(s.Values, s.topic, raw)
 }
 
 // Get returns key's value; ok is false when it has none.
@@ -89,12 +165,9 @@ func (s *TypedKeyValueStore[K, V]) Put(key K, value V) error {
 	if err != nil {
 		return err
 	}
-	vb, err := s.Values.Serialize(s.topic, nil, value)
+	vb, err := encodeValue(s.Values, s.topic, value)
 	if err != nil {
 		return err
-	}
-	if vb == nil {
-		vb = []byte{} // a value that serializes to nothing is not a delete
 	}
 	return s.Store.Put(kb, vb)
 }
@@ -106,12 +179,9 @@ func (s *TypedKeyValueStore[K, V]) PutIfAbsent(key K, value V) (old V, ok bool, 
 	if err != nil {
 		return old, false, err
 	}
-	vb, err := s.Values.Serialize(s.topic, nil, value)
+	vb, err := encodeValue(s.Values, s.topic, value)
 	if err != nil {
 		return old, false, err
-	}
-	if vb == nil {
-		vb = []byte{}
 	}
 	raw, err := s.Store.PutIfAbsent(kb, vb)
 	if err != nil {
@@ -144,17 +214,9 @@ func (s *TypedKeyValueStore[K, V]) ReverseRange(from, to *K) (*TypedKeyValueIter
 }
 
 func (s *TypedKeyValueStore[K, V]) rangeIter(from, to *K, reverse bool) (*TypedKeyValueIterator[K, V], error) {
-	var fb, tb []byte
-	var err error
-	if from != nil {
-		if fb, err = s.key(*from); err != nil {
-			return nil, err
-		}
-	}
-	if to != nil {
-		if tb, err = s.key(*to); err != nil {
-			return nil, err
-		}
+	fb, tb, err := encodeBounds(s.Keys, s.topic, from, to)
+	if err != nil {
+		return nil, err
 	}
 	var it KeyValueIterator
 	if reverse {
@@ -182,39 +244,19 @@ func (s *TypedKeyValueStore[K, V]) wrap(it KeyValueIterator, err error) (*TypedK
 	if err != nil {
 		return nil, err
 	}
-	return &TypedKeyValueIterator[K, V]{it: it, s: s}, nil
+	return &TypedKeyValueIterator[K, V]{it: it, typedDecoder: typedDecoder[K, V]{keys: s.Keys, values: s.Values, topic: s.topic}}, nil
 }
 
 // TypedKeyValueIterator decodes a KeyValueIterator. Close it.
 type TypedKeyValueIterator[K, V any] struct {
-	it    KeyValueIterator
-	s     *TypedKeyValueStore[K, V]
-	key   K
-	value V
-	err   error
+	typedDecoder[K, V]
+	it KeyValueIterator
 }
 
-func (t *TypedKeyValueIterator[K, V]) Next() bool {
-	if t.err != nil || !t.it.Next() {
-		return false
-	}
-	if t.key, t.err = t.s.Keys.Deserialize(t.s.topic, nil, t.it.Key()); t.err != nil {
-		return false
-	}
-	if t.value, t.err = t.s.Values.Deserialize(t.s.topic, nil, t.it.Value()); t.err != nil {
-		return false
-	}
-	return true
-}
-
-func (t *TypedKeyValueIterator[K, V]) Key() K   { return t.key }
-func (t *TypedKeyValueIterator[K, V]) Value() V { return t.value }
-func (t *TypedKeyValueIterator[K, V]) Err() error {
-	if t.err != nil {
-		return t.err
-	}
-	return t.it.Err()
-}
+func (t *TypedKeyValueIterator[K, V]) Next() bool   { return t.next(t.it) }
+func (t *TypedKeyValueIterator[K, V]) Key() K       { return t.key }
+func (t *TypedKeyValueIterator[K, V]) Value() V     { return t.value }
+func (t *TypedKeyValueIterator[K, V]) Err() error   { return t.errOr(t.it) }
 func (t *TypedKeyValueIterator[K, V]) Close() error { return t.it.Close() }
 
 // TypedWindowStore is a WindowStore seen through serdes.
@@ -240,12 +282,9 @@ func (s *TypedWindowStore[K, V]) Put(key K, value V, windowStart int64) error {
 	if err != nil {
 		return err
 	}
-	vb, err := s.Values.Serialize(s.topic, nil, value)
+	vb, err := encodeValue(s.Values, s.topic, value)
 	if err != nil {
 		return err
-	}
-	if vb == nil {
-		vb = []byte{}
 	}
 	return s.Store.Put(kb, vb, windowStart)
 }
@@ -265,11 +304,10 @@ func (s *TypedWindowStore[K, V]) Fetch(key K, windowStart int64) (v V, ok bool, 
 		return v, false, err
 	}
 	raw, err := s.Store.Fetch(kb, windowStart)
-	if err != nil || raw == nil {
+	if err != nil {
 		return v, false, err
 	}
-	v, err = s.Values.Deserialize(s.topic, nil, raw)
-	return v, err == nil, err
+	return decodeValue(s.Values, s.topic, raw)
 }
 
 func (s *TypedWindowStore[K, V]) FetchRange(key K, timeFrom, timeTo int64) (*TypedWindowIterator[K, V], error) {
@@ -290,17 +328,9 @@ func (s *TypedWindowStore[K, V]) BackwardFetchRange(key K, timeFrom, timeTo int6
 
 // FetchKeyRange: nil bounds are open.
 func (s *TypedWindowStore[K, V]) FetchKeyRange(keyFrom, keyTo *K, timeFrom, timeTo int64) (*TypedWindowIterator[K, V], error) {
-	var fb, tb []byte
-	var err error
-	if keyFrom != nil {
-		if fb, err = s.Keys.Serialize(s.topic, nil, *keyFrom); err != nil {
-			return nil, err
-		}
-	}
-	if keyTo != nil {
-		if tb, err = s.Keys.Serialize(s.topic, nil, *keyTo); err != nil {
-			return nil, err
-		}
+	fb, tb, err := encodeBounds(s.Keys, s.topic, keyFrom, keyTo)
+	if err != nil {
+		return nil, err
 	}
 	return s.wrap(s.Store.FetchKeyRange(fb, tb, timeFrom, timeTo))
 }
@@ -317,43 +347,21 @@ func (s *TypedWindowStore[K, V]) wrap(it WindowIterator, err error) (*TypedWindo
 	if err != nil {
 		return nil, err
 	}
-	return &TypedWindowIterator[K, V]{it: it, keys: s.Keys, values: s.Values, topic: s.topic}, nil
+	return &TypedWindowIterator[K, V]{it: it, typedDecoder: typedDecoder[K, V]{keys: s.Keys, values: s.Values, topic: s.topic}}, nil
 }
 
 // TypedWindowIterator decodes a WindowIterator. Close it.
 type TypedWindowIterator[K, V any] struct {
-	it     WindowIterator
-	keys   serde.Serde[K]
-	values serde.Serde[V]
-	topic  string
-	key    K
-	value  V
-	err    error
+	typedDecoder[K, V]
+	it WindowIterator
 }
 
-func (t *TypedWindowIterator[K, V]) Next() bool {
-	if t.err != nil || !t.it.Next() {
-		return false
-	}
-	if t.key, t.err = t.keys.Deserialize(t.topic, nil, t.it.Key()); t.err != nil {
-		return false
-	}
-	if t.value, t.err = t.values.Deserialize(t.topic, nil, t.it.Value()); t.err != nil {
-		return false
-	}
-	return true
-}
-
+func (t *TypedWindowIterator[K, V]) Next() bool         { return t.next(t.it) }
 func (t *TypedWindowIterator[K, V]) Key() K             { return t.key }
 func (t *TypedWindowIterator[K, V]) WindowStart() int64 { return t.it.WindowStart() }
 func (t *TypedWindowIterator[K, V]) Value() V           { return t.value }
-func (t *TypedWindowIterator[K, V]) Err() error {
-	if t.err != nil {
-		return t.err
-	}
-	return t.it.Err()
-}
-func (t *TypedWindowIterator[K, V]) Close() error { return t.it.Close() }
+func (t *TypedWindowIterator[K, V]) Err() error         { return t.errOr(t.it) }
+func (t *TypedWindowIterator[K, V]) Close() error       { return t.it.Close() }
 
 // TypedSessionStore is a SessionStore seen through serdes.
 type TypedSessionStore[K, V any] struct {
@@ -373,12 +381,9 @@ func (s *TypedSessionStore[K, V]) Put(key K, start, end int64, value V) error {
 	if err != nil {
 		return err
 	}
-	vb, err := s.Values.Serialize(s.topic, nil, value)
+	vb, err := encodeValue(s.Values, s.topic, value)
 	if err != nil {
 		return err
-	}
-	if vb == nil {
-		vb = []byte{}
 	}
 	return s.Store.Put(kb, start, end, vb)
 }
@@ -397,11 +402,10 @@ func (s *TypedSessionStore[K, V]) FetchSession(key K, start, end int64) (v V, ok
 		return v, false, err
 	}
 	raw, err := s.Store.FetchSession(kb, start, end)
-	if err != nil || raw == nil {
+	if err != nil {
 		return v, false, err
 	}
-	v, err = s.Values.Deserialize(s.topic, nil, raw)
-	return v, err == nil, err
+	return decodeValue(s.Values, s.topic, raw)
 }
 
 func (s *TypedSessionStore[K, V]) FindSessions(key K, earliestSessionEnd, latestSessionStart int64) (*TypedSessionIterator[K, V], error) {
@@ -424,41 +428,19 @@ func (s *TypedSessionStore[K, V]) wrap(it SessionIterator, err error) (*TypedSes
 	if err != nil {
 		return nil, err
 	}
-	return &TypedSessionIterator[K, V]{it: it, keys: s.Keys, values: s.Values, topic: s.topic}, nil
+	return &TypedSessionIterator[K, V]{it: it, typedDecoder: typedDecoder[K, V]{keys: s.Keys, values: s.Values, topic: s.topic}}, nil
 }
 
 // TypedSessionIterator decodes a SessionIterator. Close it.
 type TypedSessionIterator[K, V any] struct {
-	it     SessionIterator
-	keys   serde.Serde[K]
-	values serde.Serde[V]
-	topic  string
-	key    K
-	value  V
-	err    error
+	typedDecoder[K, V]
+	it SessionIterator
 }
 
-func (t *TypedSessionIterator[K, V]) Next() bool {
-	if t.err != nil || !t.it.Next() {
-		return false
-	}
-	if t.key, t.err = t.keys.Deserialize(t.topic, nil, t.it.Key()); t.err != nil {
-		return false
-	}
-	if t.value, t.err = t.values.Deserialize(t.topic, nil, t.it.Value()); t.err != nil {
-		return false
-	}
-	return true
-}
-
+func (t *TypedSessionIterator[K, V]) Next() bool   { return t.next(t.it) }
 func (t *TypedSessionIterator[K, V]) Key() K       { return t.key }
 func (t *TypedSessionIterator[K, V]) Start() int64 { return t.it.Start() }
 func (t *TypedSessionIterator[K, V]) End() int64   { return t.it.End() }
 func (t *TypedSessionIterator[K, V]) Value() V     { return t.value }
 func (t *TypedSessionIterator[K, V]) Close() error { return t.it.Close() }
-func (t *TypedSessionIterator[K, V]) Err() error {
-	if t.err != nil {
-		return t.err
-	}
-	return t.it.Err()
-}
+func (t *TypedSessionIterator[K, V]) Err() error   { return t.errOr(t.it) }
