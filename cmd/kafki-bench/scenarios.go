@@ -270,9 +270,12 @@ func runAppUntil(ctx context.Context, e env, topo *topology.Topology, appID stri
 }
 
 // processed sums the records the instance's active tasks processed.
-func processed(app *runtime.App) int64 {
+func processed(app *runtime.App) int64 { return processedIn(app.Metrics()) }
+
+// processedIn sums the records the active tasks of m processed.
+func processedIn(m runtime.Snapshot) int64 {
 	var n int64
-	for _, t := range app.Metrics().Tasks {
+	for _, t := range m.Tasks {
 		if !t.Standby {
 			n += t.Processed
 		}
@@ -316,12 +319,7 @@ func waitIdle(ctx context.Context, app *runtime.App) error {
 		case <-tick.C:
 		}
 		m := app.Metrics()
-		var n, lag int64
-		for _, t := range m.Tasks {
-			if !t.Standby {
-				n += t.Processed
-			}
-		}
+		n, lag := processedIn(m), int64(0)
 		for _, l := range m.Lag {
 			lag += l.Lag
 		}
