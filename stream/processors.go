@@ -136,11 +136,33 @@ func (s kvStore[K, V]) put(kb []byte, v V) error {
 	return s.s.Put(kb, b)
 }
 
-// flushListenerStore is what a caching store offers: it calls the listener
-// with every entry it evicts or flushes, with the value the store held
-// before. The shape follows state's record cache.
+// flushListenerStore is what state's caching stores offer (the listener
+// half of state.CachedStore): the store calls the listener with every entry
+// it evicts or flushes, with the value the store held before.
 type flushListenerStore interface {
+	SetFlushListener(state.FlushListener)
+}
+
+// funcFlushListenerStore is the same method spelled with an unnamed func
+// type, as caching stores written outside package state may have it (the
+// stand-in of this package's tests does): Go method sets tell the two
+// apart, so both are looked for.
+type funcFlushListenerStore interface {
 	SetFlushListener(func(key, newValue, oldValue []byte, timestamp int64) error)
+}
+
+// setFlushListener sets fn on s when s is a caching store of either shape
+// and reports whether it is one.
+func setFlushListener(s state.Store, fn state.FlushListener) bool {
+	switch fl := s.(type) {
+	case flushListenerStore:
+		fl.SetFlushListener(fn)
+	case funcFlushListenerStore:
+		fl.SetFlushListener(fn)
+	default:
+		return false
+	}
+	return true
 }
 
 // tableEmitter forwards a table's changes: directly, or, when its store
@@ -163,9 +185,8 @@ func (e *tableEmitter[K, V]) init(ctx topology.ProcessorContext[K, Change[V]]) e
 		return err
 	}
 	e.kv = kv
-	if fl, ok := kv.s.(flushListenerStore); ok && e.caching {
-		e.cached = true
-		fl.SetFlushListener(func(key, newValue, oldValue []byte, ts int64) error {
+	if e.caching {
+		e.cached = setFlushListener(kv.s, func(key, newValue, oldValue []byte, ts int64) error {
 			rec := topology.Record[K, Change[V]]{Timestamp: ts}
 			var err error
 			if rec.Key, err = e.ks.Deserialize(e.store, nil, key); err != nil {
