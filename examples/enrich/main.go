@@ -181,15 +181,8 @@ func run(ctx context.Context, cfg config, stdout io.Writer) error {
 // feed writes the orders once the tables are loaded, and the payments once
 // the orders are processed, so that each join finds what it should.
 func feed(ctx context.Context, broker *exrun.Broker, app *runtime.App, cfg config, topo *topology.Topology, in input) error {
-	ctx, cancel := context.WithCancel(ctx)
+	ctx, cancel := exrun.StopOnDone(ctx, app)
 	defer cancel()
-	go func() {
-		select {
-		case <-app.Done():
-			cancel()
-		case <-ctx.Done():
-		}
-	}()
 	wait := func(what string) error {
 		if err := broker.WaitDrained(ctx, cfg.appID, topo, 100*time.Millisecond); err != nil {
 			if aerr := app.Err(); aerr != nil {

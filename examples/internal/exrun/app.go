@@ -146,18 +146,25 @@ func RunApp(ctx context.Context, broker *Broker, topo *topology.Topology, appID 
 // WaitApp waits until the application appID running topo has processed
 // its input (see WaitDrained), or failed, or ctx ended.
 func (b *Broker) WaitApp(ctx context.Context, app *runtime.App, appID string, topo *topology.Topology) error {
-	ctx, cancel := context.WithCancel(ctx)
+	ctx, cancel := StopOnDone(ctx, app)
 	defer cancel()
-	go func() {
-		select {
-		case <-app.Done(): // a failed instance stops the wait at once
-			cancel()
-		case <-ctx.Done():
-		}
-	}()
 	err := b.WaitDrained(ctx, appID, topo, 100*time.Millisecond)
 	if aerr := app.Err(); aerr != nil {
 		return fmt.Errorf("application failed: %w", aerr)
 	}
 	return err
+}
+
+// StopOnDone returns a context that ends with ctx or as soon as app stops,
+// so that a failed instance stops a wait at once. Call cancel when done.
+func StopOnDone(ctx context.Context, app *runtime.App) (context.Context, context.CancelFunc) {
+	ctx, cancel := context.WithCancel(ctx)
+	go func() {
+		select {
+		case <-app.Done():
+			cancel()
+		case <-ctx.Done():
+		}
+	}()
+	return ctx, cancel
 }
