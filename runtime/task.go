@@ -148,7 +148,7 @@ func wrapStore(spec state.Spec, inner state.Store, logTP changelog.TopicPartitio
 	if kv, ok := store.(state.KeyValueStore); ok && spec.Caching && cacheBytes > 0 {
 		c := state.NewCachingKeyValueStore(kv, cacheBytes)
 		c.SetTimestampSource(ts)
-		store = cachedKV{c}
+		store = c // a state.CachedStore: package stream forwards from its flushes
 	}
 	return store, nil
 }
@@ -157,16 +157,6 @@ func closeStores(stores []*openedStore) {
 	for _, s := range stores {
 		s.inner.Close()
 	}
-}
-
-// cachedKV adapts state's record cache to the flush-listener interface
-// package stream looks for, whose parameter is an unnamed func type where
-// state's is the named state.FlushListener: without it the DSL does not see
-// the cache and forwards every update.
-type cachedKV struct{ *state.CachingKeyValueStore }
-
-func (c cachedKV) SetFlushListener(fn func(key, newValue, oldValue []byte, timestamp int64) error) {
-	c.CachingKeyValueStore.SetFlushListener(fn)
 }
 
 // restoreJobs returns the restoration of every logged store from its
