@@ -531,7 +531,7 @@ func (c *CachingKeyValueStore) merged(lo, hi []byte, hiIncl, reverse, empty bool
 		return nil, err
 	}
 	c.iters.opened()
-	cur := &cacheCursor{c: c, lo: lo, hi: hi, hiIncl: hiIncl, reverse: reverse, chunk: 8}
+	cur := &cacheCursor{c: c, chunkBounds: chunkBounds{lo: lo, hi: hi, hiIncl: hiIncl, reverse: reverse}, chunk: 8}
 	return &cacheMergeIter{c: c, owner: &c.iters, cache: cur, under: under, reverse: reverse, underOK: under.Next()}, nil
 }
 
@@ -618,16 +618,12 @@ func (it *cacheMergeIter) Close() error {
 // cacheCursor walks the cache's entries of a range in chunks read under the
 // cache's lock, resuming after the last key read.
 type cacheCursor struct {
-	c       *CachingKeyValueStore
-	lo, hi  []byte
-	hiIncl  bool
-	reverse bool
-	buf     []kvItem
-	pos     int
-	chunk   int
-	started bool
-	done    bool
-	last    []byte
+	c *CachingKeyValueStore
+	chunkBounds
+	buf   []kvItem
+	pos   int
+	chunk int
+	done  bool
 }
 
 // peek returns the current entry without consuming it.
@@ -641,17 +637,6 @@ func (cc *cacheCursor) peek() (kvItem, bool) {
 	return cc.buf[cc.pos], true
 }
 
-func (cc *cacheCursor) beyond(key []byte) bool {
-	if cc.reverse {
-		return cc.lo != nil && bytes.Compare(key, cc.lo) < 0
-	}
-	if cc.hi == nil {
-		return false
-	}
-	c := bytes.Compare(key, cc.hi)
-	return c > 0 || (c == 0 && !cc.hiIncl)
-}
-
 func (cc *cacheCursor) fill() bool {
 	cc.buf, cc.pos = cc.buf[:0], 0
 	c := cc.c
@@ -662,16 +647,7 @@ func (cc *cacheCursor) fill() bool {
 		return false
 	}
 	cc.done = true
-	var pivot []byte
-	skip := false
-	switch {
-	case cc.started:
-		pivot, skip = cc.last, true
-	case cc.reverse:
-		pivot, skip = cc.hi, cc.hi != nil && !cc.hiIncl
-	default:
-		pivot = cc.lo
-	}
+	pivot, skip := cc.pivot()
 	visit := func(e *cacheEntry) bool {
 		if skip && bytes.Equal(e.key, pivot) {
 			return true

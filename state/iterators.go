@@ -1,6 +1,7 @@
 package state
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
 	"sync/atomic"
@@ -93,4 +94,41 @@ func inclusiveEnd(to []byte) []byte {
 	end := make([]byte, len(to)+1)
 	copy(end, to)
 	return end
+}
+
+// chunkBounds is the range and position of an iterator that reads a
+// B-tree in chunks and resumes after the last key it read (memIter,
+// cacheCursor): keys from lo (inclusive, nil = open) to hi (inclusive when
+// hiIncl, else exclusive; nil = open).
+type chunkBounds struct {
+	lo, hi  []byte
+	hiIncl  bool
+	reverse bool
+	started bool
+	last    []byte // the last key read
+}
+
+// beyond reports whether key is past the end of the range.
+func (b *chunkBounds) beyond(key []byte) bool {
+	if b.reverse {
+		return b.lo != nil && bytes.Compare(key, b.lo) < 0
+	}
+	if b.hi == nil {
+		return false
+	}
+	c := bytes.Compare(key, b.hi)
+	return c > 0 || (c == 0 && !b.hiIncl)
+}
+
+// pivot is where the next chunk starts (nil: at the tree's end) and
+// whether a key equal to it is skipped.
+func (b *chunkBounds) pivot() (pivot []byte, skip bool) {
+	switch {
+	case b.started:
+		return b.last, true
+	case b.reverse:
+		return b.hi, b.hi != nil && !b.hiIncl
+	default:
+		return b.lo, false
+	}
 }

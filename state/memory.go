@@ -179,7 +179,7 @@ func (s *memKV) scan(lo, hi []byte, hiIncl, reverse bool) (KeyValueIterator, err
 		return nil, ErrClosed
 	}
 	s.iters.opened()
-	return &memIter{s: s, lo: lo, hi: hi, hiIncl: hiIncl, reverse: reverse, chunk: 8}, nil
+	return &memIter{s: s, chunkBounds: chunkBounds{lo: lo, hi: hi, hiIncl: hiIncl, reverse: reverse}, chunk: 8}, nil
 }
 
 // memIter reads the tree in chunks under the read lock and resumes after
@@ -188,20 +188,16 @@ func (s *memKV) scan(lo, hi []byte, hiIncl, reverse bool) (KeyValueIterator, err
 // it was opened at keys it has not reached yet (weakly consistent, like the
 // Kafka Streams in-memory store).
 type memIter struct {
-	s       *memKV
-	lo, hi  []byte
-	hiIncl  bool
-	reverse bool
+	s *memKV
+	chunkBounds
 
-	buf     []kvItem
-	pos     int
-	chunk   int
-	started bool
-	done    bool // the tree has nothing past buf
-	last    []byte
-	cur     kvItem
-	err     error
-	closed  bool
+	buf    []kvItem
+	pos    int
+	chunk  int
+	done   bool // the tree has nothing past buf
+	cur    kvItem
+	err    error
+	closed bool
 }
 
 func (it *memIter) Next() bool {
@@ -223,17 +219,6 @@ func (it *memIter) Next() bool {
 	return true
 }
 
-func (it *memIter) beyond(key []byte) bool {
-	if it.reverse {
-		return it.lo != nil && bytes.Compare(key, it.lo) < 0
-	}
-	if it.hi == nil {
-		return false
-	}
-	c := bytes.Compare(key, it.hi)
-	return c > 0 || (c == 0 && !it.hiIncl)
-}
-
 func (it *memIter) fill() bool {
 	it.buf = it.buf[:0]
 	it.pos = 0
@@ -245,15 +230,7 @@ func (it *memIter) fill() bool {
 		return false
 	}
 	it.done = true
-	var pivot []byte
-	skipPivot := false
-	if it.started {
-		pivot, skipPivot = it.last, true
-	} else if it.reverse {
-		pivot, skipPivot = it.hi, it.hi != nil && !it.hiIncl
-	} else {
-		pivot = it.lo
-	}
+	pivot, skipPivot := it.pivot()
 	visit := func(item kvItem) bool {
 		if skipPivot && bytes.Equal(item.key, pivot) {
 			return true
