@@ -157,12 +157,11 @@ func NumStandbyReplicas(n int) Opt { return func(c *config) { c.standbys = n } }
 // instance creates (replication.factor); default -1, the broker's default.
 func ReplicationFactor(n int16) Opt { return func(c *config) { c.replication = n } }
 
-// BufferedRecordsPerPartition bounds the records a stream thread takes
-// from its client per poll: n per assigned input partition
-// (buffered.records.per.partition); default 1000. The client fetches
-// nothing more from a broker until what it buffered from that broker is
-// taken, so a thread that falls behind stops fetching: that is Kafki's
-// backpressure, in place of Kafka Streams' per-partition pausing.
+// BufferedRecordsPerPartition bounds the records a stream thread buffers
+// per input partition (buffered.records.per.partition); default 1000. As
+// in Kafka Streams, a partition whose buffer holds more is paused (the
+// client stops fetching it) until the buffer drains below half of n; a
+// task processes up to n records per partition between two polls.
 func BufferedRecordsPerPartition(n int) Opt { return func(c *config) { c.maxBuffered = n } }
 
 // SessionTimeout sets the group session timeout (session.timeout.ms): how

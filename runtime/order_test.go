@@ -50,7 +50,7 @@ func TestProcessOrdersByExtractedTime(t *testing.T) {
 	lq := &partQueue{topic: "left", recs: []*kgo.Record{rec("left", "10", 5000, 0), rec("left", "30", 6000, 1), rec("left", "50", 7000, 2)}}
 	rq := &partQueue{topic: "right", recs: []*kgo.Record{rec("right", "20", 1000, 0), rec("right", "40", 2000, 1)}}
 	at.queues = []*partQueue{lq, rq}
-	n, err := at.process()
+	n, err := at.process(100)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -329,9 +329,9 @@ func (th *streamThread) restore(ctx context.Context, id topology.TaskID, dir *ch
 	}
 }
 
-// process runs the buffered records through the task, across its
+// process runs up to limit buffered records through the task, across its
 // partitions in timestamp order, and returns how many it processed.
-func (t *activeTask) process() (int, error) {
+func (t *activeTask) process(limit int) (int, error) {
 	n := 0
 	start := time.Now()
 	defer func() {
@@ -340,7 +340,7 @@ func (t *activeTask) process() (int, error) {
 			t.counters.latency.observe(time.Since(start), int64(n))
 		}
 	}()
-	for {
+	for n < limit {
 		var q *partQueue
 		if len(t.queues) == 1 {
 			if t.queues[0].len() > 0 {
@@ -371,6 +371,7 @@ func (t *activeTask) process() (int, error) {
 		q.next = kgo.EpochOffset{Epoch: r.LeaderEpoch, Offset: r.Offset + 1}
 		q.dirty = true
 	}
+	return n, nil
 }
 
 // toRaw fills raw with r.

@@ -164,15 +164,16 @@ func (th *streamThread) run(ctx context.Context) error {
 		if ctx.Err() != nil {
 			return nil
 		}
-		pctx, cancel := context.WithTimeout(ctx, pollWait)
-		// Backpressure: a poll takes at most BufferedRecordsPerPartition
-		// records per assigned partition; the client fetches nothing more
-		// from a broker until what it buffered from it is taken, so a thread
-		// that falls behind stops fetching instead of piling up records.
+		// With records still buffered (see backpressure.go) the poll only
+		// takes what the client has, without waiting.
 		th.mu.Lock()
-		parts := len(th.byTP)
+		wait := pollWait
+		if th.backlog() {
+			wait = 0
+		}
 		th.mu.Unlock()
-		fetches := th.cl.PollRecords(pctx, th.app.cfg.maxBuffered*max(1, parts))
+		pctx, cancel := context.WithTimeout(ctx, wait)
+		fetches := th.cl.PollFetches(pctx)
 		cancel()
 		if fetches.IsClientClosed() {
 			return nil
@@ -207,12 +208,14 @@ func (th *streamThread) handle(ctx context.Context, fetches kgo.Fetches) error {
 		q.recs = append(q.recs, p.Records...)
 		q.hwm = p.HighWatermark
 		t.counters.consumed.Add(int64(len(p.Records)))
+		th.pauseIfFull(q)
 	})
 	now := time.Now()
 	for _, t := range th.tasks {
-		if _, err := t.process(); err != nil {
+		if _, err := t.process(th.bufferedRecordsLimit(t)); err != nil {
 			return err
 		}
+		th.resumeDrained(t)
 		if err := t.task.Punctuate(now); err != nil {
 			return fmt.Errorf("task %s: punctuate: %w", t.id, err)
 		}
@@ -312,6 +315,7 @@ func (th *streamThread) addTask(t *activeTask) {
 }
 
 func (th *streamThread) closeTask(t *activeTask, clean bool) {
+	th.resumeAll(t)
 	if err := t.close(clean); err != nil {
 		th.logger.Warn("closing task", "task", t.id.String(), "err", err)
 	}
