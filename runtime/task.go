@@ -114,7 +114,9 @@ func openStores(specs []state.Spec, appID string, id topology.TaskID, dir *chang
 			return nil, fmt.Errorf("open store %s: %w", spec.Name, err)
 		}
 		os := &openedStore{spec: spec, inner: inner, logTP: logTP, persist: inner.Persistent(), trusted: trusted}
-		os.wrap = func(inner state.Store) (state.Store, error) { return wrapStore(spec, inner, logTP, sink, ts, cacheBytes) }
+		os.wrap = func(inner state.Store) (state.Store, error) {
+			return wrapStore(spec, inner, logTP, sink, ts, cacheBytes)
+		}
 		out = append(out, os)
 		if os.store, err = os.wrap(inner); err != nil {
 			closeStores(out)
