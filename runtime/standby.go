@@ -7,6 +7,7 @@ import (
 
 	"github.com/kafki/kafki/changelog"
 	"github.com/kafki/kafki/topology"
+	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kgo"
 )
 
@@ -55,6 +56,9 @@ func (th *streamThread) newStandby(ctx context.Context, id topology.TaskID) (_ *
 		return nil, fmt.Errorf("standby %s: %w", id, err)
 	}
 	cp := s.dir.ReadCheckpoint()
+	if err = th.resetStaleStandbyStores(ctx, s, cp); err != nil {
+		return nil, err
+	}
 	consume := map[string]map[int32]kgo.Offset{}
 	for _, st := range s.stores {
 		if !st.spec.Logging {
@@ -81,6 +85,53 @@ func (th *streamThread) newStandby(ctx context.Context, id topology.TaskID) (_ *
 	}
 	th.standbyCl.AddConsumePartitions(consume)
 	return s, nil
+}
+
+// resetStaleStandbyStores wipes the standby stores whose checkpoint is
+// outside their changelog (records deleted by retention or DeleteRecords
+// while the instance was away, a re-created topic): applying the changelog
+// from its start over their stale content would keep keys it no longer
+// has. They then apply the changelog from the beginning, as active tasks
+// do (streamThread.restore).
+func (th *streamThread) resetStaleStandbyStores(ctx context.Context, s *standbyTask, cp changelog.Offsets) error {
+	var check []*openedStore
+	var topics []string
+	for _, st := range s.stores {
+		if off, ok := cp[st.logTP]; ok && st.spec.Logging && st.trusted && off > 0 {
+			check = append(check, st)
+			topics = append(topics, st.logTP.Topic)
+		}
+	}
+	if len(check) == 0 {
+		return nil
+	}
+	adm := kadm.NewClient(th.standbyCl)
+	starts, err := adm.ListStartOffsets(ctx, topics...)
+	if err != nil {
+		return fmt.Errorf("standby %s: list changelog start offsets: %w", s.id, err)
+	}
+	ends, err := adm.ListEndOffsets(ctx, topics...)
+	if err != nil {
+		return fmt.Errorf("standby %s: list changelog end offsets: %w", s.id, err)
+	}
+	for _, st := range check {
+		start, sok := starts.Lookup(st.logTP.Topic, st.logTP.Partition)
+		end, eok := ends.Lookup(st.logTP.Topic, st.logTP.Partition)
+		if !sok || !eok || start.Err != nil || end.Err != nil {
+			continue // unknown: the consumer finds out
+		}
+		if off := cp[st.logTP]; off >= start.Offset && off <= end.Offset {
+			continue
+		}
+		th.logger.Warn("standby checkpoint outside the changelog; wiping the store and applying it from the beginning",
+			"task", s.id.String(), "store", st.spec.Name, "checkpoint", cp[st.logTP], "start", start.Offset, "end", end.Offset)
+		if err := resetStore(s.dir, st); err != nil {
+			return fmt.Errorf("standby %s: %w", s.id, err)
+		}
+		delete(cp, st.logTP)
+		th.app.metrics.storeResets.Add(1)
+	}
+	return nil
 }
 
 // standbyLoop applies the changelog records the standby consumer fetches,
