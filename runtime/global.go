@@ -254,6 +254,7 @@ func (gs *globalState) reset(oor *changelog.OffsetOutOfRangeError) error {
 			return fmt.Errorf("global store %s: %w", oor.Store, err)
 		}
 		s.r = globalRestorable{r}
+		gs.app.metrics.storeResets.Add(1)
 		for _, p := range s.partitions {
 			gs.next[changelog.TopicPartition{Topic: s.g.Topic, Partition: p}] = 0
 		}

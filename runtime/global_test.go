@@ -152,3 +152,42 @@ func TestGlobalTableJoin(t *testing.T) {
 		t.Fatalf("global store directory: %v", err)
 	}
 }
+
+// A global store whose checkpoint fell below the log start of its topic is
+// wiped and read again from the beginning: records deleted from the topic
+// do not survive in the store.
+func TestGlobalCheckpointOutOfRangeResetsStore(t *testing.T) {
+	c := kafkatest.New(t, 1)
+	orders, customers, out := c.Topic("orders"), c.Topic("customers"), c.Topic("enriched")
+	c.CreateTopic(orders, 1, nil)
+	c.CreateTopic(customers, 2, nil)
+	c.CreateTopic(out, 1, nil)
+	appID := c.Topic("global-reset")
+	topo := ordersWithCustomers(t, orders, customers, out)
+	dir := t.TempDir()
+	cl := c.Client()
+	produceKV(t, cl, customers, "c1", "Alice", "c2", "Bob")
+
+	a := startApp(t, topo, appID, testOpts(c, dir)...)
+	if globalValue(a, "customers", "c1") != "Alice" {
+		t.Fatal("c1 not bootstrapped")
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	if err := a.Close(ctx); err != nil {
+		t.Fatalf("close: %v", err)
+	}
+	produceKV(t, cl, customers, "c3", "Carol", "c4", "Dan")
+	deleteAll(t, c, customers)
+	produceKV(t, cl, customers, "c5", "Eve")
+
+	a2 := startApp(t, topo, appID, testOpts(c, dir)...)
+	if n := a2.Metrics().StoreResets; n == 0 {
+		t.Fatal("no global store reset")
+	}
+	for k, want := range map[string]string{"c1": "", "c2": "", "c3": "", "c4": "", "c5": "Eve"} {
+		if got := globalValue(a2, "customers", k); got != want {
+			t.Errorf("%s = %q, want %q", k, got, want)
+		}
+	}
+}
