@@ -100,6 +100,11 @@ func (a *App) newThread(id int) (*streamThread, error) {
 		kgo.DisableAutoCommit(),
 		kgo.BlockRebalanceOnPoll(),
 		kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()),
+		// Kafka's fetch.max.wait.ms default. franz-go waits 5 s, and a
+		// fetch in flight for idle partitions (a table's, one of a join's
+		// sides) holds back a partition resumed after backpressure for
+		// that long.
+		kgo.FetchMaxWait(500 * time.Millisecond),
 		kgo.SessionTimeout(a.cfg.sessionTimeout),
 		kgo.RebalanceTimeout(a.cfg.rebalanceTimeout),
 		kgo.RecordPartitioner(kafkiPartitioner{kgo.StickyKeyPartitioner(nil)}),
