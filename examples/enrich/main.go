@@ -1,6 +1,6 @@
 // Command enrich joins streams with tables and with each other: orders
 // (a stream) are joined with customers (a table) and with products (a
-// table), and the enriched orders are joined with payments (a stream)
+// global table, looked up by the product id of each order), and the enriched orders are joined with payments (a stream)
 // that arrive within 10 minutes of their order.
 //
 // With no flags it starts an embedded broker, loads the customers and
@@ -87,18 +87,15 @@ func parseFlags(args []string, stderr io.Writer) (config, error) {
 func main() { exrun.Main("enrich", parseFlags, run) }
 
 // buildTopology: orders re-keyed by customer join the customers table,
-// re-keyed by product join the products table (written to
-// orders-enriched), and re-keyed by order id join the payments stream
-// within paymentWindow (written to orders-paid). Each re-key goes through
-// a repartition topic, so the tables' topics must have as many partitions
-// as the orders topic.
-//
-// Products are a KTable joined after a re-key rather than a GlobalKTable
-// (stream.JoinGlobal) because the runtime does not run global stores yet.
+// then look their product up in the products global table (every instance
+// holds all of it, so no re-key is needed; written to orders-enriched),
+// and re-keyed by order id join the payments stream within paymentWindow
+// (written to orders-paid). Each re-key goes through a repartition topic,
+// so the customers topic must have as many partitions as the orders topic.
 func buildTopology() (*topology.Topology, error) {
 	b := stream.NewBuilder()
 	customers := stream.Table(b, topicCustomers, serde.String(), serde.JSON[Customer](), stream.StoreName("customers"))
-	products := stream.Table(b, topicProducts, serde.String(), serde.JSON[Product](), stream.StoreName("products"))
+	products := stream.GlobalTable(b, topicProducts, serde.String(), serde.JSON[Product](), stream.StoreName("products"))
 	orders := stream.Stream(b, topicOrders, serde.String(), serde.JSON[Order]())
 	enrichedJSON := stream.WithValueSerde(serde.JSON[EnrichedOrder]())
 	stringKey := stream.WithKeySerde(serde.String())
@@ -108,12 +105,11 @@ func buildTopology() (*topology.Topology, error) {
 		return EnrichedOrder{Order: o, Customer: c}
 	}, enrichedJSON, stream.Named("join-customers"))
 
-	byProduct := stream.SelectKey(withCustomer, func(_ string, e EnrichedOrder) string { return e.Order.ProductID },
-		stream.Named("orders-by-product"), stringKey)
-	enriched := stream.JoinTable(byProduct, products, func(e EnrichedOrder, p Product) EnrichedOrder {
-		e.Product, e.Total = p, p.Price*e.Order.Quantity
-		return e
-	}, enrichedJSON, stream.Named("join-products"))
+	enriched := stream.JoinGlobal(withCustomer, products, func(_ string, e EnrichedOrder) string { return e.Order.ProductID },
+		func(e EnrichedOrder, p Product) EnrichedOrder {
+			e.Product, e.Total = p, p.Price*e.Order.Quantity
+			return e
+		}, enrichedJSON, stream.Named("join-products"))
 	byOrder := stream.SelectKey(enriched, func(_ string, e EnrichedOrder) string { return e.Order.ID }, stream.Named("orders-by-id"), stringKey)
 	byOrder.To(topicEnriched)
 
