@@ -50,13 +50,7 @@ func Count[K, V any](g KGroupedStream[K, V], opts ...Option) KTable[K, int64] {
 
 // Reduce combines the values per key; the first value is the initial one.
 func Reduce[K, V any](g KGroupedStream[K, V], fn func(agg, v V) V, opts ...Option) KTable[K, V] {
-	return aggregateWith(g, "KSTREAM-REDUCE-", g.s.valueSerde, opts,
-		func(_ K, v V, agg V, had bool) V {
-			if !had {
-				return v
-			}
-			return fn(agg, v)
-		})
+	return aggregateWith(g, "KSTREAM-REDUCE-", g.s.valueSerde, opts, reduceStep[K](fn))
 }
 
 // Aggregate folds the values per key into an aggregate of type VA, starting
@@ -66,12 +60,31 @@ func Aggregate[K, V, VA any](g KGroupedStream[K, V], init func() VA, fn func(K, 
 }
 
 func aggregate[K, V, VA any](g KGroupedStream[K, V], prefix string, init func() VA, fn func(K, V, VA) VA, def serde.Serde[VA], opts []Option) KTable[K, VA] {
-	return aggregateWith(g, prefix, def, opts, func(k K, v V, agg VA, had bool) VA {
+	return aggregateWith(g, prefix, def, opts, aggregateStep(init, fn))
+}
+
+// The steps of count, reduce and aggregate, shared by every grouping and
+// windowing: each folds one value into an aggregate that a key (or key
+// and window) had (had) or not yet.
+
+func countStep[K, V any](_ K, _ V, agg int64, _ bool) int64 { return agg + 1 }
+
+func reduceStep[K, V any](fn func(agg, v V) V) func(K, V, V, bool) V {
+	return func(_ K, v V, agg V, had bool) V {
+		if !had {
+			return v
+		}
+		return fn(agg, v)
+	}
+}
+
+func aggregateStep[K, V, VA any](init func() VA, fn func(K, V, VA) VA) func(K, V, VA, bool) VA {
+	return func(k K, v V, agg VA, had bool) VA {
 		if !had {
 			agg = init()
 		}
 		return fn(k, v, agg)
-	})
+	}
 }
 
 // aggregateWith adds the store, the repartition topic if needed and the

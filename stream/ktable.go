@@ -165,7 +165,7 @@ func GroupByTable[K, V, K2, V2 any](t KTable[K, V], fn func(K, V) (K2, V2), opts
 // CountTable counts the rows per new key.
 func CountTable[K, V any](g KGroupedTable[K, V], opts ...Option) KTable[K, int64] {
 	return tableAggregate(g, "KTABLE-AGGREGATE-", serde.Int64(), opts,
-		func(_ K, _ V, agg int64, _ bool) int64 { return agg + 1 },
+		countStep[K, V],
 		func(_ K, _ V, agg int64) int64 { return agg - 1 }, func() int64 { return 0 })
 }
 
@@ -173,12 +173,7 @@ func CountTable[K, V any](g KGroupedTable[K, V], opts ...Option) KTable[K, int64
 // that left the group out with subtractor.
 func ReduceTable[K, V any](g KGroupedTable[K, V], adder, subtractor func(agg, v V) V, opts ...Option) KTable[K, V] {
 	return tableAggregate(g, "KTABLE-REDUCE-", g.valueSerde, opts,
-		func(_ K, v V, agg V, had bool) V {
-			if !had {
-				return v
-			}
-			return adder(agg, v)
-		},
+		reduceStep[K](adder),
 		func(_ K, v V, agg V) V { return subtractor(agg, v) }, nil)
 }
 

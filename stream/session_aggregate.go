@@ -33,12 +33,7 @@ func CountSessions[K, V any](ws SessionWindowedKStream[K, V], opts ...Option) KT
 // sessions combines their aggregates with fn too.
 func ReduceSessions[K, V any](ws SessionWindowedKStream[K, V], fn func(agg, v V) V, opts ...Option) KTable[Windowed[K], V] {
 	return sessionAggregateWith(ws, "KSTREAM-REDUCE-", ws.g.s.valueSerde, opts, nil,
-		func(_ K, v V, agg V, had bool) V {
-			if !had {
-				return v
-			}
-			return fn(agg, v)
-		},
+		reduceStep[K](fn),
 		func(_ K, a, b V) V { return fn(a, b) })
 }
 

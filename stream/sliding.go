@@ -53,29 +53,19 @@ func SlidingWindowedBy[K, V any](g KGroupedStream[K, V], w SlidingWindows) Slidi
 // serde of the result is WindowedSerde(key serde, time difference).
 func CountSliding[K, V any](ws SlidingWindowedKStream[K, V], opts ...Option) KTable[Windowed[K], int64] {
 	return slidingAggregate(ws, "KSTREAM-AGGREGATE-", serde.Int64(), opts,
-		func(_ K, _ V, agg int64, _ bool) int64 { return agg + 1 })
+		countStep[K, V])
 }
 
 // ReduceSliding combines the values per key and sliding window.
 func ReduceSliding[K, V any](ws SlidingWindowedKStream[K, V], fn func(agg, v V) V, opts ...Option) KTable[Windowed[K], V] {
-	return slidingAggregate(ws, "KSTREAM-REDUCE-", ws.g.s.valueSerde, opts, func(_ K, v V, agg V, had bool) V {
-		if !had {
-			return v
-		}
-		return fn(agg, v)
-	})
+	return slidingAggregate(ws, "KSTREAM-REDUCE-", ws.g.s.valueSerde, opts, reduceStep[K](fn))
 }
 
 // AggregateSliding folds the values per key and sliding window into an
 // aggregate starting from init(); WithValueSerde gives its serde. A
 // window's aggregate folds its records in timestamp order.
 func AggregateSliding[K, V, VA any](ws SlidingWindowedKStream[K, V], init func() VA, fn func(K, V, VA) VA, opts ...Option) KTable[Windowed[K], VA] {
-	return slidingAggregate(ws, "KSTREAM-AGGREGATE-", nil, opts, func(k K, v V, agg VA, had bool) VA {
-		if !had {
-			agg = init()
-		}
-		return fn(k, v, agg)
-	})
+	return slidingAggregate(ws, "KSTREAM-AGGREGATE-", nil, opts, aggregateStep(init, fn))
 }
 
 // slidingAggregate keeps two window stores: the windows' aggregates, and

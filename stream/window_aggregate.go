@@ -25,29 +25,19 @@ func WindowedBy[K, V any](g KGroupedStream[K, V], w TimeWindows) TimeWindowedKSt
 // windowed table whose key serde is WindowedSerde(key serde, window size).
 func CountWindowed[K, V any](ws TimeWindowedKStream[K, V], opts ...Option) KTable[Windowed[K], int64] {
 	return windowAggregate(ws, "KSTREAM-AGGREGATE-", serde.Int64(), opts,
-		func(_ K, _ V, agg int64, _ bool) int64 { return agg + 1 })
+		countStep[K, V])
 }
 
 // ReduceWindowed combines the values per key and window; the first value
 // of a window starts its aggregate.
 func ReduceWindowed[K, V any](ws TimeWindowedKStream[K, V], fn func(agg, v V) V, opts ...Option) KTable[Windowed[K], V] {
-	return windowAggregate(ws, "KSTREAM-REDUCE-", ws.g.s.valueSerde, opts, func(_ K, v V, agg V, had bool) V {
-		if !had {
-			return v
-		}
-		return fn(agg, v)
-	})
+	return windowAggregate(ws, "KSTREAM-REDUCE-", ws.g.s.valueSerde, opts, reduceStep[K](fn))
 }
 
 // AggregateWindowed folds the values per key and window into an aggregate
 // starting from init(); WithValueSerde gives the aggregate's serde.
 func AggregateWindowed[K, V, VA any](ws TimeWindowedKStream[K, V], init func() VA, fn func(K, V, VA) VA, opts ...Option) KTable[Windowed[K], VA] {
-	return windowAggregate(ws, "KSTREAM-AGGREGATE-", nil, opts, func(k K, v V, agg VA, had bool) VA {
-		if !had {
-			agg = init()
-		}
-		return fn(k, v, agg)
-	})
+	return windowAggregate(ws, "KSTREAM-AGGREGATE-", nil, opts, aggregateStep(init, fn))
 }
 
 // windowRetention is the store's retention: at least what the windows need
