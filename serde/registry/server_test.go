@@ -387,7 +387,7 @@ func curl(t *testing.T, args ...string) (int, string) {
 // documentation shows its API.
 func TestCurl(t *testing.T) {
 	if _, err := exec.LookPath("curl"); err != nil {
-		t.Skip("curl not installed")
+		t.Fatal("curl is not installed: run `make setup`, which installs it")
 	}
 	c := kafkatest.New(t, 1)
 	_, url := startServer(t, c, c.Topic("_schemas"))
