@@ -107,12 +107,14 @@ type CachingKeyValueStore struct {
 	inner    KeyValueStore
 	maxBytes int64
 
-	mu       sync.Mutex
-	tree     *btree.BTreeG[*cacheEntry]
+	mu   sync.Mutex
+	tree *btree.BTreeG[*cacheEntry]
+	// index finds an entry by key in O(1): point reads and writes are the
+	// per-record path of every aggregation, the tree serves range scans.
+	index    map[string]*cacheEntry
 	lru      entryList
 	dirty    entryList
 	size     int64
-	probe    cacheEntry
 	listener FlushListener
 	tsSource func() int64
 	closed   bool
@@ -147,6 +149,7 @@ func NewCachingKeyValueStore(inner KeyValueStore, maxBytes int64) *CachingKeyVal
 		inner:    inner,
 		maxBytes: maxBytes,
 		tree:     btree.NewG[*cacheEntry](btreeDegree, cacheLess),
+		index:    map[string]*cacheEntry{},
 	}
 }
 
@@ -180,10 +183,7 @@ func (c *CachingKeyValueStore) CacheStats() (bytes int64, entries int, hits, mis
 }
 
 func (c *CachingKeyValueStore) lookup(key []byte) *cacheEntry {
-	c.probe.key = key
-	e, _ := c.tree.Get(&c.probe)
-	c.probe.key = nil
-	return e
+	return c.index[string(key)]
 }
 
 func (c *CachingKeyValueStore) touch(e *cacheEntry) {
@@ -200,6 +200,7 @@ func (c *CachingKeyValueStore) insert(key, value []byte, ts int64, dirty bool) e
 	if e == nil {
 		e = &cacheEntry{key: append([]byte(nil), key...)}
 		c.tree.ReplaceOrInsert(e)
+		c.index[string(e.key)] = e
 		c.lru.pushLRU(e)
 	} else {
 		c.size -= e.size()
@@ -232,6 +233,7 @@ func (c *CachingKeyValueStore) evict() error {
 		}
 		c.lru.removeLRU(e)
 		c.tree.Delete(e)
+		delete(c.index, string(e.key))
 		c.size -= e.size()
 	}
 	return nil
@@ -463,6 +465,7 @@ func (c *CachingKeyValueStore) Close() error {
 	c.closed = true
 	c.closedFlag.Store(true)
 	c.tree.Clear(false)
+	clear(c.index)
 	c.lru, c.dirty, c.size = entryList{}, entryList{}, 0
 	c.mu.Unlock()
 	cerr := c.inner.Close()
