@@ -1,6 +1,3 @@
-// Package registry speaks the Confluent schema-registry REST API: a caching,
-// retrying [Client] built on franz-go's pkg/sr, and an embedded [Server]
-// that stores its state in a compacted Kafka topic.
 package registry
 
 import (
