@@ -221,25 +221,26 @@ func runWindowContract(t *testing.T, e segEngine) {
 			t.Fatalf("%d segments kept for 100ms retention in 20ms segments", nseg)
 		}
 	})
-	t.Run("RetainDuplicates", func(t *testing.T) {
-		if e.noDups {
-			t.Skip("engine does not retain duplicates")
-		}
-		s := fresh(t, time.Hour, time.Minute, true)
-		must(t, s.Put(b("k"), b("1"), 10))
-		must(t, s.Put(b("k"), b("2"), 10))
-		must(t, s.Put(b("k"), b("0"), 5))
-		must(t, s.Put(b("k"), nil, 10)) // ignored
-		must(t, s.Put(b("k"), b("3"), 10))
-		eq(t, colW(t)(s.FetchRange(b("k"), 0, 100)), []string{"k@5=0", "k@10=1", "k@10=2", "k@10=3"})
-		eq(t, colW(t)(s.BackwardFetchRange(b("k"), 0, 100)), []string{"k@10=3", "k@10=2", "k@10=1", "k@5=0"})
-		v, err := s.Fetch(b("k"), 10)
-		must(t, err)
-		if string(v) != "1" {
-			t.Fatalf("fetch with duplicates = %q", v)
-		}
-		eq(t, colW(t)(s.FetchAll(0, 100)), []string{"k@5=0", "k@10=1", "k@10=2", "k@10=3"})
-	})
+	// The caching window store is not meant for stores that keep
+	// duplicates (stream-stream joins run them uncached): no such case.
+	if !e.noDups {
+		t.Run("RetainDuplicates", func(t *testing.T) {
+			s := fresh(t, time.Hour, time.Minute, true)
+			must(t, s.Put(b("k"), b("1"), 10))
+			must(t, s.Put(b("k"), b("2"), 10))
+			must(t, s.Put(b("k"), b("0"), 5))
+			must(t, s.Put(b("k"), nil, 10)) // ignored
+			must(t, s.Put(b("k"), b("3"), 10))
+			eq(t, colW(t)(s.FetchRange(b("k"), 0, 100)), []string{"k@5=0", "k@10=1", "k@10=2", "k@10=3"})
+			eq(t, colW(t)(s.BackwardFetchRange(b("k"), 0, 100)), []string{"k@10=3", "k@10=2", "k@10=1", "k@5=0"})
+			v, err := s.Fetch(b("k"), 10)
+			must(t, err)
+			if string(v) != "1" {
+				t.Fatalf("fetch with duplicates = %q", v)
+			}
+			eq(t, colW(t)(s.FetchAll(0, 100)), []string{"k@5=0", "k@10=1", "k@10=2", "k@10=3"})
+		})
+	}
 	t.Run("RandomAgainstModel", func(t *testing.T) {
 		for _, dup := range []bool{false, true} {
 			if dup && e.noDups {
