@@ -47,6 +47,13 @@ func errInvalidVersion(v string) *APIError {
 	return &APIError{422, 42202, fmt.Sprintf("The specified version '%s' is not a valid version id. Allowed values are between [1, 2^31-1] and the string \"latest\"", v)}
 }
 
+// errReferenceExists refuses to delete a version that a live schema
+// references: records written with the referring schema could no longer be
+// read. Confluent answers the same (422, 42206).
+func errReferenceExists(subject string, version int) *APIError {
+	return &APIError{422, 42206, fmt.Sprintf("One or more references exist to the schema {magic=1,keytype=SCHEMA,subject=%s,version=%d}.", subject, version)}
+}
+
 var errInvalidLevel = &APIError{422, 42203, "Invalid compatibility level. Valid values are none, backward, forward, full, backward_transitive, forward_transitive, and full_transitive"}
 
 func errStore(err error) *APIError {
@@ -277,17 +284,7 @@ func (s *Server) getReferencedBy(r *http.Request) (any, *APIError) {
 		if e != nil {
 			return nil, e
 		}
-		out := []int{}
-		for id, info := range st.ids {
-			for _, ref := range info.refs {
-				if ref.Subject == subject && ref.Version == en.version {
-					out = append(out, id)
-					break
-				}
-			}
-		}
-		sort.Ints(out)
-		return out, nil
+		return st.referrers(subject, en.version), nil
 	})
 }
 
@@ -649,6 +646,12 @@ func (s *Server) deleteSubject(r *http.Request) (any, *APIError) {
 		return nil, errSubjectNotFound(subject)
 	}
 	for _, e := range all {
+		if len(s.st.referrers(subject, e.version)) > 0 {
+			s.mu.RUnlock()
+			return nil, errReferenceExists(subject, e.version)
+		}
+	}
+	for _, e := range all {
 		switch {
 		case permanent && !e.deleted:
 			s.mu.RUnlock()
@@ -699,6 +702,8 @@ func (s *Server) deleteVersion(r *http.Request) (any, *APIError) {
 	if e == nil {
 		key = []byte(en.key)
 		switch {
+		case len(s.st.referrers(subject, en.version)) > 0:
+			e = errReferenceExists(subject, en.version)
 		case permanent && !en.deleted:
 			e = &APIError{404, 40407, fmt.Sprintf("Subject '%s' Version %d was not deleted first before being permanently deleted", subject, en.version)}
 		case !permanent && en.deleted:

@@ -902,3 +902,116 @@ func TestSchemaReferences(t *testing.T) {
 		t.Fatalf("lookup: %+v %v", look, err)
 	}
 }
+
+// TestDeleteReferencedSchemaRefused checks that a schema version another
+// live schema references cannot be deleted, softly or permanently, as a
+// version or with its subject (Confluent: 422, error code 42206), and that
+// deleting the referrer first releases it.
+func TestDeleteReferencedSchemaRefused(t *testing.T) {
+	c := kafkatest.New(t, 1)
+	_, url := startServer(t, c, c.Topic("_schemas"))
+	cl := srClient(t, url)
+	const address = `{"type":"record","name":"Address","namespace":"test","fields":[{"name":"city","type":"string"}]}`
+	const person = `{"type":"record","name":"Person","namespace":"test","fields":[{"name":"name","type":"string"},{"name":"home","type":"test.Address"}]}`
+	if _, err := cl.CreateSchema(ctx(t), "address", sr.Schema{Schema: address}); err != nil {
+		t.Fatal(err)
+	}
+	refs := []sr.SchemaReference{{Name: "test.Address", Subject: "address", Version: 1}}
+	if _, err := cl.CreateSchema(ctx(t), "person", sr.Schema{Schema: person, References: refs}); err != nil {
+		t.Fatal(err)
+	}
+	refused := func(what string, err error) {
+		t.Helper()
+		if status, code := respCode(err); status != 422 || code != 42206 {
+			t.Fatalf("%s: want 422/42206, got %d/%d (%v)", what, status, code, err)
+		}
+	}
+	err := cl.DeleteSchema(ctx(t), "address", 1, sr.SoftDelete)
+	refused("soft delete of the version", err)
+	_, err = cl.DeleteSubject(ctx(t), "address", sr.SoftDelete)
+	refused("soft delete of the subject", err)
+	if _, err := cl.SchemaByVersion(ctx(t), "address", 1); err != nil {
+		t.Fatalf("referenced version gone after refused deletes: %v", err)
+	}
+
+	// A version soft-deleted before anything referenced it, then
+	// referenced: the permanent deletes are refused too.
+	const tag = `{"type":"record","name":"Tag","namespace":"test","fields":[{"name":"t","type":"string"}]}`
+	const post = `{"type":"record","name":"Post","namespace":"test","fields":[{"name":"tag","type":"test.Tag"}]}`
+	if _, err := cl.CreateSchema(ctx(t), "tag", sr.Schema{Schema: tag}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := cl.DeleteSubject(ctx(t), "tag", sr.SoftDelete); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := cl.CreateSchema(ctx(t), "post", sr.Schema{Schema: post,
+		References: []sr.SchemaReference{{Name: "test.Tag", Subject: "tag", Version: 1}}}); err != nil {
+		t.Fatal(err)
+	}
+	err = cl.DeleteSchema(ctx(t), "tag", 1, sr.HardDelete)
+	refused("permanent delete of the version", err)
+	_, err = cl.DeleteSubject(ctx(t), "tag", sr.HardDelete)
+	refused("permanent delete of the subject", err)
+
+	// Deleting the referrer releases the referenced schema.
+	if _, err := cl.DeleteSubject(ctx(t), "person", sr.SoftDelete); err != nil {
+		t.Fatal(err)
+	}
+	if refBy, err := cl.SchemaReferences(ctx(t), "address", 1); err != nil || len(refBy) != 0 {
+		t.Fatalf("referenced by after the referrer's delete: %+v %v", refBy, err)
+	}
+	if err := cl.DeleteSchema(ctx(t), "address", 1, sr.SoftDelete); err != nil {
+		t.Fatalf("delete after the referrer's delete: %v", err)
+	}
+}
+
+// TestReadsConfluentWrittenTopic starts a server on a _schemas topic
+// written the way Confluent's registry writes it: registrations and soft
+// deletes with no "confirmed" field, and a whole-subject soft delete as a
+// DELETE_SUBJECT record.
+func TestReadsConfluentWrittenTopic(t *testing.T) {
+	c := kafkatest.New(t, 1)
+	topic := c.Topic("_schemas")
+	c.CreateTopic(topic, 1, map[string]*string{"cleanup.policy": ptr("compact")})
+	schemaKey := func(subject string, version int) string {
+		return fmt.Sprintf(`{"keytype":"SCHEMA","subject":%q,"version":%d,"magic":1}`, subject, version)
+	}
+	schemaValue := func(subject string, version, id int, schema string, deleted bool) string {
+		b, _ := json.Marshal(map[string]any{"subject": subject, "version": version, "id": id, "schema": schema, "deleted": deleted})
+		return string(b)
+	}
+	recs := [][2]string{
+		{schemaKey("users-value", 1), schemaValue("users-value", 1, 1, userV1, false)},
+		{schemaKey("users-value", 2), schemaValue("users-value", 2, 2, userV2, false)},
+		{schemaKey("orders-value", 1), schemaValue("orders-value", 1, 3, `"string"`, false)},
+		{schemaKey("orders-value", 2), schemaValue("orders-value", 2, 4, `"long"`, false)},
+		// Soft delete of users-value version 1: the same key again.
+		{schemaKey("users-value", 1), schemaValue("users-value", 1, 1, userV1, true)},
+		// Soft delete of the whole subject orders-value.
+		{`{"keytype":"DELETE_SUBJECT","subject":"orders-value","magic":0}`, `{"subject":"orders-value","version":2}`},
+	}
+	pcl := c.Client()
+	defer pcl.Close()
+	for _, r := range recs {
+		if err := pcl.ProduceSync(ctx(t), &kgo.Record{Topic: topic, Key: []byte(r[0]), Value: []byte(r[1])}).FirstErr(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	_, url := startServer(t, c, topic)
+	cl := srClient(t, url)
+	if vs, err := cl.SubjectVersions(ctx(t), "users-value"); err != nil || fmt.Sprint(vs) != "[2]" {
+		t.Fatalf("users-value versions: %v %v (version 1 was soft deleted)", vs, err)
+	}
+	if subjects, err := cl.Subjects(ctx(t)); err != nil || fmt.Sprint(subjects) != "[users-value]" {
+		t.Fatalf("subjects: %v %v (orders-value was soft deleted)", subjects, err)
+	}
+	// Soft-deleted schemas stay readable by id, as in Confluent.
+	for id := 1; id <= 4; id++ {
+		if _, err := cl.SchemaByID(ctx(t), id); err != nil {
+			t.Fatalf("schema %d: %v", id, err)
+		}
+	}
+	if subjects, err := cl.Subjects(sr.WithParams(ctx(t), sr.ShowDeleted)); err != nil || fmt.Sprint(subjects) != "[orders-value users-value]" {
+		t.Fatalf("subjects with deleted: %v %v", subjects, err)
+	}
+}

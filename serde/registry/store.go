@@ -35,6 +35,10 @@ const (
 	keySchema = "SCHEMA"
 	keyConfig = "CONFIG"
 	keyNoop   = "NOOP"
+	// keyDeleteSubject is Confluent's soft delete of a whole subject: its
+	// value {"subject":S,"version":N} marks versions 1 to N deleted. Kafki
+	// writes a soft delete per version instead, but reads both.
+	keyDeleteSubject = "DELETE_SUBJECT"
 )
 
 type schemaValue struct {
@@ -168,7 +172,31 @@ func (s *state) apply(key, value []byte, offset int64, ts time.Time) {
 		}
 	case keySchema:
 		s.applySchema(string(key), value, offset, ts)
+	case keyDeleteSubject:
+		var v struct {
+			Subject string `json:"subject"`
+			Version int    `json:"version"`
+		}
+		if value == nil || json.Unmarshal(value, &v) != nil {
+			return
+		}
+		for ver, e := range s.subjects[v.Subject] {
+			if ver <= v.Version {
+				e.deleted = true
+			}
+		}
 	}
+}
+
+// writtenByConfluent reports whether a SCHEMA value lacks the confirmed
+// field: Confluent's registry writes each record once and final (a
+// registration, or the same key again with deleted set), without the
+// proposal and confirmation Kafki's servers use.
+func writtenByConfluent(value []byte) bool {
+	var probe struct {
+		Confirmed *bool `json:"confirmed"`
+	}
+	return json.Unmarshal(value, &probe) == nil && probe.Confirmed == nil
 }
 
 func (s *state) applySchema(key string, value []byte, offset int64, ts time.Time) {
@@ -182,6 +210,9 @@ func (s *state) applySchema(key string, value []byte, offset int64, ts time.Time
 	var v schemaValue
 	if err := json.Unmarshal(value, &v); err != nil || v.Subject == "" || v.Version < 1 {
 		return
+	}
+	if writtenByConfluent(value) {
+		v.Confirmed = true
 	}
 	if e := s.byKey[key]; e != nil {
 		if e.subject != v.Subject || e.version != v.Version {
@@ -329,4 +360,32 @@ func normType(t string) string {
 		return ""
 	}
 	return t
+}
+
+// referrers returns the ids of the schemas that reference version of
+// subject and are still live under some subject version. Soft-deleted
+// referrers do not count, as in Confluent's registry: deleting the
+// referrer first is how a referenced schema is released.
+func (s *state) referrers(subject string, version int) []int {
+	out := []int{}
+	for id, info := range s.ids {
+		refers := false
+		for _, ref := range info.refs {
+			if ref.Subject == subject && ref.Version == version {
+				refers = true
+				break
+			}
+		}
+		if !refers {
+			continue
+		}
+		for _, e := range s.entriesOf(id) {
+			if !e.deleted {
+				out = append(out, id)
+				break
+			}
+		}
+	}
+	sort.Ints(out)
+	return out
 }
