@@ -15,6 +15,7 @@ import (
 	"github.com/kafki/kafki/topology"
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kgo"
+	"github.com/twmb/franz-go/plugin/kslog"
 )
 
 // App is one instance of a streams application (Kafka Streams'
@@ -40,18 +41,26 @@ type App struct {
 	shutdownRequested atomic.Bool
 	globalFailed      atomic.Bool
 	cachingStores     int64 // caching stores over all tasks, set by Start
+	// cleanerStop and cleanerDone stop and wait for the state cleanup
+	// goroutine (cleanup.go); nil without one.
+	cleanerStop, cleanerDone chan struct{}
 
-	mu      sync.Mutex
-	state   State
-	err     error
-	threads map[int]*streamThread
-	nextID  int
-	started bool
-	closing bool
-	ctx     context.Context
-	cancel  context.CancelFunc
-	wg      sync.WaitGroup
-	done    chan struct{}
+	mu    sync.Mutex
+	state State
+	// pending are state changes not yet told to the state listener, and
+	// notifying says that a goroutine is telling them: listeners run
+	// outside mu, in order, one at a time (see unlockAndNotify).
+	pending   [][2]State
+	notifying bool
+	err       error
+	threads   map[int]*streamThread
+	nextID    int
+	started   bool
+	closing   bool
+	ctx       context.Context
+	cancel    context.CancelFunc
+	wg        sync.WaitGroup
+	done      chan struct{}
 }
 
 // New returns an application instance for topology t. applicationID names
@@ -72,6 +81,9 @@ func New(t *topology.Topology, applicationID string, opts ...Opt) (*App, error) 
 	if err := cfg.validate(); err != nil {
 		return nil, err
 	}
+	// franz-go logs into the runtime's logger; first, so that a logger the
+	// user passes in ClientOpts wins.
+	cfg.clientOpts = append([]kgo.Opt{kgo.WithLogger(kslog.New(cfg.logger))}, cfg.clientOpts...)
 	a := &App{topo: t, appID: applicationID, cfg: cfg, metrics: newMetrics(), threads: map[int]*streamThread{},
 		subByID: map[int]topology.SubTopology{}, done: make(chan struct{})}
 	a.processID = cfg.processID
@@ -132,7 +144,7 @@ func (a *App) Start(ctx context.Context) error {
 	a.globalStores = a.global.storesByName()
 
 	a.mu.Lock()
-	defer a.mu.Unlock()
+	defer a.unlockAndNotify()
 	a.ctx, a.cancel = context.WithCancel(context.Background())
 	a.setStateLocked(Rebalancing)
 	if a.global != nil {
@@ -146,7 +158,27 @@ func (a *App) Start(ctx context.Context) error {
 			return err
 		}
 	}
+	a.startCleaner()
 	return nil
+}
+
+// Run starts the instance (see Start) and runs it until ctx ends or the
+// instance stops by itself, then closes it (see Close) and returns. As
+// with net/http's Server, the context of Start bounds only the start-up;
+// Run is the way to tie the instance's life to a context. Run returns nil
+// after a clean stop caused by ctx, and otherwise the error that stopped
+// the instance (or that Start returned).
+func (a *App) Run(ctx context.Context) error {
+	if err := a.Start(ctx); err != nil {
+		return err
+	}
+	select {
+	case <-ctx.Done():
+	case <-a.done:
+	}
+	// Close is bounded by the threads themselves: each one's final commit
+	// and leave are bounded by the rebalance timeout.
+	return a.Close(context.Background())
 }
 
 func (a *App) startFailed(err error) error {
@@ -155,7 +187,7 @@ func (a *App) startFailed(err error) error {
 	a.err = err
 	a.setStateLocked(PendingError)
 	a.setStateLocked(Error)
-	a.mu.Unlock()
+	a.unlockAndNotify()
 	close(a.done)
 	return err
 }
@@ -257,8 +289,9 @@ func (a *App) finish(cause error) {
 		a.setStateLocked(PendingError)
 	}
 	a.cancel()
-	a.mu.Unlock()
+	a.unlockAndNotify()
 	a.wg.Wait()
+	a.stopCleaner()
 	if a.global != nil {
 		// After the threads: their tasks read the global stores.
 		<-a.global.done
@@ -272,7 +305,7 @@ func (a *App) finish(cause error) {
 	} else {
 		a.setStateLocked(NotRunning)
 	}
-	a.mu.Unlock()
+	a.unlockAndNotify()
 	close(a.done)
 }
 
@@ -289,13 +322,13 @@ func (a *App) Close(ctx context.Context) error {
 		a.started, a.closing = true, true
 		a.setStateLocked(PendingShutdown)
 		a.setStateLocked(NotRunning)
-		a.mu.Unlock()
+		a.unlockAndNotify()
 		close(a.done)
 		return nil
 	case !a.closing:
 		a.closing = true
 		a.setStateLocked(PendingShutdown)
-		a.mu.Unlock()
+		a.unlockAndNotify()
 		go a.finish(nil)
 	default:
 		a.mu.Unlock()
@@ -351,15 +384,37 @@ func (a *App) setStateLocked(next State) {
 	a.state = next
 	a.cfg.logger.Info("state change", "from", old.String(), "to", next.String())
 	if a.cfg.stateListener != nil {
-		a.cfg.stateListener(next, old)
+		a.pending = append(a.pending, [2]State{next, old})
 	}
+}
+
+// unlockAndNotify releases mu and tells the state listener the changes
+// made meanwhile. The listener runs without mu, so that it may call any
+// method of the App (State, Metrics, even Close); changes are told in the
+// order they happened and never concurrently: a goroutine that finds
+// another one telling leaves its changes to it.
+func (a *App) unlockAndNotify() {
+	if a.notifying || len(a.pending) == 0 {
+		a.mu.Unlock()
+		return
+	}
+	a.notifying = true
+	for len(a.pending) > 0 {
+		ch := a.pending[0]
+		a.pending = a.pending[1:]
+		a.mu.Unlock()
+		a.cfg.stateListener(ch[0], ch[1])
+		a.mu.Lock()
+	}
+	a.pending, a.notifying = nil, false
+	a.mu.Unlock()
 }
 
 // updateState moves the instance between Rebalancing and Running as its
 // threads lose and get their assignments.
 func (a *App) updateState() {
 	a.mu.Lock()
-	defer a.mu.Unlock()
+	defer a.unlockAndNotify()
 	if a.closing || (a.state != Running && a.state != Rebalancing) {
 		return
 	}

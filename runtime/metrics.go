@@ -35,6 +35,9 @@ type Snapshot struct {
 	// StoreResets counts stores wiped and restored from the beginning
 	// because their checkpoint was outside their changelog.
 	StoreResets int64
+	// CleanedTaskDirs counts the directories of tasks no longer assigned
+	// here that the state cleanup removed (see StateCleanupDelay).
+	CleanedTaskDirs int64
 	// Pauses and Resumes count how often a stream thread stopped fetching
 	// an input partition because its task had buffered more than
 	// BufferedRecordsPerPartition records of it, and started again.
@@ -161,12 +164,13 @@ type tp struct {
 
 // metrics is the registry behind App.Metrics.
 type metrics struct {
-	rebalances  atomic.Int64
-	commits     atomic.Int64
-	commitLat   latency
-	storeResets atomic.Int64
-	pauses      atomic.Int64
-	resumes     atomic.Int64
+	rebalances   atomic.Int64
+	commits      atomic.Int64
+	commitLat    latency
+	storeResets  atomic.Int64
+	cleanedTasks atomic.Int64
+	pauses       atomic.Int64
+	resumes      atomic.Int64
 
 	mu       sync.Mutex
 	tasks    map[string]*taskCounters
@@ -232,13 +236,14 @@ func (m *metrics) restore(p RestoreProgress) {
 
 func (m *metrics) snapshot() Snapshot {
 	s := Snapshot{
-		Rebalances:    m.rebalances.Load(),
-		Commits:       m.commits.Load(),
-		CommitLatency: m.commitLat.snapshot(),
-		Tasks:         map[string]TaskMetrics{},
-		StoreResets:   m.storeResets.Load(),
-		Pauses:        m.pauses.Load(),
-		Resumes:       m.resumes.Load(),
+		Rebalances:      m.rebalances.Load(),
+		Commits:         m.commits.Load(),
+		CommitLatency:   m.commitLat.snapshot(),
+		Tasks:           map[string]TaskMetrics{},
+		StoreResets:     m.storeResets.Load(),
+		CleanedTaskDirs: m.cleanedTasks.Load(),
+		Pauses:          m.pauses.Load(),
+		Resumes:         m.resumes.Load(),
 	}
 	m.mu.Lock()
 	tasks := maps.Clone(m.tasks)

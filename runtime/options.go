@@ -65,6 +65,7 @@ type config struct {
 	onProduce        ProductionHandler
 	processID        string
 	cacheBytes       int64
+	cleanupDelay     time.Duration
 }
 
 func defaultConfig() config {
@@ -76,6 +77,7 @@ func defaultConfig() config {
 		replication:      -1,
 		maxBuffered:      1000,
 		cacheBytes:       10 << 20,
+		cleanupDelay:     10 * time.Minute,
 		sessionTimeout:   45 * time.Second,
 		rebalanceTimeout: 60 * time.Second,
 		cooperative:      true,
@@ -104,6 +106,8 @@ func (c *config) validate() error {
 		return fmt.Errorf("runtime: buffered.records.per.partition must be at least 1, got %d", c.maxBuffered)
 	case c.cacheBytes < 0:
 		return fmt.Errorf("runtime: statestore.cache.max.bytes must not be negative, got %d", c.cacheBytes)
+	case c.cleanupDelay < 0:
+		return fmt.Errorf("runtime: state.cleanup.delay must not be negative, got %v", c.cleanupDelay)
 	case c.stateDir == "":
 		return fmt.Errorf("runtime: empty state directory")
 	case c.guarantee != AtLeastOnce && c.guarantee != ExactlyOnceV2:
@@ -189,7 +193,8 @@ func ClientOpts(opts ...kgo.Opt) Opt {
 	return func(c *config) { c.clientOpts = append(c.clientOpts, opts...) }
 }
 
-// Logger sets the logger; default discards everything.
+// Logger sets the logger; default discards everything. The Kafka clients
+// (franz-go) log into it too, at the levels it enables.
 func Logger(l *slog.Logger) Opt {
 	return func(c *config) {
 		if l != nil {
@@ -252,3 +257,10 @@ func CacheMaxBytes(n int64) Opt { return func(c *config) { c.cacheBytes = n } }
 // directory, and standbys are never placed on the process of their active
 // task. Default: a random id chosen by New.
 func ProcessID(id string) Opt { return func(c *config) { c.processID = id } }
+
+// StateCleanupDelay is how long the directory of a task no longer assigned
+// to this instance stays in the state directory before it is deleted
+// (Kafka Streams' state.cleanup.delay.ms); default 10 minutes. Until then
+// the task restores only the tail of its changelog if it comes back. 0
+// keeps every directory.
+func StateCleanupDelay(d time.Duration) Opt { return func(c *config) { c.cleanupDelay = d } }
