@@ -31,7 +31,21 @@ type Registry interface {
 	SchemaByID(ctx context.Context, id int) (sr.Schema, error)
 }
 
-var _ Registry = (*registry.Client)(nil)
+// VersionRegistry is a Registry that also returns a subject's version. The
+// serde needs it for schemas with references (named types defined in other
+// subjects): it resolves them, recursively, before parsing.
+// *registry.Client implements it (cached).
+type VersionRegistry interface {
+	Registry
+	// SchemaByVersion returns version (1 or more) of subject.
+	SchemaByVersion(ctx context.Context, subject string, version int) (sr.SubjectSchema, error)
+}
+
+var _ VersionRegistry = (*registry.Client)(nil)
+
+// maxReferenceDepth bounds the chain of references followed to parse one
+// schema, so that a cycle in the registry ends with an error.
+const maxReferenceDepth = 32
 
 // MagicByte starts every record in the schema-registry wire format.
 const MagicByte = 0
@@ -111,6 +125,7 @@ type config struct {
 	timeout      time.Duration
 	api          havro.API
 	negativeTTL  time.Duration
+	refs         []sr.SchemaReference
 }
 
 // Option configures a serde.
@@ -135,6 +150,15 @@ func Timeout(d time.Duration) Option { return func(c *config) { c.timeout = d } 
 // change MaxByteSliceSize). The default limits strings and bytes to 1 MiB
 // and slices to 64 Mi elements.
 func Config(api havro.API) Option { return func(c *config) { c.api = api } }
+
+// References declares the schema references of the serde's schema: the
+// named types it uses that are defined in other subjects' versions. New
+// resolves them through the registry (which must be a VersionRegistry) to
+// parse the schema, and Serialize registers the schema with them, as
+// Confluent's serializers do for schemas with references.
+func References(refs ...sr.SchemaReference) Option {
+	return func(c *config) { c.refs = append(c.refs, refs...) }
+}
 
 var defaultAPI = havro.Config{
 	TagKey:            "avro",
@@ -180,7 +204,15 @@ func New[T any](reg Registry, schema string, opts ...Option) (*Serde[T], error) 
 	if reg == nil {
 		return nil, errors.New("avro: nil registry")
 	}
-	parsed, err := parse(schema)
+	var parsed havro.Schema
+	var err error
+	if len(cfg.refs) == 0 {
+		parsed, err = parse(schema)
+	} else {
+		ctx, cancel := context.WithTimeout(context.Background(), cfg.timeout)
+		parsed, err = parseWithReferences(ctx, reg, schema, cfg.refs)
+		cancel()
+	}
 	if err != nil {
 		return nil, fmt.Errorf("avro: parse schema: %w", err)
 	}
@@ -198,6 +230,49 @@ func New[T any](reg Registry, schema string, opts ...Option) (*Serde[T], error) 
 // versions of one record name never see each other.
 func parse(schema string) (havro.Schema, error) {
 	return havro.ParseWithCache(schema, "", &havro.SchemaCache{})
+}
+
+// parseWithReferences parses schema after the schemas its references name,
+// depth first, into one name cache, so that the named types they define
+// resolve. Each subject version is parsed once even when several schemas
+// reference it.
+func parseWithReferences(ctx context.Context, reg Registry, schema string, refs []sr.SchemaReference) (havro.Schema, error) {
+	vr, ok := reg.(VersionRegistry)
+	if !ok {
+		return nil, fmt.Errorf("%w: the schema has references and the registry (%T) cannot look up subject versions", serde.ErrUnsupported, reg)
+	}
+	cache := &havro.SchemaCache{}
+	done := map[sr.SchemaReference]bool{}
+	var load func(refs []sr.SchemaReference, depth int) error
+	load = func(refs []sr.SchemaReference, depth int) error {
+		if depth > maxReferenceDepth {
+			return fmt.Errorf("references nested more than %d deep (a cycle?)", maxReferenceDepth)
+		}
+		for _, ref := range refs {
+			if done[ref] {
+				continue
+			}
+			done[ref] = true
+			ss, err := vr.SchemaByVersion(ctx, ref.Subject, ref.Version)
+			if err != nil {
+				return fmt.Errorf("reference %s (subject %q version %d): %w", ref.Name, ref.Subject, ref.Version, classify(err))
+			}
+			if ss.Type != sr.TypeAvro {
+				return fmt.Errorf("reference %s (subject %q version %d) is %s, not AVRO", ref.Name, ref.Subject, ref.Version, ss.Type)
+			}
+			if err := load(ss.References, depth+1); err != nil {
+				return err
+			}
+			if _, err := havro.ParseWithCache(ss.Schema.Schema, "", cache); err != nil {
+				return fmt.Errorf("reference %s (subject %q version %d) does not parse: %w", ref.Name, ref.Subject, ref.Version, err)
+			}
+		}
+		return nil
+	}
+	if err := load(refs, 1); err != nil {
+		return nil, err
+	}
+	return havro.ParseWithCache(schema, "", cache)
 }
 
 // Schema returns the serde's parsed schema.
@@ -220,7 +295,7 @@ func (s *Serde[T]) ID(topic string) (int, error) {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), s.cfg.timeout)
 	defer cancel()
-	ss := sr.Schema{Schema: s.schemaText, Type: sr.TypeAvro}
+	ss := sr.Schema{Schema: s.schemaText, Type: sr.TypeAvro, References: s.cfg.refs}
 	var id int
 	if s.cfg.autoRegister {
 		id, err = s.reg.Register(ctx, subject, ss)
@@ -346,10 +421,27 @@ func (s *Serde[T]) plan(topic string, id int) (*plan, error) {
 		return nil, err
 	}
 	p := &plan{}
+	var writer havro.Schema
+	if ws.Type == sr.TypeAvro {
+		if len(ws.References) == 0 {
+			writer, err = parse(ws.Schema)
+		} else {
+			writer, err = parseWithReferences(ctx, s.reg, ws.Schema, ws.References)
+		}
+	}
 	if ws.Type != sr.TypeAvro {
 		p.err = &SchemaError{Subject: subject, ID: id, Err: fmt.Errorf("%w: writer schema is %s, not AVRO", ErrIncompatible, ws.Type)}
-	} else if writer, err := parse(ws.Schema); err != nil {
-		p.err = &SchemaError{Subject: subject, ID: id, Err: fmt.Errorf("%w: writer schema does not parse: %v", ErrIncompatible, err)}
+	} else if err != nil && (errors.Is(err, ErrRegistry) || errors.Is(err, ErrSchemaNotFound)) {
+		// A reference could not be fetched: not a property of the schema,
+		// so not cached as one (a missing one is retried after the
+		// negative TTL).
+		err = &SchemaError{Subject: subject, ID: id, Err: err}
+		if errors.Is(err, ErrSchemaNotFound) {
+			s.plans.Store(id, &plan{err: err, expires: time.Now().Add(s.cfg.negativeTTL)})
+		}
+		return nil, err
+	} else if err != nil {
+		p.err = &SchemaError{Subject: subject, ID: id, Err: fmt.Errorf("%w: writer schema does not parse: %w", serde.ErrInvalidData, err)}
 	} else if writer.Fingerprint() == s.schema.Fingerprint() {
 		p.schema, p.writer = s.schema, s.schema
 	} else if resolved, err := havro.NewSchemaCompatibility().Resolve(s.schema, writer); err != nil {

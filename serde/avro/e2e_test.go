@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kgo"
+	"github.com/twmb/franz-go/pkg/sr"
 
 	"github.com/kafki/kafki/internal/kafkatest"
 	"github.com/kafki/kafki/serde"
@@ -21,6 +22,17 @@ import (
 // newRegistry starts an embedded registry server on c and returns a
 // client for it.
 func newRegistry(t *testing.T, c *kafkatest.Cluster) *registry.Client {
+	t.Helper()
+	cl, err := registry.NewClient([]string{newRegistryURL(t, c)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return cl
+}
+
+// newRegistryURL starts an embedded registry server on c and returns its
+// URL.
+func newRegistryURL(t *testing.T, c *kafkatest.Cluster) string {
 	t.Helper()
 	srv, err := registry.NewServer(c.Brokers, registry.Topic(c.Topic("_schemas")),
 		registry.Logger(slog.New(slog.NewTextHandler(io.Discard, nil))))
@@ -35,11 +47,7 @@ func newRegistry(t *testing.T, c *kafkatest.Cluster) *registry.Client {
 	}
 	ts := httptest.NewServer(srv)
 	t.Cleanup(ts.Close)
-	cl, err := registry.NewClient([]string{ts.URL})
-	if err != nil {
-		t.Fatal(err)
-	}
-	return cl
+	return ts.URL
 }
 
 // TestEvolutionThroughRegistry runs the serdes against the embedded
@@ -189,5 +197,91 @@ func TestAvroAggregationPipeline(t *testing.T) {
 		if got["orders"] != w.Orders || got["items"] != w.Items || got["amount"] != w.Amount || got["customer"] != cust {
 			t.Errorf("%s: got %v, want %+v", cust, got, w)
 		}
+	}
+}
+
+const (
+	addressSchema = `{"type":"record","name":"Address","namespace":"ref","fields":[{"name":"city","type":"string"},{"name":"geo","type":"ref.Geo"}]}`
+	geoSchema     = `{"type":"record","name":"Geo","namespace":"ref","fields":[{"name":"lat","type":"double"},{"name":"lon","type":"double"}]}`
+	personSchema  = `{"type":"record","name":"Person","namespace":"ref","fields":[{"name":"name","type":"string"},{"name":"home","type":"ref.Address"}]}`
+	// personInline is Person with its references written out, plus a field
+	// with a default: a reader that knows no references.
+	personInline = `{"type":"record","name":"Person","namespace":"ref","fields":[{"name":"name","type":"string"},
+		{"name":"home","type":{"type":"record","name":"Address","fields":[{"name":"city","type":"string"},
+			{"name":"geo","type":{"type":"record","name":"Geo","fields":[{"name":"lat","type":"double"},{"name":"lon","type":"double"}]}}]}},
+		{"name":"age","type":"int","default":-1}]}`
+)
+
+type Geo struct {
+	Lat float64 `avro:"lat"`
+	Lon float64 `avro:"lon"`
+}
+
+type Address struct {
+	City string `avro:"city"`
+	Geo  Geo    `avro:"geo"`
+}
+
+type Person struct {
+	Name string  `avro:"name"`
+	Home Address `avro:"home"`
+}
+
+type PersonV2 struct {
+	Name string  `avro:"name"`
+	Home Address `avro:"home"`
+	Age  int     `avro:"age"`
+}
+
+// TestSchemaReferences writes with a schema whose named types come from
+// other subjects (two levels of references) and reads it back with fresh
+// serdes: one with the same references, one with a self-contained schema.
+// The writer schema's references are resolved through the registry.
+func TestSchemaReferences(t *testing.T) {
+	c := kafkatest.New(t, 1)
+	url := newRegistryURL(t, c)
+	reg := must(registry.NewClient([]string{url}))
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	if _, err := reg.Register(ctx, "geo", sr.Schema{Schema: geoSchema}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := reg.Register(ctx, "address", sr.Schema{Schema: addressSchema,
+		References: []sr.SchemaReference{{Name: "ref.Geo", Subject: "geo", Version: 1}}}); err != nil {
+		t.Fatal(err)
+	}
+	refs := avro.References(sr.SchemaReference{Name: "ref.Address", Subject: "address", Version: 1})
+	w := must(avro.New[Person](reg, personSchema, refs))
+	in := Person{Name: "ann", Home: Address{City: "Oslo", Geo: Geo{Lat: 59.9, Lon: 10.7}}}
+	b := must(w.Serialize("people", nil, in))
+	id := must(w.ID("people"))
+	got, err := reg.SR().SchemaByID(ctx, id)
+	if err != nil || len(got.References) != 1 || got.References[0].Subject != "address" {
+		t.Fatalf("registered writer schema: %+v %v", got, err)
+	}
+
+	// Fresh clients: nothing cached.
+	reg2, err := registry.NewClient([]string{url})
+	if err != nil {
+		t.Fatal(err)
+	}
+	same := must(avro.New[Person](reg2, personSchema, refs))
+	if v := must(same.Deserialize("people", nil, b)); v != in {
+		t.Fatalf("same schema: %+v", v)
+	}
+	reg3, err := registry.NewClient([]string{url})
+	if err != nil {
+		t.Fatal(err)
+	}
+	inline := must(avro.New[PersonV2](reg3, personInline))
+	if v := must(inline.Deserialize("people", nil, b)); v.Name != "ann" || v.Home != in.Home || v.Age != -1 {
+		t.Fatalf("self-contained reader: %+v", v)
+	}
+
+	// A reference to a version that does not exist is a clear error.
+	if _, err := avro.New[Person](reg2, personSchema,
+		avro.References(sr.SchemaReference{Name: "ref.Address", Subject: "address", Version: 9})); err == nil ||
+		!strings.Contains(err.Error(), `subject "address" version 9`) || !errors.Is(err, avro.ErrSchemaNotFound) {
+		t.Fatalf("missing reference: %v", err)
 	}
 }

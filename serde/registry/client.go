@@ -30,6 +30,7 @@ type Client struct {
 
 	mu      sync.RWMutex
 	byID    map[int]sr.Schema
+	byVer   map[subjectVersion]sr.SubjectSchema
 	ids     map[subjectSchema]sr.SubjectSchema
 	pending map[any]*call
 }
@@ -37,7 +38,21 @@ type Client struct {
 type subjectSchema struct {
 	subject, schema string
 	typ             sr.SchemaType
+	refs            string // the references, rendered: the same text with other references is another schema
 	register        bool
+}
+
+// subjectVersion keys the cache of schemas by subject and version.
+type subjectVersion struct {
+	subject string
+	version int
+}
+
+func refsKey(refs []sr.SchemaReference) string {
+	if len(refs) == 0 {
+		return ""
+	}
+	return fmt.Sprint(refs)
 }
 
 type call struct {
@@ -120,6 +135,7 @@ func NewClient(urls []string, opts ...ClientOpt) (*Client, error) {
 		retries: cfg.retries,
 		backoff: cfg.backoff,
 		byID:    make(map[int]sr.Schema),
+		byVer:   make(map[subjectVersion]sr.SubjectSchema),
 		ids:     make(map[subjectSchema]sr.SubjectSchema),
 		pending: make(map[any]*call),
 	}, nil
@@ -132,7 +148,7 @@ func (c *Client) SR() *sr.Client { return c.sr }
 // Register registers schema under subject (or finds it already registered)
 // and returns its id. Results are cached.
 func (c *Client) Register(ctx context.Context, subject string, schema sr.Schema) (int, error) {
-	k := subjectSchema{subject: subject, schema: schema.Schema, typ: schema.Type, register: true}
+	k := subjectSchema{subject: subject, schema: schema.Schema, typ: schema.Type, refs: refsKey(schema.References), register: true}
 	c.mu.RLock()
 	ss, ok := c.ids[k]
 	c.mu.RUnlock()
@@ -166,7 +182,7 @@ func (c *Client) Register(ctx context.Context, subject string, schema sr.Schema)
 // Lookup finds schema among the versions of subject without registering
 // it, and returns its id and version. Successful results are cached.
 func (c *Client) Lookup(ctx context.Context, subject string, schema sr.Schema) (sr.SubjectSchema, error) {
-	k := subjectSchema{subject: subject, schema: schema.Schema, typ: schema.Type}
+	k := subjectSchema{subject: subject, schema: schema.Schema, typ: schema.Type, refs: refsKey(schema.References)}
 	c.mu.RLock()
 	ss, ok := c.ids[k]
 	c.mu.RUnlock()
@@ -224,6 +240,41 @@ func (c *Client) SchemaByID(ctx context.Context, id int) (sr.Schema, error) {
 		return sr.Schema{}, err
 	}
 	return v.(sr.Schema), nil
+}
+
+// SchemaByVersion returns version (1 or more) of subject, as schema
+// references name them. Results are cached: a subject version keeps its
+// schema until it is permanently deleted.
+func (c *Client) SchemaByVersion(ctx context.Context, subject string, version int) (sr.SubjectSchema, error) {
+	if version < 1 {
+		return sr.SubjectSchema{}, fmt.Errorf("registry: subject %q version %d: versions start at 1", subject, version)
+	}
+	k := subjectVersion{subject, version}
+	c.mu.RLock()
+	ss, ok := c.byVer[k]
+	c.mu.RUnlock()
+	if ok {
+		return ss, nil
+	}
+	v, err := c.once(ctx, k, func(ctx context.Context) (any, error) {
+		var ss sr.SubjectSchema
+		err := c.retry(ctx, func(ctx context.Context) error {
+			var err error
+			ss, err = c.sr.SchemaByVersion(ctx, subject, version)
+			return err
+		})
+		if err != nil {
+			return nil, err
+		}
+		c.mu.Lock()
+		c.byVer[k] = ss
+		c.mu.Unlock()
+		return ss, nil
+	})
+	if err != nil {
+		return sr.SubjectSchema{}, err
+	}
+	return v.(sr.SubjectSchema), nil
 }
 
 // Latest returns the latest version of subject (not cached: it changes).
