@@ -66,6 +66,7 @@ type config struct {
 	processID        string
 	cacheBytes       int64
 	cleanupDelay     time.Duration
+	optErr           error // an option that could not apply (ClientConfigFile)
 }
 
 func defaultConfig() config {
@@ -94,6 +95,8 @@ func (c *config) validate() error {
 		c.commitInterval = defaultEOSCommitInterval
 	}
 	switch {
+	case c.optErr != nil:
+		return c.optErr
 	case len(c.brokers) == 0:
 		return fmt.Errorf("runtime: no seed brokers")
 	case c.threads < 1:
