@@ -130,6 +130,15 @@ func (o *options) spec(name string) state.Spec {
 		Logging: !o.noLogging, LogConfig: o.logConfig, Caching: !o.noCaching}
 }
 
+// tableSpec is the spec of a KTable's store: timestamped, as Kafka
+// Streams' DSL tables, so that results can carry the timestamps of the
+// rows they come from.
+func (o *options) tableSpec(name string) state.Spec {
+	spec := o.spec(name)
+	spec.Timestamped = true
+	return spec
+}
+
 // serdeOf returns the serde set by an option, checked against T, or def.
 func serdeOf[T any](b *Builder, set any, def serde.Serde[T], op, which string) serde.Serde[T] {
 	if set == nil {
@@ -181,7 +190,7 @@ func Table[K, V any](b *Builder, topic string, keySerde serde.Serde[K], valueSer
 	}
 	name := b.nameOr(o, "KTABLE-SOURCE-")
 	topology.AddSourceWithExtractor(b.tb, src, keySerde, valueSerde, timestampExtractor[K, V](b, o, src), topic)
-	spec := o.spec(store)
+	spec := o.tableSpec(store)
 	topology.AddProcessor(b.tb, name, func() topology.Processor[K, V, K, Change[V]] {
 		return &tableSource[K, V]{emit: tableEmitter[K, V]{store: store, caching: spec.Caching, ks: keySerde, vs: valueSerde}}
 	}, src)

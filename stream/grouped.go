@@ -109,7 +109,7 @@ func aggregateWith[K, V, VA any](g KGroupedStream[K, V], prefix string, def serd
 		}
 		parent = repartitionThrough(b, parent, base, s.keySerde, s.valueSerde, 0, true)
 	}
-	spec := o.spec(store)
+	spec := o.tableSpec(store)
 	topology.AddProcessor(b.tb, name, func() topology.Processor[K, V, K, Change[VA]] {
 		return &streamAggregate[K, V, VA]{emit: tableEmitter[K, VA]{store: store, caching: spec.Caching, ks: ks, vs: vas}, step: step}
 	}, parent)
@@ -135,12 +135,18 @@ func (p *streamAggregate[K, V, VA]) Process(rec topology.Record[K, V]) error {
 	if err != nil {
 		return err
 	}
-	old, had, err := p.emit.kv.get(kb)
+	old, oldTs, had, err := p.emit.kv.getWithTime(kb)
 	if err != nil {
 		return err
 	}
 	agg := p.step(rec.Key, rec.Value, old, had)
-	return p.emit.write(kb, topology.Record[K, Change[VA]]{Key: rec.Key, Timestamp: rec.Timestamp, Headers: rec.Headers,
+	// As Kafka Streams: the aggregate carries the latest timestamp of the
+	// records folded into it.
+	ts := rec.Timestamp
+	if had {
+		ts = max(ts, oldTs)
+	}
+	return p.emit.write(kb, topology.Record[K, Change[VA]]{Key: rec.Key, Timestamp: ts, Headers: rec.Headers,
 		Value: Change[VA]{New: agg, HasNew: true, Old: old, HasOld: had}})
 }
 

@@ -28,7 +28,7 @@ func (p *subscriptionProcessor[K, KO, VO]) Init(ctx topology.ProcessorContext[K,
 		return err
 	}
 	p.subs = subs.s
-	p.right, err = openKV(ctx, p.rstore, p.rks, p.rvs)
+	p.right, err = openTableKV(ctx, p.rstore, p.rks, p.rvs)
 	return err
 }
 
@@ -155,7 +155,7 @@ type fkResolver[K, V, VO, VR any] struct {
 
 func (p *fkResolver[K, V, VO, VR]) Init(ctx topology.ProcessorContext[K, Change[VR]]) error {
 	p.ctx = ctx
-	kv, err := openKV(ctx, p.lstore, p.lks, p.lvs)
+	kv, err := openTableKV(ctx, p.lstore, p.lks, p.lvs)
 	p.left = kv
 	return err
 }
@@ -172,6 +172,12 @@ func (p *fkResolver[K, V, VO, VR]) Process(rec topology.Record[K, fkResponse[VO]
 	vb, err := p.left.s.Get(kb)
 	if err != nil {
 		return fmt.Errorf("look up in %s: %w", p.lstore, err)
+	}
+	if vb != nil {
+		// The hash is of the value's bytes, without the row's timestamp.
+		if _, vb, err = state.DecodeTimestamped(vb); err != nil {
+			return fmt.Errorf("look up in %s: %w", p.lstore, err)
+		}
 	}
 	r := rec.Value
 	if valueHash(vb) != r.hash {

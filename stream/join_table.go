@@ -58,7 +58,7 @@ func streamTableJoin[K, V, VT, VR any](s KStream[K, V], t KTable[K, VT], kind jo
 	}
 	store, ks, vs := t.store, t.keySerde, t.valueSerde
 	topology.AddProcessor(b.tb, name, func() topology.Processor[K, V, K, VR] {
-		return &tableLookupJoin[K, V, K, VT, VR]{store: store, ks: ks, vs: vs, kind: kind, fn: fn,
+		return &tableLookupJoin[K, V, K, VT, VR]{store: store, ks: ks, vs: vs, kind: kind, fn: fn, timestamped: true,
 			key: func(k K, _ V) K { return k }}
 	}, parent)
 	b.tb.ConnectProcessorAndStateStores([]string{name}, store)
@@ -119,11 +119,15 @@ type tableLookupJoin[K, V, KT, VT, VR any] struct {
 	key   func(K, V) KT
 	ctx   topology.ProcessorContext[K, VR]
 	kv    kvStore[KT, VT]
+	// timestamped: a KTable's store; a global table's holds the topic's
+	// bytes.
+	timestamped bool
 }
 
 func (p *tableLookupJoin[K, V, KT, VT, VR]) Init(ctx topology.ProcessorContext[K, VR]) error {
 	p.ctx = ctx
 	kv, err := openKV(ctx, p.store, p.ks, p.vs)
+	kv.timestamped = p.timestamped
 	p.kv = kv
 	return err
 }

@@ -99,7 +99,7 @@ func tableTableJoin[K, V1, V2, VR any](l KTable[K, V1], r KTable[K, V2], kind jo
 		return out
 	}
 	need(b, vs, name, "value", "store "+o.storeName)
-	spec := o.spec(o.storeName)
+	spec := o.tableSpec(o.storeName)
 	topology.AddProcessor(b.tb, name, func() topology.Processor[K, Change[VR], K, Change[VR]] {
 		return &materializedMap[K, VR, VR]{emit: tableEmitter[K, VR]{store: o.storeName, caching: spec.Caching, ks: ks, vs: vs},
 			fn: func(_ K, c Change[VR]) (Change[VR], bool) { return c, true }}
@@ -127,7 +127,7 @@ type tableJoinSide[K, V, VO, VR any] struct {
 
 func (p *tableJoinSide[K, V, VO, VR]) Init(ctx topology.ProcessorContext[K, Change[VR]]) error {
 	p.ctx = ctx
-	kv, err := openKV(ctx, p.other, p.ks, p.vs)
+	kv, err := openTableKV(ctx, p.other, p.ks, p.vs)
 	p.kv = kv
 	return err
 }
@@ -141,7 +141,7 @@ func (p *tableJoinSide[K, V, VO, VR]) Process(rec topology.Record[K, Change[V]])
 	if err != nil {
 		return fmt.Errorf("serialize key for lookup in %s: %w", p.other, err)
 	}
-	theirs, has, err := p.kv.get(kb)
+	theirs, theirTs, has, err := p.kv.getWithTime(kb)
 	if err != nil {
 		return fmt.Errorf("look up in %s: %w", p.other, err)
 	}
@@ -172,7 +172,13 @@ func (p *tableJoinSide[K, V, VO, VR]) Process(rec topology.Record[K, Change[V]])
 	if out.HasOld {
 		out.Old = p.fn(c.Old, c.HasOld, theirs, has)
 	}
-	return p.ctx.Forward(topology.Record[K, Change[VR]]{Key: rec.Key, Value: out, Timestamp: rec.Timestamp, Headers: rec.Headers})
+	// As Kafka Streams: the result is as recent as the newer of the two
+	// rows it joins (tombstones included).
+	ts := rec.Timestamp
+	if has {
+		ts = max(ts, theirTs)
+	}
+	return p.ctx.Forward(topology.Record[K, Change[VR]]{Key: rec.Key, Value: out, Timestamp: ts, Headers: rec.Headers})
 }
 
 func (p *tableJoinSide[K, V, VO, VR]) Close() error { return nil }

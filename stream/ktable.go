@@ -77,7 +77,7 @@ func tableMap[K, V, V2 any](t KTable[K, V], prefix string, def serde.Serde[V2], 
 	}
 	need(b, t.keySerde, name, "key", "store "+o.storeName)
 	need(b, vs, name, "value", "store "+o.storeName)
-	spec := o.spec(o.storeName)
+	spec := o.tableSpec(o.storeName)
 	topology.AddProcessor(b.tb, name, func() topology.Processor[K, Change[V], K, Change[V2]] {
 		return &materializedMap[K, V, V2]{emit: tableEmitter[K, V2]{store: o.storeName, caching: spec.Caching, ks: t.keySerde, vs: vs}, fn: fn}
 	}, t.node)
@@ -206,7 +206,7 @@ func tableAggregate[K, V, VA any](g KGroupedTable[K, V], prefix string, def serd
 		cs = changeSerde[V]{inner: g.valueSerde}
 	}
 	parent := repartitionThrough(b, g.node, base, g.keySerde, cs, 0, true)
-	spec := o.spec(store)
+	spec := o.tableSpec(store)
 	topology.AddProcessor(b.tb, name, func() topology.Processor[K, Change[V], K, Change[VA]] {
 		return &tableAggregator[K, V, VA]{emit: tableEmitter[K, VA]{store: store, caching: spec.Caching, ks: g.keySerde, vs: vas},
 			add: add, sub: sub, init: init}
@@ -235,7 +235,7 @@ func (p *tableAggregator[K, V, VA]) Process(rec topology.Record[K, Change[V]]) e
 	if err != nil {
 		return err
 	}
-	old, had, err := p.emit.kv.get(kb)
+	old, oldTs, had, err := p.emit.kv.getWithTime(kb)
 	if err != nil {
 		return err
 	}
@@ -253,7 +253,13 @@ func (p *tableAggregator[K, V, VA]) Process(rec topology.Record[K, Change[V]]) e
 	if !has {
 		return nil
 	}
-	return p.emit.write(kb, topology.Record[K, Change[VA]]{Key: rec.Key, Timestamp: rec.Timestamp, Headers: rec.Headers,
+	// As Kafka Streams' KTableAggregate: an aggregate that existed keeps
+	// the latest timestamp of the updates folded into it.
+	ts := rec.Timestamp
+	if had {
+		ts = max(ts, oldTs)
+	}
+	return p.emit.write(kb, topology.Record[K, Change[VA]]{Key: rec.Key, Timestamp: ts, Headers: rec.Headers,
 		Value: Change[VA]{New: agg, HasNew: true, Old: old, HasOld: had}})
 }
 

@@ -97,12 +97,17 @@ func (s changeSerde[V]) Deserialize(topic string, h []serde.Header, data []byte)
 }
 
 // kvStore is a typed view of a key-value store for the DSL's processors.
+// A timestamped one (every KTable store, as Kafka Streams' DSL tables)
+// keeps each value with the timestamp of the record that wrote it
+// (state.EncodeTimestamped).
 type kvStore[K, V any] struct {
-	s  state.KeyValueStore
-	ks serde.Serde[K]
-	vs serde.Serde[V]
+	s           state.KeyValueStore
+	ks          serde.Serde[K]
+	vs          serde.Serde[V]
+	timestamped bool
 }
 
+// openKV opens a plain key-value store.
 func openKV[K, V any, KO, VO any](ctx topology.ProcessorContext[KO, VO], name string, ks serde.Serde[K], vs serde.Serde[V]) (kvStore[K, V], error) {
 	s, err := ctx.StateStore(name)
 	if err != nil {
@@ -115,25 +120,76 @@ func openKV[K, V any, KO, VO any](ctx topology.ProcessorContext[KO, VO], name st
 	return kvStore[K, V]{s: kv, ks: ks, vs: vs}, nil
 }
 
+// openTableKV opens the timestamped store of a KTable.
+func openTableKV[K, V any, KO, VO any](ctx topology.ProcessorContext[KO, VO], name string, ks serde.Serde[K], vs serde.Serde[V]) (kvStore[K, V], error) {
+	kv, err := openKV(ctx, name, ks, vs)
+	kv.timestamped = true
+	return kv, err
+}
+
 func (s kvStore[K, V]) keyBytes(k K) ([]byte, error) { return s.ks.Serialize(s.s.Name(), nil, k) }
 
 // get returns the value under kb and whether there was one.
 func (s kvStore[K, V]) get(kb []byte) (V, bool, error) {
+	v, _, ok, err := s.getWithTime(kb)
+	return v, ok, err
+}
+
+// getWithTime returns the value under kb, the timestamp it was written
+// with (-1 for a store that keeps none) and whether there was one.
+func (s kvStore[K, V]) getWithTime(kb []byte) (V, int64, bool, error) {
 	var v V
 	b, err := s.s.Get(kb)
 	if err != nil || b == nil {
-		return v, false, err
+		return v, -1, false, err
 	}
-	v, err = s.vs.Deserialize(s.s.Name(), nil, b)
-	return v, err == nil, err
+	v, ts, err := s.decode(b)
+	return v, ts, err == nil, err
 }
 
-func (s kvStore[K, V]) put(kb []byte, v V) error {
+// decode reads stored value bytes.
+func (s kvStore[K, V]) decode(b []byte) (V, int64, error) {
+	ts := int64(-1)
+	if s.timestamped {
+		var err error
+		if ts, b, err = state.DecodeTimestamped(b); err != nil {
+			var v V
+			return v, ts, fmt.Errorf("stream: store %s: %w", s.s.Name(), err)
+		}
+	}
+	v, err := s.vs.Deserialize(s.s.Name(), nil, b)
+	return v, ts, err
+}
+
+// timestampedPutter is what caching stores offer: a put that keeps the
+// timestamp of the record the cache forwards on flush.
+type timestampedPutter interface {
+	PutWithTimestamp(key, value []byte, ts int64) error
+}
+
+// put stores v written at ts.
+func (s kvStore[K, V]) put(kb []byte, v V, ts int64) error {
 	b, err := s.vs.Serialize(s.s.Name(), nil, v)
 	if err != nil {
 		return err
 	}
+	if !s.timestamped {
+		return s.s.Put(kb, b)
+	}
+	b = state.EncodeTimestamped(ts, b)
+	if p, ok := s.s.(timestampedPutter); ok {
+		return p.PutWithTimestamp(kb, b, ts)
+	}
 	return s.s.Put(kb, b)
+}
+
+// remove deletes kb, a tombstone written at ts.
+func (s kvStore[K, V]) remove(kb []byte, ts int64) error {
+	if p, ok := s.s.(timestampedPutter); ok && s.timestamped {
+		return p.PutWithTimestamp(kb, nil, ts)
+	}
+	_, err := s.s.Delete(kb)
+	return err
 }
 
 // flushListenerStore is what state's caching stores offer (the listener
@@ -180,7 +236,7 @@ type tableEmitter[K, V any] struct {
 
 func (e *tableEmitter[K, V]) init(ctx topology.ProcessorContext[K, Change[V]]) error {
 	e.ctx = ctx
-	kv, err := openKV(ctx, e.store, e.ks, e.vs)
+	kv, err := openTableKV(ctx, e.store, e.ks, e.vs)
 	if err != nil {
 		return err
 	}
@@ -192,15 +248,17 @@ func (e *tableEmitter[K, V]) init(ctx topology.ProcessorContext[K, Change[V]]) e
 			if rec.Key, err = e.ks.Deserialize(e.store, nil, key); err != nil {
 				return err
 			}
+			// As Kafka Streams' timestamped flush listener: the new value's
+			// timestamp, else (a delete) the entry's.
 			if newValue != nil {
 				rec.Value.HasNew = true
-				if rec.Value.New, err = e.vs.Deserialize(e.store, nil, newValue); err != nil {
+				if rec.Value.New, rec.Timestamp, err = e.kv.decode(newValue); err != nil {
 					return err
 				}
 			}
 			if oldValue != nil {
 				rec.Value.HasOld = true
-				if rec.Value.Old, err = e.vs.Deserialize(e.store, nil, oldValue); err != nil {
+				if rec.Value.Old, _, err = e.kv.decode(oldValue); err != nil {
 					return err
 				}
 			}
@@ -210,14 +268,14 @@ func (e *tableEmitter[K, V]) init(ctx topology.ProcessorContext[K, Change[V]]) e
 	return nil
 }
 
-// write stores the new value (or deletes the key) and forwards the change
-// unless the cache will.
+// write stores the new value with the record's timestamp (or deletes the
+// key) and forwards the change unless the cache will.
 func (e *tableEmitter[K, V]) write(kb []byte, rec topology.Record[K, Change[V]]) error {
 	var err error
 	if rec.Value.HasNew {
-		err = e.kv.put(kb, rec.Value.New)
+		err = e.kv.put(kb, rec.Value.New, rec.Timestamp)
 	} else {
-		_, err = e.kv.s.Delete(kb)
+		err = e.kv.remove(kb, rec.Timestamp)
 	}
 	if err != nil || e.cached {
 		return err

@@ -71,6 +71,7 @@ type Driver struct {
 	queue    []topology.RawRecord
 	offsets  map[string]int64
 	stores   map[string]state.Store
+	specs    map[string]state.Spec
 	now      time.Time
 	drops    map[string]int
 	closed   bool
@@ -85,7 +86,7 @@ func New(topo *topology.Topology, opts ...Option) (*Driver, error) {
 	d := &Driver{cfg: cfg, topo: topo, byTopic: map[string]*topology.Task{}, internal: map[string]bool{},
 		globals: map[string]state.KeyValueStore{},
 		outputs: map[string][]topology.RawRecord{}, offsets: map[string]int64{},
-		stores: map[string]state.Store{}, now: cfg.start, drops: map[string]int{}}
+		stores: map[string]state.Store{}, specs: map[string]state.Spec{}, now: cfg.start, drops: map[string]int{}}
 	opener := cfg.opener
 	if opener == nil {
 		opener = openInMemory
@@ -115,6 +116,7 @@ func New(topo *topology.Topology, opts ...Option) (*Driver, error) {
 				s, err := opener(spec)
 				if err == nil {
 					d.stores[spec.Name] = s
+					d.specs[spec.Name] = spec
 				}
 				return s, err
 			},

@@ -113,9 +113,15 @@ type KeyValueStore[K, V any] struct {
 	store      state.KeyValueStore
 	keySerde   serde.Serde[K]
 	valueSerde serde.Serde[V]
+	// timestamped: the store keeps each value's timestamp, which this
+	// view leaves out (as Kafka Streams' test driver does for a
+	// timestamped store read as a plain one).
+	timestamped bool
 }
 
-// GetKeyValueStore returns a typed view of the named key-value store.
+// GetKeyValueStore returns a typed view of the named key-value store. A
+// timestamped store (a KTable's) is read without its timestamps; see
+// GetTimestampedKeyValueStore.
 func GetKeyValueStore[K, V any](d *Driver, name string, keySerde serde.Serde[K], valueSerde serde.Serde[V]) (*KeyValueStore[K, V], error) {
 	s, err := d.StateStore(name)
 	if err != nil {
@@ -125,7 +131,38 @@ func GetKeyValueStore[K, V any](d *Driver, name string, keySerde serde.Serde[K],
 	if !ok {
 		return nil, fmt.Errorf("topologytest: store %q is a %T, not a key-value store", name, s)
 	}
-	return &KeyValueStore[K, V]{store: kv, keySerde: keySerde, valueSerde: valueSerde}, nil
+	return &KeyValueStore[K, V]{store: kv, keySerde: keySerde, valueSerde: valueSerde, timestamped: d.specs[name].Timestamped}, nil
+}
+
+// GetTimestampedKeyValueStore returns a typed view of the named
+// timestamped key-value store (a KTable's: Kafka Streams'
+// TimestampedKeyValueStore) whose values carry the timestamp of the record
+// that wrote them.
+func GetTimestampedKeyValueStore[K, V any](d *Driver, name string, keySerde serde.Serde[K], valueSerde serde.Serde[V]) (*KeyValueStore[K, state.ValueAndTimestamp[V]], error) {
+	s, err := d.StateStore(name)
+	if err != nil {
+		return nil, err
+	}
+	kv, ok := s.(state.KeyValueStore)
+	if !ok {
+		return nil, fmt.Errorf("topologytest: store %q is a %T, not a key-value store", name, s)
+	}
+	if !d.specs[name].Timestamped {
+		return nil, fmt.Errorf("topologytest: store %q is not timestamped", name)
+	}
+	return &KeyValueStore[K, state.ValueAndTimestamp[V]]{store: kv, keySerde: keySerde, valueSerde: state.TimestampedSerde(valueSerde)}, nil
+}
+
+func (s *KeyValueStore[K, V]) decode(vb []byte) (V, error) {
+	if s.timestamped {
+		_, raw, err := state.DecodeTimestamped(vb)
+		if err != nil {
+			var zero V
+			return zero, fmt.Errorf("topologytest: store %s: %w", s.store.Name(), err)
+		}
+		vb = raw
+	}
+	return s.valueSerde.Deserialize(s.store.Name(), nil, vb)
 }
 
 // Get returns the value of key; ok is false when there is none.
@@ -138,7 +175,7 @@ func (s *KeyValueStore[K, V]) Get(key K) (value V, ok bool, err error) {
 	if err != nil || vb == nil {
 		return value, false, err
 	}
-	value, err = s.valueSerde.Deserialize(s.store.Name(), nil, vb)
+	value, err = s.decode(vb)
 	return value, err == nil, err
 }
 
@@ -155,7 +192,7 @@ func (s *KeyValueStore[K, V]) All() ([]KeyValue[K, V], error) {
 		if err != nil {
 			return nil, err
 		}
-		v, err := s.valueSerde.Deserialize(s.store.Name(), nil, it.Value())
+		v, err := s.decode(it.Value())
 		if err != nil {
 			return nil, err
 		}
