@@ -25,6 +25,7 @@ type brokerOpts struct {
 	defaultPart int
 	sync        bool
 	logLevel    string
+	sec         brokerSecurity
 }
 
 func (a *app) brokerCmd() *cobra.Command {
@@ -41,7 +42,9 @@ system had been handed). SIGINT or SIGTERM stops it cleanly.
 It is not a production broker: use it for development, demos and tests.`,
 		Example: `  kafki broker
   kafki broker --listen 127.0.0.1:9092 --brokers 3 --data-dir ./data
-  kafki broker --auto-create-topics --config log.retention.ms=3600000`,
+  kafki broker --auto-create-topics --config log.retention.ms=3600000
+  kafki certs --dir certs && kafki broker --tls-cert certs/broker.pem --tls-key certs/broker.key --tls-client-ca certs/ca.pem
+  kafki broker --superuser admin:admin-secret --user alice:alice-secret --acls`,
 		Args: exactArgs(),
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			return a.runBroker(cmd.Context(), o)
@@ -56,6 +59,7 @@ It is not a production broker: use it for development, demos and tests.`,
 	f.IntVar(&o.defaultPart, "default-partitions", 1, "partitions of auto-created topics and of topics created without --partitions")
 	f.BoolVar(&o.sync, "sync", false, "with --data-dir: fsync every write (survives a machine crash, slower)")
 	f.StringVar(&o.logLevel, "log-level", "none", "broker log on standard error: none, error, warn, info or debug")
+	o.sec.flags(f)
 	return cmd
 }
 
@@ -160,6 +164,10 @@ func (a *app) runBroker(ctx context.Context, o brokerOpts) error {
 	if err != nil {
 		return err
 	}
+	secOpts, secDesc, err := o.sec.kfakeOpts()
+	if err != nil {
+		return err
+	}
 	opts := []kfake.Opt{
 		kfake.NumBrokers(o.n),
 		kfake.Ports(ports...),
@@ -171,6 +179,7 @@ func (a *app) runBroker(ctx context.Context, o brokerOpts) error {
 			return net.Listen(network, net.JoinHostPort(host, port))
 		}),
 	}
+	opts = append(opts, secOpts...)
 	if o.autoCreate {
 		opts = append(opts, kfake.AllowAutoTopicCreation())
 	}
@@ -214,6 +223,7 @@ func (a *app) runBroker(ctx context.Context, o brokerOpts) error {
 	} else {
 		fmt.Fprintln(a.stdout, "Data: in memory only, lost on exit (keep it with --data-dir DIR)")
 	}
+	fmt.Fprintf(a.stdout, "Security: %s\n", secDesc)
 	fmt.Fprintf(a.stdout, "Clients: export %s=%s   Stop: Ctrl-C\n", EnvBrokers, bootstrap)
 	if f, ok := a.stdout.(interface{ Sync() error }); ok {
 		f.Sync()

@@ -42,11 +42,16 @@ func (a *app) connect(ctx context.Context, extra ...kgo.Opt) (*kgo.Client, error
 	if dial <= 0 || dial > 10*time.Second {
 		dial = 10 * time.Second
 	}
+	sec, err := a.securityOpts()
+	if err != nil {
+		return nil, err
+	}
 	opts := append([]kgo.Opt{
 		kgo.SeedBrokers(seeds...),
 		kgo.ClientID("kafki"),
 		kgo.DialTimeout(dial),
-	}, extra...)
+	}, sec...)
+	opts = append(opts, extra...)
 	if a.clientLog != "" && a.clientLog != "none" {
 		var lvl kgo.LogLevel
 		switch a.clientLog {
@@ -96,6 +101,9 @@ func (a *app) ping(ctx context.Context, cl *kgo.Client, seeds []string) error {
 		if !isContextErr(err) || last == nil {
 			last = err
 		}
+		if isAuthErr(err) {
+			break // retrying will not change the answer
+		}
 		if pctx.Err() != nil {
 			break
 		}
@@ -108,6 +116,11 @@ func (a *app) ping(ctx context.Context, cl *kgo.Client, seeds []string) error {
 		}
 	}
 	reason := describeNetErr(last)
+	if last != nil {
+		if s := a.describeSecurityErr(last); s != "" {
+			return fmt.Errorf("cannot connect to broker(s) %s: %s", strings.Join(seeds, ","), s)
+		}
+	}
 	return fmt.Errorf("cannot reach broker(s) %s within %s: %s", strings.Join(seeds, ","), timeout, reason)
 }
 

@@ -10,6 +10,8 @@ import (
 	"time"
 
 	"github.com/spf13/cobra"
+
+	"github.com/kafki/kafki/runtime/clientconfig"
 )
 
 // EnvBrokers names the environment variable with the default seed brokers.
@@ -27,6 +29,11 @@ type app struct {
 	connectTimeout time.Duration // --connect-timeout
 	requestTimeout time.Duration // --request-timeout
 	clientLog      string        // --client-log-level (hidden)
+
+	commandConfig string               // --command-config
+	cc            *clientconfig.Config // its content, once read
+	ccErr         error
+	ccLoaded      bool
 }
 
 // usageError is a mistake in the command line: bad flag, bad argument.
@@ -123,11 +130,12 @@ environment variable, else ` + defaultBrokers + `.`,
 	pf.StringVar(&a.brokers, "brokers", "", "seed broker addresses, comma-separated (default $"+EnvBrokers+", else "+defaultBrokers+")")
 	pf.DurationVar(&a.connectTimeout, "connect-timeout", 10*time.Second, "how long to wait for the cluster to answer")
 	pf.DurationVar(&a.requestTimeout, "request-timeout", 30*time.Second, "how long to wait for one operation (create, delete, describe, flush)")
+	pf.StringVar(&a.commandConfig, "command-config", "", "Kafka client properties file: security.protocol, ssl.*, sasl.*, bootstrap.servers (default $"+EnvCommandConfig+")")
 	pf.StringVar(&a.clientLog, "client-log-level", "none", "franz-go client log on standard error: none, error, warn, info or debug")
 	pf.MarkHidden("client-log-level")
 	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return usageError{err} })
 
-	root.AddCommand(a.brokerCmd(), a.topicsCmd(), a.produceCmd(), a.consumeCmd(), a.registryCmd())
+	root.AddCommand(a.brokerCmd(), a.topicsCmd(), a.produceCmd(), a.consumeCmd(), a.registryCmd(), a.aclsCmd(), a.certsCmd())
 	return root
 }
 
@@ -160,6 +168,9 @@ func (a *app) seedBrokers() ([]string, error) {
 	raw := a.brokers
 	if raw == "" {
 		raw = os.Getenv(EnvBrokers)
+	}
+	if strings.TrimSpace(raw) == "" {
+		raw = a.configBootstrap()
 	}
 	if strings.TrimSpace(raw) == "" {
 		raw = defaultBrokers
