@@ -43,22 +43,9 @@ func (s *brokerSecurity) kfakeOpts() ([]kfake.Opt, string, error) {
 		if s.tlsCert == "" || s.tlsKey == "" {
 			return nil, "", usagef("TLS needs both --tls-cert and --tls-key")
 		}
-		cert, err := tls.LoadX509KeyPair(s.tlsCert, s.tlsKey)
+		cfg, err := serverTLSConfig(s.tlsCert, s.tlsKey, s.clientCA)
 		if err != nil {
-			return nil, "", usagef("bad --tls-cert/--tls-key: %v", err)
-		}
-		cfg := &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12}
-		if s.clientCA != "" {
-			data, err := os.ReadFile(s.clientCA)
-			if err != nil {
-				return nil, "", usagef("bad --tls-client-ca: %v", err)
-			}
-			pool := x509.NewCertPool()
-			if !pool.AppendCertsFromPEM(data) {
-				return nil, "", usagef("bad --tls-client-ca %s: no PEM certificate in it", s.clientCA)
-			}
-			cfg.ClientCAs = pool
-			cfg.ClientAuth = tls.RequireAndVerifyClientCert
+			return nil, "", err
 		}
 		opts = append(opts, kfake.TLS(cfg))
 	}
@@ -126,4 +113,37 @@ func (s *brokerSecurity) kfakeOpts() ([]kfake.Opt, string, error) {
 		desc = append(desc, "ACLs on (superusers: "+strings.Join(superNames, ", ")+")")
 	}
 	return opts, strings.Join(desc, ", "), nil
+}
+
+// serverTLSConfig is the TLS configuration of a server (the broker, the
+// registry) from its --tls-cert, --tls-key and --tls-client-ca; nil
+// without a certificate.
+func serverTLSConfig(certFile, keyFile, clientCA string) (*tls.Config, error) {
+	if certFile == "" && keyFile == "" {
+		if clientCA != "" {
+			return nil, usagef("--tls-client-ca needs --tls-cert and --tls-key")
+		}
+		return nil, nil
+	}
+	if certFile == "" || keyFile == "" {
+		return nil, usagef("TLS needs both --tls-cert and --tls-key")
+	}
+	cert, err := tls.LoadX509KeyPair(certFile, keyFile)
+	if err != nil {
+		return nil, usagef("bad --tls-cert/--tls-key: %v", err)
+	}
+	cfg := &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12}
+	if clientCA != "" {
+		data, err := os.ReadFile(clientCA)
+		if err != nil {
+			return nil, usagef("bad --tls-client-ca: %v", err)
+		}
+		pool := x509.NewCertPool()
+		if !pool.AppendCertsFromPEM(data) {
+			return nil, usagef("bad --tls-client-ca %s: no PEM certificate in it", clientCA)
+		}
+		cfg.ClientCAs = pool
+		cfg.ClientAuth = tls.RequireAndVerifyClientCert
+	}
+	return cfg, nil
 }

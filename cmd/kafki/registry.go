@@ -18,6 +18,9 @@ type registryOpts struct {
 	compatibility string
 	basicAuth     string
 	logLevel      string
+	tlsCert       string
+	tlsKey        string
+	tlsClientCA   string
 }
 
 func (a *app) registryCmd() *cobra.Command {
@@ -44,6 +47,9 @@ restarts and several registry processes on the same topic agree.
 	f.StringVar(&o.compatibility, "compatibility", "BACKWARD", "global compatibility level until one is set through the API: BACKWARD, BACKWARD_TRANSITIVE, FORWARD, FORWARD_TRANSITIVE, FULL, FULL_TRANSITIVE or NONE")
 	f.StringVar(&o.basicAuth, "basic-auth", "", "require HTTP basic authentication as user:password")
 	f.StringVar(&o.logLevel, "log-level", "info", "log on standard error: debug, info, warn or error")
+	f.StringVar(&o.tlsCert, "tls-cert", "", "serve HTTPS with this PEM certificate (chain); needs --tls-key")
+	f.StringVar(&o.tlsKey, "tls-key", "", "PEM private key of --tls-cert")
+	f.StringVar(&o.tlsClientCA, "tls-client-ca", "", "with --tls-cert: require client certificates signed by a CA in this PEM file")
 	return cmd
 }
 
@@ -72,6 +78,10 @@ func (a *app) runRegistry(ctx context.Context, o registryOpts) error {
 			return usagef("bad --basic-auth: want user:password")
 		}
 	}
+	serverTLS, err := serverTLSConfig(o.tlsCert, o.tlsKey, o.tlsClientCA)
+	if err != nil {
+		return err
+	}
 	// Fail fast, naming the address, when the cluster is not there: the
 	// server's own client would retry forever.
 	cl, err := a.connect(ctx)
@@ -80,18 +90,32 @@ func (a *app) runRegistry(ctx context.Context, o registryOpts) error {
 	}
 	cl.Close()
 	seeds, _ := a.seedBrokers()
+	sec, err := a.securityOpts()
+	if err != nil {
+		return err
+	}
+	scheme := "http"
+	if serverTLS != nil {
+		scheme = "https"
+	}
 
 	opts := []registry.ServerOpt{
 		registry.Topic(o.topic),
 		registry.DefaultCompatibility(level),
 		registry.Logger(slog.New(slog.NewTextHandler(a.stderr, &slog.HandlerOptions{Level: lvl}))),
 		registry.OnListen(func(addr net.Addr) {
-			fmt.Fprintf(a.stdout, "Schema registry listening on http://%s (state in topic %s on %s)   Stop: Ctrl-C\n",
-				addr, o.topic, strings.Join(seeds, ","))
+			fmt.Fprintf(a.stdout, "Schema registry listening on %s://%s (state in topic %s on %s)   Stop: Ctrl-C\n",
+				scheme, addr, o.topic, strings.Join(seeds, ","))
 		}),
 	}
 	if user != "" || pass != "" {
 		opts = append(opts, registry.ServerBasicAuth(user, pass))
+	}
+	if serverTLS != nil {
+		opts = append(opts, registry.ServerTLS(serverTLS))
+	}
+	if len(sec) > 0 {
+		opts = append(opts, registry.KafkaOpts(sec...))
 	}
 	srv, err := registry.NewServer(seeds, opts...)
 	if err != nil {

@@ -9,6 +9,11 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/twmb/franz-go/pkg/sr"
+
+	"github.com/kafki/kafki/runtime/clientconfig"
+	"github.com/kafki/kafki/serde/registry"
 )
 
 // startBrokerInProcess runs `kafki broker args...` in-process on free
@@ -179,5 +184,84 @@ func TestSASLAndACLs(t *testing.T) {
 	r = ok(t, "", "acls", "remove", "--allow-principal", "User:alice", "--group", "app1", b, "--command-config", admin)
 	if !strings.Contains(r.stdout, "Removed 2 ACL(s)") {
 		t.Fatalf("acls remove: %s", r.stdout)
+	}
+}
+
+// TestRegistryHTTPSBasicAuthOnSecuredCluster: kafki registry keeps its
+// state on a SASL_SSL cluster, serves HTTPS with basic authentication, and
+// the registry client takes its settings from the same properties file.
+func TestRegistryHTTPSBasicAuthOnSecuredCluster(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	ca := filepath.Join(dir, "ca")
+	ok(t, "", "certs", "--dir", ca)
+	const brokerPW, regPW = "Broker-pw-77", "Registry-pw-88"
+	bootstrap := startBrokerInProcess(t, "--tls-cert", filepath.Join(ca, "broker.pem"), "--tls-key", filepath.Join(ca, "broker.key"),
+		"--superuser", "registry:"+brokerPW, "--acls")
+	cfg := writeProps(t, dir, "client.properties", fmt.Sprintf(`bootstrap.servers=%s
+security.protocol=SASL_SSL
+ssl.truststore.location=%s
+sasl.mechanism=SCRAM-SHA-512
+sasl.jaas.config=org.apache.kafka.common.security.scram.ScramLoginModule required username="registry" password="%s";
+basic.auth.credentials.source=USER_INFO
+basic.auth.user.info=app:%s
+schema.registry.ssl.truststore.location=%s
+`, bootstrap, filepath.Join(ca, "ca.pem"), brokerPW, regPW, filepath.Join(ca, "ca.pem")))
+
+	ctx, cancel := context.WithCancel(context.Background())
+	var out, errb syncBuffer
+	done := make(chan int, 1)
+	go func() {
+		done <- run(ctx, []string{"registry", "--command-config", cfg, "--listen", "127.0.0.1:0", "--log-level", "error",
+			"--tls-cert", filepath.Join(ca, "broker.pem"), "--tls-key", filepath.Join(ca, "broker.key"), "--basic-auth", "app:" + regPW},
+			strings.NewReader(""), &out, &errb)
+	}()
+	defer func() {
+		cancel()
+		if code := <-done; code != 0 {
+			t.Errorf("registry exited %d: %s", code, errb.String())
+		}
+	}()
+	var url string
+	for deadline := time.Now().Add(30 * time.Second); url == ""; {
+		if i := strings.Index(out.String(), "https://"); i >= 0 {
+			url = strings.Fields(out.String()[i:])[0]
+		} else if time.Now().After(deadline) {
+			t.Fatalf("registry did not start: %q %q", out.String(), errb.String())
+		} else {
+			time.Sleep(20 * time.Millisecond)
+		}
+	}
+	if strings.Contains(out.String()+errb.String(), regPW) || strings.Contains(out.String()+errb.String(), brokerPW) {
+		t.Fatalf("a password is printed: %s %s", out.String(), errb.String())
+	}
+
+	cc, err := clientconfig.Load(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ropts, err := cc.RegistryOpts()
+	if err != nil {
+		t.Fatal(err)
+	}
+	rctx, rcancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer rcancel()
+	reg, err := registry.NewClient([]string{url}, ropts...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := reg.Register(rctx, "s-value", sr.Schema{Schema: `"string"`}); err != nil {
+		t.Fatalf("register with the client settings: %v", err)
+	}
+	// Without the password: refused.
+	tc, _ := cc.RegistryTLSConfig()
+	anon, _ := registry.NewClient([]string{url}, registry.TLS(tc), registry.Retries(0))
+	if _, err := anon.Register(rctx, "s-value", sr.Schema{Schema: `"string"`}); err == nil || registry.ErrorCode(err) != 401 && !strings.Contains(err.Error(), "401") {
+		t.Fatalf("no basic auth: got %v, want 401", err)
+	}
+	// The state is on the secured cluster.
+	r := ok(t, "", "topics", "describe", "_schemas", "--command-config", cfg)
+	if !strings.Contains(r.stdout, "_schemas") {
+		t.Fatalf("describe _schemas: %s", r.stdout)
 	}
 }
