@@ -202,17 +202,28 @@ func (p *streamJoiner[K, V1, V2, VR]) Init(ctx topology.ProcessorContext[K, VR])
 	return nil
 }
 
+// The side byte of outer-store keys: at equal timestamps right-side
+// records sort, and are emitted, before left-side ones, as in Kafka
+// Streams' TimestampedKeyAndJoinSide.
+const (
+	outerSideRight byte = 0
+	outerSideLeft  byte = 1
+)
+
 func outerKey(ts int64, right bool, kb []byte) []byte {
 	k := binary.BigEndian.AppendUint64(make([]byte, 0, 9+len(kb)), uint64(ts)^(1<<63))
-	side := byte(0)
+	side := outerSideLeft
 	if right {
-		side = 1
+		side = outerSideRight
 	}
 	return append(append(k, side), kb...)
 }
 
 func (p *streamJoiner[K, V1, V2, VR]) Process(rec topology.Record[K, joinSide[V1, V2]]) error {
 	ts, isRight := rec.Timestamp, rec.Value.right
+	// Every record advances the join's stream time, even one dropped for
+	// its null key or value, as in Kafka Streams.
+	now := p.time.observe(ts)
 	if rec.NullKey && !rec.NullValue && (p.kind == outerJoin || (p.kind == leftJoin && !isRight)) {
 		// A null key can join nothing: left and outer joins emit it alone
 		// at once, as Kafka Streams does.
@@ -229,7 +240,6 @@ func (p *streamJoiner[K, V1, V2, VR]) Process(rec topology.Record[K, joinSide[V1
 		p.ctx.RecordDropped("null-key-or-value")
 		return nil
 	}
-	now := p.time.observe(ts)
 	if p.closed(ts, isRight, now) {
 		end := ts + p.after
 		if isRight {
@@ -330,10 +340,10 @@ func (p *streamJoiner[K, V1, V2, VR]) emitExpired(now int64) error {
 			it.Close()
 			return fmt.Errorf("stream: outer join store %s holds a %d-byte key", p.stores[2], len(k))
 		}
-		if !p.closed(bufferTimeOf(k), k[8] == 1, now) {
+		if !p.closed(bufferTimeOf(k), k[8] == outerSideRight, now) {
 			// Entries are in timestamp order: this side has nothing more
 			// to emit, the other side may.
-			leftOpen, rightOpen = leftOpen || k[8] == 0, rightOpen || k[8] == 1
+			leftOpen, rightOpen = leftOpen || k[8] == outerSideLeft, rightOpen || k[8] == outerSideRight
 			continue
 		}
 		due = append(due, state.KeyValue{Key: append([]byte(nil), k...), Value: append([]byte(nil), it.Value()...)})
@@ -352,7 +362,7 @@ func (p *streamJoiner[K, V1, V2, VR]) emitExpired(now int64) error {
 		out := topology.Record[K, VR]{Key: k, Timestamp: bufferTimeOf(e.Key)}
 		var l V1
 		var r V2
-		if e.Key[8] == 1 {
+		if e.Key[8] == outerSideRight {
 			if r, err = p.v2s.Deserialize(p.stores[2], nil, e.Value); err != nil {
 				return fmt.Errorf("deserialize from outer join store %s: %w", p.stores[2], err)
 			}

@@ -138,9 +138,10 @@ func (p *sessionAggregator[K, V, VA]) Process(rec topology.Record[K, V]) error {
 		return fmt.Errorf("serialize key for store %s: %w", p.store, err)
 	}
 	ts := rec.Timestamp
-	now := p.time.observe(ts)
-	closeTime := now - p.w.Grace.Milliseconds()
 	gap := p.w.Gap.Milliseconds()
+	// A session stays open to records within the gap of its end, so it
+	// closes gap plus grace after it (Kafka Streams 3.3+).
+	closeTime := p.time.observe(ts) - p.w.Grace.Milliseconds() - gap
 	merged, err := p.overlapping(kb, ts-gap, ts+gap)
 	if err != nil {
 		return err
@@ -164,11 +165,12 @@ func (p *sessionAggregator[K, V, VA]) Process(rec topology.Record[K, V]) error {
 		return nil
 	}
 	agg = p.fn(rec.Key, rec.Value, agg, has)
-	var old Change[VA]
+	// As Kafka Streams: unless the record only updates a session [t,t]
+	// of its own, every session it lands in is removed and deleted
+	// downstream, even one whose bounds do not change.
 	for _, s := range merged {
-		if s.start == start && s.end == end {
-			old.Old, old.HasOld = s.agg, true // the session grows in place
-			continue
+		if start == ts && end == ts {
+			break
 		}
 		if err := p.ss.Remove(kb, s.start, s.end); err != nil {
 			return fmt.Errorf("remove session of store %s: %w", p.store, err)
@@ -185,9 +187,8 @@ func (p *sessionAggregator[K, V, VA]) Process(rec topology.Record[K, V]) error {
 	if err := p.ss.Put(kb, start, end, vb); err != nil {
 		return fmt.Errorf("put session of store %s: %w", p.store, err)
 	}
-	old.New, old.HasNew = agg, true
 	return p.ctx.Forward(topology.Record[Windowed[K], Change[VA]]{Key: Windowed[K]{Key: rec.Key, Start: start, End: end},
-		Value: old, Timestamp: end, Headers: rec.Headers})
+		Value: Change[VA]{New: agg, HasNew: true}, Timestamp: end, Headers: rec.Headers})
 }
 
 // overlapping reads the sessions a record with the given reach merges.

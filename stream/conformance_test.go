@@ -1,0 +1,71 @@
+package stream_test
+
+import (
+	"testing"
+
+	"github.com/kafki/kafki/serde"
+	"github.com/kafki/kafki/stream"
+	"github.com/kafki/kafki/topology"
+	"github.com/kafki/kafki/topology/topologytest"
+)
+
+// Cases where Kafka Streams' reference implementation (KStreamKStreamJoin,
+// KStreamSessionWindowAggregate) fixes details the semantics tables do not
+// show: expected outputs follow it, timestamps included.
+
+func outerJoinCase(t *testing.T) joinCase {
+	return newJoinCase(t, func(l, r stream.KStream[string, string]) stream.KStream[string, string] {
+		return stream.OuterJoin(l, r, func(a, b *string) string { return orNull(a) + "-" + orNull(b) }, tenMs, stream.WithValueSerde(serde.String()))
+	})
+}
+
+func TestOuterJoinEmitsExpiredRightBeforeLeftAtEqualTimestamps(t *testing.T) {
+	c := outerJoinCase(t)
+	pipe(t, c.left, "k1", "A", 0)
+	pipe(t, c.right, "k2", "b", 0)
+	pipe(t, c.left, "k3", "C", 100) // both windows have closed
+	expect(t, "expired", readAll(t, c.out), "k2=null-b@0 k1=A-null@0")
+}
+
+func TestStreamJoinTimeAdvancesOnNullRecords(t *testing.T) {
+	c := outerJoinCase(t)
+	pipe(t, c.left, "k", "A", 0)
+	// A null value joins nothing but still moves stream time to 100.
+	if err := c.right.PipeRecord(topology.Record[string, string]{Key: "k", NullValue: true, Timestamp: 100}); err != nil {
+		t.Fatal(err)
+	}
+	pipe(t, c.right, "k", "a", 5) // its window closed at 15 < 100: late, A stays alone
+	expect(t, "after the late record", readAll(t, c.out), "")
+	pipe(t, c.left, "k", "B", 100)
+	expect(t, "expired", readAll(t, c.out), "k=A-null@0")
+	if n := c.d.Dropped(stream.DropLate); n != 1 {
+		t.Errorf("late records counted: %d, want 1", n)
+	}
+	if n := c.d.Dropped("null-key-or-value"); n != 1 {
+		t.Errorf("null records counted: %d, want 1", n)
+	}
+}
+
+func TestSessionWindowsTombstoneEveryMergedSessionAndCloseAfterGap(t *testing.T) {
+	b := stream.NewBuilder()
+	s := stream.Stream(b, "in", serde.String(), serde.String())
+	stream.CountSessions(stream.SessionWindowedBy(stream.GroupByKey(s), stream.SessionWindowsWithGap(10*ms, 0))).ToStream().To("out")
+	d := newDriver(t, b, topologytest.StoreOpener(openStores))
+	in := topologytest.CreateInputTopic(d, "in", serde.String(), serde.String())
+	out := topologytest.CreateOutputTopic(d, "out", stream.SessionWindowedSerde(serde.String()), serde.Int64())
+	pipe(t, in, "a", "x", 0)
+	pipe(t, in, "a", "x", 0) // the record's own [0,0]: updated, not deleted
+	expect(t, "same window", readAll(t, out), "[a@0/0]=1@0 [a@0/0]=2@0")
+	pipe(t, in, "a", "x", 5)
+	pipe(t, in, "a", "x", 3) // inside [0,5]: the session is deleted and re-added
+	expect(t, "merged", readAll(t, out), "[a@0/0]=<nil>@0 [a@0/5]=3@5 [a@0/5]=<nil>@5 [a@0/5]=4@5")
+	pipe(t, in, "a", "x", 30)
+	// Stream time 30, no grace: sessions ending at or after 30-10 are
+	// still open to records within the gap.
+	pipe(t, in, "b", "x", 21)
+	pipe(t, in, "c", "x", 19) // its session [19,19] ends before 20: late
+	expect(t, "late", readAll(t, out), "[a@30/30]=1@30 [b@21/21]=1@21")
+	if n := d.Dropped(stream.DropLate); n != 1 {
+		t.Errorf("late records counted: %d, want 1", n)
+	}
+}
