@@ -136,6 +136,7 @@ environment variable, else ` + defaultBrokers + `.`,
 	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return usageError{err} })
 
 	root.AddCommand(a.brokerCmd(), a.topicsCmd(), a.produceCmd(), a.consumeCmd(), a.registryCmd(), a.aclsCmd(), a.certsCmd())
+	root.AddCommand(a.connectCmd())
 	return root
 }
 

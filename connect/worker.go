@@ -1,0 +1,316 @@
+package connect
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"strconv"
+	"sync"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kgo"
+)
+
+// Task and connector states, as Kafka Connect's status API names them.
+const (
+	StateRunning    = "RUNNING"
+	StatePaused     = "PAUSED"
+	StateFailed     = "FAILED"
+	StateUnassigned = "UNASSIGNED"
+)
+
+// TaskStatus is one task's state; Trace holds the error of a failed task.
+type TaskStatus struct {
+	ID    int    `json:"id"`
+	State string `json:"state"`
+	Trace string `json:"trace,omitempty"`
+}
+
+// Worker runs connectors and their tasks in this process. Standalone and
+// distributed mode both use it; they differ in where configurations and
+// offsets live.
+type Worker struct {
+	cfg     Config
+	base    []kgo.Opt
+	offsets OffsetStore
+	log     *slog.Logger
+
+	mu         sync.Mutex
+	connectors map[string]*runningConnector
+}
+
+type runningConnector struct {
+	cfg    ConnectorConfig
+	conn   Connector
+	tasks  []*runningTask
+	cancel context.CancelFunc
+	wg     sync.WaitGroup
+}
+
+type runningTask struct {
+	id     int
+	mu     sync.Mutex
+	status TaskStatus
+}
+
+func (t *runningTask) set(state string, err error) {
+	t.mu.Lock()
+	t.status.State = state
+	t.status.Trace = ""
+	if err != nil {
+		t.status.Trace = err.Error()
+	}
+	t.mu.Unlock()
+}
+
+// NewWorker returns a worker for the worker configuration cfg
+// (bootstrap.servers, key.converter, value.converter and their settings,
+// offset.flush.interval.ms, exactly.once.source.support), storing source
+// offsets in offsets.
+func NewWorker(cfg Config, offsets OffsetStore, log *slog.Logger) (*Worker, error) {
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	base, err := ClientOpts(cfg)
+	if err != nil {
+		return nil, err
+	}
+	return &Worker{cfg: cfg, base: base, offsets: offsets, log: log, connectors: map[string]*runningConnector{}}, nil
+}
+
+// ClientOpts returns the franz-go options that reach the worker's cluster.
+func ClientOpts(cfg Config) ([]kgo.Opt, error) {
+	seeds := cfg.List("bootstrap.servers")
+	if len(seeds) == 0 {
+		return nil, configErr("bootstrap.servers", "missing")
+	}
+	return []kgo.Opt{kgo.SeedBrokers(seeds...), kgo.ClientID("kafki-connect")}, nil
+}
+
+// converter builds the key or value converter for a connector: its own
+// setting, else the worker's, else JSON.
+func (w *Worker) converter(cc Config, isKey bool) (Converter, error) {
+	prefix := "value.converter"
+	if isKey {
+		prefix = "key.converter"
+	}
+	src := w.cfg
+	if cc[prefix] != "" {
+		src = cc
+	}
+	class := src.String(prefix, JSONConverterClass)
+	c, err := NewConverter(class)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", prefix, err)
+	}
+	if err := c.Configure(src.Sub(prefix+"."), isKey); err != nil {
+		return nil, fmt.Errorf("%s: %w", prefix, err)
+	}
+	return c, nil
+}
+
+// StartConnector starts a connector and its tasks. The tasks run until
+// StopConnector or the context ends.
+func (w *Worker) StartConnector(ctx context.Context, cc ConnectorConfig) error {
+	w.mu.Lock()
+	if _, ok := w.connectors[cc.Name]; ok {
+		w.mu.Unlock()
+		return fmt.Errorf("connector %q is already running", cc.Name)
+	}
+	w.mu.Unlock()
+	cfg := Config(cc.Config)
+	class, err := cfg.Required("connector.class")
+	if err != nil {
+		return err
+	}
+	conn, err := NewConnector(class)
+	if err != nil {
+		return err
+	}
+	if err := conn.Start(cc.Config); err != nil {
+		return fmt.Errorf("connector %q: %w", cc.Name, err)
+	}
+	maxTasks, err := cfg.Int("tasks.max", 1)
+	if err != nil {
+		return err
+	}
+	if maxTasks < 1 {
+		return configErr("tasks.max", "must be at least 1")
+	}
+	tcs, err := conn.TaskConfigs(maxTasks)
+	if err != nil {
+		conn.Stop()
+		return fmt.Errorf("connector %q: task configs: %w", cc.Name, err)
+	}
+	rctx, cancel := context.WithCancel(ctx)
+	rc := &runningConnector{cfg: cc, conn: conn, cancel: cancel}
+	for i, tc := range tcs {
+		t := &runningTask{id: i, status: TaskStatus{ID: i, State: StateRunning}}
+		rc.tasks = append(rc.tasks, t)
+		merged := cfg.Clone()
+		for k, v := range tc {
+			merged[k] = v
+		}
+		if err := w.startTask(rctx, rc, t, merged); err != nil {
+			cancel()
+			rc.wg.Wait()
+			conn.Stop()
+			return fmt.Errorf("connector %q task %d: %w", cc.Name, i, err)
+		}
+	}
+	w.mu.Lock()
+	w.connectors[cc.Name] = rc
+	w.mu.Unlock()
+	w.log.Info("connector started", "connector", cc.Name, "tasks", len(tcs))
+	return nil
+}
+
+func (w *Worker) startTask(ctx context.Context, rc *runningConnector, t *runningTask, tc Config) error {
+	keyConv, err := w.converter(tc, true)
+	if err != nil {
+		return err
+	}
+	valConv, err := w.converter(tc, false)
+	if err != nil {
+		return err
+	}
+	ts, err := Transforms(tc)
+	if err != nil {
+		return err
+	}
+	flush, err := w.cfg.Millis("offset.flush.interval.ms", 60*time.Second)
+	if err != nil {
+		return err
+	}
+	name := rc.cfg.Name
+	var run func(context.Context) error
+	switch c := rc.conn.(type) {
+	case SourceConnector:
+		eos, err := w.cfg.OneOf("exactly.once.source.support", "disabled", "enabled", "disabled", "preparing")
+		if err != nil {
+			return err
+		}
+		sr := &sourceRunner{w: w, name: name, id: t.id, task: c.NewTask(), cfg: tc, key: keyConv, value: valConv,
+			transforms: ts, flushEvery: flush, eos: eos == "enabled"}
+		run = sr.run
+	case SinkConnector:
+		sk := &sinkRunner{w: w, name: name, id: t.id, task: c.NewTask(), cfg: tc, key: keyConv, value: valConv,
+			transforms: ts, flushEvery: flush}
+		run = sk.run
+	}
+	rc.wg.Add(1)
+	go func() {
+		defer rc.wg.Done()
+		err := run(ctx)
+		if err != nil && ctx.Err() == nil {
+			w.log.Error("task failed", "connector", name, "task", t.id, "err", err)
+			t.set(StateFailed, err)
+			return
+		}
+		if err != nil && !errors.Is(err, context.Canceled) {
+			w.log.Warn("task stopped with an error", "connector", name, "task", t.id, "err", err)
+		}
+	}()
+	return nil
+}
+
+// StopConnector stops a connector's tasks, letting them commit, and the
+// connector.
+func (w *Worker) StopConnector(name string) error {
+	w.mu.Lock()
+	rc := w.connectors[name]
+	delete(w.connectors, name)
+	w.mu.Unlock()
+	if rc == nil {
+		return fmt.Errorf("connector %q is not running", name)
+	}
+	rc.cancel()
+	rc.wg.Wait()
+	return rc.conn.Stop()
+}
+
+// Stop stops every connector.
+func (w *Worker) Stop() {
+	w.mu.Lock()
+	names := make([]string, 0, len(w.connectors))
+	for n := range w.connectors {
+		names = append(names, n)
+	}
+	w.mu.Unlock()
+	for _, n := range names {
+		if err := w.StopConnector(n); err != nil {
+			w.log.Warn("stop connector", "connector", n, "err", err)
+		}
+	}
+}
+
+// Status returns the state of a connector's tasks, or false when it is not
+// running here.
+func (w *Worker) Status(name string) ([]TaskStatus, bool) {
+	w.mu.Lock()
+	rc := w.connectors[name]
+	w.mu.Unlock()
+	if rc == nil {
+		return nil, false
+	}
+	out := make([]TaskStatus, 0, len(rc.tasks))
+	for _, t := range rc.tasks {
+		t.mu.Lock()
+		out = append(out, t.status)
+		t.mu.Unlock()
+	}
+	return out, true
+}
+
+// taskID is the name Kafka Connect gives a task.
+func taskID(name string, id int) string { return name + "-" + strconv.Itoa(id) }
+
+// Standalone runs connectors from configuration files in this process
+// until ctx ends, as connect-standalone: source offsets live in the file
+// offset.storage.file.filename (or, with exactly.once.source.support=enabled,
+// in the offsets topic offset.storage.topic, written in the same
+// transaction as the records).
+func Standalone(ctx context.Context, workerCfg Config, connectors []ConnectorConfig, log *slog.Logger) error {
+	var store OffsetStore
+	eos := workerCfg.String("exactly.once.source.support", "disabled") == "enabled"
+	if eos {
+		base, err := ClientOpts(workerCfg)
+		if err != nil {
+			return err
+		}
+		cl, err := kgo.NewClient(base...)
+		if err != nil {
+			return err
+		}
+		defer cl.Close()
+		ks, err := OpenKafkaOffsetStore(ctx, base, cl, workerCfg.String("offset.storage.topic", "connect-offsets"))
+		if err != nil {
+			return err
+		}
+		store = ks
+	} else {
+		path, err := workerCfg.Required("offset.storage.file.filename")
+		if err != nil {
+			return err
+		}
+		fs, err := OpenFileOffsetStore(path)
+		if err != nil {
+			return err
+		}
+		store = fs
+	}
+	w, err := NewWorker(workerCfg, store, log)
+	if err != nil {
+		return err
+	}
+	for _, cc := range connectors {
+		if err := w.StartConnector(ctx, cc); err != nil {
+			w.Stop()
+			return err
+		}
+	}
+	<-ctx.Done()
+	w.Stop()
+	return nil
+}
