@@ -56,8 +56,12 @@ func (p *txnProducer) end(commit bool) {
 func TestRestoreTransactional(t *testing.T) {
 	c := kafkatest.New(t, 1)
 	topic := c.Topic("txn-changelog")
-	spec := state.Spec{Name: "s", Kind: state.KindKeyValue, Engine: state.InMemory, Logging: true}
-	createChangelog(c, topic, 1, spec)
+	// The second restore below reads the aborted records, which a log
+	// cleaner may remove (Kafka's does), and kafkatest's cleaner runs every
+	// 500 ms: keep this topic uncompacted so that both restores read the
+	// same log.
+	deleteOnly, keep := "delete", "-1"
+	c.CreateTopic(topic, 1, map[string]*string{"cleanup.policy": &deleteOnly, "retention.ms": &keep})
 	tp := TopicPartition{topic, 0}
 	p := newTxnProducer(t, c, tp, c.Topic("txn"))
 	want := map[string]string{}
@@ -85,22 +89,16 @@ func TestRestoreTransactional(t *testing.T) {
 		t.Fatal(err)
 	}
 	store := state.NewInMemoryKeyValueStore("s")
-	began := time.Now()
 	res, err := r.Restore(ctxT(t), Job{Store: mustRestorable(t, store), Partition: tp})
 	if err != nil {
 		t.Fatal(err)
 	}
 	compareContents(t, contents(t, store), want)
-	// 151 committed records, fewer if the broker compacted already.
-	if res.Next != ends[tp] || res.Restored > 151 || res.Restored < int64(len(want)) {
+	if res.Next != ends[tp] || res.Restored != 151 {
 		t.Errorf("restore = %+v; want next %d and at most 151 committed records", res, ends[tp])
 	}
 	if listener.lastEnd >= ends[tp]-1 {
 		t.Errorf("last restored record at %d, end %d: the end should be a marker", listener.lastEnd, ends[tp])
-	}
-	// Ending on a marker needs no probing.
-	if d := time.Since(began); d > time.Second {
-		t.Errorf("restore took %v", d)
 	}
 
 	// read_uncommitted sees the aborted records too.
