@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"log/slog"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -132,6 +133,31 @@ func TestOpenStoreWipesForeignDirectories(t *testing.T) {
 				}
 			}
 		},
+		"RocksDB files removed, marker kept": func(t *testing.T, dir string) {
+			entries, _ := os.ReadDir(dir)
+			for _, e := range entries {
+				if e.Name() != StoreMarkerFileName {
+					if err := os.RemoveAll(filepath.Join(dir, e.Name())); err != nil {
+						t.Fatal(err)
+					}
+				}
+			}
+		},
+		"another database's files": func(t *testing.T, dir string) {
+			// A valid store of the same spec, written elsewhere, copied
+			// over this one: it opens, but the checkpoint is not its own.
+			other := openTask(t, t.TempDir(), nil)
+			st, _, err := OpenStore(other, spec, StoreOptions{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			st.(state.KeyValueStore).Put([]byte("x"), []byte("y"))
+			st.Close()
+			os.RemoveAll(dir)
+			if err := exec.Command("cp", "-a", other.StorePath(spec.Name), dir).Run(); err != nil {
+				t.Fatal(err)
+			}
+		},
 		"a file instead of a directory": func(t *testing.T, dir string) {
 			os.RemoveAll(dir)
 			os.WriteFile(dir, []byte("file"), 0o644)
@@ -170,6 +196,8 @@ func TestOpenStoreWipesForeignDirectories(t *testing.T) {
 				wantLog = "cannot open store directory"
 			case "marker of another kind", "marker of another format version":
 				wantLog = "another store format"
+			case "RocksDB files removed, marker kept", "another database's files":
+				wantLog = "another database than its checkpoint was written for"
 			}
 			if !strings.Contains(logs.String(), "level=WARN") || !strings.Contains(logs.String(), wantLog) {
 				t.Errorf("no warning %q logged: %q", wantLog, logs.String())

@@ -20,6 +20,13 @@ const LockFileName = ".lock"
 // could be read, the holder.
 var ErrStateDirLocked = errors.New("changelog: task state directory is locked")
 
+// ErrStateDirInUse is wrapped by the error StateDir.Lock returns when
+// another instance, in this process or another one on the machine, runs
+// with the same application id and state directory. Two such instances
+// would share task directories (Kafka Streams refuses it too); each needs a
+// state directory of its own. The error is a *LockedError.
+var ErrStateDirInUse = errors.New("changelog: application state directory is in use by another instance")
+
 // LockedError tells which lock file is held, and by whom.
 type LockedError struct {
 	// Path is the lock file that is held.
@@ -27,16 +34,29 @@ type LockedError struct {
 	// Holder is what the holder wrote in the lock file (process id and
 	// host), or empty.
 	Holder string
+	// App is true for the lock of the whole application directory
+	// (StateDir.Lock, ErrStateDirInUse), false for a task's.
+	App bool
 }
 
 func (e *LockedError) Error() string {
-	if e.Holder == "" {
-		return fmt.Sprintf("%v: %s is held by another opener", ErrStateDirLocked, e.Path)
+	holder := e.Holder
+	if holder == "" {
+		holder = "another opener"
 	}
-	return fmt.Sprintf("%v: %s is held by %s", ErrStateDirLocked, e.Path, e.Holder)
+	if e.App {
+		return fmt.Sprintf("%v: %s is locked by %s; give each instance of the application its own state directory",
+			ErrStateDirInUse, filepath.Dir(e.Path), holder)
+	}
+	return fmt.Sprintf("%v: %s is held by %s", ErrStateDirLocked, e.Path, holder)
 }
 
-func (e *LockedError) Unwrap() error { return ErrStateDirLocked }
+func (e *LockedError) Unwrap() error {
+	if e.App {
+		return ErrStateDirInUse
+	}
+	return ErrStateDirLocked
+}
 
 // StateDir is the local state directory of one application:
 // <state.dir>/<application.id>. It holds one directory per task, each with
@@ -48,6 +68,7 @@ func (e *LockedError) Unwrap() error { return ErrStateDirLocked }
 type StateDir struct {
 	path   string
 	logger *slog.Logger
+	lock   *os.File // the application lock, held between Lock and Unlock
 }
 
 // StateDirOption configures OpenStateDir.
@@ -83,6 +104,47 @@ func OpenStateDir(root, appID string, opts ...StateDirOption) (*StateDir, error)
 
 // Path is <state.dir>/<application.id>.
 func (d *StateDir) Path() string { return d.path }
+
+// Lock takes the exclusive lock of the application's state directory,
+// <state.dir>/<application.id>/.lock, for one running instance: without it
+// a second instance with the same state directory would start and share
+// the task directories with the first. It does not wait; when the lock is
+// held the error wraps ErrStateDirInUse and names the directory and the
+// holding process. As with task locks, the lock goes away with the process.
+func (d *StateDir) Lock() error {
+	if d.lock != nil {
+		return nil
+	}
+	lockPath := filepath.Join(d.path, LockFileName)
+	f, err := os.OpenFile(lockPath, os.O_RDWR|os.O_CREATE, 0o644)
+	if err != nil {
+		return fmt.Errorf("changelog: open lock file: %w", err)
+	}
+	if err := flock(f); err != nil {
+		holder, _ := os.ReadFile(lockPath)
+		f.Close()
+		if errors.Is(err, syscall.EWOULDBLOCK) {
+			return &LockedError{Path: lockPath, Holder: strings.TrimSpace(string(holder)), App: true}
+		}
+		return fmt.Errorf("changelog: lock %s: %w", lockPath, err)
+	}
+	host, _ := os.Hostname()
+	if err := f.Truncate(0); err == nil {
+		fmt.Fprintf(f, "pid %d on %s\n", os.Getpid(), host)
+	}
+	d.lock = f
+	return nil
+}
+
+// Unlock releases the lock Lock took, if any.
+func (d *StateDir) Unlock() error {
+	if d == nil || d.lock == nil {
+		return nil
+	}
+	f := d.lock
+	d.lock = nil
+	return f.Close()
+}
 
 // TaskIDs lists the tasks that have a directory, locked or not, in name
 // order.

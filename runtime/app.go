@@ -136,6 +136,12 @@ func (a *App) Start(ctx context.Context) error {
 	if a.stateDir, err = changelog.OpenStateDir(a.cfg.stateDir, a.appID, changelog.WithLogger(a.cfg.logger)); err != nil {
 		return a.startFailed(fmt.Errorf("runtime: %w", err))
 	}
+	// One instance per state directory: a second one would share the task
+	// directories (changelog.ErrStateDirInUse names the holder).
+	if err := a.stateDir.Lock(); err != nil {
+		a.stateDir = nil
+		return a.startFailed(fmt.Errorf("runtime: application %s: %w", a.appID, err))
+	}
 	// Global stores are complete before any task runs, as Kafka Streams'
 	// global thread bootstraps them before the stream threads start.
 	if a.global, err = a.startGlobal(ctx); err != nil {
@@ -188,6 +194,9 @@ func (a *App) startFailed(err error) error {
 	a.setStateLocked(PendingError)
 	a.setStateLocked(Error)
 	a.unlockAndNotify()
+	if uerr := a.stateDir.Unlock(); uerr != nil {
+		a.cfg.logger.Warn("releasing the state directory lock", "err", uerr)
+	}
 	close(a.done)
 	return err
 }
@@ -298,6 +307,9 @@ func (a *App) finish(cause error) {
 		if err := a.global.close(!a.globalFailed.Load()); err != nil {
 			a.cfg.logger.Warn("closing global stores", "err", err)
 		}
+	}
+	if err := a.stateDir.Unlock(); err != nil {
+		a.cfg.logger.Warn("releasing the state directory lock", "err", err)
 	}
 	a.mu.Lock()
 	if cause != nil {

@@ -129,6 +129,11 @@ func (a *App) CleanUp() error {
 	if err != nil {
 		return fmt.Errorf("runtime: clean up: %w", err)
 	}
+	// Not under a running instance of the same application.
+	if err := sd.Lock(); err != nil {
+		return fmt.Errorf("runtime: clean up: %w", err)
+	}
+	defer sd.Unlock()
 	ids, err := sd.TaskIDs()
 	if err != nil {
 		return fmt.Errorf("runtime: clean up: %w", err)
