@@ -2,6 +2,7 @@ package runtime
 
 import (
 	"context"
+	"fmt"
 	"sync"
 	"sync/atomic"
 
@@ -23,11 +24,43 @@ type collector struct {
 	// after the last acknowledged record, for checkpoints.
 	changelogs map[changelog.TopicPartition]*atomic.Int64
 
+	// inRecord is set while the task processes an input record (t.raw):
+	// records sent then were caused by it, and a production error names
+	// it. Records sent by punctuators and cache flushes have no input
+	// record. Written and read on the thread's goroutine (Send).
+	inRecord bool
+
 	errMu sync.Mutex
 	err   error // first production error a handler said to fail on
+	// more counts the records that failed after err: the handler is not
+	// asked about them (the commit fails anyway), so that one failure of
+	// a full buffer logs once, not once per record.
+	more int
 }
 
-var recordPool = sync.Pool{New: func() any { return new(kgo.Record) }}
+// sentRecord is a produced record with the position of the input record
+// that caused it. The record's Context points at src, which takes it back
+// to its sentRecord in the acknowledgement: no allocation per record.
+type sentRecord struct {
+	rec kgo.Record
+	src sourceContext
+}
+
+// sourceContext is a produced record's Context: never canceled (the
+// client's own context bounds the produce), carrying the input position.
+type sourceContext struct {
+	context.Context
+	owner     *sentRecord
+	topic     string
+	partition int32
+	offset    int64
+}
+
+var recordPool = sync.Pool{New: func() any {
+	s := new(sentRecord)
+	s.src = sourceContext{Context: context.Background(), owner: s}
+	return s
+}}
 
 func newCollector(cl *kgo.Client, t *activeTask) *collector {
 	c := &collector{cl: cl, task: t, changelogs: map[changelog.TopicPartition]*atomic.Int64{}}
@@ -37,8 +70,14 @@ func newCollector(cl *kgo.Client, t *activeTask) *collector {
 
 // Send implements topology.RecordCollector.
 func (c *collector) Send(topic string, partition int32, key, value []byte, headers []serde.Header, timestamp int64) error {
-	r := recordPool.Get().(*kgo.Record)
-	*r = kgo.Record{Topic: topic, Partition: partition, Key: key, Value: value}
+	sent := recordPool.Get().(*sentRecord)
+	sent.src.topic, sent.src.partition, sent.src.offset = "", -1, -1
+	if c.inRecord {
+		raw := &c.task.raw
+		sent.src.topic, sent.src.partition, sent.src.offset = raw.Topic, raw.Partition, raw.Offset
+	}
+	r := &sent.rec
+	*r = kgo.Record{Topic: topic, Partition: partition, Key: key, Value: value, Context: &sent.src}
 	if timestamp >= 0 {
 		r.Timestamp = timeFromMillis(timestamp)
 	}
@@ -69,31 +108,52 @@ func (c *collector) onAck(r *kgo.Record, err error) {
 			}
 		}
 	}
+	src, ok := r.Context.(*sourceContext)
 	*r = kgo.Record{}
-	recordPool.Put(r)
+	if ok {
+		recordPool.Put(src.owner)
+	}
 }
 
 func (c *collector) failed(r *kgo.Record, err error) {
 	t := c.task
+	// Acknowledgements of several partitions may fail at once: the lock
+	// keeps the handler to one call at a time, and none after one said
+	// to fail.
+	c.errMu.Lock()
+	defer c.errMu.Unlock()
+	if c.err != nil {
+		c.more++
+		return
+	}
 	raw := &topology.RawRecord{Topic: r.Topic, Partition: r.Partition, Offset: -1,
 		Key: r.Key, Value: r.Value, Timestamp: r.Timestamp.UnixMilli()}
 	for _, h := range r.Headers {
 		raw.Headers = append(raw.Headers, serde.Header{Key: h.Key, Value: h.Value})
 	}
-	if t.th.app.cfg.onProduce(t.handlerContext(), raw, err) == Continue {
+	hctx := t.handlerContext()
+	hctx.Topic, hctx.Partition, hctx.Offset = "", -1, -1
+	if src, ok := r.Context.(*sourceContext); ok {
+		hctx.Topic, hctx.Partition, hctx.Offset = src.topic, src.partition, src.offset
+	}
+	if t.th.app.cfg.onProduce(hctx, raw, err) == Continue {
 		t.th.app.metrics.drop(DropProduction)
 		return
 	}
-	c.errMu.Lock()
-	if c.err == nil {
-		c.err = err
+	where := fmt.Sprintf("send to %s/%d", r.Topic, r.Partition)
+	if hctx.Topic != "" {
+		where += fmt.Sprintf(" for input record %s/%d@%d", hctx.Topic, hctx.Partition, hctx.Offset)
 	}
-	c.errMu.Unlock()
+	c.err = fmt.Errorf("%s: %w", where, err)
 }
 
-// produceErr returns the first production error that must fail the commit.
+// produceErr returns the first production error that must fail the commit,
+// with the number of records that failed after it.
 func (c *collector) produceErr() error {
 	c.errMu.Lock()
 	defer c.errMu.Unlock()
+	if c.err != nil && c.more > 0 {
+		return fmt.Errorf("%w (and %d more records failed)", c.err, c.more)
+	}
 	return c.err
 }

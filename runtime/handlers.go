@@ -37,6 +37,14 @@ type HandlerContext struct {
 	ApplicationID string
 	// Logger is the instance's logger.
 	Logger *slog.Logger
+	// Topic, Partition and Offset are the input record the task was
+	// processing when the error happened (Kafka Streams'
+	// ErrorHandlerContext): for a production error, the record whose
+	// processing sent the refused one. Topic is "" and Offset -1 when no
+	// input record caused it (a punctuator, a cache flush).
+	Topic     string
+	Partition int32
+	Offset    int64
 	// Collector sends records with the task's producer, for handlers that
 	// forward failed records elsewhere (DeadLetterQueue). Records it sends
 	// are acknowledged before the offsets of the failed record commit.
@@ -56,25 +64,33 @@ type ProcessingHandler func(ctx HandlerContext, rec *topology.RawRecord, err err
 
 // ProductionHandler decides what happens to an output record the broker
 // refused (Kafka Streams' ProductionExceptionHandler). rec is the record
-// that was sent, with Offset -1. Continue drops the record and lets the
-// commit go on; Fail fails the commit, so the input records it came from
-// are processed again after the thread is replaced. The default is
-// LogAndFail.
+// that was sent, with Offset -1; ctx names the input record that caused it.
+// Continue drops the record and lets the commit go on; Fail fails the
+// commit, so the input records it came from are processed again after the
+// thread is replaced. After a Fail the handler is not called for the other
+// records that fail in the same commit: they are counted in the error. The
+// default is LogAndFail.
 type ProductionHandler func(ctx HandlerContext, rec *topology.RawRecord, err error) HandlerResponse
 
 // LogAndFail logs the error and fails the stream thread.
 func LogAndFail(ctx HandlerContext, rec *topology.RawRecord, err error) HandlerResponse {
-	logger(ctx).Error("record failed; stopping the stream thread",
-		"task", ctx.TaskID.String(), "topic", rec.Topic, "partition", rec.Partition,
-		"offset", rec.Offset, "err", err)
+	logger(ctx).Error("record failed; stopping the stream thread", recordAttrs(ctx, rec, err)...)
 	return Fail
+}
+
+// recordAttrs names the failed record and, for a record that was being
+// sent (Offset -1), the input record that caused it.
+func recordAttrs(ctx HandlerContext, rec *topology.RawRecord, err error) []any {
+	attrs := []any{"task", ctx.TaskID.String(), "topic", rec.Topic, "partition", rec.Partition, "offset", rec.Offset}
+	if rec.Offset < 0 && ctx.Topic != "" {
+		attrs = append(attrs, "input_topic", ctx.Topic, "input_partition", ctx.Partition, "input_offset", ctx.Offset)
+	}
+	return append(attrs, "err", err)
 }
 
 // LogAndContinue logs the error at warning level and skips the record.
 func LogAndContinue(ctx HandlerContext, rec *topology.RawRecord, err error) HandlerResponse {
-	logger(ctx).Warn("record failed; skipping it",
-		"task", ctx.TaskID.String(), "topic", rec.Topic, "partition", rec.Partition,
-		"offset", rec.Offset, "err", err)
+	logger(ctx).Warn("record failed; skipping it", recordAttrs(ctx, rec, err)...)
 	return Continue
 }
 

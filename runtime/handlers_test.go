@@ -4,6 +4,8 @@ import (
 	"context"
 	"encoding/binary"
 	"errors"
+	"log/slog"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -13,6 +15,7 @@ import (
 	"github.com/kafki/kafki/internal/kafkatest"
 	"github.com/kafki/kafki/serde"
 	"github.com/kafki/kafki/topology"
+	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kgo"
 )
 
@@ -176,5 +179,67 @@ func TestShutdownApplication(t *testing.T) {
 	// One failed with the processing error, the other was told to stop.
 	if !errors.Is(a1.Err(), ErrApplicationShutdown) && !errors.Is(a2.Err(), ErrApplicationShutdown) {
 		t.Fatalf("errors %v and %v: neither was asked to stop", a1.Err(), a2.Err())
+	}
+}
+
+// TestProductionFailureLogsOnceAndNamesInput sends records the broker
+// refuses (larger than the output topic's max.message.bytes): the default
+// handler is asked, and logs, once for the whole failed commit, the
+// thread's error counts the other failed records, and the handler's
+// context names the input record that caused the refused one.
+func TestProductionFailureLogsOnceAndNamesInput(t *testing.T) {
+	c := kafkatest.New(t, 0)
+	in, out := c.Topic("in"), c.Topic("out")
+	c.CreateTopic(in, 1, nil)
+	maxBytes := "1000"
+	c.CreateTopic(out, 1, map[string]*string{"max.message.bytes": &maxBytes})
+	const n = 300
+	recs := make([]*kgo.Record, n)
+	for i := range recs {
+		recs[i] = &kgo.Record{Topic: in, Key: []byte(strconv.Itoa(i)), Value: make([]byte, 2000)}
+	}
+	if err := c.Client().ProduceSync(context.Background(), recs...).FirstErr(); err != nil {
+		t.Fatal(err)
+	}
+	b := topology.NewBuilder()
+	topology.AddSource(b, "source", serde.String(), serde.Bytes(), in)
+	topology.AddSink(b, "sink", out, serde.String(), serde.Bytes(), "source")
+	topo, err := b.Build()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var mu sync.Mutex
+	var msgs []string
+	var calls []HandlerContext
+	handler := func(ctx HandlerContext, rec *topology.RawRecord, err error) HandlerResponse {
+		mu.Lock()
+		calls = append(calls, ctx)
+		mu.Unlock()
+		return LogAndFail(ctx, rec, err)
+	}
+	app := startApp(t, topo, c.Topic("app"), append(testOpts(c, t.TempDir()),
+		Logger(slog.New(captureHandler{&mu, &msgs})), OnProductionError(handler))...)
+	select {
+	case <-app.Done():
+	case <-time.After(60 * time.Second):
+		t.Fatal("the instance did not stop on a production error")
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	logged := 0
+	for _, m := range msgs {
+		if m == "record failed; stopping the stream thread" {
+			logged++
+		}
+	}
+	if logged != 1 || len(calls) != 1 {
+		t.Fatalf("production failure logged %d times, handler called %d times; want once", logged, len(calls))
+	}
+	if ctx := calls[0]; ctx.Topic != in || ctx.Partition != 0 || ctx.Offset < 0 || ctx.Offset >= n {
+		t.Fatalf("handler context names input %s/%d@%d, want a record of %s/0", ctx.Topic, ctx.Partition, ctx.Offset, in)
+	}
+	if err := app.Err(); !errors.Is(err, kerr.MessageTooLarge) || !strings.Contains(err.Error(), "input record "+in+"/0@") ||
+		!strings.Contains(err.Error(), "more records failed") {
+		t.Fatalf("instance error: %v", err)
 	}
 }

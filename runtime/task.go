@@ -73,7 +73,8 @@ type activeTask struct {
 }
 
 func (t *activeTask) handlerContext() HandlerContext {
-	return HandlerContext{TaskID: t.id, ApplicationID: t.th.app.appID, Logger: t.th.logger, Collector: t.coll}
+	return HandlerContext{TaskID: t.id, ApplicationID: t.th.app.appID, Logger: t.th.logger, Collector: t.coll,
+		Topic: t.raw.Topic, Partition: t.raw.Partition, Offset: t.raw.Offset}
 }
 
 // lockTaskDir locks the task's state directory, waiting while another
@@ -366,7 +367,10 @@ func (t *activeTask) process(limit int) (int, error) {
 		}
 		toRaw(r, &t.raw)
 		t.curTS = t.raw.Timestamp
-		if err := t.task.Process(&t.raw); err != nil {
+		t.coll.inRecord = true
+		err := t.task.Process(&t.raw)
+		t.coll.inRecord = false
+		if err != nil {
 			return n, fmt.Errorf("task %s: process %s/%d@%d: %w", t.id, r.Topic, r.Partition, r.Offset, err)
 		}
 		n++
