@@ -139,6 +139,18 @@ type KGroupedTable[K, V any] struct {
 // its old new-key) and an addition of the new one. WithKeySerde and
 // WithValueSerde give the serdes of the new key and value.
 func GroupByTable[K, V, K2, V2 any](t KTable[K, V], fn func(K, V) (K2, V2), opts ...Option) KGroupedTable[K2, V2] {
+	return GroupByTableOrDrop(t, func(k K, v V) (K2, V2, bool) {
+		k2, v2 := fn(k, v)
+		return k2, v2, true
+	}, opts...)
+}
+
+// GroupByTableOrDrop is GroupByTable with a mapper that may give no pair
+// (ok false): that row then belongs to no group, as a row that Kafka
+// Streams' mapper maps to a null key. Such rows are dropped and counted
+// under "null-key"; a row that moves into or out of no group is only
+// added or only subtracted.
+func GroupByTableOrDrop[K, V, K2, V2 any](t KTable[K, V], fn func(K, V) (K2, V2, bool), opts ...Option) KGroupedTable[K2, V2] {
 	b := t.b
 	o := collect(opts)
 	name := b.newName("KTABLE-SELECT-")
@@ -146,13 +158,20 @@ func GroupByTable[K, V, K2, V2 any](t KTable[K, V], fn func(K, V) (K2, V2), opts
 		// Old first, as Kafka Streams does, so that an update that keeps
 		// the key is subtracted before it is added.
 		if rec.Value.HasOld {
-			k, v := fn(rec.Key, rec.Value.Old)
-			if err := ctx.Forward(topology.Record[K2, Change[V2]]{Key: k, Value: Change[V2]{Old: v, HasOld: true}, Timestamp: rec.Timestamp, Headers: rec.Headers}); err != nil {
-				return err
+			if k, v, ok := fn(rec.Key, rec.Value.Old); ok {
+				if err := ctx.Forward(topology.Record[K2, Change[V2]]{Key: k, Value: Change[V2]{Old: v, HasOld: true}, Timestamp: rec.Timestamp, Headers: rec.Headers}); err != nil {
+					return err
+				}
+			} else {
+				ctx.RecordDropped("null-key")
 			}
 		}
 		if rec.Value.HasNew {
-			k, v := fn(rec.Key, rec.Value.New)
+			k, v, ok := fn(rec.Key, rec.Value.New)
+			if !ok {
+				ctx.RecordDropped("null-key")
+				return nil
+			}
 			return ctx.Forward(topology.Record[K2, Change[V2]]{Key: k, Value: Change[V2]{New: v, HasNew: true}, Timestamp: rec.Timestamp, Headers: rec.Headers})
 		}
 		return nil

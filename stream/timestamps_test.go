@@ -128,3 +128,22 @@ func TestStreamAggregationTimestamps(t *testing.T) {
 		t.Errorf("mapped store k = %+v, %v, %v", got, ok, err)
 	}
 }
+
+func TestGroupByTableOrDropLeavesRowsOut(t *testing.T) {
+	b := stream.NewBuilder()
+	users := stream.Table(b, "users", serde.String(), serde.String())
+	// Rows without a region belong to no group.
+	stream.CountTable(stream.GroupByTableOrDrop(users, func(u, region string) (string, string, bool) { return region, u, region != "" },
+		stream.WithKeySerde(serde.String()), stream.WithValueSerde(serde.String()))).ToStream().To("out")
+	d := newDriver(t, b, topologytest.StoreOpener(openStores))
+	in := topologytest.CreateInputTopic(d, "users", serde.String(), serde.String())
+	out := topologytest.CreateOutputTopic(d, "out", serde.String(), serde.Int64())
+	pipe(t, in, "u1", "eu", 1)
+	pipe(t, in, "u2", "", 2)   // no group
+	pipe(t, in, "u1", "", 3)   // leaves eu, joins none
+	pipe(t, in, "u2", "eu", 4) // joins eu
+	expect(t, "counts", readAll(t, out), "eu=1@1 eu=0@3 eu=1@4")
+	if n := d.Dropped("null-key"); n != 3 {
+		t.Errorf("rows in no group counted: %d, want 3", n)
+	}
+}
