@@ -38,6 +38,13 @@ type App struct {
 	global       *globalState
 	globalStores map[string]state.Store
 
+	// local lists the stores and tasks hosted here, for interactive
+	// queries and the metrics; partitions is the partition count of every
+	// topic the application uses, set by Start.
+	local      *localRegistry
+	partitions map[string]int32
+	admin      *adminServer
+
 	shutdownRequested atomic.Bool
 	globalFailed      atomic.Bool
 	cachingStores     int64 // caching stores over all tasks, set by Start
@@ -84,7 +91,7 @@ func New(t *topology.Topology, applicationID string, opts ...Opt) (*App, error) 
 	// franz-go logs into the runtime's logger; first, so that a logger the
 	// user passes in ClientOpts wins.
 	cfg.clientOpts = append([]kgo.Opt{kgo.WithLogger(kslog.New(cfg.logger))}, cfg.clientOpts...)
-	a := &App{topo: t, appID: applicationID, cfg: cfg, metrics: newMetrics(), threads: map[int]*streamThread{},
+	a := &App{topo: t, appID: applicationID, cfg: cfg, metrics: newMetrics(), threads: map[int]*streamThread{}, local: newLocalRegistry(),
 		subByID: map[int]topology.SubTopology{}, done: make(chan struct{})}
 	a.processID = cfg.processID
 	if a.processID == "" {
@@ -112,7 +119,11 @@ func (a *App) Start(ctx context.Context) error {
 		return ErrAlreadyStarted
 	}
 	a.started = true
+	err := a.listenAdmin()
 	a.mu.Unlock()
+	if err != nil {
+		return a.startFailed(err)
+	}
 
 	cl, err := kgo.NewClient(append([]kgo.Opt{kgo.SeedBrokers(a.cfg.brokers...)}, a.cfg.clientOpts...)...)
 	if err != nil {
@@ -123,6 +134,9 @@ func (a *App) Start(ctx context.Context) error {
 	if err != nil {
 		return a.startFailed(fmt.Errorf("runtime: application %s: %w", a.appID, err))
 	}
+	a.mu.Lock()
+	a.partitions = plan.partitions
+	a.mu.Unlock()
 	for _, sub := range a.subs {
 		if len(sub.SourceTopics) == 0 {
 			continue
@@ -198,6 +212,7 @@ func (a *App) startFailed(err error) error {
 		a.cfg.logger.Warn("releasing the state directory lock", "err", uerr)
 	}
 	close(a.done)
+	a.closeAdmin()
 	return err
 }
 
@@ -319,6 +334,7 @@ func (a *App) finish(cause error) {
 	}
 	a.unlockAndNotify()
 	close(a.done)
+	a.closeAdmin()
 }
 
 // Close stops the instance: each thread commits its processed records

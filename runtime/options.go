@@ -67,6 +67,8 @@ type config struct {
 	cacheBytes       int64
 	cleanupDelay     time.Duration
 	optErr           error // an option that could not apply (ClientConfigFile)
+	adminAddr        string
+	appServer        string
 }
 
 func defaultConfig() config {

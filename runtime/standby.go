@@ -209,6 +209,7 @@ func (s *standbyTask) checkpoint() error {
 // closeStandby checkpoints and closes a standby and stops consuming its
 // changelogs.
 func (th *streamThread) closeStandby(s *standbyTask) error {
+	th.app.local.removeTask(s.id, true)
 	err := s.checkpoint()
 	remove := map[string][]int32{}
 	for tp := range s.byTP {

@@ -341,6 +341,7 @@ func (t *activeTask) process(limit int) (int, error) {
 		if n > 0 {
 			t.counters.processed.Add(int64(n))
 			t.counters.latency.observe(time.Since(start), int64(n))
+			t.task.PublishCounts()
 		}
 	}()
 	for n < limit {

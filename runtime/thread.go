@@ -115,6 +115,7 @@ func (a *App) newThread(id int) (*streamThread, error) {
 		kgo.OnPartitionsLost(th.onLost),
 	}
 	opts = append(opts, a.eosClientOpts(id)...)
+	opts = append(opts, a.clientMetricsOpts()...)
 	opts = append(opts, a.cfg.clientOpts...)
 	// The restorer and the standby consumer first: the group client joins
 	// as soon as it exists.
@@ -316,11 +317,13 @@ func (th *streamThread) addTask(t *activeTask) {
 	for _, q := range t.queues {
 		th.byTP[tp{q.topic, q.partition}] = t
 	}
+	th.app.local.addTask(t.id, t.task, t.stores, false)
 	th.publish()
 }
 
 func (th *streamThread) closeTask(t *activeTask, clean bool) {
 	th.resumeAll(t)
+	th.app.local.removeTask(t.id, false)
 	if err := t.close(clean); err != nil {
 		th.logger.Warn("closing task", "task", t.id.String(), "err", err)
 	}
@@ -402,6 +405,7 @@ func (th *streamThread) onAssigned(ctx context.Context, _ *kgo.Client, _ map[str
 		for tp := range s.byTP {
 			th.standbyByTP[tp] = s
 		}
+		th.app.local.addTask(id, nil, s.stores, true)
 		th.publish()
 	}
 	th.assigned.Store(true)

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"log/slog"
 	"slices"
+	"sync/atomic"
 	"time"
 
 	"github.com/kafki/kafki/serde"
@@ -33,6 +34,11 @@ type nodeBase struct {
 	task   *Task
 	stores []string
 	logger *slog.Logger
+	// count is the records the node took, a plain increment by the task's
+	// goroutine; Task.PublishCounts copies it to published for readers on
+	// other goroutines, so that counting costs no atomic per record.
+	count     int64
+	published atomic.Int64
 }
 
 func (b *nodeBase) base() *nodeBase { return b }
@@ -90,6 +96,7 @@ func (s *sourceNode[K, V]) close() error             { return nil }
 // stream time and forwards it. Deserialisation failures come back as
 // *DeserializationError so that the task can consult its handler.
 func (s *sourceNode[K, V]) processRaw(raw *RawRecord) error {
+	s.count++
 	if s.extract == nil && raw.Timestamp < 0 {
 		// Dropped before deserialising, as nothing could repair it.
 		s.dropNegative(raw, raw.Timestamp)
@@ -164,6 +171,7 @@ func (p *procNode[KIn, VIn, KOut, VOut]) init() error {
 func (p *procNode[KIn, VIn, KOut, VOut]) close() error { return p.proc.Close() }
 
 func (p *procNode[KIn, VIn, KOut, VOut]) process(rec Record[KIn, VIn]) error {
+	p.count++
 	if err := p.proc.Process(rec); err != nil {
 		return p.task.handleProcessingError(p.name, err)
 	}
@@ -230,6 +238,7 @@ func (s *sinkNode[K, V]) init() error {
 func (s *sinkNode[K, V]) close() error { return nil }
 
 func (s *sinkNode[K, V]) process(rec Record[K, V]) error {
+	s.count++
 	topic := s.topic
 	if s.extract != nil {
 		t, err := s.extract(rec)

@@ -229,6 +229,26 @@ func (t *Topology) NewTask(cfg TaskConfig) (*Task, error) {
 	return task, nil
 }
 
+// PublishCounts makes the records counted per node since the last call
+// visible to NodeCounts. The runtime calls it once per batch of records.
+func (t *Task) PublishCounts() {
+	for _, in := range t.instances {
+		b := in.base()
+		b.published.Store(b.count)
+	}
+}
+
+// NodeCounts calls fn with every node of the task and the records it took
+// (Kafka Streams' per-node process-total) as of the last PublishCounts, in
+// topological order. Unlike the rest of Task it is safe to call from any
+// goroutine.
+func (t *Task) NodeCounts(fn func(node string, processed int64)) {
+	for _, in := range t.instances {
+		b := in.base()
+		fn(b.name, b.published.Load())
+	}
+}
+
 // ID returns the task's id.
 func (t *Task) ID() TaskID { return t.cfg.ID }
 
