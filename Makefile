@@ -24,9 +24,11 @@ setup:
 build: setup
 	$(GO) build ./...
 
-## test: every test, then the race detector on the concurrent packages.
+## test: every test, then the race detector on the concurrent packages. The
+## DSL and the test driver must build without cgo (RocksDB is in state/rocksdb).
 test: setup
 	$(GO) vet ./...
+	CGO_ENABLED=0 $(GO) vet ./stream/... ./topology/...
 	$(GO) test -count=1 -timeout $(TEST_TIMEOUT) $(PKGS)
 	$(GO) test -count=1 -race -timeout $(TEST_TIMEOUT) $(RACE_PKGS)
 

@@ -43,16 +43,6 @@ func MarkerFor(spec state.Spec) StoreMarker {
 	}
 }
 
-func engineName(e state.Engine) string {
-	switch e {
-	case state.RocksDB:
-		return "rocksdb"
-	case state.InMemory:
-		return "memory"
-	}
-	return "engine-" + strconv.Itoa(int(e))
-}
-
 func kindName(k state.Kind) string {
 	switch k {
 	case state.KindKeyValue:
@@ -67,7 +57,7 @@ func kindName(k state.Kind) string {
 
 func (m StoreMarker) encode() []byte {
 	return fmt.Appendf(nil, "kafki-store %d\nengine %s\nkind %s\ntimestamped %t\nretain-duplicates %t\n",
-		m.Version, engineName(m.Engine), kindName(m.Kind), m.Timestamped, m.RetainDuplicates)
+		m.Version, m.Engine, kindName(m.Kind), m.Timestamped, m.RetainDuplicates)
 }
 
 // ReadStoreMarker reads the marker of the store directory dir.
@@ -94,7 +84,7 @@ func ReadStoreMarker(dir string) (StoreMarker, error) {
 	}
 	m.Engine = -1
 	for _, e := range []state.Engine{state.RocksDB, state.InMemory} {
-		if engineName(e) == fields["engine"] {
+		if e.String() == fields["engine"] {
 			m.Engine = e
 		}
 	}
@@ -128,10 +118,9 @@ type StoreOptions struct {
 	// file before anything is written to the store, so that a crash during
 	// restoration cannot leave a checkpoint that the store is behind.
 	Changelog TopicPartition
-	// RocksDB are the options of RocksDB stores.
-	RocksDB []state.RocksDBOption
 	// Open, if set, opens the engine store of spec in dir (dir is empty
-	// for in-memory stores) instead of state.Open.
+	// for in-memory stores) instead of state.Open (which opens persistent
+	// engines through their registration: state.RegisterEngine).
 	Open func(spec state.Spec, dir string) (state.Store, error)
 }
 
@@ -154,7 +143,7 @@ func OpenStore(td *TaskDir, spec state.Spec, opts StoreOptions) (store state.Sto
 	}
 	open := opts.Open
 	if open == nil {
-		open = func(spec state.Spec, dir string) (state.Store, error) { return openEngine(spec, dir, opts.RocksDB) }
+		open = state.Open
 	}
 	dir := td.StorePath(spec.Name)
 	log := td.logger.With("store", spec.Name, "dir", dir)
@@ -332,9 +321,4 @@ func (t *TaskDir) forget(tp TopicPartition) error {
 	}
 	delete(offsets, tp)
 	return t.WriteCheckpoint(offsets)
-}
-
-// openEngine opens the engine store of spec with package state.
-func openEngine(spec state.Spec, dir string, rocks []state.RocksDBOption) (state.Store, error) {
-	return state.Open(spec, dir, rocks...)
 }

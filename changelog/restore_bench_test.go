@@ -16,7 +16,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/kafki/kafki/internal/kafkatest"
-	"github.com/kafki/kafki/state"
+	"github.com/kafki/kafki/state/rocksdb"
 )
 
 // restoreBench is the changelog of the restoration benchmark, produced once
@@ -139,7 +139,7 @@ func BenchmarkRestoreRocksDB(b *testing.B) {
 		}
 		// Restoration from the changelog into the RocksDB engine.
 		restore := func() {
-			store, err := state.OpenRocksDBKeyValueStore("bench", dir+"/store")
+			store, err := rocksdb.OpenKeyValueStore("bench", dir+"/store")
 			if err != nil {
 				b.Fatal(err)
 			}
@@ -199,8 +199,8 @@ func plainBatchedWrite(dir string, keys, values [][]byte, batchSize int) error {
 	opts := grocksdb.NewDefaultOptions()
 	defer opts.Destroy()
 	opts.SetCreateIfMissing(true)
-	opts.SetWriteBufferSize(state.DefaultWriteBufferSize)
-	opts.SetMaxWriteBufferNumber(state.DefaultMaxWriteBuffers)
+	opts.SetWriteBufferSize(rocksdb.DefaultWriteBufferSize)
+	opts.SetMaxWriteBufferNumber(rocksdb.DefaultMaxWriteBuffers)
 	opts.SetCompression(grocksdb.LZ4Compression)
 	opts.SetMaxBackgroundJobs(2)
 	db, err := grocksdb.OpenDb(opts, dir)

@@ -48,7 +48,7 @@ func writeKV(t *testing.T, s state.KeyValueStore, want map[string]string, round,
 
 func TestRestoreKeyValue(t *testing.T) {
 	for _, engine := range []state.Engine{state.RocksDB, state.InMemory} {
-		t.Run(engineName(engine), func(t *testing.T) { testRestoreKeyValue(t, engine) })
+		t.Run(engine.String(), func(t *testing.T) { testRestoreKeyValue(t, engine) })
 	}
 }
 

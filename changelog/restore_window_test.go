@@ -111,7 +111,7 @@ func TestRestoreWindowStore(t *testing.T) {
 	c := kafkatest.New(t, 1)
 	for _, engine := range []state.Engine{state.RocksDB, state.InMemory} {
 		for _, dups := range []bool{false, true} {
-			t.Run(fmt.Sprintf("%s/dups=%v", engineName(engine), dups), func(t *testing.T) {
+			t.Run(fmt.Sprintf("%s/dups=%v", engine.String(), dups), func(t *testing.T) {
 				spec := state.Spec{Name: "w", Kind: state.KindWindow, Engine: engine, Logging: true,
 					Retention: time.Hour, WindowSize: time.Minute, RetainDuplicates: dups}
 				sd, td, st, tp := newLoggedTask(t, c, spec)
@@ -152,7 +152,7 @@ func TestRestoreWindowStore(t *testing.T) {
 func TestRestoreSessionStore(t *testing.T) {
 	c := kafkatest.New(t, 1)
 	for _, engine := range []state.Engine{state.RocksDB, state.InMemory} {
-		t.Run(engineName(engine), func(t *testing.T) {
+		t.Run(engine.String(), func(t *testing.T) {
 			spec := state.Spec{Name: "sessions", Kind: state.KindSession, Engine: engine, Logging: true, Retention: time.Hour}
 			sd, td, st, tp := newLoggedTask(t, c, spec)
 			sink := newProducerSink(t, c)

@@ -1,6 +1,7 @@
 package state
 
 import (
+	"errors"
 	"testing"
 	"time"
 )
@@ -30,31 +31,15 @@ func TestPerRecordAllocations(t *testing.T) {
 	check("cache Get (hit)", 0, func() { _, _ = cache.Get(key) })
 	check("cache Put (overwrite)", 1, func() { _ = cache.Put(key, value) })
 
-	rdb, err := OpenRocksDBKeyValueStore("kv", t.TempDir(), WithRocksDBConfig(testRocksConfig))
-	must(t, err)
-	checkClosed(t, rdb)
-	must(t, rdb.Put(key, value))
-	check("rocksdb Put", 0, func() { _ = rdb.Put(key, value) })
-	check("rocksdb Get", 1, func() { _, _ = rdb.Get(key) })
-	for i := 0; i < 100; i++ {
-		must(t, rdb.Put(append(b("k"), byte(i)), value))
-	}
-	// An iterator costs a few allocations to open, none per entry.
-	check("rocksdb scan of 100", 8, func() {
-		it, _ := rdb.All()
-		for it.Next() {
-		}
-		it.Close()
-	})
 }
 
 func TestOpenSpec(t *testing.T) {
-	for _, engine := range []Engine{InMemory, RocksDB} {
+	for _, engine := range []Engine{InMemory} {
 		for _, kind := range []Kind{KindKeyValue, KindWindow, KindSession} {
 			spec := Spec{Name: "s", Kind: kind, Engine: engine, Retention: time.Hour, WindowSize: time.Minute}
-			st, err := Open(spec, t.TempDir()+"/s", WithRocksDBConfig(testRocksConfig))
+			st, err := Open(spec, t.TempDir()+"/s")
 			must(t, err)
-			if st.Persistent() != (engine == RocksDB) {
+			if st.Persistent() {
 				t.Errorf("%v/%v: persistent %v", engine, kind, st.Persistent())
 			}
 			var ok bool
@@ -75,7 +60,7 @@ func TestOpenSpec(t *testing.T) {
 	if _, err := Open(Spec{Name: "w", Kind: KindWindow, Engine: InMemory, Retention: time.Second, WindowSize: time.Minute}, ""); err == nil {
 		t.Error("retention shorter than the window size accepted")
 	}
-	if _, err := Open(Spec{Name: "k", Engine: RocksDB}, ""); err == nil {
-		t.Error("RocksDB store without a directory accepted")
+	if _, err := Open(Spec{Name: "k", Engine: Engine(42)}, t.TempDir()); !errors.Is(err, ErrEngineUnavailable) {
+		t.Errorf("unknown engine: %v", err)
 	}
 }

@@ -1,6 +1,7 @@
 // Package state holds the state stores that stateful operators use:
-// key-value, window and session stores, their timestamped variants, and the
-// engines behind them — RocksDB (persistent) and an in-memory B-tree.
+// key-value, window and session stores, their timestamped variants, the
+// in-memory engine (a B-tree), and the plug-in point of the persistent
+// engines, which live in their own packages (state/rocksdb, with cgo).
 //
 // Stores are byte-level: keys and values are opaque bytes ordered
 // lexicographically. Typed access goes through serdes layered on top
@@ -11,20 +12,17 @@
 //
 // Engines:
 //
-//   - NewInMemoryKeyValueStore, OpenRocksDBKeyValueStore: one B-tree, or one
-//     RocksDB database in the store's directory.
-//   - NewInMemoryWindowStore, OpenRocksDBWindowStore, and the session
-//     equivalents: time segments (a B-tree or a RocksDB database each, in
+//   - NewInMemoryKeyValueStore: one B-tree. A persistent engine's key-value
+//     store is one database in the store's directory (EngineStore).
+//   - NewInMemoryWindowStore, NewInMemorySessionStore, and for persistent
+//     engines OpenSegmentedWindowStore, OpenSegmentedSessionStore: time
+//     segments (a B-tree or an engine database each, in
 //     <dir>/<name>.<segment start>), so that retention drops whole
 //     segments. Keys are encoded with WindowKey / SessionKey, which keep
 //     (key, time) order for keys of any length.
-//   - Open picks the engine and kind from a Spec.
-//
-// RocksDB stores share one block cache per RocksDBConfig (50 MiB by
-// default, index and filter blocks included), have bounded write buffers
-// (2 x 16 MiB per database) and bloom filters, and run without a
-// write-ahead log: durability comes from the changelog, and Flush writes
-// the memtables to disk so that a checkpoint written after it is true.
+//   - Open picks the engine and kind from a Spec. Persistent engines
+//     register themselves (RegisterEngine) when their package is imported;
+//     this package never imports them, so that it builds without cgo.
 //
 // Every iterator must be closed: stores count open iterators
 // (IteratorCounter) and Close reports leaks with an *OpenIteratorsError.

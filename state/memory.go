@@ -156,15 +156,15 @@ func (s *memKV) rangeIter(from, to []byte, reverse bool) (KeyValueIterator, erro
 		}
 		return newEmptyKVIter(&s.iters), nil
 	}
-	return s.scan(from, to, true, reverse)
+	return s.Scan(from, to, true, reverse)
 }
 
 func (s *memKV) PrefixScan(prefix []byte) (KeyValueIterator, error) {
-	return s.scan(prefix, prefixEnd(prefix), false, false)
+	return s.Scan(prefix, prefixEnd(prefix), false, false)
 }
 
-func (s *memKV) All() (KeyValueIterator, error)        { return s.scan(nil, nil, false, false) }
-func (s *memKV) ReverseAll() (KeyValueIterator, error) { return s.scan(nil, nil, false, true) }
+func (s *memKV) All() (KeyValueIterator, error)        { return s.Scan(nil, nil, false, false) }
+func (s *memKV) ReverseAll() (KeyValueIterator, error) { return s.Scan(nil, nil, false, true) }
 
 func (s *memKV) isClosed() bool {
 	s.mu.RLock()
@@ -174,7 +174,7 @@ func (s *memKV) isClosed() bool {
 
 // scan iterates keys from lo (inclusive, nil = open) to hi (inclusive when
 // hiIncl, else exclusive; nil = open).
-func (s *memKV) scan(lo, hi []byte, hiIncl, reverse bool) (KeyValueIterator, error) {
+func (s *memKV) Scan(lo, hi []byte, hiIncl, reverse bool) (KeyValueIterator, error) {
 	if s.isClosed() {
 		return nil, ErrClosed
 	}

@@ -10,48 +10,43 @@ import (
 const DefaultRetention = 24 * time.Hour
 
 // Open opens the engine store a Spec describes: its kind (key-value, window,
-// session) on its engine (RocksDB in dir, the store's own directory given by
-// the caller; in-memory ignores dir). opts tune RocksDB stores.
+// session) on its engine, in dir, the store's own directory given by the
+// caller (in-memory ignores dir). Persistent engines must be linked in
+// (RegisterEngine); otherwise the error matches ErrEngineUnavailable.
 //
 // Open returns the bare engine store: logging (package changelog) and the
 // record cache (Spec.Caching, see NewCachingKeyValueStore) are layered on it
 // by the caller, cache outermost. Timestamped stores keep the timestamp in
 // the value bytes (EncodeTimestamped), so they open the same engine stores.
-func Open(spec Spec, dir string, opts ...RocksDBOption) (Store, error) {
+func Open(spec Spec, dir string) (Store, error) {
 	if spec.Name == "" {
 		return nil, fmt.Errorf("state: spec has no name")
 	}
-	retention := spec.Retention
-	if retention == 0 {
-		retention = DefaultRetention
+	if spec.Retention == 0 {
+		spec.Retention = DefaultRetention
 	}
-	if spec.Kind != KindKeyValue && spec.WindowSize > retention {
-		return nil, fmt.Errorf("state: store %q: retention %v is shorter than the window size %v", spec.Name, retention, spec.WindowSize)
+	if spec.Kind != KindKeyValue && spec.WindowSize > spec.Retention {
+		return nil, fmt.Errorf("state: store %q: retention %v is shorter than the window size %v", spec.Name, spec.Retention, spec.WindowSize)
 	}
-	switch spec.Engine {
-	case InMemory:
+	if spec.Kind != KindKeyValue && spec.Kind != KindWindow && spec.Kind != KindSession {
+		return nil, fmt.Errorf("state: store %q: unknown kind %d", spec.Name, spec.Kind)
+	}
+	if spec.Engine == InMemory {
 		switch spec.Kind {
 		case KindKeyValue:
 			return NewInMemoryKeyValueStore(spec.Name), nil
 		case KindWindow:
-			return NewInMemoryWindowStore(spec.Name, retention, 0, spec.RetainDuplicates), nil
-		case KindSession:
-			return NewInMemorySessionStore(spec.Name, retention, 0), nil
+			return NewInMemoryWindowStore(spec.Name, spec.Retention, 0, spec.RetainDuplicates), nil
+		default:
+			return NewInMemorySessionStore(spec.Name, spec.Retention, 0), nil
 		}
-	case RocksDB:
-		if dir == "" {
-			return nil, fmt.Errorf("state: RocksDB store %q needs a directory", spec.Name)
-		}
-		switch spec.Kind {
-		case KindKeyValue:
-			return OpenRocksDBKeyValueStore(spec.Name, dir, opts...)
-		case KindWindow:
-			return OpenRocksDBWindowStore(spec.Name, dir, retention, 0, spec.RetainDuplicates, opts...)
-		case KindSession:
-			return OpenRocksDBSessionStore(spec.Name, dir, retention, 0, opts...)
-		}
-	default:
-		return nil, fmt.Errorf("state: store %q: unknown engine %d", spec.Name, spec.Engine)
 	}
-	return nil, fmt.Errorf("state: store %q: unknown kind %d", spec.Name, spec.Kind)
+	open, err := engineOpener(spec.Engine)
+	if err != nil {
+		return nil, fmt.Errorf("state: store %q: %w", spec.Name, err)
+	}
+	if dir == "" {
+		return nil, fmt.Errorf("state: %s store %q needs a directory", spec.Engine, spec.Name)
+	}
+	return open(spec, dir)
 }

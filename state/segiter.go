@@ -15,7 +15,7 @@ type segScan struct {
 }
 
 func (sc segScan) open(s segmentKV) (KeyValueIterator, error) {
-	it, err := s.scan(sc.lo, sc.hi, sc.hiIncl, sc.reverse)
+	it, err := s.Scan(sc.lo, sc.hi, sc.hiIncl, sc.reverse)
 	if errors.Is(err, ErrClosed) {
 		return nil, nil // the segment was dropped meanwhile: nothing live in it
 	}

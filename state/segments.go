@@ -14,13 +14,9 @@ import (
 
 // segmentKV is what a segment of a window or session store is: a key-value
 // engine store that can scan with an exclusive bound and delete itself.
-type segmentKV interface {
-	KeyValueStore
-	scan(lo, hi []byte, hiIncl, reverse bool) (KeyValueIterator, error)
-	destroy() error
-}
+type segmentKV = EngineStore
 
-func (s *memKV) destroy() error { return s.Close() }
+func (s *memKV) Destroy() error { return s.Close() }
 
 // DefaultSegmentInterval is Kafka Streams' rule: half the retention, at
 // least one minute.
@@ -105,7 +101,7 @@ func (g *segments) cleanupLocked() error {
 			delete(g.segs, id)
 			// Iterators still reading it end early: what they would
 			// return has expired.
-			if err := s.destroy(); err != nil && !errors.Is(err, ErrOpenIterators) {
+			if err := s.Destroy(); err != nil && !errors.Is(err, ErrOpenIterators) {
 				errs = append(errs, err)
 			}
 		}
@@ -218,22 +214,22 @@ func (g *segments) close() error {
 	return errors.Join(errs...)
 }
 
-// Persistent segments: one RocksDB database per segment, in
+// Persistent segments: one engine database per segment, in
 // <dir>/<name>.<segment start time>, as Kafka Streams lays them out.
 
 func segmentDir(dir, name string, start int64) string {
 	return filepath.Join(dir, name+"."+strconv.FormatInt(start, 10))
 }
 
-// openRocksSegments opens the segments found in dir and returns the
+// openPersistentSegments opens the segments found in dir and returns the
 // segment set, its stream time set to the start of the newest one.
-func openRocksSegments(name, dir string, retention, interval int64, set *rocksSettings) (*segments, error) {
+func openPersistentSegments(name, dir string, retention, interval int64, openDB func(name, dir string) (EngineStore, error)) (*segments, error) {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return nil, fmt.Errorf("state: store %q: %w", name, err)
 	}
 	g := newSegments(name, retention, interval, func(id int64) (segmentKV, error) {
 		start := id * interval
-		return openRocksKV(fmt.Sprintf("%s.%d", name, start), segmentDir(dir, name, start), set)
+		return openDB(fmt.Sprintf("%s.%d", name, start), segmentDir(dir, name, start))
 	})
 	entries, err := os.ReadDir(dir)
 	if err != nil {

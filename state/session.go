@@ -14,17 +14,6 @@ func NewInMemorySessionStore(name string, retention, segmentInterval time.Durati
 	return &sessionStore{segStore{name: name, segs: newMemSegments(name, r, i)}}
 }
 
-// OpenRocksDBSessionStore opens a session store in dir (the store's own
-// directory), one RocksDB database per time segment of session ends.
-func OpenRocksDBSessionStore(name, dir string, retention, segmentInterval time.Duration, opts ...RocksDBOption) (SessionStore, error) {
-	r, i := retentionMs(retention), intervalMs(retention, segmentInterval)
-	g, err := openRocksSegments(name, dir, r, i, newRocksSettings(opts))
-	if err != nil {
-		return nil, err
-	}
-	return &sessionStore{segStore{name: name, persistent: true, segs: g}}, nil
-}
-
 func (s *sessionStore) Put(key []byte, start, end int64, value []byte) error {
 	live, err := s.segs.observe(end)
 	if err != nil {

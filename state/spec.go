@@ -1,6 +1,9 @@
 package state
 
-import "time"
+import (
+	"strconv"
+	"time"
+)
 
 // Kind is the shape of a store.
 type Kind int
@@ -21,6 +24,26 @@ const (
 	// every start.
 	InMemory
 )
+
+// String is the engine's name as configs and store markers spell it.
+func (e Engine) String() string {
+	switch e {
+	case RocksDB:
+		return "rocksdb"
+	case InMemory:
+		return "memory"
+	}
+	return "engine-" + strconv.Itoa(int(e))
+}
+
+// importHint tells how to link a persistent engine in.
+func (e Engine) importHint() string {
+	switch e {
+	case RocksDB:
+		return "cgo and an import of github.com/kafki/kafki/state/rocksdb (package runtime imports it in cgo builds); without cgo, use InMemory stores"
+	}
+	return ""
+}
 
 // Spec describes a store a topology needs. The topology declares specs; the
 // runtime and the test driver open one physical store per task from them.

@@ -52,18 +52,6 @@ func NewInMemoryWindowStore(name string, retention, segmentInterval time.Duratio
 	return &windowStore{segStore: segStore{name: name, segs: newMemSegments(name, r, i)}, retainDup: retainDuplicates}
 }
 
-// OpenRocksDBWindowStore opens a window store in dir (the store's own
-// directory): one RocksDB database per time segment, so that retention
-// drops whole segments. Arguments as NewInMemoryWindowStore.
-func OpenRocksDBWindowStore(name, dir string, retention, segmentInterval time.Duration, retainDuplicates bool, opts ...RocksDBOption) (WindowStore, error) {
-	r, i := retentionMs(retention), intervalMs(retention, segmentInterval)
-	g, err := openRocksSegments(name, dir, r, i, newRocksSettings(opts))
-	if err != nil {
-		return nil, err
-	}
-	return &windowStore{segStore: segStore{name: name, persistent: true, segs: g}, retainDup: retainDuplicates}, nil
-}
-
 // RetainDuplicates reports whether the store keeps every put.
 func (s *windowStore) RetainDuplicates() bool { return s.retainDup }
 
@@ -113,7 +101,7 @@ func (s *windowStore) Fetch(key []byte, windowStart int64) ([]byte, error) {
 		return v, s.segs.segErr(err)
 	}
 	lo := WindowKey(key, windowStart)
-	it, err := seg.scan(lo, append(lo, maxSuffix[:seqSize]...), true, false)
+	it, err := seg.Scan(lo, append(lo, maxSuffix[:seqSize]...), true, false)
 	if err != nil {
 		return nil, s.segs.segErr(err)
 	}

@@ -14,7 +14,7 @@ import (
 	"github.com/kafki/kafki/changelog"
 	"github.com/kafki/kafki/runtime"
 	"github.com/kafki/kafki/serde"
-	"github.com/kafki/kafki/state"
+	"github.com/kafki/kafki/state/rocksdb"
 	"github.com/kafki/kafki/stream"
 	"github.com/kafki/kafki/topology"
 	"github.com/twmb/franz-go/pkg/kadm"
@@ -348,7 +348,7 @@ func restore(ctx context.Context, e env) (measure, error) {
 		return measure{}, err
 	}
 	defer os.RemoveAll(dir)
-	store, err := state.OpenRocksDBKeyValueStore("bench", dir)
+	store, err := rocksdb.OpenKeyValueStore("bench", dir)
 	if err != nil {
 		return measure{}, err
 	}

@@ -1,4 +1,4 @@
-package state
+package rocksdb
 
 import (
 	"bufio"
@@ -11,6 +11,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/kafki/kafki/state"
 )
 
 var memory5m = flag.Bool("memory5m", false, "run TestMemory: 5,000,000 keys in a RocksDB store must stay under 512 MiB resident (slow)")
@@ -44,23 +46,23 @@ func TestMemory(t *testing.T) {
 	const n = 5_000_000
 	const limit = 512 << 10 // KiB
 	dir := t.TempDir()
-	s, err := OpenRocksDBKeyValueStore("mem", dir)
+	s, err := OpenKeyValueStore("mem", dir)
 	must(t, err)
 	defer s.Close()
 	rnd := rand.New(rand.NewSource(1))
 	value := make([]byte, 100)
-	batch := make([]KeyValue, 0, 10_000)
+	batch := make([]state.KeyValue, 0, 10_000)
 	start := time.Now()
 	report := func(phase string) {
 		var ms runtime.MemStats
 		runtime.ReadMemStats(&ms)
 		t.Logf("%-8s %6.1fs  VmRSS %4d MiB  VmHWM %4d MiB  Go heap %4d MiB  block cache %3d MiB",
 			phase, time.Since(start).Seconds(), procStatusKB("VmRSS")>>10, procStatusKB("VmHWM")>>10,
-			ms.HeapInuse>>20, DefaultRocksDBConfig.BlockCacheUsage()>>20)
+			ms.HeapInuse>>20, DefaultConfig.BlockCacheUsage()>>20)
 	}
 	for i := 0; i < n; i++ {
 		rnd.Read(value)
-		batch = append(batch, KeyValue{Key: fmt.Appendf(nil, "key-%012d", uint64(i)*2654435761%(1<<40)), Value: append([]byte(nil), value...)})
+		batch = append(batch, state.KeyValue{Key: fmt.Appendf(nil, "key-%012d", uint64(i)*2654435761%(1<<40)), Value: append([]byte(nil), value...)})
 		if len(batch) == cap(batch) {
 			must(t, s.PutAll(batch))
 			batch = batch[:0]

@@ -1,4 +1,4 @@
-package state
+package rocksdb
 
 // Direct calls into RocksDB's C API for the per-record paths (point reads
 // and writes, iterator steps). grocksdb's wrappers allocate on every call
@@ -55,6 +55,10 @@ static char* kafki_put(rocksdb_t* db, const rocksdb_writeoptions_t* wo, const ch
 	return err;
 }
 
+// Probes of the handles, for the layout test (cgo_layout_test.go).
+static unsigned char kafki_ro_fill_cache(rocksdb_readoptions_t* ro) { return rocksdb_readoptions_get_fill_cache(ro); }
+static unsigned char kafki_wo_disable_wal(rocksdb_writeoptions_t* wo) { return rocksdb_writeoptions_get_disable_WAL(wo); }
+
 static char* kafki_delete(rocksdb_t* db, const rocksdb_writeoptions_t* wo, const char* k, size_t klen) {
 	char* err = NULL;
 	rocksdb_delete(db, wo, k, klen, &err);
@@ -70,7 +74,11 @@ import (
 	"github.com/linxGnu/grocksdb"
 )
 
-// The grocksdb handles (v1.7.14) hold their C pointer as first field.
+// The grocksdb handles (v1.7.14) hold their C pointer as first field, and
+// grocksdb gives no accessor for it. TestHandleLayout checks that layout
+// (the field's name, type and offset, and that the pointer works as a
+// handle): upgrading grocksdb to a version that changes it fails that
+// test instead of crashing at run time.
 func cDB(db *grocksdb.DB) *C.rocksdb_t { return *(**C.rocksdb_t)(unsafe.Pointer(db)) }
 func cReadOptions(o *grocksdb.ReadOptions) *C.rocksdb_readoptions_t {
 	return *(**C.rocksdb_readoptions_t)(unsafe.Pointer(o))
@@ -140,4 +148,15 @@ func dbPut(db *C.rocksdb_t, wo *C.rocksdb_writeoptions_t, key, value []byte) err
 
 func dbDelete(db *C.rocksdb_t, wo *C.rocksdb_writeoptions_t, key []byte) error {
 	return cErr(C.kafki_delete(db, wo, cBytes(key), C.size_t(len(key))))
+}
+
+// probeReadFillCache and probeWriteDisableWAL read an option back through
+// the C handle, so that the layout test can check the handle is the right
+// object.
+func probeReadFillCache(o *grocksdb.ReadOptions) bool {
+	return C.kafki_ro_fill_cache(cReadOptions(o)) != 0
+}
+
+func probeWriteDisableWAL(o *grocksdb.WriteOptions) bool {
+	return C.kafki_wo_disable_wal(cWriteOptions(o)) != 0
 }

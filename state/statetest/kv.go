@@ -1,4 +1,4 @@
-package state
+package statetest
 
 import (
 	"bytes"
@@ -7,34 +7,25 @@ import (
 	"math/rand"
 	"sort"
 	"testing"
+
+	"github.com/kafki/kafki/state"
 )
 
-// kvEngine opens a fresh key-value store for one test; reopen (nil for
-// non-persistent engines) closes it and opens it again on the same data.
-type kvEngine struct {
-	name       string
-	open       func(t testing.TB) KeyValueStore
-	persistent bool
-	reopen     func(t testing.TB, s KeyValueStore) KeyValueStore
+// KVEngine opens key-value stores of one engine (or stack) for the
+// contract: Open(t, dir) opens the store kept in dir, and a persistent
+// engine opens the same data again from the same dir.
+type KVEngine struct {
+	Name       string
+	Persistent bool
+	Open       func(t testing.TB, dir string) state.KeyValueStore
 }
-
-func kvEngines() []kvEngine {
-	engines := []kvEngine{{
-		name: "memory",
-		open: func(t testing.TB) KeyValueStore { return NewInMemoryKeyValueStore("kv") },
-	}}
-	return append(engines, extraKVEngines...)
-}
-
-// extraKVEngines is filled by engine test files (RocksDB, caching).
-var extraKVEngines []kvEngine
 
 // checkClosed closes s at the end of the test and fails the test when
 // iterators were left open.
-func checkClosed(t testing.TB, s Store) {
+func checkClosed(t testing.TB, s state.Store) {
 	t.Helper()
 	t.Cleanup(func() {
-		if c, ok := s.(IteratorCounter); ok && c.OpenIterators() != 0 {
+		if c, ok := s.(state.IteratorCounter); ok && c.OpenIterators() != 0 {
 			t.Errorf("%d iterators left open", c.OpenIterators())
 		}
 		if err := s.Close(); err != nil {
@@ -46,11 +37,11 @@ func checkClosed(t testing.TB, s Store) {
 func b(s string) []byte { return []byte(s) }
 
 // col(t)(store.Range(...)) drains and closes an iterator.
-func col(t testing.TB) func(KeyValueIterator, error) []string {
-	return func(it KeyValueIterator, err error) []string { return collectKV(t, it, err) }
+func col(t testing.TB) func(state.KeyValueIterator, error) []string {
+	return func(it state.KeyValueIterator, err error) []string { return collectKV(t, it, err) }
 }
 
-func collectKV(t testing.TB, it KeyValueIterator, err error) []string {
+func collectKV(t testing.TB, it state.KeyValueIterator, err error) []string {
 	t.Helper()
 	if err != nil {
 		t.Fatalf("iterator: %v", err)
@@ -76,16 +67,11 @@ func eq(t testing.TB, got, want []string) {
 	}
 }
 
-func TestKeyValueContract(t *testing.T) {
-	for _, e := range kvEngines() {
-		e := e
-		t.Run(e.name, func(t *testing.T) { runKVContract(t, e) })
-	}
-}
-
-func runKVContract(t *testing.T, e kvEngine) {
-	fresh := func(t *testing.T) KeyValueStore {
-		s := e.open(t)
+// KeyValueContract runs the key-value store contract on e: every engine and every
+// store stack must pass it.
+func KeyValueContract(t *testing.T, e KVEngine) {
+	fresh := func(t *testing.T) state.KeyValueStore {
+		s := e.Open(t, t.TempDir())
 		checkClosed(t, s)
 		return s
 	}
@@ -150,7 +136,7 @@ func runKVContract(t *testing.T, e kvEngine) {
 	t.Run("PutAll", func(t *testing.T) {
 		s := fresh(t)
 		must(t, s.Put(b("gone"), b("x")))
-		must(t, s.PutAll([]KeyValue{{b("a"), b("1")}, {b("b"), b("2")}, {b("a"), b("3")}, {b("gone"), nil}}))
+		must(t, s.PutAll([]state.KeyValue{{Key: b("a"), Value: b("1")}, {Key: b("b"), Value: b("2")}, {Key: b("a"), Value: b("3")}, {Key: b("gone"), Value: nil}}))
 		eq(t, col(t)(s.All()), []string{"a=3", "b=2"})
 	})
 	t.Run("Ranges", func(t *testing.T) {
@@ -206,7 +192,7 @@ func runKVContract(t *testing.T, e kvEngine) {
 				must(t, err)
 				delete(model, string(k))
 			case 1:
-				entries := []KeyValue{{k, b(fmt.Sprint(i))}, {key(), nil}}
+				entries := []state.KeyValue{{Key: k, Value: b(fmt.Sprint(i))}, {Key: key(), Value: nil}}
 				must(t, s.PutAll(entries))
 				model[string(k)] = fmt.Sprint(i)
 				delete(model, string(entries[1].Key))
@@ -234,9 +220,9 @@ func runKVContract(t *testing.T, e kvEngine) {
 	})
 	t.Run("LargeIteration", func(t *testing.T) {
 		s := fresh(t)
-		var batch []KeyValue
+		var batch []state.KeyValue
 		for i := 0; i < 5000; i++ {
-			batch = append(batch, KeyValue{b(fmt.Sprintf("k%06d", i)), b(fmt.Sprint(i))})
+			batch = append(batch, state.KeyValue{Key: b(fmt.Sprintf("k%06d", i)), Value: b(fmt.Sprint(i))})
 		}
 		must(t, s.PutAll(batch))
 		got := col(t)(s.All())
@@ -271,22 +257,22 @@ func runKVContract(t *testing.T, e kvEngine) {
 		eq(t, col(t)(s.All()), nil)
 	})
 	t.Run("IteratorLeakIsReported", func(t *testing.T) {
-		s := e.open(t)
+		s := e.Open(t, t.TempDir())
 		must(t, s.Put(b("a"), b("1")))
 		it, err := s.All()
 		must(t, err)
 		it2, err := s.Range(b("a"), b("b"))
 		must(t, err)
-		if n := s.(IteratorCounter).OpenIterators(); n != 2 {
+		if n := s.(state.IteratorCounter).OpenIterators(); n != 2 {
 			t.Fatalf("open iterators = %d, want 2", n)
 		}
 		must(t, it2.Close())
 		must(t, it2.Close()) // idempotent
 		err = s.Close()
-		if !errors.Is(err, ErrOpenIterators) {
+		if !errors.Is(err, state.ErrOpenIterators) {
 			t.Fatalf("close with open iterator returned %v", err)
 		}
-		var oe *OpenIteratorsError
+		var oe *state.OpenIteratorsError
 		if !errors.As(err, &oe) || oe.Count != 1 {
 			t.Fatalf("close error %v", err)
 		}
@@ -294,17 +280,19 @@ func runKVContract(t *testing.T, e kvEngine) {
 			t.Fatalf("iterator of a closed store still moves")
 		}
 		_ = it.Close()
-		if _, err := s.Get(b("a")); !errors.Is(err, ErrClosed) {
+		if _, err := s.Get(b("a")); !errors.Is(err, state.ErrClosed) {
 			t.Fatalf("get after close: %v", err)
 		}
 	})
-	if e.reopen != nil {
+	if e.Persistent {
 		t.Run("Reopen", func(t *testing.T) {
-			s := e.open(t)
+			dir := t.TempDir()
+			s := e.Open(t, dir)
 			must(t, s.Put(b("a"), b("1")))
 			must(t, s.Put(b("b"), b("2")))
 			must(t, s.Flush())
-			s = e.reopen(t, s)
+			must(t, s.Close())
+			s = e.Open(t, dir)
 			checkClosed(t, s)
 			eq(t, col(t)(s.All()), []string{"a=1", "b=2"})
 			if !s.Persistent() {
@@ -321,7 +309,7 @@ func must(t testing.TB, err error) {
 	}
 }
 
-func getEq(t testing.TB, s KeyValueStore, k, want string) {
+func getEq(t testing.TB, s state.KeyValueStore, k, want string) {
 	t.Helper()
 	v, err := s.Get(b(k))
 	must(t, err)

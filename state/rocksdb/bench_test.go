@@ -1,4 +1,4 @@
-package state
+package rocksdb
 
 import (
 	"encoding/binary"
@@ -8,6 +8,8 @@ import (
 	"time"
 
 	"github.com/linxGnu/grocksdb"
+
+	"github.com/kafki/kafki/state"
 )
 
 // Benchmarks of the engines: per-operation costs of put, get and range for
@@ -28,36 +30,36 @@ var benchValue = make([]byte, 100)
 
 type benchEngine struct {
 	name string
-	open func(b *testing.B) KeyValueStore
+	open func(b *testing.B) state.KeyValueStore
 }
 
 func benchEngines() []benchEngine {
 	return []benchEngine{
-		{"memory", func(b *testing.B) KeyValueStore { return NewInMemoryKeyValueStore("bench") }},
-		{"rocksdb", func(b *testing.B) KeyValueStore {
-			s, err := OpenRocksDBKeyValueStore("bench", b.TempDir())
+		{"memory", func(b *testing.B) state.KeyValueStore { return state.NewInMemoryKeyValueStore("bench") }},
+		{"rocksdb", func(b *testing.B) state.KeyValueStore {
+			s, err := OpenKeyValueStore("bench", b.TempDir())
 			if err != nil {
 				b.Fatal(err)
 			}
 			return s
 		}},
-		{"cache-memory", func(b *testing.B) KeyValueStore {
-			return NewCachingKeyValueStore(NewInMemoryKeyValueStore("bench"), 32<<20)
+		{"cache-memory", func(b *testing.B) state.KeyValueStore {
+			return state.NewCachingKeyValueStore(state.NewInMemoryKeyValueStore("bench"), 32<<20)
 		}},
-		{"cache-rocksdb", func(b *testing.B) KeyValueStore {
-			s, err := OpenRocksDBKeyValueStore("bench", b.TempDir())
+		{"cache-rocksdb", func(b *testing.B) state.KeyValueStore {
+			s, err := OpenKeyValueStore("bench", b.TempDir())
 			if err != nil {
 				b.Fatal(err)
 			}
-			return NewCachingKeyValueStore(s, 32<<20)
+			return state.NewCachingKeyValueStore(s, 32<<20)
 		}},
 	}
 }
 
-func fillBench(b *testing.B, s KeyValueStore, n int) {
-	batch := make([]KeyValue, 0, 1000)
+func fillBench(b *testing.B, s state.KeyValueStore, n int) {
+	batch := make([]state.KeyValue, 0, 1000)
 	for i := 0; i < n; i++ {
-		batch = append(batch, KeyValue{Key: benchKey(nil, i), Value: benchValue})
+		batch = append(batch, state.KeyValue{Key: benchKey(nil, i), Value: benchValue})
 		if len(batch) == cap(batch) {
 			if err := s.PutAll(batch); err != nil {
 				b.Fatal(err)
@@ -126,12 +128,12 @@ func BenchmarkKeyValue(b *testing.B) {
 		b.Run(e.name+"/PutAll1000", func(b *testing.B) {
 			s := e.open(b)
 			defer s.Close()
-			batch := make([]KeyValue, 1000)
+			batch := make([]state.KeyValue, 1000)
 			b.ReportAllocs()
 			b.ResetTimer()
 			for i := 0; i < b.N; i++ {
 				for j := range batch {
-					batch[j] = KeyValue{Key: benchKey(batch[j].Key, (i*1000+j)%benchKeys), Value: benchValue}
+					batch[j] = state.KeyValue{Key: benchKey(batch[j].Key, (i*1000+j)%benchKeys), Value: benchValue}
 				}
 				if err := s.PutAll(batch); err != nil {
 					b.Fatal(err)
@@ -145,11 +147,11 @@ func BenchmarkKeyValue(b *testing.B) {
 func BenchmarkWindow(b *testing.B) {
 	engines := []struct {
 		name string
-		open func(b *testing.B) WindowStore
+		open func(b *testing.B) state.WindowStore
 	}{
-		{"memory", func(b *testing.B) WindowStore { return NewInMemoryWindowStore("w", time.Hour, 0, false) }},
-		{"rocksdb", func(b *testing.B) WindowStore {
-			s, err := OpenRocksDBWindowStore("w", b.TempDir(), time.Hour, 0, false)
+		{"memory", func(b *testing.B) state.WindowStore { return state.NewInMemoryWindowStore("w", time.Hour, 0, false) }},
+		{"rocksdb", func(b *testing.B) state.WindowStore {
+			s, err := OpenWindowStore("w", b.TempDir(), time.Hour, 0, false)
 			if err != nil {
 				b.Fatal(err)
 			}

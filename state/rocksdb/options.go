@@ -1,4 +1,4 @@
-package state
+package rocksdb
 
 import (
 	"sync"
@@ -8,20 +8,20 @@ import (
 
 // Default RocksDB settings: modest, so that many stores fit in one process.
 const (
-	DefaultBlockCacheSize  = 50 << 20 // shared by every store of a RocksDBConfig
+	DefaultBlockCacheSize  = 50 << 20 // shared by every store of a Config
 	DefaultWriteBufferSize = 16 << 20 // per store (per segment for window and session stores)
 	DefaultMaxWriteBuffers = 2
 	DefaultBloomBitsPerKey = 10
 	DefaultBlockSize       = 4 << 10
 )
 
-// RocksDBConfig holds settings shared by many RocksDB stores, above all one
+// Config holds settings shared by many RocksDB stores, above all one
 // block cache, so that the memory of every store of a process is bounded
-// together. Pass one to every store with WithRocksDBConfig; stores opened
-// without one share DefaultRocksDBConfig.
+// together. Pass one to every store with WithConfig; stores opened
+// without one share DefaultConfig.
 //
 // Fields are read when a store opens: change them before opening stores.
-type RocksDBConfig struct {
+type Config struct {
 	// BlockCacheSize is the capacity of the shared LRU block cache, in
 	// bytes. Index and filter blocks are charged to it too.
 	BlockCacheSize uint64
@@ -37,7 +37,7 @@ type RocksDBConfig struct {
 	// BlockSize is the size of SST data blocks (4 KiB, as Kafka Streams).
 	BlockSize int
 	// SetOptions, when set, is called last on every store's options: the
-	// escape hatch for any RocksDB option (RocksDBConfigSetter in Kafka
+	// escape hatch for any RocksDB option (ConfigSetter in Kafka
 	// Streams).
 	SetOptions func(name string, opts *grocksdb.Options)
 
@@ -45,9 +45,9 @@ type RocksDBConfig struct {
 	cache *grocksdb.Cache
 }
 
-// NewRocksDBConfig returns a config with the default settings.
-func NewRocksDBConfig() *RocksDBConfig {
-	return &RocksDBConfig{
+// NewConfig returns a config with the default settings.
+func NewConfig() *Config {
+	return &Config{
 		BlockCacheSize:  DefaultBlockCacheSize,
 		WriteBufferSize: DefaultWriteBufferSize,
 		MaxWriteBuffers: DefaultMaxWriteBuffers,
@@ -57,12 +57,12 @@ func NewRocksDBConfig() *RocksDBConfig {
 	}
 }
 
-// DefaultRocksDBConfig is shared by the stores opened without
-// WithRocksDBConfig.
-var DefaultRocksDBConfig = NewRocksDBConfig()
+// DefaultConfig is shared by the stores opened without
+// WithConfig.
+var DefaultConfig = NewConfig()
 
 // BlockCache returns the config's block cache, created on first use.
-func (c *RocksDBConfig) BlockCache() *grocksdb.Cache {
+func (c *Config) BlockCache() *grocksdb.Cache {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if c.cache == nil {
@@ -76,7 +76,7 @@ func (c *RocksDBConfig) BlockCache() *grocksdb.Cache {
 }
 
 // BlockCacheUsage reports the bytes held by the shared block cache.
-func (c *RocksDBConfig) BlockCacheUsage() uint64 {
+func (c *Config) BlockCacheUsage() uint64 {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if c.cache == nil {
@@ -88,7 +88,7 @@ func (c *RocksDBConfig) BlockCacheUsage() uint64 {
 // Close releases the config's handle on its block cache. Open stores keep
 // using the cache (they hold their own reference); stores opened later get a
 // new one.
-func (c *RocksDBConfig) Close() {
+func (c *Config) Close() {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if c.cache != nil {
@@ -97,11 +97,11 @@ func (c *RocksDBConfig) Close() {
 	}
 }
 
-// RocksDBOption tunes one RocksDB store.
-type RocksDBOption func(*rocksSettings)
+// Option tunes one RocksDB store.
+type Option func(*rocksSettings)
 
 type rocksSettings struct {
-	cfg             *RocksDBConfig
+	cfg             *Config
 	writeBufferSize uint64
 	maxWriteBuffers int
 	bloomBits       float64
@@ -111,30 +111,30 @@ type rocksSettings struct {
 	wal             bool
 }
 
-// WithRocksDBConfig makes the store use cfg's settings and share its block
+// WithConfig makes the store use cfg's settings and share its block
 // cache. Options after it override single settings for this store.
-func WithRocksDBConfig(cfg *RocksDBConfig) RocksDBOption {
+func WithConfig(cfg *Config) Option {
 	return func(s *rocksSettings) { s.applyConfig(cfg) }
 }
 
 // WithWriteBuffers sets the memtable size and count of this store.
-func WithWriteBuffers(size uint64, count int) RocksDBOption {
+func WithWriteBuffers(size uint64, count int) Option {
 	return func(s *rocksSettings) { s.writeBufferSize, s.maxWriteBuffers = size, count }
 }
 
 // WithBloomFilter sets the bloom filter bits per key (0 = no filter).
-func WithBloomFilter(bitsPerKey float64) RocksDBOption {
+func WithBloomFilter(bitsPerKey float64) Option {
 	return func(s *rocksSettings) { s.bloomBits = bitsPerKey }
 }
 
 // WithCompression sets the compression of SST files.
-func WithCompression(c grocksdb.CompressionType) RocksDBOption {
+func WithCompression(c grocksdb.CompressionType) Option {
 	return func(s *rocksSettings) { s.compression = c }
 }
 
-// WithRocksDBOptions adds a function called on the store's options just
+// WithOptions adds a function called on the store's options just
 // before the database opens, after every other setting.
-func WithRocksDBOptions(fn func(opts *grocksdb.Options)) RocksDBOption {
+func WithOptions(fn func(opts *grocksdb.Options)) Option {
 	return func(s *rocksSettings) {
 		s.setOptions = append(s.setOptions, func(_ string, o *grocksdb.Options) { fn(o) })
 	}
@@ -143,11 +143,11 @@ func WithRocksDBOptions(fn func(opts *grocksdb.Options)) RocksDBOption {
 // WithWAL turns RocksDB's write-ahead log back on. It is off by default:
 // durability comes from the changelog, as in Kafka Streams, and Flush writes
 // the memtables to disk.
-func WithWAL(enabled bool) RocksDBOption {
+func WithWAL(enabled bool) Option {
 	return func(s *rocksSettings) { s.wal = enabled }
 }
 
-func (s *rocksSettings) applyConfig(cfg *RocksDBConfig) {
+func (s *rocksSettings) applyConfig(cfg *Config) {
 	s.cfg = cfg
 	s.writeBufferSize = cfg.WriteBufferSize
 	s.maxWriteBuffers = cfg.MaxWriteBuffers
@@ -160,9 +160,9 @@ func (s *rocksSettings) applyConfig(cfg *RocksDBConfig) {
 	}
 }
 
-func newRocksSettings(opts []RocksDBOption) *rocksSettings {
+func newRocksSettings(opts []Option) *rocksSettings {
 	s := &rocksSettings{}
-	s.applyConfig(DefaultRocksDBConfig)
+	s.applyConfig(DefaultConfig)
 	for _, o := range opts {
 		o(s)
 	}

@@ -1,4 +1,4 @@
-package state
+package statetest
 
 import (
 	"errors"
@@ -8,73 +8,67 @@ import (
 	"sort"
 	"testing"
 	"time"
+
+	"github.com/kafki/kafki/state"
 )
 
-// segEngine opens window and session stores of one engine in dir (the same
-// dir reopens the same data for persistent engines).
-type segEngine struct {
-	name       string
-	persistent bool
-	noDups     bool // cannot retain duplicates (the record cache)
-	window     func(t testing.TB, dir string, retention, interval time.Duration, dup bool) WindowStore
-	session    func(t testing.TB, dir string, retention, interval time.Duration) SessionStore
+// SegEngine opens window and session stores of one engine (or stack) in
+// dir; a persistent engine opens the same data again from the same dir.
+// NoDups marks stacks that cannot retain duplicates (the record cache,
+// which stream-stream joins do not use). Session may be nil.
+type SegEngine struct {
+	Name       string
+	Persistent bool
+	NoDups     bool
+	Window     func(t testing.TB, dir string, retention, interval time.Duration, dup bool) state.WindowStore
+	Session    func(t testing.TB, dir string, retention, interval time.Duration) state.SessionStore
 }
 
-func segEngines() []segEngine {
-	engines := baseSegEngines()
-	// The record cache in front of each engine's stores: large, and
-	// small enough to evict all the time.
-	for _, base := range baseSegEngines() {
-		for _, size := range []int64{1 << 20, 500} {
-			base, size := base, size
-			engines = append(engines, segEngine{
-				name:       fmt.Sprintf("cache%d-%s", size, base.name),
-				persistent: base.persistent,
-				noDups:     true,
-				window: func(t testing.TB, dir string, r, i time.Duration, dup bool) WindowStore {
-					return NewCachingWindowStore(base.window(t, dir, r, i, dup), r, size)
-				},
-				session: func(t testing.TB, dir string, r, i time.Duration) SessionStore {
-					return NewCachingSessionStore(base.session(t, dir, r, i), r, size)
-				},
-			})
+// WithCaches returns base and base behind the record cache, one large
+// cache and one small enough to evict all the time.
+func WithCaches(base SegEngine) []SegEngine {
+	out := []SegEngine{base}
+	for _, size := range []int64{1 << 20, 500} {
+		size := size
+		e := SegEngine{
+			Name:       fmt.Sprintf("cache%d-%s", size, base.Name),
+			Persistent: base.Persistent,
+			NoDups:     true,
+			Window: func(t testing.TB, dir string, r, i time.Duration, dup bool) state.WindowStore {
+				return state.NewCachingWindowStore(base.Window(t, dir, r, i, dup), r, size)
+			},
 		}
+		if base.Session != nil {
+			e.Session = func(t testing.TB, dir string, r, i time.Duration) state.SessionStore {
+				return state.NewCachingSessionStore(base.Session(t, dir, r, i), r, size)
+			}
+		}
+		out = append(out, e)
 	}
-	return engines
+	return out
 }
 
-func baseSegEngines() []segEngine {
-	return []segEngine{
-		{
-			name: "memory",
-			window: func(t testing.TB, dir string, r, i time.Duration, dup bool) WindowStore {
-				return NewInMemoryWindowStore("w", r, i, dup)
+// KVWithCaches returns base and base behind record caches: large enough
+// to hold everything, small enough to evict all the time, and of size 0.
+func KVWithCaches(base KVEngine) []KVEngine {
+	out := []KVEngine{base}
+	for _, size := range []int64{1 << 20, 600, 0} {
+		size := size
+		out = append(out, KVEngine{
+			Name:       fmt.Sprintf("cache%d-%s", size, base.Name),
+			Persistent: base.Persistent,
+			Open: func(t testing.TB, dir string) state.KeyValueStore {
+				return state.NewCachingKeyValueStore(base.Open(t, dir), size)
 			},
-			session: func(t testing.TB, dir string, r, i time.Duration) SessionStore {
-				return NewInMemorySessionStore("s", r, i)
-			},
-		},
-		{
-			name:       "rocksdb",
-			persistent: true,
-			window: func(t testing.TB, dir string, r, i time.Duration, dup bool) WindowStore {
-				s, err := OpenRocksDBWindowStore("w", dir, r, i, dup, WithRocksDBConfig(testRocksConfig))
-				must(t, err)
-				return s
-			},
-			session: func(t testing.TB, dir string, r, i time.Duration) SessionStore {
-				s, err := OpenRocksDBSessionStore("s", dir, r, i, WithRocksDBConfig(testRocksConfig))
-				must(t, err)
-				return s
-			},
-		},
+		})
 	}
+	return out
 }
 
 const ms = time.Millisecond
 
-func colW(t testing.TB) func(WindowIterator, error) []string {
-	return func(it WindowIterator, err error) []string {
+func colW(t testing.TB) func(state.WindowIterator, error) []string {
+	return func(it state.WindowIterator, err error) []string {
 		t.Helper()
 		must(t, err)
 		defer it.Close()
@@ -87,16 +81,10 @@ func colW(t testing.TB) func(WindowIterator, error) []string {
 	}
 }
 
-func TestWindowStoreContract(t *testing.T) {
-	for _, e := range segEngines() {
-		e := e
-		t.Run(e.name, func(t *testing.T) { runWindowContract(t, e) })
-	}
-}
-
-func runWindowContract(t *testing.T, e segEngine) {
-	fresh := func(t *testing.T, r, i time.Duration, dup bool) WindowStore {
-		s := e.window(t, t.TempDir(), r, i, dup)
+// WindowContract runs the window store contract on e.
+func WindowContract(t *testing.T, e SegEngine) {
+	fresh := func(t *testing.T, r, i time.Duration, dup bool) state.WindowStore {
+		s := e.Window(t, t.TempDir(), r, i, dup)
 		checkClosed(t, s)
 		return s
 	}
@@ -203,27 +191,20 @@ func runWindowContract(t *testing.T, e segEngine) {
 		if v, _ := s.Fetch(b("k"), 150); v != nil {
 			t.Fatalf("expired put stored: %q", v)
 		}
-		if n := s.(ExpiredRecordCounter).DroppedExpiredRecords(); n != 1 {
+		if n := s.(state.ExpiredRecordCounter).DroppedExpiredRecords(); n != 1 {
 			t.Fatalf("dropped = %d", n)
 		}
 		eq(t, colW(t)(s.FetchAll(0, 220)), []string{"k@210=210", "k@220=220"})
 		if n := len(colW(t)(s.All())); n != 10 {
 			t.Fatalf("All after retention: %d", n)
 		}
-		ws, ok := s.(*windowStore)
-		if !ok {
-			return
-		}
-		ws.segs.mu.Lock()
-		nseg := len(ws.segs.segs)
-		ws.segs.mu.Unlock()
-		if nseg > 7 {
+		if nseg := state.SegmentCount(s); nseg > 7 {
 			t.Fatalf("%d segments kept for 100ms retention in 20ms segments", nseg)
 		}
 	})
 	// The caching window store is not meant for stores that keep
 	// duplicates (stream-stream joins run them uncached): no such case.
-	if !e.noDups {
+	if !e.NoDups {
 		t.Run("RetainDuplicates", func(t *testing.T) {
 			s := fresh(t, time.Hour, time.Minute, true)
 			must(t, s.Put(b("k"), b("1"), 10))
@@ -243,7 +224,7 @@ func runWindowContract(t *testing.T, e segEngine) {
 	}
 	t.Run("RandomAgainstModel", func(t *testing.T) {
 		for _, dup := range []bool{false, true} {
-			if dup && e.noDups {
+			if dup && e.NoDups {
 				continue
 			}
 			s := fresh(t, 200*ms, 70*ms, dup)
@@ -251,26 +232,26 @@ func runWindowContract(t *testing.T, e segEngine) {
 		}
 	})
 	t.Run("IteratorLeakIsReported", func(t *testing.T) {
-		s := e.window(t, t.TempDir(), time.Hour, time.Minute, false)
+		s := e.Window(t, t.TempDir(), time.Hour, time.Minute, false)
 		must(t, s.Put(b("k"), b("v"), 1))
 		it, err := s.FetchRange(b("k"), 0, 10)
 		must(t, err)
 		if !it.Next() {
 			t.Fatal("no window")
 		}
-		if n := s.(IteratorCounter).OpenIterators(); n != 1 {
+		if n := s.(state.IteratorCounter).OpenIterators(); n != 1 {
 			t.Fatalf("open iterators = %d", n)
 		}
-		if err := s.Close(); !errors.Is(err, ErrOpenIterators) {
+		if err := s.Close(); !errors.Is(err, state.ErrOpenIterators) {
 			t.Fatalf("close with open iterator: %v", err)
 		}
 		it.Next()
 		it.Close()
 	})
-	if e.persistent {
+	if e.Persistent {
 		t.Run("Reopen", func(t *testing.T) {
 			dir := t.TempDir()
-			s := e.window(t, dir, 100*ms, 20*ms, false)
+			s := e.Window(t, dir, 100*ms, 20*ms, false)
 			for ts := int64(0); ts <= 300; ts += 10 {
 				must(t, s.Put(b("k"), b(fmt.Sprint(ts)), ts))
 			}
@@ -281,7 +262,7 @@ func runWindowContract(t *testing.T, e segEngine) {
 			if len(entries) > 7 {
 				t.Fatalf("%d segment directories kept", len(entries))
 			}
-			s = e.window(t, dir, 100*ms, 20*ms, false)
+			s = e.Window(t, dir, 100*ms, 20*ms, false)
 			checkClosed(t, s)
 			eq(t, colW(t)(s.All()), before)
 		})
@@ -295,7 +276,7 @@ type winModelKey struct {
 
 // runWindowModel puts random windows and checks every fetch against a
 // sorted map with the same retention rule.
-func runWindowModel(t *testing.T, s WindowStore, dup bool, seed int64) {
+func runWindowModel(t *testing.T, s state.WindowStore, dup bool, seed int64) {
 	t.Helper()
 	rnd := rand.New(rand.NewSource(seed))
 	retention := int64(200)

@@ -1,4 +1,4 @@
-package state
+package statetest
 
 import (
 	"errors"
@@ -7,10 +7,12 @@ import (
 	"sort"
 	"testing"
 	"time"
+
+	"github.com/kafki/kafki/state"
 )
 
-func colS(t testing.TB) func(SessionIterator, error) []string {
-	return func(it SessionIterator, err error) []string {
+func colS(t testing.TB) func(state.SessionIterator, error) []string {
+	return func(it state.SessionIterator, err error) []string {
 		t.Helper()
 		must(t, err)
 		defer it.Close()
@@ -23,19 +25,10 @@ func colS(t testing.TB) func(SessionIterator, error) []string {
 	}
 }
 
-func TestSessionStoreContract(t *testing.T) {
-	for _, e := range segEngines() {
-		e := e
-		if e.session == nil {
-			continue
-		}
-		t.Run(e.name, func(t *testing.T) { runSessionContract(t, e) })
-	}
-}
-
-func runSessionContract(t *testing.T, e segEngine) {
-	fresh := func(t *testing.T, r, i time.Duration) SessionStore {
-		s := e.session(t, t.TempDir(), r, i)
+// SessionContract runs the session store contract on e.
+func SessionContract(t *testing.T, e SegEngine) {
+	fresh := func(t *testing.T, r, i time.Duration) state.SessionStore {
+		s := e.Session(t, t.TempDir(), r, i)
 		checkClosed(t, s)
 		return s
 	}
@@ -76,7 +69,7 @@ func runSessionContract(t *testing.T, e segEngine) {
 		eq(t, colS(t)(s.FindSessions(b("k"), 5, 5)), []string{"k[0,5]=v"})
 		eq(t, colS(t)(s.FindSessions(b("k"), 0, 100)), []string{"k[0,5]=v", "k[10,25]=v", "k[30,30]=v", "k[40,60]=v"})
 		if bs, ok := s.(interface {
-			BackwardFindSessions([]byte, int64, int64) (SessionIterator, error)
+			BackwardFindSessions([]byte, int64, int64) (state.SessionIterator, error)
 		}); ok {
 			eq(t, colS(t)(bs.BackwardFindSessions(b("k"), 0, 100)), []string{"k[40,60]=v", "k[30,30]=v", "k[10,25]=v", "k[0,5]=v"})
 		}
@@ -97,7 +90,7 @@ func runSessionContract(t *testing.T, e segEngine) {
 			t.Fatalf("expired session fetched: %q", v)
 		}
 		must(t, s.Put(b("k"), 100, 150, b("late")))
-		if n := s.(ExpiredRecordCounter).DroppedExpiredRecords(); n != 1 {
+		if n := s.(state.ExpiredRecordCounter).DroppedExpiredRecords(); n != 1 {
 			t.Fatalf("dropped = %d", n)
 		}
 		eq(t, colS(t)(s.FindSessions(b("k"), 0, 215)), []string{"k[205,210]=210", "k[215,220]=220"})
@@ -107,27 +100,27 @@ func runSessionContract(t *testing.T, e segEngine) {
 		runSessionModel(t, s, 2)
 	})
 	t.Run("IteratorLeakIsReported", func(t *testing.T) {
-		s := e.session(t, t.TempDir(), time.Hour, time.Minute)
+		s := e.Session(t, t.TempDir(), time.Hour, time.Minute)
 		must(t, s.Put(b("k"), 1, 2, b("v")))
 		it, err := s.Fetch(b("k"))
 		must(t, err)
-		if err := s.Close(); !errors.Is(err, ErrOpenIterators) {
+		if err := s.Close(); !errors.Is(err, state.ErrOpenIterators) {
 			t.Fatalf("close with open iterator: %v", err)
 		}
 		it.Next()
 		it.Close()
 	})
-	if e.persistent {
+	if e.Persistent {
 		t.Run("Reopen", func(t *testing.T) {
 			dir := t.TempDir()
-			s := e.session(t, dir, time.Hour, 20*ms)
+			s := e.Session(t, dir, time.Hour, 20*ms)
 			for end := int64(0); end <= 100; end += 10 {
 				must(t, s.Put(b("k"), end-5, end, b(fmt.Sprint(end))))
 			}
 			must(t, s.Flush())
 			before := colS(t)(s.Fetch(b("k")))
 			must(t, s.Close())
-			s = e.session(t, dir, time.Hour, 20*ms)
+			s = e.Session(t, dir, time.Hour, 20*ms)
 			checkClosed(t, s)
 			eq(t, colS(t)(s.Fetch(b("k"))), before)
 		})
@@ -139,7 +132,7 @@ type sesModelKey struct {
 	start, end int64
 }
 
-func runSessionModel(t *testing.T, s SessionStore, seed int64) {
+func runSessionModel(t *testing.T, s state.SessionStore, seed int64) {
 	t.Helper()
 	rnd := rand.New(rand.NewSource(seed))
 	retention := int64(200)

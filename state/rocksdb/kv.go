@@ -1,4 +1,4 @@
-package state
+package rocksdb
 
 // #include "rocksdb/c.h"
 import "C"
@@ -10,6 +10,9 @@ import (
 	"sync"
 
 	"github.com/linxGnu/grocksdb"
+
+	"github.com/kafki/kafki/state"
+	"github.com/kafki/kafki/state/internal/enginekit"
 )
 
 // rocksKV is the RocksDB key-value engine: one database in its own
@@ -33,7 +36,7 @@ type rocksKV struct {
 	wmu   sync.Mutex
 	batch *grocksdb.WriteBatch
 
-	iters iterCount
+	iters enginekit.IterCount
 	imu   sync.Mutex
 	open  map[*rocksIter]struct{}
 
@@ -43,10 +46,17 @@ type rocksKV struct {
 	cwo *C.rocksdb_writeoptions_t
 }
 
-// OpenRocksDBKeyValueStore opens (creating when missing) a RocksDB
-// key-value store in dir, the store's own directory.
-func OpenRocksDBKeyValueStore(name, dir string, opts ...RocksDBOption) (KeyValueStore, error) {
+// OpenKeyValueStore opens (creating when missing) a RocksDB key-value
+// store in dir, the store's own directory.
+func OpenKeyValueStore(name, dir string, opts ...Option) (state.KeyValueStore, error) {
 	return openRocksKV(name, dir, newRocksSettings(opts))
+}
+
+func leakErr(name string, n int) error {
+	if n == 0 {
+		return nil
+	}
+	return &state.OpenIteratorsError{Store: name, Count: n}
 }
 
 func openRocksKV(name, dir string, set *rocksSettings) (*rocksKV, error) {
@@ -91,7 +101,7 @@ func (s *rocksKV) Flush() error {
 	s.mu.RLock()
 	defer s.mu.RUnlock()
 	if s.closed {
-		return ErrClosed
+		return state.ErrClosed
 	}
 	return s.db.Flush(s.fo)
 }
@@ -110,7 +120,7 @@ func (s *rocksKV) close(flush bool) error {
 	s.imu.Lock()
 	leaked := len(s.open)
 	for it := range s.open {
-		it.release(ErrClosed)
+		it.release(state.ErrClosed)
 	}
 	s.open = nil
 	s.imu.Unlock()
@@ -134,7 +144,7 @@ func (s *rocksKV) close(flush bool) error {
 }
 
 // destroy closes the store, without flushing, and deletes its files.
-func (s *rocksKV) destroy() error {
+func (s *rocksKV) Destroy() error {
 	err := s.close(false)
 	if rerr := os.RemoveAll(s.dir); rerr != nil && err == nil {
 		err = rerr
@@ -151,7 +161,7 @@ func (s *rocksKV) Get(key []byte) ([]byte, error) {
 	s.mu.RLock()
 	defer s.mu.RUnlock()
 	if s.closed {
-		return nil, ErrClosed
+		return nil, state.ErrClosed
 	}
 	return s.get(key)
 }
@@ -160,7 +170,7 @@ func (s *rocksKV) Put(key, value []byte) error {
 	s.mu.RLock()
 	defer s.mu.RUnlock()
 	if s.closed {
-		return ErrClosed
+		return state.ErrClosed
 	}
 	if value == nil {
 		return dbDelete(s.cdb, s.cwo, key)
@@ -172,7 +182,7 @@ func (s *rocksKV) PutIfAbsent(key, value []byte) ([]byte, error) {
 	s.mu.RLock()
 	defer s.mu.RUnlock()
 	if s.closed {
-		return nil, ErrClosed
+		return nil, state.ErrClosed
 	}
 	s.wmu.Lock()
 	defer s.wmu.Unlock()
@@ -186,11 +196,11 @@ func (s *rocksKV) PutIfAbsent(key, value []byte) ([]byte, error) {
 	return nil, dbPut(s.cdb, s.cwo, key, value)
 }
 
-func (s *rocksKV) PutAll(entries []KeyValue) error {
+func (s *rocksKV) PutAll(entries []state.KeyValue) error {
 	s.mu.RLock()
 	defer s.mu.RUnlock()
 	if s.closed {
-		return ErrClosed
+		return state.ErrClosed
 	}
 	s.wmu.Lock()
 	defer s.wmu.Unlock()
@@ -211,7 +221,7 @@ func (s *rocksKV) Delete(key []byte) ([]byte, error) {
 	s.mu.RLock()
 	defer s.mu.RUnlock()
 	if s.closed {
-		return nil, ErrClosed
+		return nil, state.ErrClosed
 	}
 	s.wmu.Lock()
 	defer s.wmu.Unlock()
@@ -226,49 +236,49 @@ func (s *rocksKV) ApproximateNumEntries() (int64, error) {
 	s.mu.RLock()
 	defer s.mu.RUnlock()
 	if s.closed {
-		return 0, ErrClosed
+		return 0, state.ErrClosed
 	}
 	n, _ := s.db.GetIntProperty("rocksdb.estimate-num-keys")
 	return int64(n), nil
 }
 
-func (s *rocksKV) Range(from, to []byte) (KeyValueIterator, error) {
+func (s *rocksKV) Range(from, to []byte) (state.KeyValueIterator, error) {
 	return s.rangeIter(from, to, false)
 }
 
-func (s *rocksKV) ReverseRange(from, to []byte) (KeyValueIterator, error) {
+func (s *rocksKV) ReverseRange(from, to []byte) (state.KeyValueIterator, error) {
 	return s.rangeIter(from, to, true)
 }
 
-func (s *rocksKV) rangeIter(from, to []byte, reverse bool) (KeyValueIterator, error) {
+func (s *rocksKV) rangeIter(from, to []byte, reverse bool) (state.KeyValueIterator, error) {
 	if from != nil && to != nil && bytes.Compare(from, to) > 0 {
 		s.mu.RLock()
 		defer s.mu.RUnlock()
 		if s.closed {
-			return nil, ErrClosed
+			return nil, state.ErrClosed
 		}
-		return newEmptyKVIter(&s.iters), nil
+		return enginekit.NewEmptyIter(&s.iters), nil
 	}
-	return s.scan(from, to, true, reverse)
+	return s.Scan(from, to, true, reverse)
 }
 
-func (s *rocksKV) PrefixScan(prefix []byte) (KeyValueIterator, error) {
+func (s *rocksKV) PrefixScan(prefix []byte) (state.KeyValueIterator, error) {
 	if len(prefix) == 0 {
-		return s.scan(nil, nil, false, false)
+		return s.Scan(nil, nil, false, false)
 	}
-	return s.scan(prefix, prefixEnd(prefix), false, false)
+	return s.Scan(prefix, enginekit.PrefixEnd(prefix), false, false)
 }
 
-func (s *rocksKV) All() (KeyValueIterator, error)        { return s.scan(nil, nil, false, false) }
-func (s *rocksKV) ReverseAll() (KeyValueIterator, error) { return s.scan(nil, nil, false, true) }
+func (s *rocksKV) All() (state.KeyValueIterator, error)        { return s.Scan(nil, nil, false, false) }
+func (s *rocksKV) ReverseAll() (state.KeyValueIterator, error) { return s.Scan(nil, nil, false, true) }
 
 // scan iterates keys from lo (inclusive, nil = open) to hi (inclusive when
 // hiIncl, else exclusive; nil = open). It reads a consistent snapshot.
-func (s *rocksKV) scan(lo, hi []byte, hiIncl, reverse bool) (KeyValueIterator, error) {
+func (s *rocksKV) Scan(lo, hi []byte, hiIncl, reverse bool) (state.KeyValueIterator, error) {
 	s.mu.RLock()
 	defer s.mu.RUnlock()
 	if s.closed {
-		return nil, ErrClosed
+		return nil, state.ErrClosed
 	}
 	ro := grocksdb.NewDefaultReadOptions()
 	if lo != nil {
@@ -276,7 +286,7 @@ func (s *rocksKV) scan(lo, hi []byte, hiIncl, reverse bool) (KeyValueIterator, e
 	}
 	if hi != nil {
 		if hiIncl {
-			hi = inclusiveEnd(hi)
+			hi = enginekit.InclusiveEnd(hi)
 		} else {
 			hi = append([]byte(nil), hi...)
 		}
@@ -287,7 +297,7 @@ func (s *rocksKV) scan(lo, hi []byte, hiIncl, reverse bool) (KeyValueIterator, e
 	s.imu.Lock()
 	s.open[it] = struct{}{}
 	s.imu.Unlock()
-	s.iters.opened()
+	s.iters.Opened()
 	return it, nil
 }
 
@@ -356,7 +366,7 @@ func (it *rocksIter) Close() error {
 	if _, ok := s.open[it]; ok {
 		delete(s.open, it)
 		it.release(nil)
-		s.iters.closed()
+		s.iters.Closed()
 	}
 	return nil
 }

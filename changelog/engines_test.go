@@ -1,0 +1,4 @@
+package changelog
+
+// The tests open RocksDB stores through state.Open.
+import _ "github.com/kafki/kafki/state/rocksdb"
