@@ -69,3 +69,45 @@ func TestSessionWindowsTombstoneEveryMergedSessionAndCloseAfterGap(t *testing.T)
 		t.Errorf("late records counted: %d, want 1", n)
 	}
 }
+
+func slidingCounts(t *testing.T, w stream.SlidingWindows, suppress bool) (*topologytest.InputTopic[string, string], *topologytest.OutputTopic[stream.Windowed[string], int64], *topologytest.Driver) {
+	b := stream.NewBuilder()
+	s := stream.Stream(b, "in", serde.String(), serde.String())
+	counts := stream.CountSliding(stream.SlidingWindowedBy(stream.GroupByKey(s), w))
+	if suppress {
+		counts = counts.Suppress(stream.UntilWindowCloses(stream.BufferConfig{}))
+	}
+	counts.ToStream().To("out")
+	d := newDriver(t, b, topologytest.StoreOpener(openStores))
+	return topologytest.CreateInputTopic(d, "in", serde.String(), serde.String()),
+		topologytest.CreateOutputTopic(d, "out", stream.WindowedSerde(serde.String(), w.TimeDifference), serde.Int64()), d
+}
+
+func TestSlidingWindowLateRecordLeavesNoTrace(t *testing.T) {
+	in, out, d := slidingCounts(t, stream.SlidingWindowsWithTimeDifference(10*ms, 5*ms), false)
+	pipe(t, in, "a", "x", 100)
+	pipe(t, in, "a", "x", 88) // close time 95: its left window [78,88] has closed, it is in no other
+	pipe(t, in, "a", "x", 97) // its left window [87,97] must not count 88
+	expect(t, "windows", readAll(t, out), "[a@90/100]=1@100 [a@90/100]=2@100 [a@87/97]=1@97 [a@98/108]=1@100")
+	if n := d.Dropped(stream.DropLate); n != 1 {
+		t.Errorf("late records counted: %d, want 1", n)
+	}
+}
+
+func TestSlidingWindowEarlyRecords(t *testing.T) {
+	// Records before the time difference share the window [0, diff].
+	in, out, _ := slidingCounts(t, stream.SlidingWindowsWithTimeDifference(10*ms, 100*ms), false)
+	pipe(t, in, "a", "x", 5)
+	pipe(t, in, "a", "x", 2) // makes the right window of 2, holding 5
+	pipe(t, in, "a", "x", 8) // the right window of 5, and [0,10] again
+	expect(t, "windows", readAll(t, out), "[a@0/10]=1@5 [a@3/13]=1@5 [a@0/10]=2@5 [a@3/13]=2@8 [a@6/16]=1@8 [a@0/10]=3@8")
+}
+
+func TestSuppressSlidingWindowClosesAfterItsInclusiveEnd(t *testing.T) {
+	in, out, _ := slidingCounts(t, stream.SlidingWindowsWithTimeDifference(10*ms, 0), true)
+	pipe(t, in, "a", "x", 10)
+	pipe(t, in, "b", "x", 10) // stream time 10: [0,10] still takes records at 10
+	expect(t, "at the end", readAll(t, out), "")
+	pipe(t, in, "b", "x", 11)
+	expect(t, "after the end", readAll(t, out), "[a@0/10]=1@10 [b@0/10]=1@10")
+}

@@ -3,7 +3,6 @@ package stream
 import (
 	"errors"
 	"fmt"
-	"slices"
 	"time"
 
 	"github.com/kafki/kafki/serde"
@@ -68,11 +67,15 @@ func AggregateSliding[K, V, VA any](ws SlidingWindowedKStream[K, V], init func()
 	return slidingAggregate(ws, "KSTREAM-AGGREGATE-", nil, opts, aggregateStep(init, fn))
 }
 
-// slidingAggregate keeps two window stores: the windows' aggregates, and
-// the records themselves (with duplicates), from which the aggregates of
-// the windows a record changes are recomputed. That costs a scan of each
-// such window, but needs no inverse of the aggregator and is exact for
-// out-of-order records.
+// slidingAggregate keeps only the windows' aggregates, each with the
+// largest timestamp of its records, and updates them incrementally as
+// Kafka Streams' KStreamSlidingWindowAggregate does: a record updates the
+// windows that hold it, creates its own left window [t-diff, t] (from the
+// aggregate of the window ending just before it) and, when later records
+// exist, its right window [t+1, t+1+diff] (from the aggregate of the
+// latest window holding it, before it was added), and the right window of
+// the record before it. A record whose windows have all closed leaves no
+// trace.
 func slidingAggregate[K, V, VA any](ws SlidingWindowedKStream[K, V], prefix string, def serde.Serde[VA], opts []Option, step func(K, V, VA, bool) VA) KTable[Windowed[K], VA] {
 	g := ws.g
 	b := g.s.b
@@ -87,69 +90,89 @@ func slidingAggregate[K, V, VA any](ws SlidingWindowedKStream[K, V], prefix stri
 	}
 	vas := serdeOf(b, o.valueSerde, def, name, "value")
 	ks := serdeOf(b, o.keySerde, g.s.keySerde, name, "key")
-	vs := g.s.valueSerde
 	need(b, ks, name, "key", "store "+store)
 	need(b, vas, name, "value", "store "+store)
-	need(b, vs, name, "value", "the record buffer of "+store)
 	parent := groupedParent(g, store)
 	w := ws.w
 	spec := o.spec(store)
 	spec.Kind, spec.Caching, spec.Timestamped = state.KindWindow, false, true
 	spec.WindowSize = w.TimeDifference
-	spec.Retention = windowRetention(b, o, name, w.TimeDifference+w.Grace+time.Millisecond)
-	buffer := store + "-records"
-	bspec := o.spec(buffer)
-	bspec.Kind, bspec.Caching, bspec.RetainDuplicates = state.KindWindow, false, true
-	bspec.WindowSize = w.TimeDifference
-	bspec.Retention = 2*w.TimeDifference + w.Grace + time.Millisecond
+	// A record reads back to the window ending just before its own left
+	// window: 2*diff before it, as Kafka Streams' retention.
+	spec.Retention = windowRetention(b, o, name, 2*w.TimeDifference+w.Grace+time.Millisecond)
 	topology.AddProcessor(b.tb, name, func() topology.Processor[K, V, Windowed[K], Change[VA]] {
-		return &slidingAggregator[K, V, VA]{store: store, buffer: buffer, diff: w.TimeDifference.Milliseconds(),
-			grace: w.Grace.Milliseconds(), ks: ks, vs: vs, vas: vas, step: step, time: newStreamTime()}
+		return &slidingAggregator[K, V, VA]{store: store, diff: w.TimeDifference.Milliseconds(),
+			grace: w.Grace.Milliseconds(), ks: ks, vas: vas, step: step}
 	}, parent)
 	b.tb.AddStateStore(spec, name)
-	b.tb.AddStateStore(bspec, name)
 	var wks serde.Serde[Windowed[K]]
 	if ks != nil {
 		wks = WindowedSerde(ks, w.TimeDifference)
 	}
-	b.ext.windowed(name, w.Grace)
+	// A sliding window [s, e] includes its end: it closes only when stream
+	// time passes e plus grace, a millisecond later than a time window
+	// ending at e would.
+	b.ext.windowed(name, w.Grace+time.Millisecond)
 	return KTable[Windowed[K], VA]{b: b, node: name, store: store, keySerde: wks, valueSerde: vas}
 }
 
 type slidingAggregator[K, V, VA any] struct {
-	store, buffer string
-	diff, grace   int64
-	ks            serde.Serde[K]
-	vs            serde.Serde[V]
-	vas           serde.Serde[VA]
-	step          func(K, V, VA, bool) VA
-	ctx           topology.ProcessorContext[Windowed[K], Change[VA]]
-	aggs, recs    state.WindowStore
-	time          streamTime
+	store       string
+	diff, grace int64
+	ks          serde.Serde[K]
+	vas         serde.Serde[VA]
+	step        func(K, V, VA, bool) VA
+	ctx         topology.ProcessorContext[Windowed[K], Change[VA]]
+	aggs        state.WindowStore
+	time        streamTime
 }
 
 func (p *slidingAggregator[K, V, VA]) Init(ctx topology.ProcessorContext[Windowed[K], Change[VA]]) error {
 	p.ctx = ctx
+	p.time = resumeStreamTime(ctx)
 	var err error
-	if p.aggs, err = openWindowStore(ctx, p.store); err != nil {
-		return err
-	}
-	p.recs, err = openWindowStore(ctx, p.buffer)
+	p.aggs, err = openWindowStore(ctx, p.store)
 	return err
 }
 
-// starts returns the window starts of key's windows (from, to), or of its
-// records, in the given range.
-func starts(s state.WindowStore, kb []byte, from, to int64) ([]int64, error) {
-	it, err := s.FetchRange(kb, max(0, from), max(0, to))
+// slidingWindow is a window's aggregate: has is false for a window that
+// starts empty, stored tells whether the store holds it, ts is the
+// largest timestamp of its records.
+type slidingWindow[VA any] struct {
+	start       int64
+	agg         VA
+	ts          int64
+	has, stored bool
+}
+
+// windows reads key's windows with start in [from, to], by start, or by
+// descending start when backward.
+func (p *slidingAggregator[K, V, VA]) windows(kb []byte, from, to int64, backward bool) ([]slidingWindow[VA], error) {
+	fetch := p.aggs.FetchRange
+	if backward {
+		fetch = p.aggs.BackwardFetchRange
+	}
+	it, err := fetch(kb, max(0, from), max(0, to))
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("fetch windows of %s: %w", p.store, err)
 	}
-	var out []int64
+	var out []slidingWindow[VA]
 	for it.Next() {
-		out = append(out, it.WindowStart())
+		ts, vb, err := state.DecodeTimestamped(it.Value())
+		var agg VA
+		if err == nil {
+			agg, err = p.vas.Deserialize(p.store, nil, vb)
+		}
+		if err != nil {
+			it.Close()
+			return nil, fmt.Errorf("deserialize aggregate of %s: %w", p.store, err)
+		}
+		out = append(out, slidingWindow[VA]{start: it.WindowStart(), agg: agg, ts: ts, has: true, stored: true})
 	}
-	return out, errors.Join(it.Err(), it.Close())
+	if err := errors.Join(it.Err(), it.Close()); err != nil {
+		return nil, fmt.Errorf("fetch windows of %s: %w", p.store, err)
+	}
+	return out, nil
 }
 
 func (p *slidingAggregator[K, V, VA]) Process(rec topology.Record[K, V]) error {
@@ -159,105 +182,166 @@ func (p *slidingAggregator[K, V, VA]) Process(rec topology.Record[K, V]) error {
 	}
 	t := rec.Timestamp
 	closeTime := p.time.observe(t) - p.grace
-	if t+p.diff < closeTime { // every window holding t has ended
-		dropLate(p.ctx, t, t+p.diff, closeTime)
+	if t+1+p.diff <= closeTime { // its left and right windows have closed
+		dropLate(p.ctx, t, t+1+p.diff, closeTime)
 		return nil
 	}
 	kb, err := p.ks.Serialize(p.store, nil, rec.Key)
 	if err != nil {
 		return fmt.Errorf("serialize key for store %s: %w", p.store, err)
 	}
-	vb, err := p.vs.Serialize(p.buffer, nil, rec.Value)
+	if t < p.diff {
+		return p.processEarly(rec, kb, closeTime)
+	}
+	// Latest window first, as Kafka Streams walks them when its store
+	// can iterate backwards (both of its engines can): that fixes the
+	// order of the updates forwarded.
+	wins, err := p.windows(kb, t-2*p.diff, t+1, true)
 	if err != nil {
-		return fmt.Errorf("serialize value for store %s: %w", p.buffer, err)
+		return err
 	}
-	if err := p.recs.Put(kb, vb, t); err != nil {
-		return fmt.Errorf("put into %s: %w", p.buffer, err)
-	}
-	// The windows that change: those holding t already, the one ending
-	// at t, those starting just after a record within diff before t, and
-	// the one starting just after t if later records fall in it.
-	cands, err := starts(p.aggs, kb, t-p.diff, t)
-	if err != nil {
-		return fmt.Errorf("fetch windows of %s: %w", p.store, err)
-	}
-	cands = append(cands, max(0, t-p.diff))
-	before, err := starts(p.recs, kb, t-p.diff-1, t-1)
-	if err != nil {
-		return fmt.Errorf("fetch records of %s: %w", p.buffer, err)
-	}
-	for _, r := range before {
-		cands = append(cands, r+1)
-	}
-	after, err := starts(p.recs, kb, t+1, t+1+p.diff)
-	if err != nil {
-		return fmt.Errorf("fetch records of %s: %w", p.buffer, err)
-	}
-	if len(after) > 0 {
-		cands = append(cands, t+1)
-	}
-	slices.Sort(cands)
-	for _, s := range slices.Compact(cands) {
-		if s+p.diff < closeTime {
-			continue // closed: a late record does not reopen it
+	starts := map[int64]bool{}
+	var left, right *slidingWindow[VA]
+	leftExists, rightExists := false, false
+	prev := int64(-1) // the timestamp of the latest record before t, if any
+	hasPrev := false
+walk:
+	for i := range wins {
+		w := &wins[i]
+		starts[w.start] = true
+		end := w.start + p.diff
+		switch {
+		case w.start == t+1:
+			rightExists = true
+		case end > t:
+			if right == nil {
+				right = w
+			}
+			if err := p.update(rec, kb, *w, closeTime); err != nil {
+				return err
+			}
+		case end == t:
+			leftExists = true
+			if err := p.update(rec, kb, *w, closeTime); err != nil {
+				return err
+			}
+			if w.ts >= t {
+				// A record at t was here before: its windows exist.
+				return nil
+			}
+			prev, hasPrev = w.ts, true
+		default: // end < t: the window ending just before t's left one
+			left, prev, hasPrev = w, w.ts, true
+			break walk
 		}
-		if err := p.recompute(rec, kb, s); err != nil {
+	}
+	if hasPrev && !starts[prev+1] && prev+1+p.diff >= t {
+		// The record before t gets its right window, holding t.
+		if err := p.update(rec, kb, slidingWindow[VA]{start: prev + 1, ts: t}, closeTime); err != nil {
 			return err
 		}
+	}
+	if !leftExists {
+		w := slidingWindow[VA]{start: t - p.diff, ts: t}
+		if hasPrev && t-p.diff <= prev {
+			w.agg, w.has = left.agg, true
+		}
+		if err := p.update(rec, kb, w, closeTime); err != nil {
+			return err
+		}
+	}
+	if !rightExists && right != nil && right.ts > t {
+		return p.createRight(rec, kb, t, *right)
 	}
 	return nil
 }
 
-// recompute folds the records of window [s, s+diff] and stores and
-// forwards the result when it differs from what the window held.
-func (p *slidingAggregator[K, V, VA]) recompute(rec topology.Record[K, V], kb []byte, s int64) error {
-	it, err := p.recs.FetchRange(kb, s, s+p.diff)
+// processEarly handles a record at t < diff, whose left window would
+// start before 0: as Kafka Streams, the window [0, diff] holds every such
+// record.
+func (p *slidingAggregator[K, V, VA]) processEarly(rec topology.Record[K, V], kb []byte, closeTime int64) error {
+	t := rec.Timestamp
+	wins, err := p.windows(kb, 0, t+1, false)
 	if err != nil {
-		return fmt.Errorf("fetch records of %s: %w", p.buffer, err)
+		return err
 	}
-	var agg VA
-	had, ts := false, int64(-1)
-	for it.Next() {
-		v, err := p.vs.Deserialize(p.buffer, nil, it.Value())
-		if err != nil {
-			it.Close()
-			return fmt.Errorf("deserialize record of %s: %w", p.buffer, err)
+	starts := map[int64]bool{}
+	var combined, right *slidingWindow[VA]
+	rightExists := false
+	prev, hasPrev := int64(-1), false
+	for i := range wins {
+		w := &wins[i]
+		starts[w.start] = true
+		switch {
+		case w.start == 0:
+			combined = w
+			if w.ts < t {
+				prev, hasPrev = w.ts, true
+			}
+		case w.start <= t:
+			right = w
+			if err := p.update(rec, kb, *w, closeTime); err != nil {
+				return err
+			}
+		case w.start == t+1:
+			rightExists = true
+		default:
+			return fmt.Errorf("stream: sliding windows of %s: unexpected window at %d for a record at %d", p.store, w.start, t)
 		}
-		agg, had, ts = p.step(rec.Key, v, agg, had), true, max(ts, it.WindowStart())
 	}
-	if err := errors.Join(it.Err(), it.Close()); err != nil {
-		return fmt.Errorf("fetch records of %s: %w", p.buffer, err)
+	if right == nil && combined != nil && combined.ts > t {
+		// Only later records are in [0, diff]: they form t's right window.
+		right = combined
 	}
-	if !had {
+	if !rightExists && right != nil && right.ts > t {
+		if err := p.createRight(rec, kb, t, *right); err != nil {
+			return err
+		}
+	}
+	if hasPrev && !starts[prev+1] {
+		if err := p.update(rec, kb, slidingWindow[VA]{start: prev + 1, ts: t}, closeTime); err != nil {
+			return err
+		}
+	}
+	if combined == nil {
+		return p.update(rec, kb, slidingWindow[VA]{start: 0, ts: t}, closeTime)
+	}
+	return p.update(rec, kb, *combined, closeTime)
+}
+
+// update adds the record to window w, unless w has closed.
+func (p *slidingAggregator[K, V, VA]) update(rec topology.Record[K, V], kb []byte, w slidingWindow[VA], closeTime int64) error {
+	end := w.start + p.diff
+	if end < closeTime {
+		dropLate(p.ctx, rec.Timestamp, end, closeTime)
 		return nil
 	}
-	var ch Change[VA]
-	old, err := p.aggs.Fetch(kb, s)
-	if err != nil {
-		return fmt.Errorf("fetch window %d of %s: %w", s, p.store, err)
+	ts := rec.Timestamp
+	if w.has {
+		ts = max(ts, w.ts)
 	}
-	if old != nil {
-		_, ob, err := state.DecodeTimestamped(old)
-		if err == nil {
-			ch.Old, err = p.vas.Deserialize(p.store, nil, ob)
-		}
-		if err != nil {
-			return fmt.Errorf("deserialize aggregate of %s: %w", p.store, err)
-		}
-		ch.HasOld = true
+	ch := Change[VA]{New: p.step(rec.Key, rec.Value, w.agg, w.has), HasNew: true}
+	if w.stored {
+		ch.Old, ch.HasOld = w.agg, true
 	}
-	nb, err := p.vas.Serialize(p.store, nil, agg)
+	return p.put(rec, kb, w.start, ch, ts)
+}
+
+// createRight creates t's right window with the aggregate of the records
+// after t (right, taken before t was added).
+func (p *slidingAggregator[K, V, VA]) createRight(rec topology.Record[K, V], kb []byte, t int64, right slidingWindow[VA]) error {
+	return p.put(rec, kb, t+1, Change[VA]{New: right.agg, HasNew: true}, right.ts)
+}
+
+func (p *slidingAggregator[K, V, VA]) put(rec topology.Record[K, V], kb []byte, start int64, ch Change[VA], ts int64) error {
+	nb, err := p.vas.Serialize(p.store, nil, ch.New)
 	if err != nil {
 		return fmt.Errorf("serialize aggregate for %s: %w", p.store, err)
 	}
-	if old != nil && s > rec.Timestamp {
-		return nil // the window after the record existed already: unchanged
+	if err := p.aggs.Put(kb, state.EncodeTimestamped(ts, nb), start); err != nil {
+		return fmt.Errorf("put window %d of %s: %w", start, p.store, err)
 	}
-	if err := p.aggs.Put(kb, state.EncodeTimestamped(ts, nb), s); err != nil {
-		return fmt.Errorf("put window %d of %s: %w", s, p.store, err)
-	}
-	ch.New, ch.HasNew = agg, true
-	return p.ctx.Forward(topology.Record[Windowed[K], Change[VA]]{Key: Windowed[K]{Key: rec.Key, Start: s, End: s + p.diff},
+	return p.ctx.Forward(topology.Record[Windowed[K], Change[VA]]{Key: Windowed[K]{Key: rec.Key, Start: start, End: start + p.diff},
 		Value: ch, Timestamp: ts, Headers: rec.Headers})
 }
 

@@ -177,10 +177,14 @@ func TestSlidingWindowCount(t *testing.T) {
 	out := topologytest.CreateOutputTopic(d, "out", stream.WindowedSerde(serde.String(), 10*ms), serde.Int64())
 	pipe(t, in, "a", "x", 20)
 	expect(t, "first record", readAll(t, out), "[a@10/20]=1@20")
-	pipe(t, in, "a", "x", 25) // its own window, and the one just after 20
-	expect(t, "second record", readAll(t, out), "[a@15/25]=2@25 [a@21/31]=1@25")
-	pipe(t, in, "a", "x", 18) // out of order: joins [10,20] and [15,25], makes [8,18] and [19,29]
-	expect(t, "out of order", readAll(t, out), "[a@8/18]=1@18 [a@10/20]=2@20 [a@15/25]=3@25 [a@19/29]=2@25")
+	// The right window of the record before, then its own left window, in
+	// Kafka Streams' order.
+	pipe(t, in, "a", "x", 25)
+	expect(t, "second record", readAll(t, out), "[a@21/31]=1@25 [a@15/25]=2@25")
+	// Out of order: joins [15,25] and [10,20] (latest first), then makes
+	// its left window [8,18] and its right one [19,29].
+	pipe(t, in, "a", "x", 18)
+	expect(t, "out of order", readAll(t, out), "[a@15/25]=3@25 [a@10/20]=2@20 [a@8/18]=1@18 [a@19/29]=2@25")
 	pipe(t, in, "a", "x", 200)
 	pipe(t, in, "a", "x", 80) // every window holding 80 ended before 200-100
 	expect(t, "late", readAll(t, out), "[a@190/200]=1@200")

@@ -260,6 +260,13 @@ type streamTime struct{ t int64 }
 
 func newStreamTime() streamTime { return streamTime{t: -1} }
 
+// resumeStreamTime is a processor's stream time at Init: the task's, which
+// is -1 for a new task and the stream time committed before a restart for
+// a resumed one, so that what was late before the restart stays late.
+func resumeStreamTime[KO, VO any](ctx topology.ProcessorContext[KO, VO]) streamTime {
+	return streamTime{t: ctx.CurrentStreamTime()}
+}
+
 func (s *streamTime) observe(ts int64) int64 {
 	if ts > s.t {
 		s.t = ts
