@@ -13,7 +13,6 @@ import (
 	"github.com/kafki/kafki/changelog"
 	"github.com/kafki/kafki/state"
 	"github.com/kafki/kafki/topology"
-	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kgo"
 	"github.com/twmb/franz-go/plugin/kslog"
 )
@@ -129,7 +128,7 @@ func (a *App) Start(ctx context.Context) error {
 	if err != nil {
 		return a.startFailed(fmt.Errorf("runtime: admin client: %w", err))
 	}
-	plan, err := setupTopics(ctx, kadm.NewClient(cl), a.appID, a.subs, a.topo.InternalTopics(a.appID), a.cfg.replication)
+	plan, err := a.setupWithAccess(ctx, cl)
 	cl.Close()
 	if err != nil {
 		return a.startFailed(fmt.Errorf("runtime: application %s: %w", a.appID, err))

@@ -149,6 +149,9 @@ func setupTopics(ctx context.Context, adm *kadm.Client, appID string, subs []top
 			err = resp.Err
 		}
 		if err != nil && !errors.Is(err, kerr.TopicAlreadyExists) {
+			if aerr := describeCreateErr(it.name, err); aerr != nil {
+				return nil, aerr
+			}
 			return nil, fmt.Errorf("%w: create %s: %v", ErrInternalTopic, it.name, err)
 		}
 	}

@@ -58,14 +58,15 @@ const (
 )
 
 type config struct {
-	brokers  string // empty: embedded broker
-	registry string // empty: embedded registry
-	input    string
-	output   string
-	appID    string
-	orders   int
-	timeout  time.Duration
-	verbose  bool
+	brokers       string // empty: embedded broker
+	commandConfig string
+	registry      string // empty: embedded registry
+	input         string
+	output        string
+	appID         string
+	orders        int
+	timeout       time.Duration
+	verbose       bool
 }
 
 func defaultConfig() config {
@@ -78,6 +79,7 @@ func parseFlags(args []string, stderr io.Writer) (config, error) {
 	fs := flag.NewFlagSet("avroorders", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	fs.StringVar(&cfg.brokers, "brokers", "", "comma-separated seed brokers (default: start an embedded broker)")
+	fs.StringVar(&cfg.commandConfig, "command-config", "", "Kafka client properties file: security.protocol, ssl.*, sasl.* (TLS and SASL)")
 	fs.StringVar(&cfg.registry, "registry", "", "schema registry URL (default: start an embedded registry on the broker)")
 	fs.StringVar(&cfg.input, "input", cfg.input, "input topic: Avro orders keyed by customer")
 	fs.StringVar(&cfg.output, "output", cfg.output, "output topic: Avro totals keyed by customer")
@@ -148,7 +150,7 @@ func run(ctx context.Context, cfg config, stdout io.Writer) (map[string]Total, e
 	if cfg.verbose {
 		logger = slog.New(slog.NewTextHandler(os.Stderr, nil))
 	}
-	broker, err := exrun.Connect(cfg.brokers)
+	broker, err := exrun.Connect(cfg.brokers, cfg.commandConfig)
 	if err != nil {
 		return nil, err
 	}

@@ -31,12 +31,13 @@ const paymentWindow = 10 * time.Minute
 
 // config is what the flags set.
 type config struct {
-	brokers    string
-	appID      string
-	orders     int
-	partitions int
-	baseTime   int64
-	timeout    time.Duration
+	brokers       string
+	commandConfig string
+	appID         string
+	orders        int
+	partitions    int
+	baseTime      int64
+	timeout       time.Duration
 }
 
 func defaultConfig() config {
@@ -63,6 +64,7 @@ func parseFlags(args []string, stderr io.Writer) (config, error) {
 	fs := flag.NewFlagSet("enrich", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	fs.StringVar(&cfg.brokers, "brokers", "", "comma-separated seed brokers (default: start an embedded broker)")
+	fs.StringVar(&cfg.commandConfig, "command-config", "", "Kafka client properties file: security.protocol, ssl.*, sasl.* (TLS and SASL)")
 	fs.StringVar(&cfg.appID, "app-id", cfg.appID, "application id")
 	fs.IntVar(&cfg.orders, "orders", cfg.orders, "orders to generate over an hour of event time")
 	fs.IntVar(&cfg.partitions, "partitions", cfg.partitions, "partitions of every topic this program creates")
@@ -126,7 +128,7 @@ func run(ctx context.Context, cfg config, stdout io.Writer) error {
 	}
 	ctx, cancel := context.WithTimeout(ctx, cfg.timeout)
 	defer cancel()
-	broker, err := exrun.Connect(cfg.brokers)
+	broker, err := exrun.Connect(cfg.brokers, cfg.commandConfig)
 	if err != nil {
 		return err
 	}

@@ -26,16 +26,17 @@ const (
 
 // config is what the flags set.
 type config struct {
-	brokers    string
-	input      string
-	outTumble  string
-	outHop     string
-	appID      string
-	minutes    int   // event time the generated views span
-	perMinute  int   // views generated per minute
-	baseTime   int64 // event time of the first view, ms
-	partitions int
-	timeout    time.Duration
+	brokers       string
+	commandConfig string
+	input         string
+	outTumble     string
+	outHop        string
+	appID         string
+	minutes       int   // event time the generated views span
+	perMinute     int   // views generated per minute
+	baseTime      int64 // event time of the first view, ms
+	partitions    int
+	timeout       time.Duration
 }
 
 func defaultConfig() config {
@@ -71,6 +72,7 @@ func parseFlags(args []string, stderr io.Writer) (config, error) {
 	fs := flag.NewFlagSet("pageviews", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	fs.StringVar(&cfg.brokers, "brokers", "", "comma-separated seed brokers (default: start an embedded broker)")
+	fs.StringVar(&cfg.commandConfig, "command-config", "", "Kafka client properties file: security.protocol, ssl.*, sasl.* (TLS and SASL)")
 	fs.StringVar(&cfg.input, "input", cfg.input, "input topic: key page, value user, timestamp the view's time")
 	fs.StringVar(&cfg.appID, "app-id", cfg.appID, "application id")
 	fs.IntVar(&cfg.minutes, "minutes", cfg.minutes, "minutes of event time to generate")
@@ -119,7 +121,7 @@ func run(ctx context.Context, cfg config, stdout io.Writer) error {
 	}
 	ctx, cancel := context.WithTimeout(ctx, cfg.timeout)
 	defer cancel()
-	broker, err := exrun.Connect(cfg.brokers)
+	broker, err := exrun.Connect(cfg.brokers, cfg.commandConfig)
 	if err != nil {
 		return err
 	}

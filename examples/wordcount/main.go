@@ -20,19 +20,20 @@ import (
 
 // config is what the flags set.
 type config struct {
-	brokers    string // comma-separated seeds; empty: embedded broker
-	input      string
-	output     string
-	appID      string
-	stateDir   string // empty: a temporary directory removed at exit
-	store      string // rocksdb or memory
-	drain      bool   // process the existing input only, generate nothing
-	repeat     int    // how many times the built-in text is written
-	partitions int
-	threads    int
-	top        int // how many counts to print; 0: all
-	timeout    time.Duration
-	verbose    bool
+	brokers       string // comma-separated seeds; empty: embedded broker
+	commandConfig string
+	input         string
+	output        string
+	appID         string
+	stateDir      string // empty: a temporary directory removed at exit
+	store         string // rocksdb or memory
+	drain         bool   // process the existing input only, generate nothing
+	repeat        int    // how many times the built-in text is written
+	partitions    int
+	threads       int
+	top           int // how many counts to print; 0: all
+	timeout       time.Duration
+	verbose       bool
 }
 
 func defaultConfig() config {
@@ -54,6 +55,7 @@ func parseFlags(args []string, stderr io.Writer) (config, error) {
 	fs := flag.NewFlagSet("wordcount", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	fs.StringVar(&cfg.brokers, "brokers", "", "comma-separated seed brokers (default: start an embedded broker)")
+	fs.StringVar(&cfg.commandConfig, "command-config", "", "Kafka client properties file: security.protocol, ssl.*, sasl.* (TLS and SASL)")
 	fs.StringVar(&cfg.input, "input", cfg.input, "input topic: lines of text")
 	fs.StringVar(&cfg.output, "output", cfg.output, "output topic: word -> count (8-byte big-endian)")
 	fs.StringVar(&cfg.appID, "app-id", cfg.appID, "application id (consumer group, internal topic prefix)")
@@ -128,7 +130,7 @@ func run(ctx context.Context, cfg config, stdout io.Writer) error {
 	}
 	ctx, cancel := context.WithTimeout(ctx, cfg.timeout)
 	defer cancel()
-	broker, err := exrun.Connect(cfg.brokers)
+	broker, err := exrun.Connect(cfg.brokers, cfg.commandConfig)
 	if err != nil {
 		return err
 	}

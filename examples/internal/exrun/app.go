@@ -101,6 +101,7 @@ func RunApp(ctx context.Context, broker *Broker, topo *topology.Topology, appID 
 		c.stateDir = dir
 	}
 	ropts := []runtime.Opt{
+		runtime.ClientConfig(broker.Config),
 		runtime.SeedBrokers(broker.Addrs...),
 		runtime.StateDir(c.stateDir),
 		runtime.CommitInterval(200 * time.Millisecond),

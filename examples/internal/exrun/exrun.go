@@ -7,6 +7,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/kafki/kafki/runtime/clientconfig"
 	"github.com/kafki/kafki/topology"
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kerr"
@@ -21,12 +22,35 @@ type Broker struct {
 	Addrs []string
 	// Embedded reports whether the broker runs in this process.
 	Embedded bool
-	fake     *kfake.Cluster
+	// Config holds the --command-config settings (TLS, SASL), or nil.
+	Config *clientconfig.Config
+	sec    []kgo.Opt
+	fake   *kfake.Cluster
 }
 
 // Connect returns the cluster at seeds (a comma-separated list, as given
 // on the command line) or, when seeds is empty, starts an embedded broker.
-func Connect(seeds string) (*Broker, error) {
+// commandConfig, when given, is a Kafka client properties file
+// (security.protocol, ssl.*, sasl.*, bootstrap.servers) every client and
+// the application use.
+func Connect(seeds string, commandConfig ...string) (*Broker, error) {
+	var cc *clientconfig.Config
+	var sec []kgo.Opt
+	if len(commandConfig) > 0 && commandConfig[0] != "" {
+		var err error
+		if cc, err = clientconfig.Load(commandConfig[0]); err != nil {
+			return nil, err
+		}
+		if sec, err = cc.SecurityOpts(); err != nil {
+			return nil, err
+		}
+		if strings.TrimSpace(seeds) == "" {
+			seeds = strings.Join(cc.BootstrapServers, ",")
+		}
+		if strings.TrimSpace(seeds) == "" {
+			return nil, fmt.Errorf("--command-config %s: name the cluster with --brokers or bootstrap.servers (the embedded broker runs in plaintext)", commandConfig[0])
+		}
+	}
 	if s := strings.TrimSpace(seeds); s != "" {
 		var addrs []string
 		for _, a := range strings.Split(s, ",") {
@@ -37,7 +61,7 @@ func Connect(seeds string) (*Broker, error) {
 		if len(addrs) == 0 {
 			return nil, fmt.Errorf("--brokers %q names no broker", seeds)
 		}
-		return &Broker{Addrs: addrs}, nil
+		return &Broker{Addrs: addrs, Config: cc, sec: sec}, nil
 	}
 	c, err := kfake.NewCluster(kfake.NumBrokers(1),
 		// Compaction on the changelogs every few seconds instead of hourly.
@@ -57,7 +81,8 @@ func (b *Broker) Close() {
 
 // Client returns a franz-go client on the broker; the caller closes it.
 func (b *Broker) Client(opts ...kgo.Opt) (*kgo.Client, error) {
-	cl, err := kgo.NewClient(append([]kgo.Opt{kgo.SeedBrokers(b.Addrs...)}, opts...)...)
+	all := append([]kgo.Opt{kgo.SeedBrokers(b.Addrs...)}, b.sec...)
+	cl, err := kgo.NewClient(append(all, opts...)...)
 	if err != nil {
 		return nil, fmt.Errorf("kafka client: %w", err)
 	}
