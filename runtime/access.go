@@ -113,7 +113,12 @@ func checkAccess(ctx context.Context, cl *kgo.Client, group string, topics map[s
 		req.Groups = []string{group}
 		req.IncludeAuthorizedOperations = true
 		resp, err := req.RequestWith(ctx, cl)
-		if err != nil {
+		switch {
+		case errors.Is(err, kerr.GroupAuthorizationFailed):
+			// Finding the coordinator already needs DESCRIBE on the group.
+			missing = append(missing, need{kmsg.ACLOperationRead, "group", group})
+			resp = &kmsg.DescribeGroupsResponse{}
+		case err != nil:
 			return fmt.Errorf("check permissions: describe group: %w", err)
 		}
 		for _, g := range resp.Groups {
