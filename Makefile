@@ -1,5 +1,5 @@
 # Kafki developer commands. `make test` and `make demo` install what a fresh
-# Debian machine lacks (librocksdb-dev, kcat, curl) before they run.
+# Debian machine lacks (librocksdb-dev, kcat, curl, postgresql) before they run.
 
 GO        ?= go
 SUDO      := $(shell [ "$$(id -u)" = "0" ] || echo sudo)
@@ -16,6 +16,7 @@ setup:
 	[ -f /usr/include/rocksdb/c.h ] || missing="$$missing librocksdb-dev"; \
 	command -v kcat >/dev/null 2>&1 || missing="$$missing kcat"; \
 	command -v curl >/dev/null 2>&1 || missing="$$missing curl"; \
+	ls /usr/lib/postgresql/*/bin/postgres >/dev/null 2>&1 || missing="$$missing postgresql"; \
 	if [ -n "$$missing" ]; then \
 		echo "installing:$$missing"; \
 		$(SUDO) apt-get update -qq && $(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing; \

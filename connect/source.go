@@ -72,7 +72,11 @@ func (r *sourceRunner) run(ctx context.Context) error {
 			}
 		}
 		if time.Since(last) >= r.flushEvery {
-			if err := r.commit(ctx); err != nil {
+			// Not ctx: a stop must not cut a commit in half.
+			cctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+			err := r.commit(cctx)
+			cancel()
+			if err != nil {
 				return err
 			}
 			last = time.Now()
@@ -84,6 +88,7 @@ func (r *sourceRunner) run(ctx context.Context) error {
 	// Store what was acknowledged before stopping, bounded in time.
 	cctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
+	r.w.log.Debug("final commit", "connector", r.name, "task", r.id, "pending", len(r.pending))
 	return r.commit(cctx)
 }
 
@@ -170,12 +175,15 @@ func (r *sourceRunner) commit(ctx context.Context) error {
 		return fmt.Errorf("produce: %w", err)
 	}
 	if len(r.pending) == 0 {
-		return nil
+		// Nothing to store, but everything polled is acknowledged: the
+		// task may release it (a replication slot past skipped changes).
+		return r.task.Commit()
 	}
 	entries := make([]OffsetEntry, 0, len(r.pending))
 	for _, e := range r.pending {
 		entries = append(entries, e)
 	}
+	r.w.log.Debug("storing source offsets", "connector", r.name, "task", r.id, "partitions", len(entries))
 	if err := r.w.offsets.Put(r.name, entries); err != nil {
 		return fmt.Errorf("store offsets: %w", err)
 	}

@@ -203,6 +203,7 @@ func (w *Worker) startTask(ctx context.Context, rc *runningConnector, t *running
 	go func() {
 		defer rc.wg.Done()
 		err := run(ctx)
+		w.log.Debug("task ended", "connector", name, "task", t.id, "err", err)
 		if err != nil && ctx.Err() == nil {
 			w.log.Error("task failed", "connector", name, "task", t.id, "err", err)
 			t.set(StateFailed, err)
@@ -225,6 +226,7 @@ func (w *Worker) StopConnector(name string) error {
 	if rc == nil {
 		return fmt.Errorf("connector %q is not running", name)
 	}
+	w.log.Debug("stopping connector", "connector", name)
 	rc.cancel()
 	rc.wg.Wait()
 	return rc.conn.Stop()

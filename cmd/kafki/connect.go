@@ -11,7 +11,8 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/kafki/kafki/connect"
-	_ "github.com/kafki/kafki/connect/file" // registers the file sink
+	_ "github.com/kafki/kafki/connect/file"     // registers the file sink
+	_ "github.com/kafki/kafki/connect/postgres" // registers the PostgreSQL CDC source and sink
 )
 
 func (a *app) connectCmd() *cobra.Command {

@@ -1,0 +1,370 @@
+package postgres
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"regexp"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/jackc/pglogrepl"
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
+
+	"github.com/kafki/kafki/connect"
+)
+
+// SourceClass is the CDC source's connector class, Debezium's name.
+const SourceClass = "io.debezium.connector.postgresql.PostgresConnector"
+
+func init() {
+	connect.RegisterConnector(func() connect.Connector { return &SourceConnector{} }, SourceClass, "PostgresCDC", "PostgresConnector")
+}
+
+// ErrSlotMissing means the offsets say streaming had started but the
+// replication slot is gone: changes since the stored LSN may be lost.
+var ErrSlotMissing = errors.New("replication slot missing")
+
+// SourceConnector captures row changes of PostgreSQL tables as Debezium's
+// PostgreSQL connector does: one topic per table,
+// <topic.prefix>.<schema>.<table>, keyed by the primary key, values in
+// Debezium's envelope (before, after, source, op, ts_ms).
+//
+// Settings (Debezium's names): database.hostname, database.port,
+// database.user, database.password, database.dbname, topic.prefix,
+// table.include.list (regular expressions matched against
+// schema.table), slot.name (debezium), publication.name
+// (dbz_publication), publication.autocreate.mode (all_tables, filtered
+// or disabled), snapshot.mode (initial or never), decimal.handling.mode
+// (string or double), max.batch.size (2048), poll.interval.ms (500).
+//
+// The database needs wal_level=logical and a user with the REPLICATION
+// attribute. One task.
+type SourceConnector struct{ cfg map[string]string }
+
+// Start implements connect.Connector.
+func (c *SourceConnector) Start(cfg map[string]string) error {
+	if _, err := parseSourceConfig(cfg); err != nil {
+		return err
+	}
+	c.cfg = cfg
+	return nil
+}
+
+// TaskConfigs implements connect.Connector: one task reads the slot.
+func (c *SourceConnector) TaskConfigs(int) ([]map[string]string, error) {
+	return []map[string]string{c.cfg}, nil
+}
+
+// Stop implements connect.Connector.
+func (c *SourceConnector) Stop() error { return nil }
+
+// NewTask implements connect.SourceConnector.
+func (c *SourceConnector) NewTask() connect.SourceTask { return &SourceTask{} }
+
+type sourceConfig struct {
+	dsn         string
+	dbname      string
+	prefix      string
+	include     []*regexp.Regexp
+	slot        string
+	publication string
+	pubMode     string
+	snapshot    string
+	decimal     string
+	batch       int
+	pollWait    time.Duration
+}
+
+func parseSourceConfig(m map[string]string) (*sourceConfig, error) {
+	cfg := connect.Config(m)
+	sc := &sourceConfig{}
+	var err error
+	if sc.dbname, err = cfg.Required("database.dbname"); err != nil {
+		return nil, err
+	}
+	if sc.prefix, err = cfg.Required("topic.prefix"); err != nil {
+		return nil, err
+	}
+	port, err := cfg.Int("database.port", 5432)
+	if err != nil {
+		return nil, err
+	}
+	// TimeZone and DateStyle fix the text forms the source parses, on the
+	// query and the replication connection alike.
+	pc, err := pgx.ParseConfig(fmt.Sprintf("host=%s port=%d dbname=%s user=%s timezone=UTC datestyle=ISO",
+		quoteKV(cfg.String("database.hostname", "127.0.0.1")), port, quoteKV(sc.dbname), quoteKV(cfg.String("database.user", "postgres"))))
+	if err != nil {
+		return nil, fmt.Errorf("%w: database settings: %v", connect.ErrConfig, err)
+	}
+	sc.dsn = pc.ConnString()
+	if p := cfg.String("database.password", ""); p != "" {
+		sc.dsn += " password=" + quoteKV(p)
+	}
+	for _, expr := range cfg.List("table.include.list") {
+		re, err := regexp.Compile("^(?:" + expr + ")$")
+		if err != nil {
+			return nil, fmt.Errorf("%w: table.include.list: %v", connect.ErrConfig, err)
+		}
+		sc.include = append(sc.include, re)
+	}
+	sc.slot = cfg.String("slot.name", "debezium")
+	sc.publication = cfg.String("publication.name", "dbz_publication")
+	if sc.pubMode, err = cfg.OneOf("publication.autocreate.mode", "all_tables", "all_tables", "filtered", "disabled"); err != nil {
+		return nil, err
+	}
+	if sc.snapshot, err = cfg.OneOf("snapshot.mode", "initial", "initial", "never", "no_data"); err != nil {
+		return nil, err
+	}
+	if sc.decimal, err = cfg.OneOf("decimal.handling.mode", "string", "string", "double"); err != nil {
+		return nil, err
+	}
+	if sc.batch, err = cfg.Int("max.batch.size", 2048); err != nil {
+		return nil, err
+	}
+	if sc.pollWait, err = cfg.Millis("poll.interval.ms", 500*time.Millisecond); err != nil {
+		return nil, err
+	}
+	return sc, nil
+}
+
+func quoteKV(s string) string {
+	return "'" + strings.NewReplacer(`\`, `\\`, `'`, `\'`).Replace(s) + "'"
+}
+
+func (sc *sourceConfig) included(schema, table string) bool {
+	if len(sc.include) == 0 {
+		return true
+	}
+	for _, re := range sc.include {
+		if re.MatchString(schema + "." + table) {
+			return true
+		}
+	}
+	return false
+}
+
+// SourceTask reads the snapshot and then the replication stream.
+type SourceTask struct {
+	cfg       *sourceConfig
+	conn      *pgx.Conn
+	repl      *pgconn.PgConn
+	partition map[string]any
+	meta      *catalog
+
+	snap      *snapshot // non-nil while snapshotting
+	streaming bool
+
+	// Deduplication after a restart: events of the transaction committed
+	// at skipLSN up to skipEvents were delivered already.
+	skipLSN    pglogrepl.LSN
+	skipEvents int64
+
+	txn            txnState
+	polledComplete pglogrepl.LSN // end of the last transaction whose events Poll has all returned
+	confirmed      pglogrepl.LSN // what the slot may forget: offsets stored up to there
+	lastStatus     time.Time
+}
+
+type txnState struct {
+	xid      uint32
+	final    pglogrepl.LSN
+	commitTS time.Time
+	events   int64
+	skip     int64 // events of this transaction to skip
+}
+
+// Start implements connect.SourceTask: it connects, makes sure the
+// publication and slot exist, and decides between a snapshot and
+// resuming the stream from the stored offset.
+func (t *SourceTask) Start(tc connect.SourceTaskContext, m map[string]string) error {
+	sc, err := parseSourceConfig(m)
+	if err != nil {
+		return err
+	}
+	t.cfg = sc
+	t.partition = map[string]any{"server": sc.prefix}
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	if t.conn, err = pgx.Connect(ctx, sc.dsn); err != nil {
+		return fmt.Errorf("postgres source: connect: %w", err)
+	}
+	var level string
+	if err := t.conn.QueryRow(ctx, "SHOW wal_level").Scan(&level); err != nil {
+		return fmt.Errorf("postgres source: %w", err)
+	}
+	if level != "logical" {
+		return fmt.Errorf("postgres source: wal_level is %s; logical replication needs wal_level=logical", level)
+	}
+	t.meta = &catalog{conn: t.conn, cfg: sc, byOID: map[uint32]*table{}}
+	tables, err := t.meta.list(ctx)
+	if err != nil {
+		return err
+	}
+	if err := t.ensurePublication(ctx, tables); err != nil {
+		return err
+	}
+	if t.repl, err = pgconn.Connect(ctx, sc.dsn+" replication=database"); err != nil {
+		return fmt.Errorf("postgres source: replication connection: %w", err)
+	}
+	off, err := tc.OffsetReader().Offset(t.partition)
+	if err != nil {
+		return err
+	}
+	var slotExists bool
+	if err := t.conn.QueryRow(ctx, "SELECT count(*) > 0 FROM pg_replication_slots WHERE slot_name = $1", sc.slot).Scan(&slotExists); err != nil {
+		return fmt.Errorf("postgres source: %w", err)
+	}
+	snapshotDone := off != nil && (off["snapshot"] != true || off["last_snapshot_record"] == true)
+	if snapshotDone || (off == nil && sc.snapshot != "initial" && slotExists) {
+		if !slotExists {
+			return fmt.Errorf("postgres source: %w: slot %q does not exist but offsets were stored (lsn %v): drop the connector's offsets to take a new snapshot", ErrSlotMissing, sc.slot, off["lsn"])
+		}
+		if l, ok := asInt(off["lsn_commit"]); ok {
+			t.skipLSN = pglogrepl.LSN(l)
+			t.skipEvents, _ = asInt(off["event"])
+		}
+		return t.startStreaming(ctx)
+	}
+	// No complete snapshot: start over with a fresh slot, so that its
+	// exported snapshot and its first change line up.
+	if slotExists {
+		if err := pglogrepl.DropReplicationSlot(ctx, t.repl, sc.slot, pglogrepl.DropReplicationSlotOptions{Wait: true}); err != nil {
+			return fmt.Errorf("postgres source: drop incomplete slot %q: %w", sc.slot, err)
+		}
+	}
+	action := "EXPORT_SNAPSHOT"
+	if sc.snapshot != "initial" {
+		action = "NOEXPORT_SNAPSHOT"
+	}
+	res, err := pglogrepl.CreateReplicationSlot(ctx, t.repl, sc.slot, "pgoutput", pglogrepl.CreateReplicationSlotOptions{SnapshotAction: action})
+	if err != nil {
+		return fmt.Errorf("postgres source: create slot %q: %w", sc.slot, err)
+	}
+	if sc.snapshot != "initial" {
+		return t.startStreaming(ctx)
+	}
+	cp, err := pglogrepl.ParseLSN(res.ConsistentPoint)
+	if err != nil {
+		return fmt.Errorf("postgres source: slot consistent point: %w", err)
+	}
+	t.snap, err = startSnapshot(ctx, t, res.SnapshotName, cp, tables)
+	return err
+}
+
+func (t *SourceTask) ensurePublication(ctx context.Context, tables []*table) error {
+	var exists bool
+	if err := t.conn.QueryRow(ctx, "SELECT count(*) > 0 FROM pg_publication WHERE pubname = $1", t.cfg.publication).Scan(&exists); err != nil {
+		return fmt.Errorf("postgres source: %w", err)
+	}
+	if exists {
+		return nil
+	}
+	var q string
+	switch t.cfg.pubMode {
+	case "disabled":
+		return fmt.Errorf("postgres source: publication %q does not exist and publication.autocreate.mode=disabled", t.cfg.publication)
+	case "all_tables":
+		q = "CREATE PUBLICATION " + ident(t.cfg.publication) + " FOR ALL TABLES"
+	default:
+		if len(tables) == 0 {
+			return fmt.Errorf("postgres source: no table matches table.include.list: nothing to publish")
+		}
+		names := make([]string, len(tables))
+		for i, tb := range tables {
+			names[i] = pgx.Identifier{tb.schema, tb.name}.Sanitize()
+		}
+		q = "CREATE PUBLICATION " + ident(t.cfg.publication) + " FOR TABLE " + strings.Join(names, ", ")
+	}
+	if _, err := t.conn.Exec(ctx, q); err != nil {
+		return fmt.Errorf("postgres source: create publication: %w", err)
+	}
+	return nil
+}
+
+func (t *SourceTask) startStreaming(ctx context.Context) error {
+	err := pglogrepl.StartReplication(ctx, t.repl, t.cfg.slot, 0, pglogrepl.StartReplicationOptions{
+		PluginArgs: []string{"proto_version '1'", "publication_names '" + strings.ReplaceAll(t.cfg.publication, "'", "''") + "'"},
+	})
+	if err != nil {
+		return fmt.Errorf("postgres source: start replication on slot %q: %w", t.cfg.slot, err)
+	}
+	t.streaming = true
+	t.lastStatus = time.Now()
+	return nil
+}
+
+// Poll implements connect.SourceTask.
+func (t *SourceTask) Poll(ctx context.Context) ([]connect.SourceRecord, error) {
+	if t.snap != nil {
+		recs, done, err := t.snap.next(ctx, t.cfg.batch)
+		if err != nil {
+			return nil, err
+		}
+		if done {
+			t.snap = nil
+			if err := t.startStreaming(ctx); err != nil {
+				return nil, err
+			}
+		}
+		return recs, nil
+	}
+	return t.stream(ctx)
+}
+
+// Commit implements connect.SourceTask: every record returned so far is
+// stored, so the slot may forget the transactions they completed.
+func (t *SourceTask) Commit() error {
+	if !t.streaming || t.polledComplete <= t.confirmed {
+		return nil
+	}
+	t.confirmed = t.polledComplete
+	return t.sendStatus()
+}
+
+func (t *SourceTask) sendStatus() error {
+	t.lastStatus = time.Now()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if err := pglogrepl.SendStandbyStatusUpdate(ctx, t.repl, pglogrepl.StandbyStatusUpdate{WALWritePosition: t.confirmed}); err != nil {
+		return fmt.Errorf("postgres source: confirm lsn %s: %w", t.confirmed, err)
+	}
+	return nil
+}
+
+// Stop implements connect.SourceTask.
+func (t *SourceTask) Stop() error {
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	if t.snap != nil {
+		t.snap.close(ctx)
+		t.snap = nil
+	}
+	if t.repl != nil {
+		t.repl.Close(ctx)
+		t.repl = nil
+	}
+	if t.conn != nil {
+		t.conn.Close(ctx)
+		t.conn = nil
+	}
+	return nil
+}
+
+func asInt(v any) (int64, bool) {
+	switch x := v.(type) {
+	case float64:
+		return int64(x), true
+	case int64:
+		return x, true
+	}
+	return 0, false
+}
+
+func sortTables(ts []*table) {
+	sort.Slice(ts, func(i, j int) bool {
+		return ts[i].schema+"."+ts[i].name < ts[j].schema+"."+ts[j].name
+	})
+}
