@@ -42,6 +42,7 @@ func TestProcessOrdersByExtractedTime(t *testing.T) {
 	}
 	defer task.Close()
 	at := &activeTask{task: task, counters: newMetrics().task("0_0"), curTS: -1}
+	at.coll = newCollector(nil, at) // marks the input record of what it sends
 	// Kafka timestamps: right's records are older than left's; extracted
 	// times (the values) interleave the other way round.
 	rec := func(topic, v string, kafkaTS int64, off int64) *kgo.Record {
