@@ -43,11 +43,11 @@ func OnPartition(p int32) QueryOpt { return func(o *queryOpts) { o.partition = p
 
 // storeTarget is what a view needs to know about its store.
 type storeTarget struct {
-	app        *App
-	name       string
-	spec       state.Spec
-	sub        int
-	opts       queryOpts
+	app  *App
+	name string
+	spec state.Spec
+	sub  int
+	opts queryOpts
 }
 
 // target finds a store of the topology by name and kind.
