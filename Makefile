@@ -8,7 +8,7 @@ PKGS      := ./...
 RACE_PKGS := ./runtime/... ./changelog/... ./state/... ./cmd/... ./serde/...
 TEST_TIMEOUT ?= 20m
 
-.PHONY: setup test test-race demo bench lint fmt build
+.PHONY: setup test test-race demo cdc-demo bench lint fmt build
 
 ## setup: install the system packages Kafki needs (only those missing).
 setup:
@@ -36,6 +36,11 @@ test: setup
 ## demo: start an embedded broker, run word count, show the counts.
 demo: setup
 	$(GO) run ./examples/wordcount
+
+## cdc-demo: PostgreSQL orders -> CDC -> Kafki revenue per customer -> PostgreSQL,
+## on an embedded broker and a PostgreSQL the example starts itself.
+cdc-demo: setup
+	$(GO) run ./examples/cdcpipeline
 
 ## bench: the benchmark suite; writes BENCHMARKS.md.
 bench: setup
