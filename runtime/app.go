@@ -46,7 +46,6 @@ type App struct {
 
 	shutdownRequested atomic.Bool
 	globalFailed      atomic.Bool
-	cachingStores     int64 // caching stores over all tasks, set by Start
 	// cleanerStop and cleanerDone stop and wait for the state cleanup
 	// goroutine (cleanup.go); nil without one.
 	cleanerStop, cleanerDone chan struct{}
@@ -136,16 +135,6 @@ func (a *App) Start(ctx context.Context) error {
 	a.mu.Lock()
 	a.partitions = plan.partitions
 	a.mu.Unlock()
-	for _, sub := range a.subs {
-		if len(sub.SourceTopics) == 0 {
-			continue
-		}
-		for _, spec := range sub.Stores {
-			if spec.Caching {
-				a.cachingStores += int64(plan.partitions[sub.SourceTopics[0]])
-			}
-		}
-	}
 	if a.stateDir, err = changelog.OpenStateDir(a.cfg.stateDir, a.appID, changelog.WithLogger(a.cfg.logger)); err != nil {
 		return a.startFailed(fmt.Errorf("runtime: %w", err))
 	}
@@ -366,14 +355,6 @@ func (a *App) Close(ctx context.Context) error {
 	case <-ctx.Done():
 		return fmt.Errorf("runtime: close: %w", ctx.Err())
 	}
-}
-
-// cacheBytesPerStore is each caching store's share of CacheMaxBytes.
-func (a *App) cacheBytesPerStore() int64 {
-	if a.cfg.cacheBytes == 0 {
-		return 0
-	}
-	return max(a.cfg.cacheBytes/max(a.cachingStores, 1), 64<<10)
 }
 
 // Done is closed when the instance has stopped, after Close or a failure.

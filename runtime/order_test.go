@@ -41,7 +41,7 @@ func TestProcessOrdersByExtractedTime(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer task.Close()
-	at := &activeTask{task: task, counters: newMetrics().task("0_0"), curTS: -1}
+	at := &activeTask{task: task, counters: newMetrics().task("0_0")}
 	at.coll = newCollector(nil, at) // marks the input record of what it sends
 	// Kafka timestamps: right's records are older than left's; extracted
 	// times (the values) interleave the other way round.

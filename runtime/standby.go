@@ -52,7 +52,7 @@ func (th *streamThread) newStandby(ctx context.Context, id topology.TaskID) (_ *
 			return nil, fmt.Errorf("standby %s: %w", id, err)
 		}
 	}
-	if s.stores, err = openStores(sub.Stores, th.app.appID, id, s.dir, nil, nil, 0); err != nil {
+	if s.stores, err = openStores(sub.Stores, th.app.appID, id, s.dir, nil, nil, nil); err != nil {
 		return nil, fmt.Errorf("standby %s: %w", id, err)
 	}
 	cp := s.dir.ReadCheckpoint()

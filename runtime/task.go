@@ -68,8 +68,10 @@ type activeTask struct {
 	// restored are the checkpoint offsets as of the end of restoration;
 	// the collector's acknowledged offsets move them forward.
 	restored changelog.Offsets
-	curTS    int64
-	raw      topology.RawRecord
+	// rc is the task's record context, shared by the topology task and
+	// its store stack.
+	rc  state.RecordContext
+	raw topology.RawRecord
 }
 
 func (t *activeTask) handlerContext() HandlerContext {
@@ -100,9 +102,11 @@ func lockTaskDir(ctx context.Context, sd *changelog.StateDir, id topology.TaskID
 
 // openStores opens the engine stores of a sub-topology's task in dir
 // (changelog.OpenStore: a foreign or corrupt directory is wiped and its
-// checkpoint entry dropped) and, with a sink, their logging and caching
-// wrappers. Standbys pass a nil sink: they write nothing.
-func openStores(specs []state.Spec, appID string, id topology.TaskID, dir *changelog.TaskDir, sink changelog.Sink, ts func() int64, cacheBytes int64) ([]*openedStore, error) {
+// checkpoint entry dropped) and builds the store stack over each
+// (state.BuildStore, the place the test driver builds its stores too).
+// Standbys pass a nil sink and no cache: they write nothing.
+func openStores(specs []state.Spec, appID string, id topology.TaskID, dir *changelog.TaskDir, sink changelog.Sink,
+	rc *state.RecordContext, cache *state.ThreadCache) ([]*openedStore, error) {
 	var out []*openedStore
 	for _, spec := range specs {
 		var logTP changelog.TopicPartition
@@ -116,7 +120,11 @@ func openStores(specs []state.Spec, appID string, id topology.TaskID, dir *chang
 		}
 		os := &openedStore{spec: spec, inner: inner, logTP: logTP, persist: inner.Persistent(), trusted: trusted}
 		os.wrap = func(inner state.Store) (state.Store, error) {
-			return wrapStore(spec, inner, logTP, sink, ts, cacheBytes)
+			cfg := state.StackConfig{RecordContext: rc, ThreadCache: cache}
+			if sink != nil {
+				cfg.Changelog = state.Changelog{Topic: logTP.Topic, Partition: logTP.Partition, Sink: sink}
+			}
+			return state.BuildStore(spec, inner, cfg)
 		}
 		out = append(out, os)
 		if os.store, err = os.wrap(inner); err != nil {
@@ -125,35 +133,6 @@ func openStores(specs []state.Spec, appID string, id topology.TaskID, dir *chang
 		}
 	}
 	return out, nil
-}
-
-// wrapStore puts logging (when the spec asks and there is a sink) and then
-// caching in front of an engine store: caching goes in front of logging, as
-// in Kafka Streams, so that a key updated many times between commits is
-// logged once.
-func wrapStore(spec state.Spec, inner state.Store, logTP changelog.TopicPartition, sink changelog.Sink, ts func() int64, cacheBytes int64) (state.Store, error) {
-	if sink == nil {
-		return inner, nil // a standby: no logging, no cache
-	}
-	store := inner
-	if spec.Logging {
-		switch s := inner.(type) {
-		case state.KeyValueStore:
-			store = changelog.NewLoggingKeyValueStore(s, logTP.Topic, logTP.Partition, sink, ts)
-		case state.WindowStore:
-			store = changelog.NewLoggingWindowStore(s, spec.RetainDuplicates, logTP.Topic, logTP.Partition, sink, ts)
-		case state.SessionStore:
-			store = changelog.NewLoggingSessionStore(s, logTP.Topic, logTP.Partition, sink, ts)
-		default:
-			return nil, fmt.Errorf("store %s: cannot log a %T", spec.Name, inner)
-		}
-	}
-	if kv, ok := store.(state.KeyValueStore); ok && spec.Caching && cacheBytes > 0 {
-		c := state.NewCachingKeyValueStore(kv, cacheBytes)
-		c.SetTimestampSource(ts)
-		store = c // a state.CachedStore: package stream forwards from its flushes
-	}
-	return store, nil
 }
 
 func closeStores(stores []*openedStore) {
@@ -206,7 +185,7 @@ func (th *streamThread) newActiveTask(ctx context.Context, id topology.TaskID) (
 	if !ok {
 		return nil, fmt.Errorf("task %s: no sub-topology %d", id, id.SubTopology)
 	}
-	t := &activeTask{id: id, th: th, byTopic: map[string]*partQueue{}, counters: th.app.metrics.task(id.String()), curTS: -1}
+	t := &activeTask{id: id, th: th, byTopic: map[string]*partQueue{}, counters: th.app.metrics.task(id.String())}
 	t.counters.standby.Store(false)
 	t.coll = newCollector(th.cl, t)
 	if len(sub.Stores) > 0 {
@@ -226,8 +205,7 @@ func (th *streamThread) newActiveTask(ctx context.Context, id topology.TaskID) (
 				return nil, fmt.Errorf("task %s: %w", id, err)
 			}
 		}
-		ts := func() int64 { return t.curTS }
-		if t.stores, err = openStores(sub.Stores, th.app.appID, id, t.dir, t.coll, ts, th.app.cacheBytesPerStore()); err != nil {
+		if t.stores, err = openStores(sub.Stores, th.app.appID, id, t.dir, t.coll, &t.rc, th.cache); err != nil {
 			return nil, fmt.Errorf("task %s: %w", id, err)
 		}
 		if t.restored, err = th.restore(ctx, id, t.dir, t.stores, false); err != nil {
@@ -276,7 +254,8 @@ func (th *streamThread) newActiveTask(ctx context.Context, id topology.TaskID) (
 			}
 			return topology.Fail
 		},
-		OnDropped: func(_, reason string) { th.app.metrics.drop(reason) },
+		OnDropped:     func(_, reason string) { th.app.metrics.drop(reason) },
+		RecordContext: &t.rc,
 	})
 	if err != nil {
 		return nil, fmt.Errorf("task %s: %w", id, err)
@@ -367,7 +346,6 @@ func (t *activeTask) process(limit int) (int, error) {
 			q.recs, q.head = q.recs[:0], 0
 		}
 		toRaw(r, &t.raw)
-		t.curTS = t.raw.Timestamp
 		t.coll.inRecord = true
 		err := t.task.Process(&t.raw)
 		t.coll.inRecord = false

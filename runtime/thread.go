@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/kafki/kafki/changelog"
+	"github.com/kafki/kafki/state"
 	"github.com/kafki/kafki/topology"
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kgo"
@@ -31,6 +32,9 @@ type streamThread struct {
 	bal      *balancer
 	restorer *changelog.Restorer
 	commit   committer
+	// cache is the record-cache budget all caching stores of the thread's
+	// tasks share (CacheMaxBytes divided by the threads); nil: no caching.
+	cache *state.ThreadCache
 
 	tasks       map[topology.TaskID]*activeTask
 	byTP        map[tp]*activeTask
@@ -85,6 +89,9 @@ func (a *App) newThread(id int) (*streamThread, error) {
 		lastCommit:  time.Now(),
 	}
 	th.name = fmt.Sprintf("%s-%s-StreamThread-%d", a.appID, a.processID, id)
+	if a.cfg.cacheBytes > 0 {
+		th.cache = state.NewThreadCache(a.cfg.cacheBytes / int64(a.cfg.threads))
+	}
 	th.publish()
 	th.bal = &balancer{subs: a.subs, standbys: a.cfg.standbys, cooperative: a.cfg.cooperative, hooks: memberHooks{
 		processID:  a.processID,

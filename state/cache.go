@@ -7,6 +7,7 @@ import (
 	"sync/atomic"
 
 	"github.com/google/btree"
+	"github.com/kafki/kafki/serde"
 )
 
 // FlushListener receives what a record cache forwards when it flushes or
@@ -32,15 +33,22 @@ const cacheEntryOverhead = 96
 type cacheEntry struct {
 	key   []byte
 	value []byte // nil: a cached delete (when dirty) or absent
-	ts    int64
-	dirty bool
+	// ts and headers are the record context of the write that made the
+	// entry: the changelog record and the forwarded update carry them.
+	ts      int64
+	headers []serde.Header
+	dirty   bool
 
 	prev, next   *cacheEntry // LRU list: head is least recently used
 	dprev, dnext *cacheEntry // dirty list, in order of last update
 }
 
 func (e *cacheEntry) size() int64 {
-	return int64(len(e.key)+len(e.value)) + cacheEntryOverhead
+	n := int64(len(e.key)+len(e.value)) + cacheEntryOverhead
+	for _, h := range e.headers {
+		n += int64(len(h.Key)+len(h.Value)) + 32
+	}
+	return n
 }
 
 func cacheLess(a, b *cacheEntry) bool { return bytes.Compare(a.key, b.key) < 0 }
@@ -117,8 +125,15 @@ type CachingKeyValueStore struct {
 	size     int64
 	listener FlushListener
 	tsSource func() int64
-	closed   bool
-	iters    iterCount
+	// rc is the task's record context (SetRecordContext): writes take
+	// their timestamp and headers from it, and the cache puts an entry's
+	// back into it while it writes the entry below and forwards it.
+	rc *RecordContext
+	// shared is the thread's cache budget (SetThreadCache); nil: maxBytes
+	// bounds this store alone.
+	shared *ThreadCache
+	closed bool
+	iters  iterCount
 	// closedFlag is closed, readable without mu by iterators.
 	closedFlag atomic.Bool
 
@@ -126,6 +141,7 @@ type CachingKeyValueStore struct {
 	// listener runs after mu is released so that it may read the store.
 	pending []flushed
 	batch   []KeyValue
+	ctxs    []RecordContext
 	hits    int64
 	misses  int64
 }
@@ -133,6 +149,7 @@ type CachingKeyValueStore struct {
 type flushed struct {
 	key, newValue, oldValue []byte
 	ts                      int64
+	headers                 []serde.Header
 }
 
 var (
@@ -174,6 +191,51 @@ func (c *CachingKeyValueStore) SetTimestampSource(fn func() int64) {
 	c.mu.Unlock()
 }
 
+// SetRecordContext makes the cache take the timestamp and headers of each
+// write from rc, the task's record context, and set rc to an entry's
+// context while it writes the entry below (so that a logging store under
+// it logs with the entry's timestamp) and while it calls the flush
+// listener (so that what is forwarded carries the entry's headers).
+func (c *CachingKeyValueStore) SetRecordContext(rc *RecordContext) {
+	c.mu.Lock()
+	c.rc = rc
+	c.mu.Unlock()
+}
+
+// SetThreadCache makes the store share tc's budget with the other stores of
+// a stream thread instead of its own maxBytes (Kafka Streams' ThreadCache):
+// when the thread's caches together exceed it, the store being written
+// evicts its least recently used entries, forwarding the dirty ones.
+func (c *CachingKeyValueStore) SetThreadCache(tc *ThreadCache) {
+	c.mu.Lock()
+	if c.shared != nil {
+		c.shared.size.Add(-c.size)
+	}
+	c.shared = tc
+	if tc != nil {
+		tc.size.Add(c.size)
+	}
+	c.mu.Unlock()
+	c.mu.Lock()
+	c.unlockAndNotify(c.evict()) //nolint:errcheck // nothing is dirty yet when the stack is built
+}
+
+// addSize moves the store's (and its thread's) byte count by n.
+func (c *CachingKeyValueStore) addSize(n int64) {
+	c.size += n
+	if c.shared != nil {
+		c.shared.size.Add(n)
+	}
+}
+
+// over reports whether the cache must evict.
+func (c *CachingKeyValueStore) over() bool {
+	if c.shared != nil {
+		return c.shared.size.Load() > c.shared.max.Load()
+	}
+	return c.size > c.maxBytes
+}
+
 // CacheStats reports the bytes and entries held and the read hits and
 // misses so far.
 func (c *CachingKeyValueStore) CacheStats() (bytes int64, entries int, hits, misses int64) {
@@ -203,13 +265,18 @@ func (c *CachingKeyValueStore) insert(key, value []byte, ts int64, dirty bool) e
 		c.index[string(e.key)] = e
 		c.lru.pushLRU(e)
 	} else {
-		c.size -= e.size()
+		c.addSize(-e.size())
 		c.touch(e)
 	}
 	if value != nil {
 		value = append(make([]byte, 0, len(value)), value...)
 	}
-	e.value, e.ts = value, ts
+	e.value, e.ts, e.headers = value, ts, nil
+	if dirty && c.rc != nil {
+		// Processors do not modify headers they passed on, as with keys
+		// and values: the slice is kept, not copied.
+		e.headers = c.rc.Headers
+	}
 	if dirty {
 		if e.dirty {
 			c.dirty.removeDirty(e)
@@ -217,14 +284,14 @@ func (c *CachingKeyValueStore) insert(key, value []byte, ts int64, dirty bool) e
 		e.dirty = true
 		c.dirty.pushDirty(e)
 	}
-	c.size += e.size()
+	c.addSize(e.size())
 	return c.evict()
 }
 
 // evict drops least recently used entries until the cache fits, writing
 // dirty ones below first.
 func (c *CachingKeyValueStore) evict() error {
-	for c.size > c.maxBytes && c.lru.head != nil {
+	for c.over() && c.lru.head != nil {
 		e := c.lru.head
 		if e.dirty {
 			if err := c.writeBelow([]*cacheEntry{e}); err != nil {
@@ -234,7 +301,7 @@ func (c *CachingKeyValueStore) evict() error {
 		c.lru.removeLRU(e)
 		c.tree.Delete(e)
 		delete(c.index, string(e.key))
-		c.size -= e.size()
+		c.addSize(-e.size())
 	}
 	return nil
 }
@@ -242,7 +309,7 @@ func (c *CachingKeyValueStore) evict() error {
 // writeBelow writes dirty entries to the inner store in one batch, marks
 // them clean and queues them for the listener. Called with mu held.
 func (c *CachingKeyValueStore) writeBelow(entries []*cacheEntry) error {
-	c.batch = c.batch[:0]
+	c.batch, c.ctxs = c.batch[:0], c.ctxs[:0]
 	start := len(c.pending)
 	for _, e := range entries {
 		var old []byte
@@ -258,15 +325,46 @@ func (c *CachingKeyValueStore) writeBelow(entries []*cacheEntry) error {
 			continue // never reached the store: nothing to write or forward
 		}
 		c.batch = append(c.batch, KeyValue{Key: e.key, Value: e.value})
+		if c.rc != nil {
+			rc := *c.rc
+			rc.Timestamp, rc.Headers = e.ts, e.headers
+			c.ctxs = append(c.ctxs, rc)
+		}
 		if c.listener != nil {
-			c.pending = append(c.pending, flushed{key: e.key, newValue: e.value, oldValue: old, ts: e.ts})
+			c.pending = append(c.pending, flushed{key: e.key, newValue: e.value, oldValue: old, ts: e.ts, headers: e.headers})
 		}
 	}
 	if len(c.batch) == 0 {
 		return nil
 	}
-	err := c.inner.PutAll(c.batch)
+	var err error
+	switch in := c.inner.(type) {
+	case contextPutter:
+		if c.rc != nil {
+			err = in.putAllWithContexts(c.batch, c.ctxs)
+		} else {
+			err = c.inner.PutAll(c.batch)
+		}
+	case encodedKV:
+		// A window or session store: its logging wrapper logs each Put
+		// with the context in rc, so set it entry by entry.
+		if c.rc == nil {
+			err = in.PutAll(c.batch)
+			break
+		}
+		saved := *c.rc
+		for i, kv := range c.batch {
+			*c.rc = c.ctxs[i]
+			if err = in.Put(kv.Key, kv.Value); err != nil {
+				break
+			}
+		}
+		*c.rc = saved
+	default:
+		err = c.inner.PutAll(c.batch)
+	}
 	clear(c.batch)
+	clear(c.ctxs)
 	if err != nil {
 		c.pending = c.pending[:start]
 	}
@@ -282,17 +380,30 @@ func (c *CachingKeyValueStore) unlockAndNotify(err error) error {
 	}
 	pending := c.pending
 	listener := c.listener
+	rc := c.rc
 	c.pending = nil
 	c.mu.Unlock()
 	var errs []error
 	if err != nil {
 		errs = append(errs, err)
 	}
+	var saved RecordContext
+	if rc != nil {
+		saved = *rc
+	}
 	for _, f := range pending {
+		if rc != nil {
+			// What the listener forwards, and what is written because of
+			// it, carries the context of the write that made the entry.
+			rc.Timestamp, rc.Headers = f.ts, f.headers
+		}
 		if lerr := listener(f.key, f.newValue, f.oldValue, f.ts); lerr != nil {
 			errs = append(errs, lerr)
 			break
 		}
+	}
+	if rc != nil {
+		*rc = saved
 	}
 	clear(pending)
 	c.mu.Lock()
@@ -327,6 +438,9 @@ func (c *CachingKeyValueStore) Get(key []byte) ([]byte, error) {
 }
 
 func (c *CachingKeyValueStore) now() int64 {
+	if c.rc != nil {
+		return c.rc.Timestamp
+	}
 	if c.tsSource != nil {
 		return c.tsSource()
 	}
@@ -466,7 +580,8 @@ func (c *CachingKeyValueStore) Close() error {
 	c.closedFlag.Store(true)
 	c.tree.Clear(false)
 	clear(c.index)
-	c.lru, c.dirty, c.size = entryList{}, entryList{}, 0
+	c.addSize(-c.size)
+	c.lru, c.dirty = entryList{}, entryList{}
 	c.mu.Unlock()
 	cerr := c.inner.Close()
 	if lerr := leakErr(c.Name(), c.iters.OpenIterators()); lerr != nil {

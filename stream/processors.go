@@ -192,33 +192,25 @@ func (s kvStore[K, V]) remove(kb []byte, ts int64) error {
 	return err
 }
 
-// flushListenerStore is what state's caching stores offer (the listener
-// half of state.CachedStore): the store calls the listener with every entry
-// it evicts or flushes, with the value the store held before.
-type flushListenerStore interface {
-	SetFlushListener(state.FlushListener)
-}
-
-// funcFlushListenerStore is the same method spelled with an unnamed func
-// type, as caching stores written outside package state may have it (the
-// stand-in of this package's tests does): Go method sets tell the two
-// apart, so both are looked for.
-type funcFlushListenerStore interface {
-	SetFlushListener(func(key, newValue, oldValue []byte, timestamp int64) error)
-}
-
-// setFlushListener sets fn on s when s is a caching store of either shape
-// and reports whether it is one.
+// setFlushListener sets fn on s when s is a record cache (a
+// state.CachedStore, as state.BuildStore makes it) and reports whether it
+// is one.
 func setFlushListener(s state.Store, fn state.FlushListener) bool {
-	switch fl := s.(type) {
-	case flushListenerStore:
-		fl.SetFlushListener(fn)
-	case funcFlushListenerStore:
-		fl.SetFlushListener(fn)
-	default:
-		return false
+	c, ok := s.(state.CachedStore)
+	if ok {
+		c.SetFlushListener(fn)
 	}
-	return true
+	return ok
+}
+
+// flushHeaders returns the headers of the cache entry being forwarded: the
+// cache puts the entry's record context into the task's while it calls
+// its flush listener.
+func flushHeaders(ctx any) []serde.Header {
+	if rc, ok := ctx.(interface{ RecordContext() *state.RecordContext }); ok {
+		return rc.RecordContext().Headers
+	}
+	return nil
 }
 
 // tableEmitter forwards a table's changes: directly, or, when its store
@@ -243,7 +235,7 @@ func (e *tableEmitter[K, V]) init(ctx topology.ProcessorContext[K, Change[V]]) e
 	e.kv = kv
 	if e.caching {
 		e.cached = setFlushListener(kv.s, func(key, newValue, oldValue []byte, ts int64) error {
-			rec := topology.Record[K, Change[V]]{Timestamp: ts}
+			rec := topology.Record[K, Change[V]]{Timestamp: ts, Headers: flushHeaders(ctx)}
 			var err error
 			if rec.Key, err = e.ks.Deserialize(e.store, nil, key); err != nil {
 				return err

@@ -172,7 +172,15 @@ func (p *procNode[KIn, VIn, KOut, VOut]) close() error { return p.proc.Close() }
 
 func (p *procNode[KIn, VIn, KOut, VOut]) process(rec Record[KIn, VIn]) error {
 	p.count++
-	if err := p.proc.Process(rec); err != nil {
+	// The record context follows the record into each processor and back
+	// out of it once the children are done, as in Kafka Streams: a store
+	// written after a Forward sees this record's timestamp, not a child's.
+	rc := p.task.rc
+	ts, hs := rc.Timestamp, rc.Headers
+	rc.Timestamp, rc.Headers = rec.Timestamp, rec.Headers
+	err := p.proc.Process(rec)
+	rc.Timestamp, rc.Headers = ts, hs
+	if err != nil {
 		return p.task.handleProcessingError(p.name, err)
 	}
 	return nil
@@ -208,6 +216,12 @@ func (p *procNode[KIn, VIn, KOut, VOut]) Schedule(interval time.Duration, typ Pu
 func (p *procNode[KIn, VIn, KOut, VOut]) RecordMetadata() (RecordMetadata, bool) {
 	return p.task.meta, p.task.hasMeta
 }
+
+// RecordContext is the task's record context (timestamp and headers of the
+// record being processed). A record cache sets it to an entry's context
+// while it forwards the entry, so that a processor forwarding from a cache
+// flush finds the headers of the write there.
+func (p *procNode[KIn, VIn, KOut, VOut]) RecordContext() *state.RecordContext { return p.task.rc }
 
 func (p *procNode[KIn, VIn, KOut, VOut]) RecordDropped(reason string) { p.task.dropped(p.name, reason) }
 func (p *procNode[KIn, VIn, KOut, VOut]) TaskID() TaskID              { return p.task.cfg.ID }

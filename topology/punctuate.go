@@ -3,6 +3,8 @@ package topology
 import (
 	"fmt"
 	"time"
+
+	"github.com/kafki/kafki/state"
 )
 
 type schedule struct {
@@ -64,6 +66,9 @@ func (p *punctuations) fire(t *Task, typ PunctuationType, now int64) error {
 			next = due.next + ((now-due.next)/due.interval+1)*due.interval
 		}
 		due.next = next
+		// A punctuator writes and forwards with the punctuation time and
+		// no headers, as Kafka Streams' punctuation record context.
+		*t.rc = state.RecordContext{Timestamp: now, Offset: -1, Partition: -1}
 		if err := due.fn(now); err != nil {
 			return &ProcessingError{Task: t.cfg.ID, Node: due.node, Err: fmt.Errorf("%s punctuator: %w", typ, err)}
 		}

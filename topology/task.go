@@ -88,6 +88,12 @@ type TaskConfig struct {
 	OnProcessingError func(err *ProcessingError) ErrorAction
 	// OnDropped counts dropped records by node and reason, for metrics.
 	OnDropped func(node, reason string)
+	// RecordContext is where the task keeps the context of the record
+	// being processed (timestamp and headers of the record each processor
+	// receives, origin of the input record); the store stack built with
+	// the same pointer (state.BuildStore) reads it. nil: the task keeps
+	// its own.
+	RecordContext *state.RecordContext
 }
 
 // ErrStoreNotConnected is returned by StateStore for a store the processor
@@ -152,6 +158,7 @@ type Task struct {
 	meta       RecordMetadata
 	hasMeta    bool
 	raw        *RawRecord
+	rc         *state.RecordContext
 	punct      punctuations
 	closed     bool
 }
@@ -181,6 +188,10 @@ func (t *Topology) NewTask(cfg TaskConfig) (*Task, error) {
 	}
 	if task.cfg.Now == nil {
 		task.cfg.Now = time.Now
+	}
+	task.rc = cfg.RecordContext
+	if task.rc == nil {
+		task.rc = &state.RecordContext{}
 	}
 	fail := func(err error) (*Task, error) {
 		return nil, errors.Join(err, task.closeStores())
@@ -261,6 +272,8 @@ func (t *Task) Process(rec *RawRecord) error {
 	}
 	t.meta = RecordMetadata{Topic: rec.Topic, Partition: rec.Partition, Offset: rec.Offset}
 	t.hasMeta, t.raw = true, rec
+	*t.rc = state.RecordContext{Timestamp: rec.Timestamp, Headers: rec.Headers, Topic: rec.Topic,
+		Partition: rec.Partition, Offset: rec.Offset}
 	err := src.processRaw(rec)
 	t.hasMeta, t.raw = false, nil
 	if err != nil {
@@ -303,6 +316,10 @@ func (t *Task) RecordTime(rec *RawRecord) int64 {
 func (t *Task) Punctuate(now time.Time) error {
 	return t.punct.fire(t, WallClockTime, now.UnixMilli())
 }
+
+// RecordContext is the task's record context (see
+// TaskConfig.RecordContext).
+func (t *Task) RecordContext() *state.RecordContext { return t.rc }
 
 // StreamTime is the largest timestamp processed so far, or -1.
 func (t *Task) StreamTime() int64 { return t.streamTime }

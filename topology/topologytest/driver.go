@@ -23,6 +23,8 @@ type config struct {
 	opener    topology.StoreOpener
 	logger    *slog.Logger
 	noFlush   bool
+	cacheSet  bool
+	cache     int64
 	onDeser   func(*topology.RawRecord, error) topology.ErrorAction
 	onProcErr func(*topology.ProcessingError) topology.ErrorAction
 }
@@ -37,9 +39,17 @@ func ApplicationID(id string) Option { return func(c *config) { c.appID = id } }
 // StartTime sets the initial wall-clock time (default: Unix epoch + 0).
 func StartTime(t time.Time) Option { return func(c *config) { c.start = t } }
 
-// StoreOpener replaces the default opener, which opens every store
-// (key-value, window, session) in memory whatever its engine.
+// StoreOpener replaces the default engine, which opens every store
+// (key-value, window, session) in memory whatever its spec says. The
+// opener returns the engine store; the driver builds the same store stack
+// over it as the runtime (state.BuildStore: record cache, change-logging,
+// engine).
 func StoreOpener(o topology.StoreOpener) Option { return func(c *config) { c.opener = o } }
+
+// CacheMaxBytes sets the record-cache budget shared by all caching stores
+// (statestore.cache.max.bytes; default 10 MiB, as the runtime's). 0 turns
+// caching off: every update is forwarded at once.
+func CacheMaxBytes(n int64) Option { return func(c *config) { c.cache, c.cacheSet = n, true } }
 
 // Logger sets the tasks' logger (default: discard).
 func Logger(l *slog.Logger) Option { return func(c *config) { c.logger = l } }
@@ -71,22 +81,34 @@ type Driver struct {
 	queue    []topology.RawRecord
 	offsets  map[string]int64
 	stores   map[string]state.Store
-	specs    map[string]state.Spec
-	now      time.Time
-	drops    map[string]int
-	closed   bool
+	// changelogs are the changelog records of logged stores, by store.
+	changelogs map[string][]topology.RawRecord
+	logOffsets map[string]int64
+	rcs        []*state.RecordContext
+	specs      map[string]state.Spec
+	now        time.Time
+	drops      map[string]int
+	closed     bool
 }
 
 // New starts one task per sub-topology of topo. Close it when done.
 func New(topo *topology.Topology, opts ...Option) (*Driver, error) {
-	cfg := config{appID: "topologytest", start: time.UnixMilli(0)}
+	cfg := config{appID: "topologytest", start: time.UnixMilli(0), cache: 10 << 20}
 	for _, o := range opts {
 		o(&cfg)
+	}
+	if cfg.cache < 0 {
+		return nil, fmt.Errorf("topologytest: negative cache size %d", cfg.cache)
 	}
 	d := &Driver{cfg: cfg, topo: topo, byTopic: map[string]*topology.Task{}, internal: map[string]bool{},
 		globals: map[string]state.KeyValueStore{},
 		outputs: map[string][]topology.RawRecord{}, offsets: map[string]int64{},
-		stores: map[string]state.Store{}, specs: map[string]state.Spec{}, now: cfg.start, drops: map[string]int{}}
+		stores: map[string]state.Store{}, specs: map[string]state.Spec{}, now: cfg.start, drops: map[string]int{},
+		changelogs: map[string][]topology.RawRecord{}, logOffsets: map[string]int64{}}
+	var cache *state.ThreadCache
+	if cfg.cache > 0 {
+		cache = state.NewThreadCache(cfg.cache)
+	}
 	opener := cfg.opener
 	if opener == nil {
 		opener = openInMemory
@@ -109,16 +131,28 @@ func New(topo *topology.Topology, opts ...Option) (*Driver, error) {
 		d.internal[it.Name] = true
 	}
 	for _, sub := range topo.SubTopologies(cfg.appID) {
+		rc := &state.RecordContext{}
+		d.rcs = append(d.rcs, rc)
 		task, err := topo.NewTask(topology.TaskConfig{
 			ID:            topology.TaskID{SubTopology: sub.ID},
 			ApplicationID: cfg.appID,
+			RecordContext: rc,
 			Stores: func(spec state.Spec) (state.Store, error) {
-				s, err := opener(spec)
-				if err == nil {
-					d.stores[spec.Name] = s
-					d.specs[spec.Name] = spec
+				engine, err := opener(spec)
+				if err != nil {
+					return nil, err
 				}
-				return s, err
+				s, err := state.BuildStore(spec, engine, state.StackConfig{
+					Changelog:     state.Changelog{Topic: changelogTopic(cfg.appID, spec.Name), Sink: changelogSink{d, spec.Name}},
+					RecordContext: rc,
+					ThreadCache:   cache,
+				})
+				if err != nil {
+					return nil, errors.Join(err, engine.Close())
+				}
+				d.stores[spec.Name] = s
+				d.specs[spec.Name] = spec
+				return s, nil
 			},
 			GlobalStores:           globals,
 			Collector:              collector{d},
@@ -142,6 +176,34 @@ func New(topo *topology.Topology, opts ...Option) (*Driver, error) {
 func openInMemory(spec state.Spec) (state.Store, error) {
 	spec.Engine = state.InMemory // key-value, window and session stores alike
 	return state.Open(spec, "")
+}
+
+// changelogTopic is Kafka Streams' (and the runtime's) changelog topic
+// name.
+func changelogTopic(appID, store string) string { return appID + "-" + store + "-changelog" }
+
+// changelogSink keeps what a logged store writes to its changelog, for
+// ReadChangelog.
+type changelogSink struct {
+	d     *Driver
+	store string
+}
+
+func (c changelogSink) Send(topic string, partition int32, key, value []byte, headers []serde.Header, ts int64) error {
+	d := c.d
+	d.changelogs[c.store] = append(d.changelogs[c.store], topology.RawRecord{Topic: topic, Partition: partition,
+		Offset: d.logOffsets[topic], Key: key, Value: value, Timestamp: ts, Headers: headers})
+	d.logOffsets[topic]++
+	return nil
+}
+
+// ReadChangelog returns and consumes the records the logged store has
+// written to its changelog topic (<application id>-<store>-changelog) so
+// far: with caching, one per key and flush; without, one per update.
+func (d *Driver) ReadChangelog(store string) []topology.RawRecord {
+	out := d.changelogs[store]
+	delete(d.changelogs, store)
+	return out
 }
 
 type collector struct{ d *Driver }
