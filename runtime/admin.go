@@ -42,6 +42,8 @@ type adminServer struct {
 	ln  net.Listener
 	srv *http.Server
 	reg *prometheus.Registry
+	// client forwards queries to the instance hosting their key.
+	client *http.Client
 }
 
 // listenAdmin opens the admin listener. It runs in Start before anything
@@ -59,12 +61,13 @@ func (a *App) listenAdmin() error {
 	if err != nil {
 		return fmt.Errorf("runtime: admin server: %w", err)
 	}
-	s := &adminServer{app: a, ln: ln, reg: prometheus.NewRegistry()}
+	s := &adminServer{app: a, ln: ln, reg: prometheus.NewRegistry(), client: newForwardClient()}
 	s.reg.MustRegister(&promCollector{app: a})
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /healthz", s.healthz)
 	mux.HandleFunc("GET /readyz", s.readyz)
 	mux.Handle("GET /metrics", promhttp.HandlerFor(s.reg, promhttp.HandlerOpts{ErrorLog: nil}))
+	s.routeQueries(mux)
 	s.srv = &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
 	a.admin = s
 	if a.cfg.appServer == "" {

@@ -20,6 +20,8 @@ type memberState struct {
 	state map[topology.TaskID]bool
 	// shutdown asks the whole application to stop.
 	shutdown bool
+	// endpoint is the member's application server, or "".
+	endpoint string
 }
 
 // memberAssignment is one member's share of an assignment.

@@ -27,6 +27,9 @@ type subscriptionInfo struct {
 	Owned    []string `json:"a,omitempty"`
 	State    []string `json:"s,omitempty"`
 	Shutdown bool     `json:"x,omitempty"`
+	// Endpoint is the member's application server (host:port) for
+	// interactive queries, Kafka Streams' user endpoint.
+	Endpoint string `json:"e,omitempty"`
 }
 
 // assignmentInfo is the user data of one member's assignment (Kafka Streams'
@@ -38,6 +41,17 @@ type assignmentInfo struct {
 	Standby []string `json:"s,omitempty"`
 	// Error is non-zero when the application must shut down.
 	Error int `json:"e,omitempty"`
+	// Hosts tells every member which endpoint hosts which tasks (Kafka
+	// Streams' partitionsByHost and standbyPartitionByHost), for
+	// interactive queries.
+	Hosts []hostTasks `json:"h,omitempty"`
+}
+
+// hostTasks are the tasks of one application server.
+type hostTasks struct {
+	Endpoint string   `json:"e"`
+	Active   []string `json:"a,omitempty"`
+	Standby  []string `json:"s,omitempty"`
 }
 
 const assignErrShutdown = 1
@@ -91,6 +105,8 @@ type memberHooks struct {
 	stateTasks func() []topology.TaskID
 	// shutdown reports whether this member asks the application to stop.
 	shutdown func() bool
+	// endpoint is the application server advertised, or "".
+	endpoint string
 }
 
 // balancer is Kafki's kgo.GroupBalancer: it assigns whole tasks, sticky and
@@ -103,8 +119,9 @@ type balancer struct {
 	cooperative bool
 	hooks       memberHooks
 
-	mu   sync.Mutex
-	last Assignment
+	mu    sync.Mutex
+	last  Assignment
+	hosts []hostTasks
 	// followUp is set on the leader when its last plan held tasks back
 	// for a cooperative move: the leader then rejoins to finish the move,
 	// as Kafka Streams schedules a follow-up rebalance.
@@ -162,7 +179,7 @@ func (b *balancer) JoinGroupMetadata(topics []string, current map[string][]int32
 			owned = append(owned, t)
 		}
 	}
-	info := subscriptionInfo{Version: 1, Process: b.hooks.processID, Owned: taskStrings(owned)}
+	info := subscriptionInfo{Version: 1, Process: b.hooks.processID, Owned: taskStrings(owned), Endpoint: b.hooks.endpoint}
 	if b.hooks.stateTasks != nil {
 		st := b.hooks.stateTasks()
 		slices.SortFunc(st, compareTasks)
@@ -208,6 +225,7 @@ func (b *balancer) ParseSyncAssignment(assignment []byte) (map[string][]int32, e
 	}
 	b.mu.Lock()
 	b.last = Assignment{Active: active, Standby: standby, Shutdown: info.Error == assignErrShutdown}
+	b.hosts = info.Hosts
 	b.mu.Unlock()
 	out := make(map[string][]int32, len(ma.Topics))
 	for _, t := range ma.Topics {
@@ -253,7 +271,7 @@ func (b *balancer) MemberBalancer(members []kmsg.JoinGroupResponseMember) (kgo.G
 		if err != nil {
 			return nil, nil, fmt.Errorf("kafki balancer: member %s: %w", m.MemberID, err)
 		}
-		ms := memberState{id: m.MemberID, process: info.Process, owned: owned, shutdown: info.Shutdown,
+		ms := memberState{id: m.MemberID, process: info.Process, owned: owned, shutdown: info.Shutdown, endpoint: info.Endpoint,
 			state: make(map[topology.TaskID]bool, len(st))}
 		for _, t := range st {
 			ms.state[t] = true
@@ -319,6 +337,7 @@ func (m *memberBalancer) BalanceOrError(topics map[string]int32) (kgo.IntoSyncAs
 	m.b.mu.Lock()
 	m.b.followUp = held
 	m.b.mu.Unlock()
+	hosts := hostMap(m.members, plan)
 	out := make(syncAssignment, 0, len(m.members))
 	for _, ms := range m.members {
 		ma := kmsg.NewConsumerMemberAssignment()
@@ -328,6 +347,7 @@ func (m *memberBalancer) BalanceOrError(topics map[string]int32) (kgo.IntoSyncAs
 		} else if a := plan[ms.id]; a != nil {
 			info.Active = taskStrings(a.active)
 			info.Standby = taskStrings(a.standby)
+			info.Hosts = hosts
 			parts := map[string][]int32{}
 			for _, t := range a.active {
 				m.b.taskPartitions(t, parts)
@@ -348,6 +368,40 @@ func (m *memberBalancer) BalanceOrError(topics map[string]int32) (kgo.IntoSyncAs
 		out = append(out, sa)
 	}
 	return out, nil
+}
+
+// hostMap gathers the tasks of a plan by member endpoint; members with no
+// endpoint are left out.
+func hostMap(members []memberState, plan map[string]*memberAssignment) []hostTasks {
+	byEndpoint := map[string]*hostTasks{}
+	var order []string
+	for _, ms := range members {
+		a := plan[ms.id]
+		if ms.endpoint == "" || a == nil {
+			continue
+		}
+		h := byEndpoint[ms.endpoint]
+		if h == nil {
+			h = &hostTasks{Endpoint: ms.endpoint}
+			byEndpoint[ms.endpoint] = h
+			order = append(order, ms.endpoint)
+		}
+		h.Active = append(h.Active, taskStrings(a.active)...)
+		h.Standby = append(h.Standby, taskStrings(a.standby)...)
+	}
+	slices.Sort(order)
+	out := make([]hostTasks, 0, len(order))
+	for _, e := range order {
+		out = append(out, *byEndpoint[e])
+	}
+	return out
+}
+
+// lastHosts returns the tasks by endpoint of the last assignment received.
+func (b *balancer) lastHosts() []hostTasks {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.hosts
 }
 
 type syncAssignment []kmsg.SyncGroupRequestGroupAssignment

@@ -70,7 +70,7 @@ func (a *App) target(name string, kind state.Kind, opts []QueryOpt) (*storeTarge
 			}
 		}
 	}
-	if t.spec.Name == "" || t.spec.Kind != kind {
+	if t.spec.Name == "" || (kind >= 0 && t.spec.Kind != kind) {
 		return nil, storeErr(name, -1, ErrUnknownStateStore)
 	}
 	return t, nil

@@ -97,6 +97,7 @@ func (a *App) newThread(id int) (*streamThread, error) {
 		processID:  a.processID,
 		stateTasks: a.stateTasks,
 		shutdown:   a.shutdownRequested.Load,
+		endpoint:   a.cfg.appServer,
 	}}
 	opts := []kgo.Opt{
 		kgo.SeedBrokers(a.cfg.brokers...),
