@@ -26,8 +26,16 @@ var memSeg = statetest.SegEngine{
 	},
 }
 
+// The write-back buffer on the in-memory engine, written all the time.
+var writeBackKV = statetest.KVEngine{
+	Name: "writeback300-memory",
+	Open: func(t testing.TB, dir string) state.KeyValueStore {
+		return state.NewWriteBackStore(state.NewInMemoryKeyValueStore("kv").(state.EngineStore), 300)
+	},
+}
+
 func TestKeyValueContract(t *testing.T) {
-	for _, e := range statetest.KVWithCaches(memKV) {
+	for _, e := range append(statetest.KVWithCaches(memKV), writeBackKV) {
 		t.Run(e.Name, func(t *testing.T) { statetest.KeyValueContract(t, e) })
 	}
 }

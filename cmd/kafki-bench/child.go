@@ -13,6 +13,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/kafki/kafki/state/rocksdb"
 )
 
 // resultPrefix starts the line a child prints its result on, so that
@@ -122,6 +124,11 @@ func runChild(ctx context.Context, name string, e env, stdout io.Writer) error {
 	}
 	res := result{Scenario: name}
 	e.profileName = name
+	// A developer's before/after knob: the RocksDB engine without its
+	// write-back buffer.
+	if os.Getenv("KAFKI_BENCH_ROCKSDB_WRITEBACK") == "off" {
+		rocksdb.DefaultConfig.WriteBackBytes = -1
+	}
 	m, err := sc.run(ctx, e)
 	var un errUnavailable
 	switch {

@@ -14,6 +14,7 @@ import (
 	"github.com/kafki/kafki/changelog"
 	"github.com/kafki/kafki/runtime"
 	"github.com/kafki/kafki/serde"
+	"github.com/kafki/kafki/state"
 	"github.com/kafki/kafki/state/rocksdb"
 	"github.com/kafki/kafki/stream"
 	"github.com/kafki/kafki/topology"
@@ -39,10 +40,20 @@ var scenarios = []scenario{
 	{name: "stateless", title: "stateless chain (filter, mapValues ×2, filter, to)", input: "line", needs: "lines", run: stateless},
 	{name: "wordcount-rocksdb", title: "word count, RocksDB + changelog + cache", input: "line", needs: "lines",
 		run: func(ctx context.Context, e env) (measure, error) {
-			return wordCount(ctx, e, "wordcount-rocksdb", false)
+			return wordCount(ctx, e, "wordcount-rocksdb", state.RocksDB, true)
 		}},
 	{name: "wordcount-memory", title: "word count, in-memory store + changelog + cache", input: "line", needs: "lines",
-		run: func(ctx context.Context, e env) (measure, error) { return wordCount(ctx, e, "wordcount-memory", true) }},
+		run: func(ctx context.Context, e env) (measure, error) {
+			return wordCount(ctx, e, "wordcount-memory", state.InMemory, true)
+		}},
+	{name: "wordcount-rocksdb-nocache", title: "word count, RocksDB + changelog, cache off", input: "line", needs: "lines",
+		run: func(ctx context.Context, e env) (measure, error) {
+			return wordCount(ctx, e, "wordcount-rocksdb-nocache", state.RocksDB, false)
+		}},
+	{name: "wordcount-memory-nocache", title: "word count, in-memory store + changelog, cache off", input: "line", needs: "lines",
+		run: func(ctx context.Context, e env) (measure, error) {
+			return wordCount(ctx, e, "wordcount-memory-nocache", state.InMemory, false)
+		}},
 	{name: "hopping-window", title: "hopping-window count with suppression", input: "line", needs: "window-lines", run: hoppingWindow},
 	{name: "stream-table-join", title: "stream-table join", input: "line", needs: "lines", run: streamTableJoin},
 	{name: "wordcount-eos", title: "word count, exactly-once v2", input: "line", needs: "lines", run: wordCountEOS},
@@ -131,13 +142,13 @@ func stateless(ctx context.Context, e env) (measure, error) {
 }
 
 // wordCountTopology is the word count of examples/wordcount.
-func wordCountTopology(e env, name string, inMemory bool) (*topology.Topology, string, error) {
+func wordCountTopology(e env, name string, engine state.Engine, caching bool) (*topology.Topology, string, error) {
 	b := stream.NewBuilder()
 	lines := stream.Stream(b, e.LinesTopic, serde.Bytes(), serde.String())
 	words := stream.FlatMapValues(lines, strings.Fields, stream.WithValueSerde(serde.String()))
 	byWord := stream.GroupBy(words, func(_ []byte, w string) string { return w }, stream.WithKeySerde(serde.String()))
-	opts := []stream.Option{stream.StoreName("counts")}
-	if inMemory {
+	opts := []stream.Option{stream.StoreName("counts"), stream.WithCaching(caching)}
+	if engine == state.InMemory {
 		opts = append(opts, stream.InMemory())
 	}
 	out := "bench-" + name + "-" + e.RunID + "-out"
@@ -146,8 +157,8 @@ func wordCountTopology(e env, name string, inMemory bool) (*topology.Topology, s
 	return topo, out, err
 }
 
-func wordCount(ctx context.Context, e env, name string, inMemory bool) (measure, error) {
-	topo, out, err := wordCountTopology(e, name, inMemory)
+func wordCount(ctx context.Context, e env, name string, engine state.Engine, caching bool) (measure, error) {
+	topo, out, err := wordCountTopology(e, name, engine, caching)
 	if err != nil {
 		return measure{}, err
 	}
@@ -189,7 +200,7 @@ func outputNote(ctx context.Context, e env, out string, words int64) (string, er
 // wordCountEOS is word count under exactly_once_v2. It reports the
 // runtime's refusal as "not available" until transactions exist.
 func wordCountEOS(ctx context.Context, e env) (measure, error) {
-	topo, out, err := wordCountTopology(e, "wordcount-eos", false)
+	topo, out, err := wordCountTopology(e, "wordcount-eos", state.RocksDB, true)
 	if err != nil {
 		return measure{}, err
 	}

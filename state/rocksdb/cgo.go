@@ -10,6 +10,7 @@ package rocksdb
 /*
 #cgo LDFLAGS: -lrocksdb
 #include <stdlib.h>
+#include <string.h>
 #include "rocksdb/c.h"
 
 typedef struct {
@@ -38,15 +39,37 @@ static kafki_iter_entry kafki_iter_step(rocksdb_iterator_t* it, int op) {
 }
 
 typedef struct {
-	char* v;
+	rocksdb_pinnableslice_t* big; // set when the value did not fit: copy with kafki_take
 	size_t vlen;
 	char* err;
-} kafki_get_result;
+	unsigned char found;
+} kafki_get_into_result;
 
-static kafki_get_result kafki_get(rocksdb_t* db, const rocksdb_readoptions_t* ro, const char* k, size_t klen) {
-	kafki_get_result r = {0};
-	r.v = rocksdb_get(db, ro, k, klen, &r.vlen, &r.err);
+// kafki_get_into reads key's value into buf when it fits (one crossing,
+// no malloc of the value: the slice is pinned in the block cache or
+// memtable); a larger value stays pinned in big for kafki_take.
+static kafki_get_into_result kafki_get_into(rocksdb_t* db, const rocksdb_readoptions_t* ro, const char* k, size_t klen, char* buf, size_t cap) {
+	kafki_get_into_result r = {0};
+	rocksdb_pinnableslice_t* p = rocksdb_get_pinned(db, ro, k, klen, &r.err);
+	if (r.err != NULL || p == NULL) {
+		return r;
+	}
+	r.found = 1;
+	const char* v = rocksdb_pinnableslice_value(p, &r.vlen);
+	if (r.vlen <= cap) {
+		if (r.vlen > 0) memcpy(buf, v, r.vlen);
+		rocksdb_pinnableslice_destroy(p);
+		return r;
+	}
+	r.big = p;
 	return r;
+}
+
+static void kafki_take(rocksdb_pinnableslice_t* p, char* buf) {
+	size_t vlen;
+	const char* v = rocksdb_pinnableslice_value(p, &vlen);
+	memcpy(buf, v, vlen);
+	rocksdb_pinnableslice_destroy(p);
 }
 
 static char* kafki_put(rocksdb_t* db, const rocksdb_writeoptions_t* wo, const char* k, size_t klen, const char* v, size_t vlen) {
@@ -69,6 +92,7 @@ import "C"
 
 import (
 	"errors"
+	"sync"
 	"unsafe"
 
 	"github.com/linxGnu/grocksdb"
@@ -128,17 +152,31 @@ func iterStep(it *C.rocksdb_iterator_t, op int) (key, value []byte, ok bool) {
 	return key, unsafe.Slice((*byte)(unsafe.Pointer(e.v)), int(e.vlen)), true
 }
 
+// getScratch holds the buffers point reads copy values into, in C, before
+// Go copies them to a slice of the exact size: one cgo crossing per read.
+var getScratch = sync.Pool{New: func() any { b := make([]byte, 4096); return &b }}
+
 // dbGet copies key's value into Go memory (nil when absent).
 func dbGet(db *C.rocksdb_t, ro *C.rocksdb_readoptions_t, key []byte) ([]byte, error) {
-	r := C.kafki_get(db, ro, cBytes(key), C.size_t(len(key)))
-	if r.err != nil {
+	bp := getScratch.Get().(*[]byte)
+	buf := *bp
+	r := C.kafki_get_into(db, ro, cBytes(key), C.size_t(len(key)), (*C.char)(unsafe.Pointer(&buf[0])), C.size_t(len(buf)))
+	switch {
+	case r.err != nil:
+		getScratch.Put(bp)
 		return nil, cErr(r.err)
-	}
-	if r.v == nil {
+	case r.found == 0:
+		getScratch.Put(bp)
 		return nil, nil
+	case r.big != nil:
+		getScratch.Put(bp)
+		v := make([]byte, int(r.vlen))
+		C.kafki_take(r.big, (*C.char)(unsafe.Pointer(&v[0])))
+		return v, nil
 	}
-	v := C.GoBytes(unsafe.Pointer(r.v), C.int(r.vlen))
-	C.rocksdb_free(unsafe.Pointer(r.v))
+	v := make([]byte, int(r.vlen))
+	copy(v, buf)
+	getScratch.Put(bp)
 	return v, nil
 }
 

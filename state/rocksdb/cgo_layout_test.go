@@ -77,3 +77,21 @@ func TestHandleLayout(t *testing.T) {
 		t.Fatalf("direct iterator step through the C handle: %q %v", k, ok)
 	}
 }
+
+// Values larger than the read scratch buffer come back whole, as do empty
+// ones.
+func TestGetValueSizes(t *testing.T) {
+	s, err := OpenKeyValueStore("sizes", t.TempDir(), WithConfig(testConfig), WithWriteBack(-1))
+	must(t, err)
+	defer s.Close()
+	for _, n := range []int{0, 1, 4095, 4096, 4097, 1 << 20} {
+		v := bytes.Repeat([]byte{byte(n)}, n)
+		k := []byte{byte(n), byte(n >> 8), byte(n >> 16)}
+		must(t, s.Put(k, v))
+		got, err := s.Get(k)
+		must(t, err)
+		if got == nil || !bytes.Equal(got, v) {
+			t.Fatalf("value of %d bytes read back as %d bytes", n, len(got))
+		}
+	}
+}

@@ -28,6 +28,22 @@ var rocksKVEngine = statetest.KVEngine{
 	},
 }
 
+// rocksKVWith is the engine with extra options: the write-back buffer off,
+// or so small that it is written all the time.
+func rocksKVWith(name string, opts ...Option) statetest.KVEngine {
+	return statetest.KVEngine{
+		Name:       name,
+		Persistent: true,
+		Open: func(t testing.TB, dir string) state.KeyValueStore {
+			s, err := OpenKeyValueStore("kv", dir+"/kv", append([]Option{WithConfig(testConfig)}, opts...)...)
+			if err != nil {
+				t.Fatal(err)
+			}
+			return s
+		},
+	}
+}
+
 var rocksSegEngine = statetest.SegEngine{
 	Name:       "rocksdb",
 	Persistent: true,
@@ -48,19 +64,50 @@ var rocksSegEngine = statetest.SegEngine{
 }
 
 func TestKeyValueContract(t *testing.T) {
-	for _, e := range statetest.KVWithCaches(rocksKVEngine) {
+	engines := append(statetest.KVWithCaches(rocksKVEngine),
+		rocksKVWith("rocksdb-nowriteback", WithWriteBack(-1)),
+		rocksKVWith("rocksdb-writeback300", WithWriteBack(300)))
+	for _, e := range engines {
 		t.Run(e.Name, func(t *testing.T) { statetest.KeyValueContract(t, e) })
 	}
 }
 
+// rocksSegWith is the segmented engine with extra options.
+func rocksSegWith(name string, opts ...Option) statetest.SegEngine {
+	opts = append([]Option{WithConfig(testConfig)}, opts...)
+	return statetest.SegEngine{
+		Name:       name,
+		Persistent: true,
+		Window: func(t testing.TB, dir string, r, i time.Duration, dup bool) state.WindowStore {
+			s, err := OpenWindowStore("w", dir, r, i, dup, opts...)
+			if err != nil {
+				t.Fatal(err)
+			}
+			return s
+		},
+		Session: func(t testing.TB, dir string, r, i time.Duration) state.SessionStore {
+			s, err := OpenSessionStore("s", dir, r, i, opts...)
+			if err != nil {
+				t.Fatal(err)
+			}
+			return s
+		},
+	}
+}
+
+func segEngines() []statetest.SegEngine {
+	return append(statetest.WithCaches(rocksSegEngine),
+		rocksSegWith("rocksdb-writeback300", WithWriteBack(300)))
+}
+
 func TestWindowStoreContract(t *testing.T) {
-	for _, e := range statetest.WithCaches(rocksSegEngine) {
+	for _, e := range segEngines() {
 		t.Run(e.Name, func(t *testing.T) { statetest.WindowContract(t, e) })
 	}
 }
 
 func TestSessionStoreContract(t *testing.T) {
-	for _, e := range statetest.WithCaches(rocksSegEngine) {
+	for _, e := range segEngines() {
 		t.Run(e.Name, func(t *testing.T) { statetest.SessionContract(t, e) })
 	}
 }

@@ -49,7 +49,19 @@ type rocksKV struct {
 // OpenKeyValueStore opens (creating when missing) a RocksDB key-value
 // store in dir, the store's own directory.
 func OpenKeyValueStore(name, dir string, opts ...Option) (state.KeyValueStore, error) {
-	return openRocksKV(name, dir, newRocksSettings(opts))
+	return openDB(name, dir, newRocksSettings(opts))
+}
+
+// openDB opens one database behind its write-back buffer.
+func openDB(name, dir string, set *rocksSettings) (state.EngineStore, error) {
+	s, err := openRocksKV(name, dir, set)
+	if err != nil {
+		return nil, err
+	}
+	if set.writeBack < 0 {
+		return s, nil
+	}
+	return state.NewWriteBackStore(s, set.writeBack), nil
 }
 
 func leakErr(name string, n int) error {

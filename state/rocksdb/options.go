@@ -36,6 +36,11 @@ type Config struct {
 	Compression grocksdb.CompressionType
 	// BlockSize is the size of SST data blocks (4 KiB, as Kafka Streams).
 	BlockSize int
+	// WriteBackBytes bounds the write-back buffer in front of each
+	// database (state.NewWriteBackStore): the writes between two commits
+	// are absorbed in memory and written as one batch at Flush. 0 uses
+	// state.DefaultWriteBackBytes; a negative value turns the buffer off.
+	WriteBackBytes int
 	// SetOptions, when set, is called last on every store's options: the
 	// escape hatch for any RocksDB option (ConfigSetter in Kafka
 	// Streams).
@@ -109,6 +114,7 @@ type rocksSettings struct {
 	blockSize       int
 	setOptions      []func(name string, opts *grocksdb.Options)
 	wal             bool
+	writeBack       int
 }
 
 // WithConfig makes the store use cfg's settings and share its block
@@ -140,6 +146,12 @@ func WithOptions(fn func(opts *grocksdb.Options)) Option {
 	}
 }
 
+// WithWriteBack sets the bound of the store's write-back buffer (see
+// Config.WriteBackBytes; negative turns it off).
+func WithWriteBack(maxBytes int) Option {
+	return func(s *rocksSettings) { s.writeBack = maxBytes }
+}
+
 // WithWAL turns RocksDB's write-ahead log back on. It is off by default:
 // durability comes from the changelog, as in Kafka Streams, and Flush writes
 // the memtables to disk.
@@ -154,6 +166,7 @@ func (s *rocksSettings) applyConfig(cfg *Config) {
 	s.bloomBits = cfg.BloomBitsPerKey
 	s.compression = cfg.Compression
 	s.blockSize = cfg.BlockSize
+	s.writeBack = cfg.WriteBackBytes
 	s.setOptions = nil
 	if cfg.SetOptions != nil {
 		s.setOptions = append(s.setOptions, cfg.SetOptions)

@@ -41,7 +41,7 @@ func Open(spec state.Spec, dir string, opts ...Option) (state.Store, error) {
 func OpenWindowStore(name, dir string, retention, segmentInterval time.Duration, retainDuplicates bool, opts ...Option) (state.WindowStore, error) {
 	set := newRocksSettings(opts)
 	return state.OpenSegmentedWindowStore(name, dir, retention, segmentInterval, retainDuplicates, func(name, dir string) (state.EngineStore, error) {
-		return openRocksKV(name, dir, set)
+		return openDB(name, dir, set)
 	})
 }
 
@@ -50,6 +50,6 @@ func OpenWindowStore(name, dir string, retention, segmentInterval time.Duration,
 func OpenSessionStore(name, dir string, retention, segmentInterval time.Duration, opts ...Option) (state.SessionStore, error) {
 	set := newRocksSettings(opts)
 	return state.OpenSegmentedSessionStore(name, dir, retention, segmentInterval, func(name, dir string) (state.EngineStore, error) {
-		return openRocksKV(name, dir, set)
+		return openDB(name, dir, set)
 	})
 }

@@ -1,0 +1,270 @@
+package state
+
+import (
+	"sync"
+	"unsafe"
+)
+
+// A persistent engine pays for every call (a cgo crossing and a memtable
+// insert for RocksDB), and a store without the record cache sees one Get
+// and one Put per record. The write-back buffer absorbs the writes between
+// two flushes (two commits) in a Go map, serves reads from it first, and
+// writes it to the engine as one batch at Flush: a hot key costs one engine
+// write per commit instead of one per record. It sits under the logging and
+// caching layers, so what is forwarded downstream and what is logged does
+// not change: "cache off" still forwards and logs every update.
+//
+// Scans are served by the engine: the buffer is written to it first. A
+// batch write (PutAll, restoration) also writes the buffer first, then goes
+// straight to the engine. The buffer is bounded: past maxBytes it is
+// written early.
+
+// DefaultWriteBackBytes bounds the write-back buffer of one engine database.
+const DefaultWriteBackBytes = 4 << 20
+
+// writeBackOverhead is what one buffered entry costs besides its bytes (map
+// slot, string and slice headers), counted against the bound.
+const writeBackOverhead = 64
+
+// pendingValue is a buffered write; a pointer, so that an overwrite
+// changes it without assigning the map (which would copy the key).
+type pendingValue struct {
+	v []byte // nil: deleted
+}
+
+type writeBack struct {
+	inner EngineStore
+	max   int
+
+	mu      sync.Mutex
+	pending map[string]*pendingValue
+	closed  bool // closed or destroyed: writes fail as the engine's would
+	bytes   int
+	batch   []KeyValue
+}
+
+// NewWriteBackStore puts a write-back buffer of at most maxBytes in front of
+// an engine database (maxBytes <= 0 uses DefaultWriteBackBytes). Engine
+// packages wrap the databases they open with it.
+func NewWriteBackStore(inner EngineStore, maxBytes int) EngineStore {
+	if maxBytes <= 0 {
+		maxBytes = DefaultWriteBackBytes
+	}
+	return &writeBack{inner: inner, max: maxBytes, pending: map[string]*pendingValue{}}
+}
+
+func (w *writeBack) Name() string       { return w.inner.Name() }
+func (w *writeBack) Persistent() bool   { return w.inner.Persistent() }
+func (w *writeBack) OpenIterators() int { return w.inner.OpenIterators() }
+
+// Unwrap returns the engine database behind the buffer.
+func (w *writeBack) Unwrap() EngineStore { return w.inner }
+
+// drainLocked writes the buffer to the engine as one batch.
+func (w *writeBack) drainLocked() error {
+	if len(w.pending) == 0 {
+		return nil
+	}
+	batch := w.batch[:0]
+	for k, v := range w.pending {
+		batch = append(batch, KeyValue{Key: unsafe.Slice(unsafe.StringData(k), len(k)), Value: v.v})
+	}
+	err := w.inner.PutAll(batch)
+	clear(batch)
+	w.batch = batch[:0]
+	if err != nil {
+		return err
+	}
+	clear(w.pending)
+	w.bytes = 0
+	return nil
+}
+
+func (w *writeBack) drain() error {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.drainLocked()
+}
+
+// getLocked reads key from the buffer, then from the engine.
+func (w *writeBack) getLocked(key []byte) ([]byte, error) {
+	if p, ok := w.pending[string(key)]; ok {
+		return p.v, nil
+	}
+	return w.inner.Get(key)
+}
+
+// putLocked buffers a copy of key and value (nil value: a delete).
+func (w *writeBack) putLocked(key, value []byte) error {
+	if p, ok := w.pending[string(key)]; ok {
+		// A new slice: readers may still hold the old one.
+		w.bytes += len(value) - len(p.v)
+		p.v = nil
+		if value != nil {
+			p.v = append(make([]byte, 0, len(value)), value...)
+		}
+	} else {
+		// Key, value and entry in two allocations; the map key is a
+		// view of the buffer.
+		buf := make([]byte, len(key)+len(value))
+		copy(buf, key)
+		p := &pendingValue{}
+		if value != nil {
+			copy(buf[len(key):], value)
+			p.v = buf[len(key):]
+		}
+		w.pending[unsafe.String(unsafe.SliceData(buf), len(key))] = p
+		w.bytes += len(key) + len(value) + writeBackOverhead
+	}
+	if w.bytes >= w.max {
+		return w.drainLocked()
+	}
+	return nil
+}
+
+func (w *writeBack) Get(key []byte) ([]byte, error) {
+	w.mu.Lock()
+	p, ok := w.pending[string(key)]
+	var v []byte
+	if ok {
+		v = p.v
+	}
+	w.mu.Unlock()
+	if ok {
+		return v, nil
+	}
+	return w.inner.Get(key)
+}
+
+func (w *writeBack) Put(key, value []byte) error {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if w.closed {
+		return ErrClosed
+	}
+	return w.putLocked(key, value)
+}
+
+func (w *writeBack) PutIfAbsent(key, value []byte) ([]byte, error) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if w.closed {
+		return nil, ErrClosed
+	}
+	old, err := w.getLocked(key)
+	if err != nil || old != nil {
+		return old, err
+	}
+	if value == nil {
+		return nil, nil
+	}
+	return nil, w.putLocked(key, value)
+}
+
+func (w *writeBack) Delete(key []byte) ([]byte, error) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if w.closed {
+		return nil, ErrClosed
+	}
+	old, err := w.getLocked(key)
+	if err != nil || old == nil {
+		return nil, err
+	}
+	return old, w.putLocked(key, nil)
+}
+
+// PutAll writes the buffer, then entries, straight to the engine: batches
+// (restoration, a cache flush) gain nothing from the buffer.
+func (w *writeBack) PutAll(entries []KeyValue) error {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if err := w.drainLocked(); err != nil {
+		return err
+	}
+	return w.inner.PutAll(entries)
+}
+
+func (w *writeBack) ApproximateNumEntries() (int64, error) {
+	w.mu.Lock()
+	n := len(w.pending)
+	w.mu.Unlock()
+	m, err := w.inner.ApproximateNumEntries()
+	return m + int64(n), err
+}
+
+func (w *writeBack) Range(from, to []byte) (KeyValueIterator, error) {
+	if err := w.drain(); err != nil {
+		return nil, err
+	}
+	return w.inner.Range(from, to)
+}
+
+func (w *writeBack) ReverseRange(from, to []byte) (KeyValueIterator, error) {
+	if err := w.drain(); err != nil {
+		return nil, err
+	}
+	return w.inner.ReverseRange(from, to)
+}
+
+func (w *writeBack) PrefixScan(prefix []byte) (KeyValueIterator, error) {
+	if err := w.drain(); err != nil {
+		return nil, err
+	}
+	return w.inner.PrefixScan(prefix)
+}
+
+func (w *writeBack) All() (KeyValueIterator, error) {
+	if err := w.drain(); err != nil {
+		return nil, err
+	}
+	return w.inner.All()
+}
+
+func (w *writeBack) ReverseAll() (KeyValueIterator, error) {
+	if err := w.drain(); err != nil {
+		return nil, err
+	}
+	return w.inner.ReverseAll()
+}
+
+func (w *writeBack) Scan(lo, hi []byte, hiIncl, reverse bool) (KeyValueIterator, error) {
+	if err := w.drain(); err != nil {
+		return nil, err
+	}
+	return w.inner.Scan(lo, hi, hiIncl, reverse)
+}
+
+// Flush writes the buffer as one batch, then makes the engine durable.
+func (w *writeBack) Flush() error {
+	if err := w.drain(); err != nil {
+		return err
+	}
+	return w.inner.Flush()
+}
+
+// Close writes the buffer and closes the engine (which flushes it).
+func (w *writeBack) Close() error {
+	w.mu.Lock()
+	err := w.drainLocked()
+	clear(w.pending)
+	w.closed = true
+	w.mu.Unlock()
+	if cerr := w.inner.Close(); cerr != nil {
+		return cerr
+	}
+	if err == ErrClosed {
+		return nil // closed before: nothing was buffered since
+	}
+	return err
+}
+
+// Destroy drops the buffer with the database.
+func (w *writeBack) Destroy() error {
+	w.mu.Lock()
+	clear(w.pending)
+	w.bytes = 0
+	w.closed = true
+	w.mu.Unlock()
+	return w.inner.Destroy()
+}
