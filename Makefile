@@ -17,6 +17,8 @@ setup:
 	command -v kcat >/dev/null 2>&1 || missing="$$missing kcat"; \
 	command -v curl >/dev/null 2>&1 || missing="$$missing curl"; \
 	ls /usr/lib/postgresql/*/bin/postgres >/dev/null 2>&1 || missing="$$missing postgresql"; \
+	[ -x /usr/bin/prometheus ] || missing="$$missing prometheus"; \
+	[ -x /usr/bin/chromium ] || missing="$$missing chromium"; \
 	if [ -n "$$missing" ]; then \
 		echo "installing:$$missing"; \
 		$(SUDO) apt-get update -qq && $(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing; \

@@ -7,6 +7,7 @@ import (
 	"net"
 	"net/http"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -44,6 +45,9 @@ type adminServer struct {
 	reg *prometheus.Registry
 	// client forwards queries to the instance hosting their key.
 	client *http.Client
+	rates  nodeRates
+	done   chan struct{}
+	once   sync.Once
 }
 
 // listenAdmin opens the admin listener. It runs in Start before anything
@@ -61,18 +65,20 @@ func (a *App) listenAdmin() error {
 	if err != nil {
 		return fmt.Errorf("runtime: admin server: %w", err)
 	}
-	s := &adminServer{app: a, ln: ln, reg: prometheus.NewRegistry(), client: newForwardClient()}
+	s := &adminServer{app: a, ln: ln, reg: prometheus.NewRegistry(), client: newForwardClient(), done: make(chan struct{})}
 	s.reg.MustRegister(&promCollector{app: a})
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /healthz", s.healthz)
 	mux.HandleFunc("GET /readyz", s.readyz)
 	mux.Handle("GET /metrics", promhttp.HandlerFor(s.reg, promhttp.HandlerOpts{ErrorLog: nil}))
 	s.routeQueries(mux)
+	s.routeTopology(mux)
 	s.srv = &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
 	a.admin = s
 	if a.cfg.appServer == "" {
 		a.cfg.appServer = ln.Addr().String()
 	}
+	go s.runSampler(s.done)
 	go func() {
 		if err := s.srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
 			a.cfg.logger.Warn("admin server stopped", "err", err)
@@ -99,7 +105,10 @@ func (a *App) closeAdmin() {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
 	defer cancel()
-	_ = a.admin.srv.Shutdown(ctx)
+	a.admin.once.Do(func() {
+		close(a.admin.done)
+		_ = a.admin.srv.Shutdown(ctx)
+	})
 }
 
 // AdminAddr returns the address the admin server listens on, or "" when
