@@ -19,8 +19,8 @@ var topologyPage []byte
 // nodeRates samples the per-node record counts of the tasks hosted here
 // once a second, so that a page load shows rates at once.
 type nodeRates struct {
-	mu         sync.Mutex
-	prev, cur  map[string]int64 // node -> records, summed over tasks
+	mu          sync.Mutex
+	prev, cur   map[string]int64 // node -> records, summed over tasks
 	prevT, curT time.Time
 }
 
