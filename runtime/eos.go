@@ -256,6 +256,9 @@ func retryTxn(ctx context.Context, fn func() error) error {
 
 // wrap marks the errors that mean the producer was fenced.
 func (c *eosCommitter) wrap(err error) error {
+	if errors.Is(err, kerr.TransactionalIDAuthorizationFailed) && !errors.Is(err, ErrNotAuthorized) {
+		return fmt.Errorf("%w: the principal lacks WRITE on transactional id %s (%w): %w", ErrNotAuthorized, c.txnID, ErrProducerFenced, err)
+	}
 	if isFenced(err) && !errors.Is(err, ErrProducerFenced) {
 		return fmt.Errorf("%w: %s: %w", ErrProducerFenced, c.txnID, err)
 	}

@@ -57,7 +57,11 @@ type streamThread struct {
 	// ready is closed when the thread is fully built: the client joins the
 	// group as soon as it exists, and the callbacks wait for the rest.
 	ready chan struct{}
-	name  string
+	// abandoned is closed when building the thread failed after its group
+	// client existed: the callbacks that client still runs while it
+	// leaves the group must return instead of waiting for ready.
+	abandoned chan struct{}
+	name      string
 	// txnSent counts the records handed to the producer in the open
 	// transaction (exactly-once; see eosCommitter).
 	txnSent int64
@@ -86,6 +90,7 @@ func (a *App) newThread(id int) (*streamThread, error) {
 		standbys:    map[topology.TaskID]*standbyTask{},
 		standbyByTP: map[changelog.TopicPartition]*standbyTask{},
 		ready:       make(chan struct{}),
+		abandoned:   make(chan struct{}),
 		lastCommit:  time.Now(),
 	}
 	th.name = fmt.Sprintf("%s-%s-StreamThread-%d", a.appID, a.processID, id)
@@ -150,6 +155,7 @@ func (a *App) newThread(id int) (*streamThread, error) {
 	th.commit = alosCommitter{cl: cl}
 	if th.eos() {
 		if th.commit, err = th.beginEOS(); err != nil {
+			close(th.abandoned)
 			cl.Close()
 			th.restorer.Close()
 			th.standbyCl.Close()
@@ -346,7 +352,9 @@ func (th *streamThread) closeTask(t *activeTask, clean bool) {
 // standbys that went away (including those promoted to active), creates and
 // restores new active tasks, and opens new standbys.
 func (th *streamThread) onAssigned(ctx context.Context, _ *kgo.Client, _ map[string][]int32) {
-	<-th.ready
+	if !th.waitReady() {
+		return
+	}
 	th.mu.Lock()
 	defer th.mu.Unlock()
 	a := th.bal.lastAssignment()
@@ -428,7 +436,9 @@ func (th *streamThread) onAssigned(ctx context.Context, _ *kgo.Client, _ map[str
 
 // onRevoked commits everything and closes the tasks that lost partitions.
 func (th *streamThread) onRevoked(ctx context.Context, _ *kgo.Client, revoked map[string][]int32) {
-	<-th.ready
+	if !th.waitReady() {
+		return
+	}
 	th.mu.Lock()
 	defer th.mu.Unlock()
 	var affected []*activeTask
@@ -463,7 +473,9 @@ func (th *streamThread) onRevoked(ctx context.Context, _ *kgo.Client, revoked ma
 // onLost closes every task without committing: the group has moved on and
 // another member may own the partitions already.
 func (th *streamThread) onLost(ctx context.Context, _ *kgo.Client, _ map[string][]int32) {
-	<-th.ready
+	if !th.waitReady() {
+		return
+	}
 	th.mu.Lock()
 	defer th.mu.Unlock()
 	th.assigned.Store(false)
@@ -556,5 +568,16 @@ func (p topicPartitioner) Partition(r *kgo.Record, n int) int {
 func (p topicPartitioner) OnNewBatch() {
 	if nb, ok := p.byKey.(kgo.TopicPartitionerOnNewBatch); ok {
 		nb.OnNewBatch()
+	}
+}
+
+// waitReady waits until the thread is built and reports false when it
+// never will be (see abandoned).
+func (th *streamThread) waitReady() bool {
+	select {
+	case <-th.ready:
+		return true
+	case <-th.abandoned:
+		return false
 	}
 }
