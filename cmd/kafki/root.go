@@ -119,7 +119,9 @@ consume records to standard output.
   kafki consume test --from-beginning
 
 The client commands find the cluster through --brokers, else the ` + EnvBrokers + `
-environment variable, else ` + defaultBrokers + `.`,
+environment variable, else ` + defaultBrokers + `. A secured cluster (TLS, SASL)
+is reached with --command-config FILE, a Kafka client properties file, as
+Kafka's own tools take it (kafki certs makes certificates to try it).`,
 		SilenceErrors: true,
 		SilenceUsage:  true,
 		CompletionOptions: cobra.CompletionOptions{
