@@ -19,6 +19,7 @@ import (
 // JSON offset. Records written inside a source task's transaction (the
 // exactly-once mode) are the same records.
 type KafkaOffsetStore struct {
+	base  []kgo.Opt
 	cl    *kgo.Client
 	topic string
 	mu    sync.Mutex
@@ -32,18 +33,31 @@ func OpenKafkaOffsetStore(ctx context.Context, base []kgo.Opt, cl *kgo.Client, t
 	if err := ensureTopic(ctx, cl, topic, 1, map[string]*string{"cleanup.policy": kadm.StringPtr("compact")}); err != nil {
 		return nil, err
 	}
-	s := &KafkaOffsetStore{cl: cl, topic: topic, data: map[string]json.RawMessage{}}
-	err := readTopic(ctx, base, topic, func(r *kgo.Record) {
+	s := &KafkaOffsetStore{base: base, cl: cl, topic: topic, data: map[string]json.RawMessage{}}
+	if err := s.Refresh(ctx); err != nil {
+		return nil, err
+	}
+	return s, nil
+}
+
+// Refresh reads the topic again, to see offsets other workers stored
+// (before taking over their tasks).
+func (s *KafkaOffsetStore) Refresh(ctx context.Context) error {
+	data := map[string]json.RawMessage{}
+	err := readTopic(ctx, s.base, s.topic, func(r *kgo.Record) {
 		if r.Value == nil {
-			delete(s.data, string(r.Key))
+			delete(data, string(r.Key))
 		} else {
-			s.data[string(r.Key)] = r.Value
+			data[string(r.Key)] = r.Value
 		}
 	})
 	if err != nil {
-		return nil, fmt.Errorf("read offsets topic %s: %w", topic, err)
+		return fmt.Errorf("read offsets topic %s: %w", s.topic, err)
 	}
-	return s, nil
+	s.mu.Lock()
+	s.data = data
+	s.mu.Unlock()
+	return nil
 }
 
 // Get implements OffsetStore.

@@ -167,53 +167,72 @@ func (w *Worker) StartConnector(ctx context.Context, cc ConnectorConfig) error {
 }
 
 func (w *Worker) startTask(ctx context.Context, rc *runningConnector, t *runningTask, tc Config) error {
-	keyConv, err := w.converter(tc, true)
+	stop, err := w.runTask(ctx, rc.cfg.Name, rc.conn, t.id, tc, t.set)
 	if err != nil {
 		return err
-	}
-	valConv, err := w.converter(tc, false)
-	if err != nil {
-		return err
-	}
-	ts, err := Transforms(tc)
-	if err != nil {
-		return err
-	}
-	flush, err := w.cfg.Millis("offset.flush.interval.ms", 60*time.Second)
-	if err != nil {
-		return err
-	}
-	name := rc.cfg.Name
-	var run func(context.Context) error
-	switch c := rc.conn.(type) {
-	case SourceConnector:
-		eos, err := w.cfg.OneOf("exactly.once.source.support", "disabled", "enabled", "disabled", "preparing")
-		if err != nil {
-			return err
-		}
-		sr := &sourceRunner{w: w, name: name, id: t.id, task: c.NewTask(), cfg: tc, key: keyConv, value: valConv,
-			transforms: ts, flushEvery: flush, eos: eos == "enabled"}
-		run = sr.run
-	case SinkConnector:
-		sk := &sinkRunner{w: w, name: name, id: t.id, task: c.NewTask(), cfg: tc, key: keyConv, value: valConv,
-			transforms: ts, flushEvery: flush}
-		run = sk.run
 	}
 	rc.wg.Add(1)
 	go func() {
-		defer rc.wg.Done()
-		err := run(ctx)
-		w.log.Debug("task ended", "connector", name, "task", t.id, "err", err)
-		if err != nil && ctx.Err() == nil {
-			w.log.Error("task failed", "connector", name, "task", t.id, "err", err)
-			t.set(StateFailed, err)
+		<-ctx.Done()
+		stop()
+		rc.wg.Done()
+	}()
+	return nil
+}
+
+// runTask starts task id of a connector and returns a function that stops
+// it and waits until it has committed and ended. report hears when the
+// task fails.
+func (w *Worker) runTask(ctx context.Context, name string, conn Connector, id int, tc Config, report func(state string, err error)) (stop func(), err error) {
+	keyConv, err := w.converter(tc, true)
+	if err != nil {
+		return nil, err
+	}
+	valConv, err := w.converter(tc, false)
+	if err != nil {
+		return nil, err
+	}
+	ts, err := Transforms(tc)
+	if err != nil {
+		return nil, err
+	}
+	flush, err := w.cfg.Millis("offset.flush.interval.ms", 60*time.Second)
+	if err != nil {
+		return nil, err
+	}
+	var run func(context.Context) error
+	switch c := conn.(type) {
+	case SourceConnector:
+		eos, err := w.cfg.OneOf("exactly.once.source.support", "disabled", "enabled", "disabled", "preparing")
+		if err != nil {
+			return nil, err
+		}
+		sr := &sourceRunner{w: w, name: name, id: id, task: c.NewTask(), cfg: tc, key: keyConv, value: valConv,
+			transforms: ts, flushEvery: flush, eos: eos == "enabled"}
+		run = sr.run
+	case SinkConnector:
+		sk := &sinkRunner{w: w, name: name, id: id, task: c.NewTask(), cfg: tc, key: keyConv, value: valConv,
+			transforms: ts, flushEvery: flush}
+		run = sk.run
+	default:
+		return nil, fmt.Errorf("connector %q is neither a source nor a sink", name)
+	}
+	tctx, cancel := context.WithCancel(ctx)
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		err := run(tctx)
+		w.log.Debug("task ended", "connector", name, "task", id, "err", err)
+		if err != nil && tctx.Err() == nil {
+			w.log.Error("task failed", "connector", name, "task", id, "err", err)
+			report(StateFailed, err)
 			return
 		}
 		if err != nil && !errors.Is(err, context.Canceled) {
-			w.log.Warn("task stopped with an error", "connector", name, "task", t.id, "err", err)
+			w.log.Warn("task stopped with an error", "connector", name, "task", id, "err", err)
 		}
 	}()
-	return nil
+	return func() { cancel(); <-done }, nil
 }
 
 // StopConnector stops a connector's tasks, letting them commit, and the

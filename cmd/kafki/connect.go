@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net"
 	"os"
 	"strings"
 
@@ -20,7 +21,7 @@ func (a *app) connectCmd() *cobra.Command {
 		Use:   "connect",
 		Short: "Run connectors (Kafka Connect): change data capture from PostgreSQL, PostgreSQL and file sinks",
 	}
-	cmd.AddCommand(a.connectStandaloneCmd())
+	cmd.AddCommand(a.connectStandaloneCmd(), a.connectDistributedCmd())
 	return cmd
 }
 
@@ -63,21 +64,9 @@ func (a *app) runStandalone(ctx context.Context, workerFile string, connectorFil
 	if err := lvl.UnmarshalText([]byte(logLevel)); err != nil {
 		return usagef("bad --log-level %q: want debug, info, warn or error", logLevel)
 	}
-	f, err := os.Open(workerFile)
+	wcfg, err := a.workerConfig(ctx, workerFile)
 	if err != nil {
-		return fmt.Errorf("worker configuration: %w", err)
-	}
-	wcfg, err := connect.ParseProperties(f)
-	f.Close()
-	if err != nil {
-		return fmt.Errorf("worker configuration %s: %w", workerFile, err)
-	}
-	if wcfg["bootstrap.servers"] == "" {
-		seeds, err := a.seedBrokers()
-		if err != nil {
-			return err
-		}
-		wcfg["bootstrap.servers"] = strings.Join(seeds, ",")
+		return err
 	}
 	var ccs []connect.ConnectorConfig
 	for _, p := range connectorFiles {
@@ -87,13 +76,6 @@ func (a *app) runStandalone(ctx context.Context, workerFile string, connectorFil
 		}
 		ccs = append(ccs, cc)
 	}
-	// Fail fast, naming the address, when the cluster is not there.
-	a.brokers = wcfg["bootstrap.servers"]
-	cl, err := a.connect(ctx)
-	if err != nil {
-		return err
-	}
-	cl.Close()
 	log := slog.New(slog.NewTextHandler(a.stderr, &slog.HandlerOptions{Level: lvl}))
 	fmt.Fprintf(a.stdout, "Connect worker (standalone) running %d connector(s) on %s   Stop: Ctrl-C\n", len(ccs), wcfg["bootstrap.servers"])
 	if err := connect.Standalone(ctx, wcfg, ccs, log); err != nil {
@@ -104,4 +86,75 @@ func (a *app) runStandalone(ctx context.Context, workerFile string, connectorFil
 	}
 	fmt.Fprintln(a.stdout, "Connect worker stopped.")
 	return nil
+}
+
+func (a *app) connectDistributedCmd() *cobra.Command {
+	var logLevel string
+	cmd := &cobra.Command{
+		Use:   "distributed worker.properties",
+		Short: "Run a worker of a Connect cluster: tasks shared through a consumer group, the REST API (as connect-distributed)",
+		Long: `distributed runs one worker of a Connect cluster until interrupted, as
+Kafka's connect-distributed. Workers with the same group.id share the
+connectors' tasks; configurations, offsets and task states live in the
+compacted topics config.storage.topic (connect-configs),
+offset.storage.topic (connect-offsets) and status.storage.topic
+(connect-status). Connectors are managed through Kafka Connect's REST API
+on listeners (default http://127.0.0.1:8083):
+
+  curl -X POST -H "Content-Type: application/json" --data @pg-cdc.json http://127.0.0.1:8083/connectors
+  curl http://127.0.0.1:8083/connectors/pg-cdc/status
+  curl -X PUT http://127.0.0.1:8083/connectors/pg-cdc/pause
+  curl -X PUT http://127.0.0.1:8083/connectors/pg-cdc/resume
+  curl -X POST http://127.0.0.1:8083/connectors/pg-cdc/restart
+  curl -X DELETE http://127.0.0.1:8083/connectors/pg-cdc`,
+		Args: exactArgs("worker.properties"),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			var lvl slog.Level
+			if err := lvl.UnmarshalText([]byte(logLevel)); err != nil {
+				return usagef("bad --log-level %q: want debug, info, warn or error", logLevel)
+			}
+			wcfg, err := a.workerConfig(cmd.Context(), args[0])
+			if err != nil {
+				return err
+			}
+			log := slog.New(slog.NewTextHandler(a.stderr, &slog.HandlerOptions{Level: lvl}))
+			err = connect.RunDistributed(cmd.Context(), wcfg, log, func(addr net.Addr) {
+				fmt.Fprintf(a.stdout, "Connect worker (distributed) REST API on http://%s, cluster %s   Stop: Ctrl-C\n", addr, wcfg["bootstrap.servers"])
+			})
+			if errors.Is(err, connect.ErrConfig) {
+				return usageError{err}
+			}
+			return err
+		},
+	}
+	cmd.Flags().StringVar(&logLevel, "log-level", "info", "log on standard error: debug, info, warn or error")
+	return cmd
+}
+
+// workerConfig reads a worker properties file, filling bootstrap.servers
+// from --brokers when it is missing, and checks the cluster answers.
+func (a *app) workerConfig(ctx context.Context, path string) (connect.Config, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, fmt.Errorf("worker configuration: %w", err)
+	}
+	wcfg, err := connect.ParseProperties(f)
+	f.Close()
+	if err != nil {
+		return nil, fmt.Errorf("worker configuration %s: %w", path, err)
+	}
+	if wcfg["bootstrap.servers"] == "" {
+		seeds, err := a.seedBrokers()
+		if err != nil {
+			return nil, err
+		}
+		wcfg["bootstrap.servers"] = strings.Join(seeds, ",")
+	}
+	a.brokers = wcfg["bootstrap.servers"]
+	cl, err := a.connect(ctx)
+	if err != nil {
+		return nil, err
+	}
+	cl.Close()
+	return wcfg, nil
 }

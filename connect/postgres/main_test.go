@@ -21,8 +21,9 @@ import (
 const envChild = "KAFKI_CONNECT_CHILD"
 
 type childSpec struct {
-	Worker     connect.Config            `json:"worker"`
-	Connectors []connect.ConnectorConfig `json:"connectors"`
+	Distributed bool                      `json:"distributed"`
+	Worker      connect.Config            `json:"worker"`
+	Connectors  []connect.ConnectorConfig `json:"connectors"`
 }
 
 func TestMain(m *testing.M) {
@@ -41,6 +42,13 @@ func runChild(spec string) int {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
+	if cs.Distributed {
+		if err := connect.RunDistributed(ctx, cs.Worker, log, nil); err != nil {
+			fmt.Fprintln(os.Stderr, "worker:", err)
+			return 1
+		}
+		return 0
+	}
 	if err := connect.Standalone(ctx, cs.Worker, cs.Connectors, log); err != nil {
 		fmt.Fprintln(os.Stderr, "worker:", err)
 		return 1
