@@ -28,7 +28,9 @@ func TestConnectStandalone(t *testing.T) {
 
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan result, 1)
-	go func() { done <- kafkiCtx(t, ctx, strings.NewReader(""), "connect", "standalone", worker, conn, brokers) }()
+	go func() {
+		done <- kafkiCtx(t, ctx, strings.NewReader(""), "connect", "standalone", worker, conn, brokers)
+	}()
 	deadline := time.Now().Add(time.Minute)
 	for {
 		b, _ := os.ReadFile(out)
