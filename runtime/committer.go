@@ -19,7 +19,8 @@ type committer interface {
 	// failed).
 	flush(ctx context.Context) error
 	// commitOffsets commits input offsets: the next offset to read of each
-	// partition, all covering records whose outputs were flushed.
+	// partition, all covering records whose outputs were flushed, with the
+	// metadata withCommitMetadata put in ctx (the tasks' stream times).
 	commitOffsets(ctx context.Context, offsets map[string]map[int32]kgo.EpochOffset) error
 }
 
@@ -38,7 +39,7 @@ func (c alosCommitter) commitOffsets(ctx context.Context, offsets map[string]map
 		return nil
 	}
 	var rerr error
-	c.cl.CommitOffsetsSync(ctx, offsets, func(_ *kgo.Client, _ *kmsg.OffsetCommitRequest, resp *kmsg.OffsetCommitResponse, err error) {
+	c.cl.CommitOffsetsSync(withMetadataInRequest(ctx, commitMetadataOf(ctx)), offsets, func(_ *kgo.Client, _ *kmsg.OffsetCommitRequest, resp *kmsg.OffsetCommitResponse, err error) {
 		if err != nil {
 			rerr = err
 			return

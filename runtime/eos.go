@@ -196,6 +196,7 @@ func (c *eosCommitter) addOffsets(ctx context.Context, offsets map[string]map[in
 		return c.wrap(fmt.Errorf("add offsets to transaction: %w", err))
 	}
 
+	meta := commitMetadataOf(ctx)
 	member, generation := c.cl.GroupMetadata()
 	commit := kmsg.NewPtrTxnOffsetCommitRequest()
 	commit.TransactionalID, commit.Group, commit.ProducerID, commit.ProducerEpoch = c.txnID, c.group, pid, epoch
@@ -209,6 +210,7 @@ func (c *eosCommitter) addOffsets(ctx context.Context, offsets map[string]map[in
 		for p, eo := range ps {
 			rp := kmsg.NewTxnOffsetCommitRequestTopicPartition()
 			rp.Partition, rp.Offset, rp.LeaderEpoch = p, eo.Offset, eo.Epoch
+			rp.Metadata = meta.metadataFor(topic, p)
 			rt.Partitions = append(rt.Partitions, rp)
 		}
 		commit.Topics = append(commit.Topics, rt)

@@ -229,9 +229,14 @@ func (th *streamThread) newActiveTask(ctx context.Context, id topology.TaskID) (
 		byName[s.spec.Name] = s.store
 	}
 	cfg := th.app.cfg
+	resume, err := th.committedStreamTime(ctx, sub.SourceTopics, id.Partition)
+	if err != nil {
+		return nil, fmt.Errorf("task %s: %w", id, err)
+	}
 	t.task, err = th.app.topo.NewTask(topology.TaskConfig{
-		ID:            id,
-		ApplicationID: th.app.appID,
+		ResumeStreamTime: resume,
+		ID:               id,
+		ApplicationID:    th.app.appID,
 		Stores: func(spec state.Spec) (state.Store, error) {
 			s, ok := byName[spec.Name]
 			if !ok {

@@ -288,6 +288,7 @@ func (th *streamThread) commitAll(ctx context.Context) error {
 		return err
 	}
 	offsets := map[string]map[int32]kgo.EpochOffset{}
+	meta := commitMetadata{}
 	for _, t := range th.tasks {
 		if err := t.coll.produceErr(); err != nil {
 			return fmt.Errorf("task %s: produce: %w", t.id, err)
@@ -297,12 +298,15 @@ func (th *streamThread) commitAll(ctx context.Context) error {
 				continue
 			}
 			if offsets[q.topic] == nil {
-				offsets[q.topic] = map[int32]kgo.EpochOffset{}
+				offsets[q.topic], meta[q.topic] = map[int32]kgo.EpochOffset{}, map[int32]string{}
 			}
 			offsets[q.topic][q.partition] = q.next
+			if st := t.task.StreamTime(); st >= 0 {
+				meta[q.topic][q.partition] = encodeStreamTime(st)
+			}
 		}
 	}
-	if err := th.commit.commitOffsets(ctx, offsets); err != nil {
+	if err := th.commit.commitOffsets(withCommitMetadata(ctx, meta), offsets); err != nil {
 		return err
 	}
 	for _, t := range th.tasks {

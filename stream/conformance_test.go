@@ -111,3 +111,25 @@ func TestSuppressSlidingWindowClosesAfterItsInclusiveEnd(t *testing.T) {
 	pipe(t, in, "b", "x", 11)
 	expect(t, "after the end", readAll(t, out), "[a@0/10]=1@10 [b@0/10]=1@10")
 }
+
+func TestWindowsResumeStreamTime(t *testing.T) {
+	// A task resumed at stream time 100 (as after a restart) drops what
+	// was late before it, in every windowed operator.
+	b := stream.NewBuilder()
+	s := stream.Stream(b, "in", serde.String(), serde.String())
+	g := stream.GroupByKey(s)
+	stream.CountWindowed(stream.WindowedBy(g, stream.TumblingWindows(10*ms, 0))).ToStream().To("tumbling")
+	stream.CountSliding(stream.SlidingWindowedBy(g, stream.SlidingWindowsWithTimeDifference(10*ms, 0))).ToStream().To("sliding")
+	stream.CountSessions(stream.SessionWindowedBy(g, stream.SessionWindowsWithGap(10*ms, 0))).ToStream().To("sessions")
+	d := newDriver(t, b, topologytest.StoreOpener(openStores), topologytest.ResumeStreamTime(100))
+	in := topologytest.CreateInputTopic(d, "in", serde.String(), serde.String())
+	pipe(t, in, "a", "x", 50)
+	for _, topic := range []string{"tumbling", "sliding", "sessions"} {
+		if got := d.ReadRaw(topic); len(got) != 0 {
+			t.Errorf("%s: a record late before the restart was counted: %d outputs", topic, len(got))
+		}
+	}
+	if n := d.Dropped(stream.DropLate); n != 3 {
+		t.Errorf("late records counted: %d, want 3", n)
+	}
+}

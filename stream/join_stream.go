@@ -145,7 +145,7 @@ func streamJoin[K, V1, V2, VR any](left KStream[K, V1], right KStream[K, V2], ki
 	win := w
 	v1s := left.valueSerde
 	topology.AddProcessor(b.tb, name, func() topology.Processor[K, joinSide[V1, V2], K, VR] {
-		return &streamJoiner[K, V1, V2, VR]{kind: kind, fn: fn, ks: ks, v1s: v1s, v2s: v2s, time: newStreamTime(),
+		return &streamJoiner[K, V1, V2, VR]{kind: kind, fn: fn, ks: ks, v1s: v1s, v2s: v2s,
 			before: win.Before.Milliseconds(), after: win.After.Milliseconds(), grace: win.Grace.Milliseconds(),
 			stores: [3]string{thisStore, otherStore, outerStore}}
 	}, lw, rw)
@@ -185,6 +185,7 @@ type streamJoiner[K, V1, V2, VR any] struct {
 
 func (p *streamJoiner[K, V1, V2, VR]) Init(ctx topology.ProcessorContext[K, VR]) error {
 	p.ctx = ctx
+	p.time = resumeStreamTime(ctx)
 	var err error
 	if p.left, err = openWindowStore(ctx, p.stores[0]); err != nil {
 		return err

@@ -83,7 +83,7 @@ func sessionAggregateWith[K, V, VA any](ws SessionWindowedKStream[K, V], prefix 
 	spec.Retention = windowRetention(b, o, name, ws.w.Gap+ws.w.Grace)
 	w := ws.w
 	topology.AddProcessor(b.tb, name, func() topology.Processor[K, V, Windowed[K], Change[VA]] {
-		return &sessionAggregator[K, V, VA]{store: store, w: w, ks: ks, vs: vas, init: init, fn: fn, merger: merger, time: newStreamTime()}
+		return &sessionAggregator[K, V, VA]{store: store, w: w, ks: ks, vs: vas, init: init, fn: fn, merger: merger}
 	}, parent)
 	b.tb.AddStateStore(spec, name)
 	var wks serde.Serde[Windowed[K]]
@@ -111,6 +111,7 @@ type sessionAggregator[K, V, VA any] struct {
 
 func (p *sessionAggregator[K, V, VA]) Init(ctx topology.ProcessorContext[Windowed[K], Change[VA]]) error {
 	p.ctx = ctx
+	p.time = resumeStreamTime(ctx)
 	s, err := ctx.StateStore(p.store)
 	if err != nil {
 		return err

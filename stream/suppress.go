@@ -141,6 +141,7 @@ type suppressor[K, V any] struct {
 
 func (p *suppressor[K, V]) Init(ctx topology.ProcessorContext[K, Change[V]]) error {
 	p.ctx = ctx
+	p.time = resumeStreamTime(ctx)
 	kv, err := openKV(ctx, p.store, p.ks, p.cs)
 	if err != nil {
 		return err

@@ -92,7 +92,7 @@ func windowAggregate[K, V, VA any](ws TimeWindowedKStream[K, V], prefix string, 
 	spec.Retention = windowRetention(b, o, name, ws.w.Size+ws.w.Grace)
 	w := ws.w
 	topology.AddProcessor(b.tb, name, func() topology.Processor[K, V, Windowed[K], Change[VA]] {
-		return &windowAggregator[K, V, VA]{store: store, w: w, ks: ks, vs: vas, step: step, time: newStreamTime()}
+		return &windowAggregator[K, V, VA]{store: store, w: w, ks: ks, vs: vas, step: step}
 	}, parent)
 	b.tb.AddStateStore(spec, name)
 	var wks serde.Serde[Windowed[K]]
@@ -128,6 +128,7 @@ type windowAggregator[K, V, VA any] struct {
 
 func (p *windowAggregator[K, V, VA]) Init(ctx topology.ProcessorContext[Windowed[K], Change[VA]]) error {
 	p.ctx = ctx
+	p.time = resumeStreamTime(ctx)
 	ws, err := openWindowStore(ctx, p.store)
 	p.ws = ws
 	return err

@@ -94,6 +94,12 @@ type TaskConfig struct {
 	// the same pointer (state.BuildStore) reads it. nil: the task keeps
 	// its own.
 	RecordContext *state.RecordContext
+	// ResumeStreamTime is the stream time the task had when its input
+	// offsets were last committed (the runtime keeps it in the commit's
+	// metadata, as Kafka Streams does), so that windows, grace periods,
+	// joins and suppression go on where they were: processors see it as
+	// CurrentStreamTime from Init on. Zero or negative: a new task.
+	ResumeStreamTime int64
 }
 
 // ErrStoreNotConnected is returned by StateStore for a store the processor
@@ -185,6 +191,9 @@ func (t *Topology) NewTask(cfg TaskConfig) (*Task, error) {
 		logger:  logger.With("task", cfg.ID.String()),
 		sources: map[string]rawSource{},
 		stores:  map[string]state.Store{},
+	}
+	if cfg.ResumeStreamTime > 0 {
+		task.streamTime = cfg.ResumeStreamTime
 	}
 	if task.cfg.Now == nil {
 		task.cfg.Now = time.Now

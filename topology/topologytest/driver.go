@@ -27,6 +27,7 @@ type config struct {
 	cache     int64
 	onDeser   func(*topology.RawRecord, error) topology.ErrorAction
 	onProcErr func(*topology.ProcessingError) topology.ErrorAction
+	resume    int64
 }
 
 // Option configures a Driver.
@@ -58,6 +59,11 @@ func Logger(l *slog.Logger) Option { return func(c *config) { c.logger = l } }
 // record, as Kafka Streams' test driver does, so that tests can watch
 // record caches hold and merge updates until Flush is called.
 func ManualFlush() Option { return func(c *config) { c.noFlush = true } }
+
+// ResumeStreamTime starts every task at stream time ms, as the runtime
+// resumes a task after a restart from the stream time committed with its
+// offsets (see topology.TaskConfig.ResumeStreamTime).
+func ResumeStreamTime(ms int64) Option { return func(c *config) { c.resume = ms } }
 
 // OnDeserializationError sets the tasks' deserialisation-error handler.
 func OnDeserializationError(h func(*topology.RawRecord, error) topology.ErrorAction) Option {
@@ -161,6 +167,7 @@ func New(topo *topology.Topology, opts ...Option) (*Driver, error) {
 			OnDeserializationError: cfg.onDeser,
 			OnProcessingError:      cfg.onProcErr,
 			OnDropped:              func(node, reason string) { d.drops[reason]++ },
+			ResumeStreamTime:       cfg.resume,
 		})
 		if err != nil {
 			return nil, errors.Join(err, d.Close())
