@@ -67,7 +67,8 @@ func TestFileSinkWithDLQ(t *testing.T) {
 		"offset.storage.file.filename": filepath.Join(dir, "offsets"),
 		"offset.flush.interval.ms":     "100",
 	}
-	sink := connect.ConnectorConfig{Name: "files", Config: map[string]string{
+	name := c.Topic("files")
+	sink := connect.ConnectorConfig{Name: name, Config: map[string]string{
 		"connector.class":                   "FileStreamSink",
 		"topics":                            topic,
 		"file":                              out,
@@ -125,7 +126,7 @@ func TestFileSinkWithDLQ(t *testing.T) {
 	}
 	// Offsets were committed: the group is at the end of both partitions.
 	adm := c.Admin()
-	cos, err := adm.FetchOffsets(ctx, "connect-files")
+	cos, err := adm.FetchOffsets(ctx, "connect-"+name)
 	if err != nil {
 		t.Fatal(err)
 	}
