@@ -5,7 +5,7 @@ GO        ?= go
 SUDO      := $(shell [ "$$(id -u)" = "0" ] || echo sudo)
 PKGS      := ./...
 # Packages whose code runs concurrently: tested with the race detector too.
-RACE_PKGS := ./runtime/... ./changelog/... ./state/... ./cmd/... ./serde/...
+RACE_PKGS := ./runtime/... ./changelog/... ./state/... ./cmd/... ./serde/... ./connect/ ./connect/file/
 TEST_TIMEOUT ?= 20m
 
 .PHONY: setup test test-race demo cdc-demo bench lint fmt build
