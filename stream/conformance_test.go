@@ -1,6 +1,7 @@
 package stream_test
 
 import (
+	"errors"
 	"testing"
 
 	"github.com/kafki/kafki/serde"
@@ -131,5 +132,53 @@ func TestWindowsResumeStreamTime(t *testing.T) {
 	}
 	if n := d.Dropped(stream.DropLate); n != 3 {
 		t.Errorf("late records counted: %d, want 3", n)
+	}
+}
+
+func TestEmitOnWindowCloseTumbling(t *testing.T) {
+	b := stream.NewBuilder()
+	s := stream.Stream(b, "in", serde.String(), serde.String())
+	stream.CountWindowed(stream.WindowedBy(stream.GroupByKey(s), stream.TumblingWindows(10*ms, 5*ms)),
+		stream.EmitStrategy(stream.OnWindowClose)).ToStream().To("out")
+	d := newDriver(t, b, topologytest.StoreOpener(openStores))
+	in := topologytest.CreateInputTopic(d, "in", serde.String(), serde.String())
+	out := topologytest.CreateOutputTopic(d, "out", stream.WindowedSerde(serde.String(), 10*ms), serde.Int64())
+	pipe(t, in, "a", "x", 1)
+	pipe(t, in, "b", "x", 3)
+	pipe(t, in, "a", "x", 12) // close time 7: [0,10) still open
+	expect(t, "open", readAll(t, out), "")
+	pipe(t, in, "a", "x", 16) // close time 11: [0,10) closes, its keys in order
+	expect(t, "closed", readAll(t, out), "[a@0/10]=1@1 [b@0/10]=1@3")
+	pipe(t, in, "a", "x", 4) // late
+	pipe(t, in, "a", "x", 30)
+	expect(t, "next", readAll(t, out), "[a@10/20]=2@16")
+	if n := d.Dropped(stream.DropLate); n != 1 {
+		t.Errorf("late records counted: %d, want 1", n)
+	}
+}
+
+func TestEmitOnWindowCloseSliding(t *testing.T) {
+	b := stream.NewBuilder()
+	s := stream.Stream(b, "in", serde.String(), serde.String())
+	stream.CountSliding(stream.SlidingWindowedBy(stream.GroupByKey(s), stream.SlidingWindowsWithTimeDifference(10*ms, 0)),
+		stream.EmitStrategy(stream.OnWindowClose)).ToStream().To("out")
+	d := newDriver(t, b, topologytest.StoreOpener(openStores))
+	in := topologytest.CreateInputTopic(d, "in", serde.String(), serde.String())
+	out := topologytest.CreateOutputTopic(d, "out", stream.WindowedSerde(serde.String(), 10*ms), serde.Int64())
+	pipe(t, in, "a", "x", 10) // [0,10] takes records at 10 still
+	expect(t, "at its end", readAll(t, out), "")
+	pipe(t, in, "a", "x", 15)
+	expect(t, "after its end", readAll(t, out), "[a@0/10]=1@10")
+	pipe(t, in, "a", "x", 26)
+	expect(t, "next", readAll(t, out), "[a@5/15]=2@15 [a@11/21]=1@15")
+}
+
+func TestEmitOnWindowCloseRejectedOnSessions(t *testing.T) {
+	b := stream.NewBuilder()
+	s := stream.Stream(b, "in", serde.String(), serde.String())
+	stream.CountSessions(stream.SessionWindowedBy(stream.GroupByKey(s), stream.SessionWindowsWithGap(10*ms, 0)),
+		stream.EmitStrategy(stream.OnWindowClose)).ToStream().To("out")
+	if _, err := b.Build(); !errors.Is(err, topology.ErrInvalid) {
+		t.Fatalf("build: %v, want topology.ErrInvalid", err)
 	}
 }

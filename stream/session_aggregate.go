@@ -72,6 +72,9 @@ func sessionAggregateWith[K, V, VA any](ws SessionWindowedKStream[K, V], prefix 
 	if merger == nil {
 		b.problem(topologyInvalid("%q: session aggregation needs a merger", name))
 	}
+	if o.ext.emit == OnWindowClose {
+		b.problem(topologyInvalid("%q: EmitStrategy(OnWindowClose) is not available on session windows; use Suppress(UntilWindowCloses)", name))
+	}
 	vas := serdeOf(b, o.valueSerde, def, name, "value")
 	ks := serdeOf(b, o.keySerde, g.s.keySerde, name, "key")
 	need(b, ks, name, "key", "store "+store)

@@ -100,9 +100,10 @@ func slidingAggregate[K, V, VA any](ws SlidingWindowedKStream[K, V], prefix stri
 	// A record reads back to the window ending just before its own left
 	// window: 2*diff before it, as Kafka Streams' retention.
 	spec.Retention = windowRetention(b, o, name, 2*w.TimeDifference+w.Grace+time.Millisecond)
+	final := o.ext.emit == OnWindowClose
 	topology.AddProcessor(b.tb, name, func() topology.Processor[K, V, Windowed[K], Change[VA]] {
 		return &slidingAggregator[K, V, VA]{store: store, diff: w.TimeDifference.Milliseconds(),
-			grace: w.Grace.Milliseconds(), ks: ks, vas: vas, step: step}
+			grace: w.Grace.Milliseconds(), ks: ks, vas: vas, step: step, final: final}
 	}, parent)
 	b.tb.AddStateStore(spec, name)
 	var wks serde.Serde[Windowed[K]]
@@ -125,11 +126,14 @@ type slidingAggregator[K, V, VA any] struct {
 	ctx         topology.ProcessorContext[Windowed[K], Change[VA]]
 	aggs        state.WindowStore
 	time        streamTime
+	final       bool // OnWindowClose
+	emit        finalEmitter
 }
 
 func (p *slidingAggregator[K, V, VA]) Init(ctx topology.ProcessorContext[Windowed[K], Change[VA]]) error {
 	p.ctx = ctx
 	p.time = resumeStreamTime(ctx)
+	p.emit = newFinalEmitter(p.final, p.time.t, p.grace)
 	var err error
 	p.aggs, err = openWindowStore(ctx, p.store)
 	return err
@@ -176,6 +180,19 @@ func (p *slidingAggregator[K, V, VA]) windows(kb []byte, from, to int64, backwar
 }
 
 func (p *slidingAggregator[K, V, VA]) Process(rec topology.Record[K, V]) error {
+	if !rec.NullKey && !rec.NullValue {
+		// Windows that closed are emitted before the record's windows are
+		// written, which may expire them from the store. A sliding
+		// window's end is inclusive: it has closed when end < close time.
+		closeTime := max(p.time.t, rec.Timestamp) - p.grace
+		if err := emitClosed(&p.emit, p.ctx, p.aggs, p.store, p.ks, p.vas, p.diff, 0, closeTime, rec.Headers); err != nil {
+			return err
+		}
+	}
+	return p.process(rec)
+}
+
+func (p *slidingAggregator[K, V, VA]) process(rec topology.Record[K, V]) error {
 	if rec.NullKey || rec.NullValue {
 		p.ctx.RecordDropped("null-key-or-value")
 		return nil
@@ -340,6 +357,9 @@ func (p *slidingAggregator[K, V, VA]) put(rec topology.Record[K, V], kb []byte, 
 	}
 	if err := p.aggs.Put(kb, state.EncodeTimestamped(ts, nb), start); err != nil {
 		return fmt.Errorf("put window %d of %s: %w", start, p.store, err)
+	}
+	if p.final {
+		return nil
 	}
 	return p.ctx.Forward(topology.Record[Windowed[K], Change[VA]]{Key: Windowed[K]{Key: rec.Key, Start: start, End: start + p.diff},
 		Value: ch, Timestamp: ts, Headers: rec.Headers})

@@ -91,8 +91,9 @@ func windowAggregate[K, V, VA any](ws TimeWindowedKStream[K, V], prefix string, 
 	spec.Timestamped = true // values carry the latest record timestamp (state.EncodeTimestamped)
 	spec.Retention = windowRetention(b, o, name, ws.w.Size+ws.w.Grace)
 	w := ws.w
+	final := o.ext.emit == OnWindowClose
 	topology.AddProcessor(b.tb, name, func() topology.Processor[K, V, Windowed[K], Change[VA]] {
-		return &windowAggregator[K, V, VA]{store: store, w: w, ks: ks, vs: vas, step: step}
+		return &windowAggregator[K, V, VA]{store: store, w: w, ks: ks, vs: vas, step: step, final: final}
 	}, parent)
 	b.tb.AddStateStore(spec, name)
 	var wks serde.Serde[Windowed[K]]
@@ -124,11 +125,14 @@ type windowAggregator[K, V, VA any] struct {
 	ctx   topology.ProcessorContext[Windowed[K], Change[VA]]
 	ws    state.WindowStore
 	time  streamTime
+	final bool // OnWindowClose
+	emit  finalEmitter
 }
 
 func (p *windowAggregator[K, V, VA]) Init(ctx topology.ProcessorContext[Windowed[K], Change[VA]]) error {
 	p.ctx = ctx
 	p.time = resumeStreamTime(ctx)
+	p.emit = newFinalEmitter(p.final, p.time.t, p.w.Grace.Milliseconds())
 	ws, err := openWindowStore(ctx, p.store)
 	p.ws = ws
 	return err
@@ -146,6 +150,12 @@ func (p *windowAggregator[K, V, VA]) Process(rec topology.Record[K, V]) error {
 	now := p.time.observe(rec.Timestamp)
 	closeTime := now - p.w.Grace.Milliseconds()
 	size := p.w.Size.Milliseconds()
+	// Windows that closed are emitted before the record's windows are
+	// written, which may expire them from the store. A time window's end
+	// is exclusive: it has closed when end <= close time.
+	if err := emitClosed(&p.emit, p.ctx, p.ws, p.store, p.ks, p.vs, size, 1, closeTime, rec.Headers); err != nil {
+		return err
+	}
 	return p.w.windowStarts(rec.Timestamp, func(start int64) error {
 		end := start + size
 		if end <= closeTime {
@@ -176,6 +186,9 @@ func (p *windowAggregator[K, V, VA]) Process(rec topology.Record[K, V]) error {
 		}
 		if err := p.ws.Put(kb, state.EncodeTimestamped(ts, nb), start); err != nil {
 			return fmt.Errorf("put window %d of store %s: %w", start, p.store, err)
+		}
+		if p.final {
+			return nil
 		}
 		return p.ctx.Forward(topology.Record[Windowed[K], Change[VA]]{
 			Key: Windowed[K]{Key: rec.Key, Start: start, End: end}, Value: ch, Timestamp: ts, Headers: rec.Headers})

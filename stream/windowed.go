@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/kafki/kafki/serde"
+	"github.com/kafki/kafki/state"
 	"github.com/kafki/kafki/topology"
 )
 
@@ -210,6 +211,99 @@ type extOptions struct {
 	tsExtractor     any // func(K, V, int64) int64
 	otherValueSerde any
 	otherStoreName  string
+	emit            Emit
+}
+
+// Emit is when a windowed aggregation forwards its results.
+type Emit int
+
+const (
+	// OnWindowUpdate forwards every update of every window (the default;
+	// Kafka Streams' EmitStrategy.onWindowUpdate()).
+	OnWindowUpdate Emit = iota
+	// OnWindowClose forwards only the final result of each window, once
+	// stream time passes its end plus grace, with no suppression buffer
+	// (Kafka Streams' EmitStrategy.onWindowClose()). Windows are emitted
+	// in window-start order, then key order.
+	OnWindowClose
+)
+
+// EmitStrategy sets when a tumbling, hopping or sliding windowed
+// aggregation forwards its results.
+func EmitStrategy(e Emit) Option { return func(o *options) { o.ext.emit = e } }
+
+// finalEmitter emits the windows of a window store that have closed since
+// its last emission, for OnWindowClose. last is the close time up to which
+// windows were emitted: at Init, that of the task's resumed stream time,
+// since a window closed before a restart was emitted before it.
+type finalEmitter struct {
+	last int64
+	on   bool
+}
+
+func newFinalEmitter(on bool, resumed, grace int64) finalEmitter {
+	last := int64(math.MinInt64)
+	if resumed >= 0 {
+		last = resumed - grace
+	}
+	return finalEmitter{last: last, on: on}
+}
+
+// emitClosed forwards, in window-start then key order, the windows of ws
+// that have closed when the close time moved from e.last to closeTime. A
+// window with start s ends at s+length and is closed once s+length <
+// closeTime+inclusive (inclusive is 1 for windows whose end is exclusive).
+func emitClosed[K, VA any](e *finalEmitter, ctx topology.ProcessorContext[Windowed[K], Change[VA]], ws state.WindowStore,
+	store string, ks serde.Serde[K], vs serde.Serde[VA], length, inclusive, closeTime int64, headers []serde.Header) error {
+	if !e.on || closeTime <= e.last {
+		return nil
+	}
+	// Closed now, not before: end in [last+inclusive, closeTime+inclusive).
+	from, to := max(0, e.last+inclusive-length), closeTime+inclusive-length-1
+	if e.last == math.MinInt64 {
+		from = 0
+	}
+	e.last = closeTime
+	if to < from {
+		return nil
+	}
+	it, err := ws.FetchAll(from, to)
+	if err != nil {
+		return fmt.Errorf("fetch closed windows of %s: %w", store, err)
+	}
+	type closed struct {
+		w  Windowed[K]
+		v  VA
+		ts int64
+	}
+	var out []closed
+	for it.Next() {
+		k, err := ks.Deserialize(store, nil, it.Key())
+		if err != nil {
+			it.Close()
+			return fmt.Errorf("deserialize key of %s: %w", store, err)
+		}
+		ts, vb, err := state.DecodeTimestamped(it.Value())
+		var v VA
+		if err == nil {
+			v, err = vs.Deserialize(store, nil, vb)
+		}
+		if err != nil {
+			it.Close()
+			return fmt.Errorf("deserialize aggregate of %s: %w", store, err)
+		}
+		out = append(out, closed{Windowed[K]{Key: k, Start: it.WindowStart(), End: it.WindowStart() + length}, v, ts})
+	}
+	if err := errors.Join(it.Err(), it.Close()); err != nil {
+		return fmt.Errorf("fetch closed windows of %s: %w", store, err)
+	}
+	for _, c := range out {
+		if err := ctx.Forward(topology.Record[Windowed[K], Change[VA]]{Key: c.w, Value: Change[VA]{New: c.v, HasNew: true},
+			Timestamp: c.ts, Headers: headers}); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // WithRetention keeps a window or session store's data for d (default and
