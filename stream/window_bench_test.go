@@ -14,7 +14,7 @@ import (
 // BenchmarkWindowsAndJoins compares, in one run and through the test
 // driver (so with its per-record flush), a stateless passthrough, a
 // hopping-window count (60 s windows advancing by 10 s, so six windows
-// per record) and an inner stream-stream join (1 s windows), on in-memory
+// per record), a sliding-window count (10 s) and an inner stream-stream join (1 s windows), on in-memory
 // stores. Records carry one of 1,000 keys and timestamps 1 ms apart; the
 // join alternates left and right records. Compare records/s across the
 // sub-benchmarks.
@@ -29,6 +29,13 @@ func BenchmarkWindowsAndJoins(b *testing.B) {
 		s := stream.Stream(bl, "in", serde.String(), serde.Int64())
 		w := stream.TumblingWindows(60*time.Second, 0).AdvanceBy(10 * time.Second)
 		stream.CountWindowed(stream.WindowedBy(stream.GroupByKey(s), w), stream.InMemory()).ToStream().To("out")
+		benchDriver(b, bl, "out", func(i int) string { return "in" })
+	})
+	b.Run("sliding-count-10s", func(b *testing.B) {
+		bl := stream.NewBuilder()
+		s := stream.Stream(bl, "in", serde.String(), serde.Int64())
+		w := stream.SlidingWindowsWithTimeDifference(10*time.Second, 0)
+		stream.CountSliding(stream.SlidingWindowedBy(stream.GroupByKey(s), w), stream.InMemory()).ToStream().To("out")
 		benchDriver(b, bl, "out", func(i int) string { return "in" })
 	})
 	b.Run("stream-stream-join-1s", func(b *testing.B) {
