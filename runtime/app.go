@@ -108,7 +108,9 @@ func New(t *topology.Topology, applicationID string, opts ...Opt) (*App, error) 
 // state directory, bootstraps the global stores (GlobalKTables) to the end
 // of their topics and starts the stream threads. It returns once the
 // threads run; they join the group, restore and process in the background.
-// ctx bounds the topic setup and the bootstrap of the global stores. Errors wrap ErrMissingSourceTopics,
+// ctx bounds the topic setup and the bootstrap of the global stores; while
+// the cluster cannot be reached, Start keeps trying (and logs a warning)
+// until ctx ends, as a service started before its broker expects. Errors wrap ErrMissingSourceTopics,
 // ErrCoPartitioning or ErrInternalTopic when the topics are wrong.
 func (a *App) Start(ctx context.Context) error {
 	a.mu.Lock()
@@ -127,7 +129,7 @@ func (a *App) Start(ctx context.Context) error {
 	if err != nil {
 		return a.startFailed(fmt.Errorf("runtime: admin client: %w", err))
 	}
-	plan, err := a.setupWithAccess(ctx, cl)
+	plan, err := a.setupTopicsRetrying(ctx, cl)
 	cl.Close()
 	if err != nil {
 		return a.startFailed(fmt.Errorf("runtime: application %s: %w", a.appID, err))
@@ -189,6 +191,36 @@ func (a *App) Run(ctx context.Context) error {
 	return a.Close(context.Background())
 }
 
+// setupTopicsRetrying checks and creates the topics, and keeps trying while
+// the cluster cannot be reached, until ctx ends: a service may well start
+// before its broker. Wrong topics (missing sources, co-partitioning) fail
+// at once.
+func (a *App) setupTopicsRetrying(ctx context.Context, cl *kgo.Client) (*topicPlan, error) {
+	backoff := 200 * time.Millisecond
+	var lastLog time.Time
+	for {
+		plan, err := a.setupWithAccess(ctx, cl)
+		if err == nil || !isRetriable(err) || errors.Is(err, ErrMissingSourceTopics) || errors.Is(err, ErrCoPartitioning) ||
+			errors.Is(err, ErrNotAuthorized) {
+			return plan, err
+		}
+		if ctx.Err() != nil {
+			return nil, fmt.Errorf("cluster unreachable until the start context ended: %w", err)
+		}
+		if time.Since(lastLog) >= 10*time.Second {
+			a.cfg.logger.Warn("cannot reach the Kafka cluster; retrying until the start context ends",
+				"brokers", a.cfg.brokers, "err", err)
+			lastLog = time.Now()
+		}
+		select {
+		case <-ctx.Done():
+			return nil, fmt.Errorf("cluster unreachable until the start context ended: %w", err)
+		case <-time.After(backoff):
+		}
+		backoff = min(2*backoff, 5*time.Second)
+	}
+}
+
 func (a *App) startFailed(err error) error {
 	a.mu.Lock()
 	a.closing = true // Close then only reports err
@@ -225,6 +257,10 @@ func (a *App) runThread(th *streamThread) {
 		ctx, cancel := context.WithTimeout(context.Background(), a.cfg.rebalanceTimeout)
 		th.shutdown(ctx, true)
 		cancel()
+		return
+	}
+	if errors.Is(err, errTaskMigrated) {
+		a.rejoin(th, err)
 		return
 	}
 	th.logger.Error("stream thread failed", "err", err)
@@ -271,6 +307,43 @@ func (a *App) runThread(th *streamThread) {
 	a.closing = true
 	a.mu.Unlock()
 	go a.finish(err)
+}
+
+// rejoin handles a thread that stopped because its tasks migrated (Kafka
+// Streams' TaskMigratedException: a fenced producer, a lost epoch or
+// sequence, a transaction that could not end during a broker outage): its
+// tasks are closed dirty, its client leaves, and a thread with the same id
+// (so the same transactional id, which fences any transaction left open)
+// joins the group again with a new client. The uncaught-error handler is
+// not involved: nothing failed that rejoining does not cure.
+func (a *App) rejoin(th *streamThread, cause error) {
+	th.logger.Warn("task migrated: closing the thread's tasks dirty and rejoining the group", "err", cause)
+	ctx, cancel := context.WithTimeout(context.Background(), a.cfg.rebalanceTimeout)
+	th.failed.Store(true)
+	th.shutdown(ctx, false)
+	cancel()
+	// A short pause, so that a broker that is still down is not hammered
+	// by a thread failing and rejoining in a loop.
+	select {
+	case <-a.ctx.Done():
+	case <-time.After(time.Second):
+	}
+	a.mu.Lock()
+	defer a.unlockAndNotify()
+	delete(a.threads, th.id)
+	if a.closing || a.ctx.Err() != nil {
+		return
+	}
+	nt, err := a.newThread(th.id)
+	if err != nil {
+		th.logger.Error("cannot rejoin after the task migration; stopping the instance", "err", err)
+		a.closing = true
+		go a.finish(fmt.Errorf("runtime: thread %d: rejoin: %w", th.id, errors.Join(cause, err)))
+		return
+	}
+	a.threads[th.id] = nt
+	a.wg.Add(1)
+	go a.runThread(nt)
 }
 
 // runGlobal keeps the global stores up to date until the instance stops.

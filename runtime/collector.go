@@ -126,6 +126,11 @@ func (c *collector) failed(r *kgo.Record, err error) {
 		c.more++
 		return
 	}
+	if t.th.failed.Load() {
+		// The thread gave up already and aborted what it had buffered:
+		// these failures are its own doing, not the broker's answer.
+		return
+	}
 	raw := &topology.RawRecord{Topic: r.Topic, Partition: r.Partition, Offset: -1,
 		Key: r.Key, Value: r.Value, Timestamp: r.Timestamp.UnixMilli()}
 	for _, h := range r.Headers {

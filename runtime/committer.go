@@ -2,7 +2,10 @@ package runtime
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"io"
+	"net"
 
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kgo"
@@ -59,3 +62,44 @@ func (c alosCommitter) commitOffsets(ctx context.Context, offsets map[string]map
 }
 
 func kerrOf(code int16) error { return kerr.ErrorForCode(code) }
+
+// isRetriable reports whether err is a broker or network failure that
+// clears by itself: a broker that cannot be dialed or dropped the
+// connection, a coordinator moving, a request or commit that timed out
+// (for example held behind a group join). Kafka Streams retries these
+// instead of failing the thread.
+func isRetriable(err error) bool {
+	if err == nil || errors.Is(err, kgo.ErrClientClosed) {
+		return false
+	}
+	// A failed dial: franz-go leaves it to the caller (a typo in a seed
+	// address should fail fast), but a broker that was reachable is down
+	// or restarting.
+	var opErr *net.OpError
+	return kgo.IsRetryableBrokerErr(err) || kerr.IsRetriable(err) || errors.As(err, &opErr) ||
+		errors.Is(err, context.DeadlineExceeded) || errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF)
+}
+
+// errTaskMigrated marks a failure that Kafka Streams calls "task
+// migrated": the thread's producer was fenced or lost its epoch or
+// sequence (typically across a broker restart), or its transaction could
+// not end because the broker was unreachable. The thread's tasks are
+// closed dirty and the thread rejoins the group with a new client (and
+// producer); the uncaught-error handler is not called.
+var errTaskMigrated = errors.New("task migrated")
+
+// migrationCause reports whether a commit or abort that failed with err
+// means "task migrated" rather than a failure of the application.
+func migrationCause(err error) bool {
+	return errors.Is(err, kerr.ProducerFenced) || errors.Is(err, kerr.InvalidProducerEpoch) ||
+		errors.Is(err, kerr.InvalidProducerIDMapping) || errors.Is(err, kerr.OutOfOrderSequenceNumber) ||
+		errors.Is(err, kerr.UnknownProducerID) || isRetriable(err)
+}
+
+// taskMigrated wraps err with errTaskMigrated when its cause calls for it.
+func taskMigrated(err error) error {
+	if err == nil || errors.Is(err, errTaskMigrated) || !migrationCause(err) {
+		return err
+	}
+	return fmt.Errorf("%w: %w", errTaskMigrated, err)
+}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"sync/atomic"
 	"time"
 
 	"github.com/kafki/kafki/changelog"
@@ -43,12 +44,15 @@ import (
 // same transactional id (a newer instance of this thread), or the broker
 // aborted the thread's transaction because it exceeded the transaction
 // timeout. The thread's open transaction is aborted and its tasks closed
-// dirty; the uncaught-error handler decides what happens next
-// (ReplaceThread starts a thread with a new producer).
+// dirty; like a lost producer epoch or sequence, it is "task migrated": the
+// thread rejoins the group with a new producer, and the uncaught-error
+// handler is not called.
 var ErrProducerFenced = errors.New("transactional producer fenced")
 
 // ErrTransactionAborted is wrapped by the error that stops a stream thread
-// whose transaction could not commit and was aborted. Nothing the
+// whose transaction could not commit and was aborted (unless the cause was
+// a fence, a lost epoch or an unreachable broker: then the thread rejoins
+// instead of stopping). Nothing the
 // transaction wrote is visible to read_committed consumers; the tasks were
 // closed dirty and their state is rebuilt from the committed changelog by
 // whichever thread gets them next.
@@ -95,6 +99,9 @@ type eosCommitter struct {
 	// topicIDs of the input topics: TxnOffsetCommit v6+ (KIP-1319) names
 	// topics by id.
 	topicIDs map[string][16]byte
+	// ready is set once the producer is initialised and in its first
+	// transaction (begin); an abort before that has nothing to end.
+	ready atomic.Bool
 }
 
 // topicID returns the id of an input topic, looked up once.
@@ -137,6 +144,7 @@ func (c *eosCommitter) begin(ctx context.Context) error {
 	if err := c.cl.BeginTransaction(); err != nil {
 		return c.wrap(fmt.Errorf("begin transaction: %w", err))
 	}
+	c.ready.Store(true)
 	return nil
 }
 
@@ -279,6 +287,10 @@ func (c *eosCommitter) abort(ctx context.Context) error {
 	if err := c.cl.AbortBufferedRecords(ctx); err != nil {
 		return fmt.Errorf("abort buffered records: %w", err)
 	}
+	if !c.ready.Load() {
+		*c.sent = 0
+		return nil
+	}
 	err := c.cl.EndTransaction(ctx, kgo.TryAbort)
 	*c.sent = 0
 	if err != nil {
@@ -319,7 +331,7 @@ func (th *streamThread) eosCommitFailed(ctx context.Context, err error) error {
 	if aerr := th.eosAbort(ctx, err); aerr != nil {
 		th.logger.Warn("abort failed", "err", aerr)
 	}
-	return fmt.Errorf("%w: %w", ErrTransactionAborted, err)
+	return taskMigrated(fmt.Errorf("%w: %w", ErrTransactionAborted, err))
 }
 
 // eosPrepareTaskDir runs before the stores of an active task are opened
@@ -363,16 +375,52 @@ func (a *App) eosReadOpts() []kgo.Opt {
 	return []kgo.Opt{kgo.FetchIsolationLevel(kgo.ReadCommitted())}
 }
 
-// beginEOS makes the thread's exactly-once committer and begins its first
-// transaction.
-func (th *streamThread) beginEOS() (*eosCommitter, error) {
-	c := &eosCommitter{cl: th.cl, group: th.app.appID, txnID: th.app.transactionalID(th.id), sent: &th.txnSent}
-	ctx, cancel := context.WithTimeout(context.Background(), th.app.cfg.rebalanceTimeout)
-	defer cancel()
-	if err := c.begin(ctx); err != nil {
-		return nil, err
+// newEOSCommitter makes the thread's exactly-once committer; initEOS
+// begins its first transaction.
+func (th *streamThread) newEOSCommitter() *eosCommitter {
+	return &eosCommitter{cl: th.cl, group: th.app.appID, txnID: th.app.transactionalID(th.id), sent: &th.txnSent}
+}
+
+// producerInitTimeout bounds how long a new stream thread keeps trying to
+// initialise its transactional producer (a broker that is down, a
+// coordinator that moved) before it fails.
+const producerInitTimeout = 5 * time.Minute
+
+// initEOS initialises the thread's transactional producer and begins its
+// first transaction, retrying with backoff while the broker is unreachable
+// or answers with a retriable error, for at most producerInitTimeout. It
+// runs on the thread's goroutine, before the first poll, so that a thread
+// started (or replaced) during a broker outage waits for the broker instead
+// of failing. It returns nil at once when ctx ends (Close).
+func (th *streamThread) initEOS(ctx context.Context) error {
+	c, ok := th.commit.(*eosCommitter)
+	if !ok {
+		return nil
 	}
-	return c, nil
+	deadline := time.Now().Add(producerInitTimeout)
+	backoff := 100 * time.Millisecond
+	var lastLog time.Time
+	for {
+		actx, cancel := context.WithTimeout(ctx, th.app.cfg.rebalanceTimeout)
+		err := c.begin(actx)
+		cancel()
+		if err == nil || ctx.Err() != nil {
+			return nil
+		}
+		if !migrationCause(err) || time.Now().After(deadline) {
+			return err
+		}
+		if time.Since(lastLog) > 10*time.Second {
+			th.logger.Warn("cannot initialise the transactional producer yet; retrying", "txn_id", c.txnID, "err", err)
+			lastLog = time.Now()
+		}
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-time.After(backoff):
+		}
+		backoff = min(2*backoff, 5*time.Second)
+	}
 }
 
 // eosCommitBeforeRestore commits the open transaction before new active

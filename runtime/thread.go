@@ -154,13 +154,9 @@ func (a *App) newThread(id int) (*streamThread, error) {
 	th.cl = cl
 	th.commit = alosCommitter{cl: cl}
 	if th.eos() {
-		if th.commit, err = th.beginEOS(); err != nil {
-			close(th.abandoned)
-			cl.Close()
-			th.restorer.Close()
-			th.standbyCl.Close()
-			return nil, fmt.Errorf("thread %d: %w", id, err)
-		}
+		// The producer is initialised by run (initEOS), off the App's
+		// lock and with retries: the broker may be down.
+		th.commit = th.newEOSCommitter()
 	}
 	th.restoreTask.Store("")
 	close(th.ready)
@@ -179,6 +175,9 @@ func (th *streamThread) run(ctx context.Context) error {
 	}()
 	defer standbys.Wait()
 	defer stopStandbys()
+	if err := th.initEOS(ctx); err != nil {
+		return fmt.Errorf("thread %d: %w", th.id, err)
+	}
 	pollWait := min(th.app.cfg.commitInterval, 100*time.Millisecond)
 	for {
 		if ctx.Err() != nil {
@@ -259,6 +258,14 @@ func (th *streamThread) handle(ctx context.Context, fetches kgo.Fetches) error {
 			// committed by the revocation or the next interval; the
 			// outputs are already acknowledged.
 			th.logger.Warn("commit deferred by a rebalance", "err", err)
+			return nil
+		}
+		if !th.eos() && isRetriable(err) {
+			// A broker outage or a commit held behind a group join: the
+			// offsets stay dirty and the next interval tries again, as
+			// Kafka Streams retries retriable commit errors.
+			th.logger.Warn("commit failed with a retriable error; retrying at the next interval", "err", err)
+			th.lastCommit = time.Now()
 			return nil
 		}
 		return err
@@ -485,7 +492,7 @@ func (th *streamThread) onLost(ctx context.Context, _ *kgo.Client, _ map[string]
 	th.assigned.Store(false)
 	th.app.updateState()
 	if err := th.eosAbort(ctx, errors.New("partitions lost")); err != nil && th.fatal == nil {
-		th.fatal = err
+		th.fatal = taskMigrated(err)
 	}
 	for _, t := range th.tasks {
 		th.closeTask(t, false)

@@ -152,7 +152,7 @@ func setupTopics(ctx context.Context, adm *kadm.Client, appID string, subs []top
 			if aerr := describeCreateErr(it.name, err); aerr != nil {
 				return nil, aerr
 			}
-			return nil, fmt.Errorf("%w: create %s: %v", ErrInternalTopic, it.name, err)
+			return nil, fmt.Errorf("%w: create %s: %w", ErrInternalTopic, it.name, err)
 		}
 	}
 	if len(want) > 0 {

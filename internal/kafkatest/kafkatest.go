@@ -3,8 +3,11 @@ package kafkatest
 import (
 	"context"
 	"fmt"
+	"net"
 	"os"
+	"strconv"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -89,5 +92,83 @@ func (c *Cluster) CreateTopic(name string, partitions int32, configs map[string]
 	}
 	if err != nil {
 		c.t.Fatalf("create topic %s: %v", name, err)
+	}
+}
+
+// Outage is an in-process one-broker cluster that keeps its data in a
+// directory, so that a test can take the broker down (Stop) and bring it
+// back (Start) on the same port with the same data: a broker outage or
+// restart as clients see it. It needs the in-process broker: tests that use
+// it skip against a real cluster.
+type Outage struct {
+	*Cluster
+	mu   sync.Mutex
+	dir  string
+	port int
+	opts []kfake.Opt
+}
+
+// NewOutage starts the broker of an Outage for t; it is shut down when the
+// test ends.
+func NewOutage(t testing.TB, opts ...kfake.Opt) *Outage {
+	t.Helper()
+	if Real() {
+		t.Skip("stops and restarts the broker: in-process cluster only")
+	}
+	o := &Outage{dir: t.TempDir(), opts: opts}
+	o.Cluster = &Cluster{t: t}
+	o.start(0)
+	o.Brokers = o.Fake.ListenAddrs()
+	_, portStr, _ := net.SplitHostPort(o.Brokers[0])
+	o.port, _ = strconv.Atoi(portStr)
+	t.Cleanup(func() {
+		o.mu.Lock()
+		defer o.mu.Unlock()
+		if o.Fake != nil {
+			o.Fake.Close()
+		}
+	})
+	return o
+}
+
+func (o *Outage) start(port int) {
+	all := append([]kfake.Opt{
+		kfake.NumBrokers(1),
+		kfake.Ports(port),
+		kfake.DataDir(o.dir),
+		kfake.BrokerConfigs(map[string]string{"log.cleaner.backoff.ms": "500"}),
+	}, o.opts...)
+	var err error
+	// The port of a broker just closed may take a moment to be free.
+	for attempt := 0; ; attempt++ {
+		var c *kfake.Cluster
+		if c, err = kfake.NewCluster(all...); err == nil {
+			o.Fake = c
+			return
+		}
+		if attempt == 50 {
+			break
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	o.t.Fatalf("start kfake broker on port %d with data in %s: %v", port, o.dir, err)
+}
+
+// Stop shuts the broker down; its data stays in the directory.
+func (o *Outage) Stop() {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	if o.Fake != nil {
+		o.Fake.Close()
+		o.Fake = nil
+	}
+}
+
+// Start brings the broker back on its port with its data.
+func (o *Outage) Start() {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	if o.Fake == nil {
+		o.start(o.port)
 	}
 }
