@@ -69,7 +69,11 @@ func kerrOf(code int16) error { return kerr.ErrorForCode(code) }
 // (for example held behind a group join). Kafka Streams retries these
 // instead of failing the thread.
 func isRetriable(err error) bool {
-	if err == nil || errors.Is(err, kgo.ErrClientClosed) {
+	if err == nil || errors.Is(err, kgo.ErrClientClosed) || errors.Is(err, ErrNotAuthorized) ||
+		errors.Is(err, kerr.TransactionalIDAuthorizationFailed) || errors.Is(err, kerr.TopicAuthorizationFailed) ||
+		errors.Is(err, kerr.GroupAuthorizationFailed) || errors.Is(err, kerr.ClusterAuthorizationFailed) {
+		// franz-go reports a failed producer id load as retryable, even
+		// when an ACL refused it: a missing permission does not heal.
 		return false
 	}
 	// A failed dial: franz-go leaves it to the caller (a typo in a seed
