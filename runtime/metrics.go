@@ -30,6 +30,14 @@ type Snapshot struct {
 	// Restores is the restoration progress of every changelog partition
 	// restored or applied by a standby since the instance started.
 	Restores []RestoreProgress
+	// RestoreLag is the changelog records active tasks still have to
+	// restore before they run, over all restorations in progress (Kafka
+	// Streams' restore-remaining-records-total).
+	RestoreLag int64
+	// Lost counts the times a stream thread lost its partitions without
+	// revoking them: the group moved on without it (a missed session or
+	// rebalance timeout).
+	Lost int64
 	// Dropped counts skipped records by reason (DropDeserialization, ...).
 	Dropped map[string]int64
 	// StoreResets counts stores wiped and restored from the beginning
@@ -169,6 +177,7 @@ type metrics struct {
 	commitLat    latency
 	storeResets  atomic.Int64
 	cleanedTasks atomic.Int64
+	lost         atomic.Int64
 	pauses       atomic.Int64
 	resumes      atomic.Int64
 
@@ -242,6 +251,7 @@ func (m *metrics) snapshot() Snapshot {
 		Tasks:           map[string]TaskMetrics{},
 		StoreResets:     m.storeResets.Load(),
 		CleanedTaskDirs: m.cleanedTasks.Load(),
+		Lost:            m.lost.Load(),
 		Pauses:          m.pauses.Load(),
 		Resumes:         m.resumes.Load(),
 	}
@@ -254,6 +264,9 @@ func (m *metrics) snapshot() Snapshot {
 	}
 	for _, r := range m.restores {
 		s.Restores = append(s.Restores, *r)
+		if !r.Standby && !r.Done {
+			s.RestoreLag += max(r.End-r.Position, 0)
+		}
 	}
 	m.mu.Unlock()
 	for id, c := range tasks {

@@ -7,6 +7,7 @@ import (
 	"path/filepath"
 	"time"
 
+	"github.com/kafki/kafki/changelog"
 	"github.com/twmb/franz-go/pkg/kgo"
 )
 
@@ -66,6 +67,7 @@ type config struct {
 	processID        string
 	cacheBytes       int64
 	cleanupDelay     time.Duration
+	restoreListener  StateRestoreListener
 	optErr           error // an option that could not apply (ClientConfigFile)
 	adminAddr        string
 	appServer        string
@@ -269,3 +271,14 @@ func ProcessID(id string) Opt { return func(c *config) { c.processID = id } }
 // the task restores only the tail of its changelog if it comes back. 0
 // keeps every directory.
 func StateCleanupDelay(d time.Duration) Opt { return func(c *config) { c.cleanupDelay = d } }
+
+// StateRestoreListener is told about the restoration of every store of an
+// active task (Kafka Streams' StateRestoreListener): OnRestoreStart with
+// the changelog range to read, OnBatchRestored after each batch written to
+// the store, OnRestoreEnd with the number of records restored. It is
+// called from the stream threads' state updaters, one goroutine per
+// thread, and must be safe for concurrent use and return quickly.
+type StateRestoreListener = changelog.RestoreListener
+
+// OnRestore sets the restore listener.
+func OnRestore(l StateRestoreListener) Opt { return func(c *config) { c.restoreListener = l } }

@@ -178,8 +178,10 @@ func resetStore(dir *changelog.TaskDir, s *openedStore) error {
 	return nil
 }
 
-// newActiveTask locks, opens and restores the stores of task id, then makes
-// the topology task on top of them.
+// newActiveTask locks and opens the stores of task id (Created). The
+// state updater restores them (Restoring), then startTask makes the
+// topology task on top of them (Running). Records fetched for the task
+// meanwhile wait in its queues.
 func (th *streamThread) newActiveTask(ctx context.Context, id topology.TaskID) (_ *activeTask, err error) {
 	sub, ok := th.app.subByID[id.SubTopology]
 	if !ok {
@@ -208,12 +210,24 @@ func (th *streamThread) newActiveTask(ctx context.Context, id topology.TaskID) (
 		if t.stores, err = openStores(sub.Stores, th.app.appID, id, t.dir, t.coll, &t.rc, th.cache); err != nil {
 			return nil, fmt.Errorf("task %s: %w", id, err)
 		}
-		if t.restored, err = th.restore(ctx, id, t.dir, t.stores, false); err != nil {
-			return nil, err
-		}
+	}
+	for _, topic := range sub.SourceTopics {
+		q := &partQueue{topic: topic, partition: id.Partition, hwm: -1}
+		t.queues = append(t.queues, q)
+		t.byTopic[topic] = q
+	}
+	return t, nil
+}
+
+// startTask makes a restored task run: it records where the changelogs
+// are and makes the topology task (its processors' Init) over the
+// restored stores. It runs on the thread's goroutine.
+func (th *streamThread) startTask(t *activeTask) (err error) {
+	id := t.id
+	if t.dir != nil {
 		if th.eos() {
 			if err = eosTaskStarted(t.dir); err != nil {
-				return nil, fmt.Errorf("task %s: %w", id, err)
+				return fmt.Errorf("task %s: %w", id, err)
 			}
 		}
 		for _, s := range t.stores {
@@ -263,14 +277,9 @@ func (th *streamThread) newActiveTask(ctx context.Context, id topology.TaskID) (
 		RecordContext: &t.rc,
 	})
 	if err != nil {
-		return nil, fmt.Errorf("task %s: %w", id, err)
+		return fmt.Errorf("task %s: %w", id, err)
 	}
-	for _, topic := range sub.SourceTopics {
-		q := &partQueue{topic: topic, partition: id.Partition, hwm: -1}
-		t.queues = append(t.queues, q)
-		t.byTopic[topic] = q
-	}
-	return t, nil
+	return nil
 }
 
 // restore brings stores up to the end of their changelogs and returns the
@@ -406,6 +415,19 @@ func (t *activeTask) checkpointOffsets() changelog.Offsets {
 // close closes the topology task, writes the checkpoint when clean and
 // releases the state directory.
 func (t *activeTask) close(clean bool) error {
+	if t.task == nil {
+		// Closed while restoring: the stores keep what they restored and
+		// the checkpoint its older offsets, from which restoration goes
+		// on (re-applying a record is harmless).
+		var err error
+		for _, s := range t.stores {
+			err = errors.Join(err, s.store.Close())
+		}
+		if t.dir != nil {
+			err = errors.Join(err, t.dir.Close())
+		}
+		return err
+	}
 	err := t.task.Close()
 	if t.dir != nil {
 		if clean && err == nil {

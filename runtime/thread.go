@@ -36,8 +36,11 @@ type streamThread struct {
 	// tasks share (CacheMaxBytes divided by the threads); nil: no caching.
 	cache *state.ThreadCache
 
-	tasks       map[topology.TaskID]*activeTask
-	byTP        map[tp]*activeTask
+	tasks map[topology.TaskID]*activeTask
+	byTP  map[tp]*activeTask // running and restoring tasks
+	// restoring are the tasks the state updater has (updater.go).
+	restoring   map[topology.TaskID]*restoring
+	updater     *stateUpdater
 	standbys    map[topology.TaskID]*standbyTask
 	standbyByTP map[changelog.TopicPartition]*standbyTask
 	standbyCl   *kgo.Client
@@ -73,6 +76,9 @@ func (th *streamThread) publish() {
 	for id := range th.tasks {
 		m.Active = append(m.Active, id)
 	}
+	for id := range th.restoring {
+		m.Active = append(m.Active, id)
+	}
 	for id := range th.standbys {
 		m.Standby = append(m.Standby, id)
 	}
@@ -86,6 +92,7 @@ func (a *App) newThread(id int) (*streamThread, error) {
 		app: a, id: id,
 		logger:      a.cfg.logger.With("thread", id),
 		tasks:       map[topology.TaskID]*activeTask{},
+		restoring:   map[topology.TaskID]*restoring{},
 		byTP:        map[tp]*activeTask{},
 		standbys:    map[topology.TaskID]*standbyTask{},
 		standbyByTP: map[changelog.TopicPartition]*standbyTask{},
@@ -94,6 +101,7 @@ func (a *App) newThread(id int) (*streamThread, error) {
 		lastCommit:  time.Now(),
 	}
 	th.name = fmt.Sprintf("%s-%s-StreamThread-%d", a.appID, a.processID, id)
+	th.updater = newStateUpdater(th)
 	if a.cfg.cacheBytes > 0 {
 		th.cache = state.NewThreadCache(a.cfg.cacheBytes / int64(a.cfg.threads))
 	}
@@ -173,6 +181,11 @@ func (th *streamThread) run(ctx context.Context) error {
 		defer standbys.Done()
 		th.standbyLoop(sctx)
 	}()
+	standbys.Add(1)
+	go func() {
+		defer standbys.Done()
+		th.updater.run(sctx)
+	}()
 	defer standbys.Wait()
 	defer stopStandbys()
 	if err := th.initEOS(ctx); err != nil {
@@ -198,6 +211,7 @@ func (th *streamThread) run(ctx context.Context) error {
 			return nil
 		}
 		th.mu.Lock()
+		th.adoptRestored()
 		err := th.handle(ctx, fetches)
 		if err == nil {
 			err = th.fatal
@@ -397,6 +411,11 @@ func (th *streamThread) onAssigned(ctx context.Context, _ *kgo.Client, _ map[str
 			th.closeTask(t, true)
 		}
 	}
+	for id, r := range th.restoring {
+		if !slices.Contains(a.Active, id) {
+			th.closeAnyTask(r.t, false)
+		}
+	}
 	for id, s := range th.standbys {
 		if !slices.Contains(a.Standby, id) {
 			if err := th.closeStandby(s); err != nil {
@@ -408,16 +427,29 @@ func (th *streamThread) onAssigned(ctx context.Context, _ *kgo.Client, _ map[str
 		th.fatal = err
 		return
 	}
+	// New tasks go to the state updater; the callback returns without
+	// restoring anything (updater.go).
+	var created []*activeTask
 	for _, id := range a.Active {
-		if _, ok := th.tasks[id]; ok {
+		if _, ok := th.tasks[id]; ok || th.restoring[id] != nil {
 			continue
 		}
 		t, err := th.newActiveTask(ctx, id)
 		if err != nil {
 			th.fatal = err
-			return
+			break
 		}
-		th.addTask(t)
+		for _, q := range t.queues {
+			th.byTP[tp{q.topic, q.partition}] = t
+		}
+		created = append(created, t)
+	}
+	for _, r := range th.updater.add(created) {
+		th.restoring[r.t.id] = r
+	}
+	th.publish()
+	if th.fatal != nil {
+		return
 	}
 	for _, id := range a.Standby {
 		if _, ok := th.standbys[id]; ok {
@@ -435,7 +467,8 @@ func (th *streamThread) onAssigned(ctx context.Context, _ *kgo.Client, _ map[str
 		th.app.local.addTask(id, nil, s.stores, true)
 		th.publish()
 	}
-	th.assigned.Store(true)
+	// Running (for the App's state) once nothing is left to restore.
+	th.assigned.Store(len(th.restoring) == 0)
 	th.app.updateState()
 	if th.bal.takeFollowUp() {
 		// The owners of the tasks held back revoke them and rejoin; the
@@ -477,7 +510,7 @@ func (th *streamThread) onRevoked(ctx context.Context, _ *kgo.Client, revoked ma
 		}
 	}
 	for _, t := range affected {
-		th.closeTask(t, clean)
+		th.closeAnyTask(t, clean)
 	}
 }
 
@@ -491,11 +524,15 @@ func (th *streamThread) onLost(ctx context.Context, _ *kgo.Client, _ map[string]
 	defer th.mu.Unlock()
 	th.assigned.Store(false)
 	th.app.updateState()
+	th.app.metrics.lost.Add(1)
 	if err := th.eosAbort(ctx, errors.New("partitions lost")); err != nil && th.fatal == nil {
 		th.fatal = taskMigrated(err)
 	}
 	for _, t := range th.tasks {
 		th.closeTask(t, false)
+	}
+	for _, r := range th.restoring {
+		th.closeAnyTask(r.t, false)
 	}
 }
 
@@ -517,6 +554,9 @@ func (th *streamThread) shutdown(ctx context.Context, clean bool) {
 	for _, t := range th.tasks {
 		th.closeTask(t, clean)
 	}
+	for _, r := range th.restoring {
+		th.closeAnyTask(r.t, false)
+	}
 	for _, s := range th.standbys {
 		if err := th.closeStandby(s); err != nil {
 			th.logger.Warn("closing standby", "task", s.id.String(), "err", err)
@@ -534,6 +574,9 @@ func (th *streamThread) shutdown(ctx context.Context, clean bool) {
 func (th *streamThread) OnRestoreStart(store string, p changelog.TopicPartition, start, end int64) {
 	th.app.metrics.restore(RestoreProgress{Task: th.restoreTask.Load().(string), Store: store, Topic: p.Topic,
 		Partition: p.Partition, Start: start, Position: start, End: end})
+	if l := th.app.cfg.restoreListener; l != nil {
+		l.OnRestoreStart(store, p, start, end)
+	}
 }
 
 // OnBatchRestored implements changelog.RestoreListener.
@@ -544,6 +587,9 @@ func (th *streamThread) OnBatchRestored(store string, p changelog.TopicPartition
 		r.Position = last + 1
 	}
 	th.app.metrics.mu.Unlock()
+	if l := th.app.cfg.restoreListener; l != nil {
+		l.OnBatchRestored(store, p, last, n)
+	}
 }
 
 // OnRestoreEnd implements changelog.RestoreListener.
@@ -553,6 +599,9 @@ func (th *streamThread) OnRestoreEnd(store string, p changelog.TopicPartition, t
 		r.Restored, r.Done, r.Position = total, true, r.End
 	}
 	th.app.metrics.mu.Unlock()
+	if l := th.app.cfg.restoreListener; l != nil {
+		l.OnRestoreEnd(store, p, total)
+	}
 }
 
 // kafkiPartitioner sends records to the partition they name, or by key
