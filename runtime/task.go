@@ -72,6 +72,9 @@ type activeTask struct {
 	// its store stack.
 	rc  state.RecordContext
 	raw topology.RawRecord
+	// resumeStreamTime is the stream time committed with the input
+	// offsets, fetched when the task is created.
+	resumeStreamTime int64
 }
 
 func (t *activeTask) handlerContext() HandlerContext {
@@ -211,6 +214,9 @@ func (th *streamThread) newActiveTask(ctx context.Context, id topology.TaskID) (
 			return nil, fmt.Errorf("task %s: %w", id, err)
 		}
 	}
+	if t.resumeStreamTime, err = th.committedStreamTime(ctx, sub.SourceTopics, id.Partition); err != nil {
+		return nil, fmt.Errorf("task %s: %w", id, err)
+	}
 	for _, topic := range sub.SourceTopics {
 		q := &partQueue{topic: topic, partition: id.Partition, hwm: -1}
 		t.queues = append(t.queues, q)
@@ -243,12 +249,8 @@ func (th *streamThread) startTask(t *activeTask) (err error) {
 		byName[s.spec.Name] = s.store
 	}
 	cfg := th.app.cfg
-	resume, err := th.committedStreamTime(ctx, sub.SourceTopics, id.Partition)
-	if err != nil {
-		return nil, fmt.Errorf("task %s: %w", id, err)
-	}
 	t.task, err = th.app.topo.NewTask(topology.TaskConfig{
-		ResumeStreamTime: resume,
+		ResumeStreamTime: t.resumeStreamTime,
 		ID:               id,
 		ApplicationID:    th.app.appID,
 		Stores: func(spec state.Spec) (state.Store, error) {
