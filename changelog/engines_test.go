@@ -1,4 +1,7 @@
 package changelog
 
-// The tests open RocksDB stores through state.Open.
-import _ "github.com/kafki/kafki/state/rocksdb"
+// The tests open RocksDB and Pebble stores through state.Open.
+import (
+	_ "github.com/kafki/kafki/state/pebble"
+	_ "github.com/kafki/kafki/state/rocksdb"
+)

@@ -83,7 +83,7 @@ func ReadStoreMarker(dir string) (StoreMarker, error) {
 		fields[k] = v
 	}
 	m.Engine = -1
-	for _, e := range []state.Engine{state.RocksDB, state.InMemory} {
+	for _, e := range []state.Engine{state.RocksDB, state.InMemory, state.Pebble} {
 		if e.String() == fields["engine"] {
 			m.Engine = e
 		}
@@ -227,22 +227,23 @@ func OpenStore(td *TaskDir, spec state.Spec, opts StoreOptions) (store state.Sto
 const StoreIdentityFileName = ".store-identity"
 
 // engineIdentity returns the identity the engine gave the database in dir
-// when it created it: RocksDB writes a unique id to its IDENTITY file, which
-// goes away with the database's other files. Stores with no such id return
+// when it created it: RocksDB (and Kafki's Pebble engine, likewise) writes a
+// unique id to its IDENTITY file, which goes away with the database's other
+// files. Stores with no such id return
 // "" and are trusted by their marker alone: other engines, and RocksDB
 // window and session stores, which are one database per time segment,
 // created and dropped as time passes.
 func engineIdentity(spec state.Spec, dir string) (string, error) {
-	if spec.Engine != state.RocksDB || spec.Kind != state.KindKeyValue {
+	if (spec.Engine != state.RocksDB && spec.Engine != state.Pebble) || spec.Kind != state.KindKeyValue {
 		return "", nil
 	}
 	b, err := os.ReadFile(filepath.Join(dir, "IDENTITY"))
 	if err != nil {
-		return "", fmt.Errorf("read RocksDB identity: %w", err)
+		return "", fmt.Errorf("read %s identity: %w", spec.Engine, err)
 	}
 	id := strings.TrimSpace(string(b))
 	if id == "" || strings.ContainsAny(id, " \n") {
-		return "", fmt.Errorf("RocksDB identity %q is malformed", id)
+		return "", fmt.Errorf("%s identity %q is malformed", spec.Engine, id)
 	}
 	return id, nil
 }

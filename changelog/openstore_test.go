@@ -102,7 +102,13 @@ func TestOpenStoreTrustsItsOwnDirectory(t *testing.T) {
 }
 
 func TestOpenStoreWipesForeignDirectories(t *testing.T) {
-	spec := state.Spec{Name: "s", Kind: state.KindKeyValue, Engine: state.RocksDB}
+	for _, engine := range []state.Engine{state.RocksDB, state.Pebble} {
+		t.Run(engine.String(), func(t *testing.T) { testOpenStoreWipesForeign(t, engine) })
+	}
+}
+
+func testOpenStoreWipesForeign(t *testing.T, engine state.Engine) {
+	spec := state.Spec{Name: "s", Kind: state.KindKeyValue, Engine: engine}
 	tp := TopicPartition{"app-s-changelog", 0}
 	cases := map[string]func(t *testing.T, dir string){
 		"no marker, foreign files": func(t *testing.T, dir string) {
@@ -122,18 +128,21 @@ func TestOpenStoreWipesForeignDirectories(t *testing.T) {
 			m.Version = StoreFormatVersion + 1
 			WriteStoreMarker(dir, m)
 		},
-		"corrupt RocksDB files": func(t *testing.T, dir string) {
-			// CURRENT names the manifest; garbage there and in every
-			// MANIFEST makes the database unopenable.
+		"corrupt engine files": func(t *testing.T, dir string) {
+			// CURRENT (RocksDB) or the manifest marker (Pebble) names
+			// the manifest; garbage there and in every MANIFEST makes
+			// the database unopenable.
 			files, _ := filepath.Glob(filepath.Join(dir, "MANIFEST-*"))
-			files = append(files, filepath.Join(dir, "CURRENT"))
+			if engine == state.RocksDB {
+				files = append(files, filepath.Join(dir, "CURRENT"))
+			}
 			for _, f := range files {
 				if err := os.WriteFile(f, []byte("garbage\n"), 0o644); err != nil {
 					t.Fatal(err)
 				}
 			}
 		},
-		"RocksDB files removed, marker kept": func(t *testing.T, dir string) {
+		"engine files removed, marker kept": func(t *testing.T, dir string) {
 			entries, _ := os.ReadDir(dir)
 			for _, e := range entries {
 				if e.Name() != StoreMarkerFileName {
@@ -192,11 +201,11 @@ func TestOpenStoreWipesForeignDirectories(t *testing.T) {
 			}
 			wantLog := "no valid marker"
 			switch name {
-			case "corrupt RocksDB files":
+			case "corrupt engine files":
 				wantLog = "cannot open store directory"
 			case "marker of another kind", "marker of another format version":
 				wantLog = "another store format"
-			case "RocksDB files removed, marker kept", "another database's files":
+			case "engine files removed, marker kept", "another database's files":
 				wantLog = "another database than its checkpoint was written for"
 			}
 			if !strings.Contains(logs.String(), "level=WARN") || !strings.Contains(logs.String(), wantLog) {

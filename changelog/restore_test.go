@@ -47,7 +47,7 @@ func writeKV(t *testing.T, s state.KeyValueStore, want map[string]string, round,
 }
 
 func TestRestoreKeyValue(t *testing.T) {
-	for _, engine := range []state.Engine{state.RocksDB, state.InMemory} {
+	for _, engine := range []state.Engine{state.RocksDB, state.Pebble, state.InMemory} {
 		t.Run(engine.String(), func(t *testing.T) { testRestoreKeyValue(t, engine) })
 	}
 }
@@ -147,7 +147,7 @@ func testRestoreKeyValue(t *testing.T, engine state.Engine) {
 	td, engineStore, trusted = open()
 	defer td.Close()
 	defer engineStore.Close()
-	if want := engine == state.RocksDB; trusted != want {
+	if want := engine != state.InMemory; trusted != want {
 		t.Fatalf("trusted = %v, want %v", trusted, want)
 	}
 	start = 0

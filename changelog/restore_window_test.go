@@ -109,7 +109,7 @@ func restoreFromScratch(t *testing.T, c *kafkatest.Cluster, sd *StateDir, spec s
 
 func TestRestoreWindowStore(t *testing.T) {
 	c := kafkatest.New(t, 1)
-	for _, engine := range []state.Engine{state.RocksDB, state.InMemory} {
+	for _, engine := range []state.Engine{state.RocksDB, state.Pebble, state.InMemory} {
 		for _, dups := range []bool{false, true} {
 			t.Run(fmt.Sprintf("%s/dups=%v", engine.String(), dups), func(t *testing.T) {
 				spec := state.Spec{Name: "w", Kind: state.KindWindow, Engine: engine, Logging: true,
@@ -151,7 +151,7 @@ func TestRestoreWindowStore(t *testing.T) {
 
 func TestRestoreSessionStore(t *testing.T) {
 	c := kafkatest.New(t, 1)
-	for _, engine := range []state.Engine{state.RocksDB, state.InMemory} {
+	for _, engine := range []state.Engine{state.RocksDB, state.Pebble, state.InMemory} {
 		t.Run(engine.String(), func(t *testing.T) {
 			spec := state.Spec{Name: "sessions", Kind: state.KindSession, Engine: engine, Logging: true, Retention: time.Hour}
 			sd, td, st, tp := newLoggedTask(t, c, spec)

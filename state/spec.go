@@ -23,6 +23,9 @@ const (
 	// InMemory keeps state in a B-tree; it is rebuilt from the changelog on
 	// every start.
 	InMemory
+	// Pebble keeps state on local disk in pure Go (package state/pebble):
+	// for programs built without cgo.
+	Pebble
 )
 
 // String is the engine's name as configs and store markers spell it.
@@ -32,6 +35,8 @@ func (e Engine) String() string {
 		return "rocksdb"
 	case InMemory:
 		return "memory"
+	case Pebble:
+		return "pebble"
 	}
 	return "engine-" + strconv.Itoa(int(e))
 }
@@ -40,7 +45,9 @@ func (e Engine) String() string {
 func (e Engine) importHint() string {
 	switch e {
 	case RocksDB:
-		return "cgo and an import of github.com/kafki/kafki/state/rocksdb (package runtime imports it in cgo builds); without cgo, use InMemory stores"
+		return "cgo and an import of github.com/kafki/kafki/state/rocksdb (package runtime imports it in cgo builds); without cgo, use Pebble or InMemory stores"
+	case Pebble:
+		return "an import of github.com/kafki/kafki/state/pebble"
 	}
 	return ""
 }

@@ -106,6 +106,11 @@ func StoreName(name string) Option { return func(o *options) { o.storeName = nam
 // InMemory keeps the store in memory (default: RocksDB, as Kafka Streams).
 func InMemory() Option { return func(o *options) { o.engine = state.InMemory } }
 
+// WithEngine puts the store on an engine: state.RocksDB (the default, needs
+// cgo), state.Pebble (persistent, pure Go: for CGO_ENABLED=0 builds) or
+// state.InMemory. The runtime links RocksDB (with cgo) and Pebble in.
+func WithEngine(e state.Engine) Option { return func(o *options) { o.engine = e } }
+
 // WithLogging turns the store's changelog on (default) or off.
 func WithLogging(on bool) Option { return func(o *options) { o.noLogging = !on } }
 

@@ -15,6 +15,7 @@ import (
 	"github.com/kafki/kafki/runtime"
 	"github.com/kafki/kafki/serde"
 	"github.com/kafki/kafki/state"
+	"github.com/kafki/kafki/state/pebble"
 	"github.com/kafki/kafki/state/rocksdb"
 	"github.com/kafki/kafki/stream"
 	"github.com/kafki/kafki/topology"
@@ -50,14 +51,25 @@ var scenarios = []scenario{
 		run: func(ctx context.Context, e env) (measure, error) {
 			return wordCount(ctx, e, "wordcount-rocksdb-nocache", state.RocksDB, false)
 		}},
+	{name: "wordcount-pebble-nocache", title: "word count, Pebble + changelog, cache off", input: "line", needs: "lines",
+		run: func(ctx context.Context, e env) (measure, error) {
+			return wordCount(ctx, e, "wordcount-pebble-nocache", state.Pebble, false)
+		}},
 	{name: "wordcount-memory-nocache", title: "word count, in-memory store + changelog, cache off", input: "line", needs: "lines",
 		run: func(ctx context.Context, e env) (measure, error) {
 			return wordCount(ctx, e, "wordcount-memory-nocache", state.InMemory, false)
 		}},
 	{name: "hopping-window", title: "hopping-window count with suppression", input: "line", needs: "window-lines", run: hoppingWindow},
+	{name: "hopping-window-pebble", title: "hopping-window count with suppression (Pebble)", input: "line", needs: "window-lines",
+		run: func(ctx context.Context, e env) (measure, error) {
+			return hoppingWindowOn(ctx, e, "hopping-window-pebble", state.Pebble)
+		}},
 	{name: "stream-table-join", title: "stream-table join", input: "line", needs: "lines", run: streamTableJoin},
 	{name: "wordcount-eos", title: "word count, exactly-once v2", input: "line", needs: "lines", run: wordCountEOS},
-	{name: "restore", title: "restore a store from its changelog (RocksDB)", input: "changelog record", needs: "restore", run: restore},
+	{name: "restore", title: "restore a store from its changelog (RocksDB)", input: "changelog record", needs: "restore",
+		run: func(ctx context.Context, e env) (measure, error) { return restore(ctx, e, state.RocksDB) }},
+	{name: "restore-pebble", title: "restore a store from its changelog (Pebble)", input: "changelog record", needs: "restore",
+		run: func(ctx context.Context, e env) (measure, error) { return restore(ctx, e, state.Pebble) }},
 }
 
 func scenarioByName(name string) (scenario, bool) {
@@ -148,9 +160,7 @@ func wordCountTopology(e env, name string, engine state.Engine, caching bool) (*
 	words := stream.FlatMapValues(lines, strings.Fields, stream.WithValueSerde(serde.String()))
 	byWord := stream.GroupBy(words, func(_ []byte, w string) string { return w }, stream.WithKeySerde(serde.String()))
 	opts := []stream.Option{stream.StoreName("counts"), stream.WithCaching(caching)}
-	if engine == state.InMemory {
-		opts = append(opts, stream.InMemory())
-	}
+	opts = append(opts, stream.WithEngine(engine))
 	out := "bench-" + name + "-" + e.RunID + "-out"
 	stream.Count(byWord, opts...).ToStream().To(out)
 	topo, err := b.Build()
@@ -347,7 +357,7 @@ func waitIdle(ctx context.Context, app *runtime.App) error {
 // restore restores a RocksDB key-value store from the prepared changelog
 // with the changelog package's Restorer, as a task does before it runs;
 // the timed section includes the final flush of the memtables.
-func restore(ctx context.Context, e env) (measure, error) {
+func restore(ctx context.Context, e env, engine state.Engine) (measure, error) {
 	r, err := changelog.NewRestorer(changelog.RestorerConfig{ClientOpts: []kgo.Opt{kgo.SeedBrokers(e.Brokers...)}, BatchSize: 10_000,
 		Logger: slog.New(slog.DiscardHandler)})
 	if err != nil {
@@ -359,7 +369,12 @@ func restore(ctx context.Context, e env) (measure, error) {
 		return measure{}, err
 	}
 	defer os.RemoveAll(dir)
-	store, err := rocksdb.OpenKeyValueStore("bench", dir)
+	var store state.KeyValueStore
+	if engine == state.Pebble {
+		store, err = pebble.OpenKeyValueStore("bench", dir)
+	} else {
+		store, err = rocksdb.OpenKeyValueStore("bench", dir)
+	}
 	if err != nil {
 		return measure{}, err
 	}

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/kafki/kafki/serde"
+	"github.com/kafki/kafki/state"
 	"github.com/kafki/kafki/stream"
 	"github.com/twmb/franz-go/pkg/kgo"
 )
@@ -15,14 +16,19 @@ import (
 // (event time: the lines are 1 ms apart), with suppression: only each
 // window's final count is written, once the window closes.
 func hoppingWindow(ctx context.Context, e env) (measure, error) {
+	return hoppingWindowOn(ctx, e, "hopping-window", state.RocksDB)
+}
+
+// hoppingWindowOn runs the hopping-window count with its stores on engine.
+func hoppingWindowOn(ctx context.Context, e env, name string, engine state.Engine) (measure, error) {
 	b := stream.NewBuilder()
 	lines := stream.Stream(b, e.WindowLinesTopic, serde.Bytes(), serde.String())
 	words := stream.FlatMapValues(lines, strings.Fields, stream.WithValueSerde(serde.String()))
 	byWord := stream.GroupBy(words, func(_ []byte, w string) string { return w }, stream.WithKeySerde(serde.String()))
 	w := stream.TumblingWindows(5*time.Minute, 10*time.Second).AdvanceBy(time.Minute)
-	counts := stream.CountWindowed(stream.WindowedBy(byWord, w), stream.StoreName("window-counts"))
-	out := "bench-hopping-window-" + e.RunID + "-out"
-	counts.Suppress(stream.UntilWindowCloses(stream.BufferConfig{})).ToStream().
+	counts := stream.CountWindowed(stream.WindowedBy(byWord, w), stream.StoreName("window-counts"), stream.WithEngine(engine))
+	out := "bench-" + name + "-" + e.RunID + "-out"
+	counts.Suppress(stream.UntilWindowCloses(stream.BufferConfig{}), stream.WithEngine(engine)).ToStream().
 		To(out, stream.WithKeySerde(stream.WindowedSerde(serde.String(), 5*time.Minute)))
 	topo, err := b.Build()
 	if err != nil {
@@ -31,7 +37,7 @@ func hoppingWindow(ctx context.Context, e env) (measure, error) {
 	if err := createTopic(ctx, e, out, e.Partitions); err != nil {
 		return measure{}, err
 	}
-	m, err := runApp(ctx, e, topo, "bench-hopping-window-"+e.RunID, e.WindowRecords+e.WindowWords)
+	m, err := runApp(ctx, e, topo, "bench-"+name+"-"+e.RunID, e.WindowRecords+e.WindowWords)
 	if err != nil {
 		return m, err
 	}

@@ -38,7 +38,7 @@ func procStatusKB(field string) int64 {
 // into a RocksDB store with the default settings, reads 500,000 at random
 // and scans them all, and checks that the process's peak resident set
 // (VmHWM) stays under 512 MiB: the block cache and the write buffers are
-// bounded. Opt-in: go test ./state -run TestMemory -memory5m -v
+// bounded. Opt-in: go test ./state/rocksdb -run TestMemory -memory5m -v
 func TestMemory(t *testing.T) {
 	if !*memory5m {
 		t.Skip("opt-in: -memory5m")
