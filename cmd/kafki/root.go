@@ -138,7 +138,7 @@ Kafka's own tools take it (kafki certs makes certificates to try it).`,
 	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return usageError{err} })
 
 	root.AddCommand(a.brokerCmd(), a.topicsCmd(), a.produceCmd(), a.consumeCmd(), a.registryCmd(), a.aclsCmd(), a.certsCmd())
-	root.AddCommand(a.connectCmd())
+	root.AddCommand(a.connectCmd(), a.queryCmd())
 	return root
 }
 
