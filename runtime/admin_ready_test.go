@@ -33,7 +33,7 @@ func TestReadyzDuringRestore(t *testing.T) {
 	c.CreateTopic(cl, 1, map[string]*string{"cleanup.policy": ptr("compact")})
 	// Written in chunks: one flood of single-record produces makes the
 	// in-process broker slow to answer anything else for a while.
-	prod := c.Client(kgo.ProducerLinger(20*time.Millisecond))
+	prod := c.Client(kgo.ProducerLinger(20 * time.Millisecond))
 	t0 := time.Now()
 	for i := 0; i < records; i += 20_000 {
 		var rs []*kgo.Record
