@@ -216,7 +216,9 @@ func prepareLines(ctx context.Context, b *broker, topic string, n int64, partiti
 // prepareRestore writes a compacted changelog of e.RestoreKeys distinct
 // keys ("key-0000042") with 16-byte values, in one partition.
 func prepareRestore(ctx context.Context, b *broker, e *env) error {
-	e.RestoreTopic = "bench-restore-" + e.RunID + "-changelog"
+	// Not under "bench-restore-<run>": that prefix is deleted after the
+	// restore scenario, and restore-pebble reads the same input.
+	e.RestoreTopic = "bench-input-restore-" + e.RunID + "-changelog"
 	if err := b.createTopic(ctx, e.RestoreTopic, 1, map[string]*string{"cleanup.policy": kadm.StringPtr("compact")}); err != nil {
 		return err
 	}
