@@ -231,8 +231,8 @@ func (a *App) startFailed(err error) error {
 	if uerr := a.stateDir.Unlock(); uerr != nil {
 		a.cfg.logger.Warn("releasing the state directory lock", "err", uerr)
 	}
+	a.closeAdmin() // before done: Close returns with the server gone
 	close(a.done)
-	a.closeAdmin()
 	return err
 }
 
@@ -394,8 +394,8 @@ func (a *App) finish(cause error) {
 		a.setStateLocked(NotRunning)
 	}
 	a.unlockAndNotify()
+	a.closeAdmin() // before done: Close returns with the server gone
 	close(a.done)
-	a.closeAdmin()
 }
 
 // Close stops the instance: each thread commits its processed records
