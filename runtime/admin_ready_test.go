@@ -3,7 +3,6 @@ package runtime
 import (
 	"context"
 	"fmt"
-	"os"
 	"strings"
 	"testing"
 	"time"
@@ -16,21 +15,20 @@ import (
 )
 
 // TestReadyzDuringRestore starts an instance whose in-memory store must
-// restore a changelog of 100k records (500k with KAFKI_TEST_BIG=1):
+// restore a changelog of 500k records:
 // /readyz answers 503 (naming the restoration) while it restores and 200
 // once it runs, and the store then holds every record.
 func TestReadyzDuringRestore(t *testing.T) {
-	records := 100_000
-	if os.Getenv("KAFKI_TEST_BIG") != "" {
-		records = 500_000
-	}
+	const records = 500_000
 	c := kafkatest.New(t, 0)
 	in, out := c.Topic("words"), c.Topic("counts")
 	c.CreateTopic(in, 1, nil)
 	c.CreateTopic(out, 1, nil)
 	appID := c.Topic("app")
 	cl := changelog.ChangelogTopic(appID, "counts")
-	c.CreateTopic(cl, 1, map[string]*string{"cleanup.policy": ptr("compact")})
+	// Not compacted: the in-process broker is slow to take 500k records
+	// into a compacted topic, and restoration reads both alike.
+	c.CreateTopic(cl, 1, nil)
 	// Written in chunks: one flood of single-record produces makes the
 	// in-process broker slow to answer anything else for a while.
 	prod := c.Client(kgo.ProducerLinger(20 * time.Millisecond))
@@ -93,5 +91,3 @@ func TestReadyzDuringRestore(t *testing.T) {
 		t.Fatalf("kafki_stream_task_restore_total = %v, want %d", got, records)
 	}
 }
-
-func ptr[T any](v T) *T { return &v }
