@@ -648,7 +648,7 @@ func (c *CachingKeyValueStore) merged(lo, hi []byte, hiIncl, reverse, empty bool
 	if err != nil {
 		return nil, err
 	}
-	c.iters.opened()
+	c.iters.Opened()
 	cur := &cacheCursor{c: c, chunkBounds: chunkBounds{lo: lo, hi: hi, hiIncl: hiIncl, reverse: reverse}, chunk: 8}
 	return &cacheMergeIter{c: c, owner: &c.iters, cache: cur, under: under, reverse: reverse, underOK: under.Next()}, nil
 }
@@ -729,7 +729,7 @@ func (it *cacheMergeIter) Close() error {
 	it.closed = true
 	it.cache.buf = nil
 	it.under.Close()
-	it.owner.closed()
+	it.owner.Closed()
 	return nil
 }
 

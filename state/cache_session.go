@@ -88,7 +88,7 @@ func (c *CachingSessionStore) FindSessions(key []byte, earliestSessionEnd, lates
 		return nil, err
 	}
 	cur := &cacheCursor{c: c.kv, chunkBounds: chunkBounds{lo: appendTime(keyPrefix(key), earliestSessionEnd), hi: keyPrefixEnd(key)}, chunk: 8}
-	c.iters.opened()
+	c.iters.Opened()
 	it := &cacheSessionIter{owner: &c.iters, store: c.kv, cache: cur, under: under,
 		earliestEnd: earliestSessionEnd, latestStart: latestSessionStart}
 	it.underOK = under.Next()
@@ -202,6 +202,6 @@ func (it *cacheSessionIter) Close() error {
 	it.closed = true
 	it.cache = emptySource{}
 	it.under.Close()
-	it.owner.closed()
+	it.owner.Closed()
 	return nil
 }

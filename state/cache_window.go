@@ -208,7 +208,7 @@ func (s *sliceSource) pop() { s.items = s.items[1:] }
 
 func (c *CachingWindowStore) newMerge(cache kvSource, under WindowIterator, from, to int64, reverse bool,
 	order func([]byte, int64, []byte, int64) int) *cacheWindowIter {
-	c.iters.opened()
+	c.iters.Opened()
 	it := &cacheWindowIter{owner: &c.iters, store: c.kv, cache: cache, under: under,
 		from: from, to: to, reverse: reverse, order: order}
 	it.underOK = under.Next()
@@ -319,6 +319,6 @@ func (it *cacheWindowIter) Close() error {
 	it.closed = true
 	it.cache = emptySource{}
 	it.under.Close()
-	it.owner.closed()
+	it.owner.Closed()
 	return nil
 }

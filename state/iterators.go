@@ -4,7 +4,8 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
-	"sync/atomic"
+
+	"github.com/kafki/kafki/state/internal/enginekit"
 )
 
 // IteratorCounter is implemented by every store of this package: it reports
@@ -33,12 +34,11 @@ func (e *OpenIteratorsError) Error() string {
 // Is makes errors.Is(err, ErrOpenIterators) true.
 func (e *OpenIteratorsError) Is(target error) bool { return target == ErrOpenIterators }
 
-// iterCount is the open-iterator counter embedded in stores.
-type iterCount struct{ n atomic.Int64 }
+// The counter, the empty iterator and the key bounds are shared with the
+// persistent engine packages through enginekit.
 
-func (c *iterCount) OpenIterators() int { return int(c.n.Load()) }
-func (c *iterCount) opened()            { c.n.Add(1) }
-func (c *iterCount) closed()            { c.n.Add(-1) }
+// iterCount is the open-iterator counter embedded in stores.
+type iterCount = enginekit.IterCount
 
 // leakErr returns the Close error for a store that still has iterators open.
 func leakErr(name string, n int) error {
@@ -49,52 +49,13 @@ func leakErr(name string, n int) error {
 }
 
 // emptyKVIter is an iterator with nothing in it (for empty ranges).
-type emptyKVIter struct {
-	c      *iterCount
-	closed bool
-}
+type emptyKVIter = enginekit.EmptyIter
 
-func newEmptyKVIter(c *iterCount) *emptyKVIter {
-	c.opened()
-	return &emptyKVIter{c: c}
-}
-
-func (it *emptyKVIter) Next() bool    { return false }
-func (it *emptyKVIter) Key() []byte   { return nil }
-func (it *emptyKVIter) Value() []byte { return nil }
-func (it *emptyKVIter) Err() error    { return nil }
-func (it *emptyKVIter) Close() error {
-	if !it.closed {
-		it.closed = true
-		it.c.closed()
-	}
-	return nil
-}
-
-// prefixEnd returns the smallest key greater than every key with the given
-// prefix, or nil when there is none (the prefix is all 0xff).
-func prefixEnd(prefix []byte) []byte {
-	end := make([]byte, len(prefix))
-	copy(end, prefix)
-	for i := len(end) - 1; i >= 0; i-- {
-		if end[i] < 0xff {
-			end[i]++
-			return end[:i+1]
-		}
-	}
-	return nil
-}
-
-// inclusiveEnd turns an inclusive upper bound into an exclusive one: the
-// smallest key greater than to, which is to+0x00. nil stays nil (open).
-func inclusiveEnd(to []byte) []byte {
-	if to == nil {
-		return nil
-	}
-	end := make([]byte, len(to)+1)
-	copy(end, to)
-	return end
-}
+var (
+	newEmptyKVIter = enginekit.NewEmptyIter
+	prefixEnd      = enginekit.PrefixEnd
+	inclusiveEnd   = enginekit.InclusiveEnd
+)
 
 // chunkBounds is the range and position of an iterator that reads a
 // B-tree in chunks and resumes after the last key it read (memIter,

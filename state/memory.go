@@ -178,7 +178,7 @@ func (s *memKV) Scan(lo, hi []byte, hiIncl, reverse bool) (KeyValueIterator, err
 	if s.isClosed() {
 		return nil, ErrClosed
 	}
-	s.iters.opened()
+	s.iters.Opened()
 	return &memIter{s: s, chunkBounds: chunkBounds{lo: lo, hi: hi, hiIncl: hiIncl, reverse: reverse}, chunk: 8}, nil
 }
 
@@ -277,7 +277,7 @@ func (it *memIter) Close() error {
 		it.closed = true
 		it.buf = nil
 		it.cur = kvItem{}
-		it.s.iters.closed()
+		it.s.iters.Closed()
 	}
 	return nil
 }

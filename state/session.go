@@ -80,7 +80,7 @@ func (s *sessionStore) find(key []byte, earliestEnd, latestStart int64, reverse 
 		return nil, err
 	}
 	sc := segScan{lo: appendTime(keyPrefix(key), earliestEnd), hi: keyPrefixEnd(key), reverse: reverse}
-	s.iters.opened()
+	s.iters.Opened()
 	return &sessionIter{owner: &s.iters, src: &chainIter{segs: segs, scan: sc}, earliestEnd: earliestEnd, latestStart: latestStart}, nil
 }
 
@@ -128,6 +128,6 @@ func (it *sessionIter) Close() error {
 	}
 	it.closed = true
 	it.src.Close()
-	it.owner.closed()
+	it.owner.Closed()
 	return nil
 }

@@ -215,7 +215,7 @@ func (s *windowStore) fetchAll(from, to int64, reverse bool) (WindowIterator, er
 }
 
 func (s *windowStore) newIter(src KeyValueIterator, from, to int64) (*windowIter, error) {
-	s.iters.opened()
+	s.iters.Opened()
 	return &windowIter{owner: &s.iters, src: src, from: from, to: to}, nil
 }
 
@@ -265,7 +265,7 @@ func (it *windowIter) Close() error {
 	if it.src != nil {
 		it.src.Close()
 	}
-	it.owner.closed()
+	it.owner.Closed()
 	return nil
 }
 
