@@ -30,6 +30,10 @@ type StoreMarker struct {
 	Kind             state.Kind
 	Timestamped      bool
 	RetainDuplicates bool
+	// TimeOrdered session stores hold an index by session end that other
+	// session stores lack. Written only when set, so that the markers of
+	// every other store read as before.
+	TimeOrdered bool
 }
 
 // MarkerFor is the marker a store directory opened for spec must have.
@@ -40,6 +44,7 @@ func MarkerFor(spec state.Spec) StoreMarker {
 		Kind:             spec.Kind,
 		Timestamped:      spec.Timestamped,
 		RetainDuplicates: spec.Kind == state.KindWindow && spec.RetainDuplicates,
+		TimeOrdered:      spec.Kind == state.KindSession && spec.TimeOrdered,
 	}
 }
 
@@ -56,8 +61,12 @@ func kindName(k state.Kind) string {
 }
 
 func (m StoreMarker) encode() []byte {
-	return fmt.Appendf(nil, "kafki-store %d\nengine %s\nkind %s\ntimestamped %t\nretain-duplicates %t\n",
+	b := fmt.Appendf(nil, "kafki-store %d\nengine %s\nkind %s\ntimestamped %t\nretain-duplicates %t\n",
 		m.Version, m.Engine, kindName(m.Kind), m.Timestamped, m.RetainDuplicates)
+	if m.TimeOrdered {
+		b = append(b, "time-ordered true\n"...)
+	}
+	return b
 }
 
 // ReadStoreMarker reads the marker of the store directory dir.
@@ -68,14 +77,14 @@ func ReadStoreMarker(dir string) (StoreMarker, error) {
 	}
 	var m StoreMarker
 	lines := strings.Split(string(data), "\n")
-	if len(lines) != 6 || lines[5] != "" {
+	if (len(lines) != 6 && len(lines) != 7) || lines[len(lines)-1] != "" {
 		return StoreMarker{}, errors.New("malformed marker file")
 	}
 	if _, err := fmt.Sscanf(lines[0], "kafki-store %d", &m.Version); err != nil {
 		return StoreMarker{}, fmt.Errorf("malformed marker file: %q", lines[0])
 	}
 	fields := map[string]string{}
-	for _, l := range lines[1:5] {
+	for _, l := range lines[1 : len(lines)-1] {
 		k, v, ok := strings.Cut(l, " ")
 		if !ok {
 			return StoreMarker{}, fmt.Errorf("malformed marker file: %q", l)
@@ -102,6 +111,12 @@ func ReadStoreMarker(dir string) (StoreMarker, error) {
 	}
 	if m.RetainDuplicates, err = strconv.ParseBool(fields["retain-duplicates"]); err != nil {
 		return StoreMarker{}, fmt.Errorf("malformed marker file: retain-duplicates %q", fields["retain-duplicates"])
+	}
+	if len(lines) == 7 {
+		if v, ok := fields["time-ordered"]; !ok || v != "true" {
+			return StoreMarker{}, fmt.Errorf("malformed marker file: %q", lines[5])
+		}
+		m.TimeOrdered = true
 	}
 	return m, nil
 }

@@ -37,6 +37,7 @@ func TestStoreMarkerRoundTrip(t *testing.T) {
 		{Name: "a", Kind: state.KindKeyValue, Engine: state.RocksDB},
 		{Name: "b", Kind: state.KindWindow, Engine: state.RocksDB, RetainDuplicates: true, Timestamped: true},
 		{Name: "c", Kind: state.KindSession, Engine: state.InMemory},
+		{Name: "d", Kind: state.KindSession, Engine: state.Pebble, TimeOrdered: true},
 	} {
 		m := MarkerFor(spec)
 		if err := WriteStoreMarker(dir, m); err != nil {
@@ -49,7 +50,8 @@ func TestStoreMarkerRoundTrip(t *testing.T) {
 	}
 	for _, bad := range []string{"", "garbage", "kafki-store 1\nengine rocksdb\nkind keyvalue\ntimestamped false\n",
 		"kafki-store 1\nengine leveldb\nkind keyvalue\ntimestamped false\nretain-duplicates false\n",
-		"kafki-store 1\nengine rocksdb\nkind keyvalue\ntimestamped maybe\nretain-duplicates false\n"} {
+		"kafki-store 1\nengine rocksdb\nkind keyvalue\ntimestamped maybe\nretain-duplicates false\n",
+		"kafki-store 1\nengine rocksdb\nkind session\ntimestamped false\nretain-duplicates false\ntime-ordered false\n"} {
 		os.WriteFile(filepath.Join(dir, StoreMarkerFileName), []byte(bad), 0o644)
 		if m, err := ReadStoreMarker(dir); err == nil {
 			t.Errorf("marker %q read as %+v", bad, m)

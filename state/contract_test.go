@@ -51,3 +51,12 @@ func TestSessionStoreContract(t *testing.T) {
 		t.Run(e.Name, func(t *testing.T) { statetest.SessionContract(t, e) })
 	}
 }
+
+func TestTimeOrderedSessionStoreContract(t *testing.T) {
+	statetest.TimeOrderedSessionContract(t, statetest.SegEngine{
+		Name: "memory-time-ordered",
+		Session: func(t testing.TB, dir string, r, i time.Duration) state.SessionStore {
+			return state.NewInMemoryTimeOrderedSessionStore("s", r, i)
+		},
+	})
+}

@@ -105,7 +105,18 @@ func OpenSegmentedSessionStore(name, dir string, retention, segmentInterval time
 	if err != nil {
 		return nil, err
 	}
-	return &sessionStore{segStore{name: name, persistent: true, segs: g}}, nil
+	return &sessionStore{segStore: segStore{name: name, persistent: true, segs: g}}, nil
+}
+
+// OpenSegmentedTimeOrderedSessionStore is OpenSegmentedSessionStore with
+// an index by session end in each segment (see TimeOrderedSessionStore).
+func OpenSegmentedTimeOrderedSessionStore(name, dir string, retention, segmentInterval time.Duration, open func(name, dir string) (EngineStore, error)) (TimeOrderedSessionStore, error) {
+	r, i := retentionMs(retention), intervalMs(retention, segmentInterval)
+	g, err := openPersistentSegments(name, dir, r, i, open)
+	if err != nil {
+		return nil, err
+	}
+	return &timeOrderedSessionStore{sessionStore{segStore: segStore{name: name, persistent: true, segs: g}, byEnd: true}}, nil
 }
 
 // SegmentCount is the number of time segments a window or session store of
@@ -116,6 +127,8 @@ func SegmentCount(s Store) int {
 	case *windowStore:
 		g = st.segs
 	case *sessionStore:
+		g = st.segs
+	case *timeOrderedSessionStore:
 		g = st.segs
 	default:
 		return 0

@@ -170,7 +170,22 @@ func (s *loggingWindowStore) Put(key, value []byte, windowStart int64) error {
 // written to the changelog, keyed by SessionChangelogKey; a Remove (or a nil
 // value) is a tombstone.
 func NewLoggingSessionStore(inner SessionStore, cl Changelog) SessionStore {
-	return &loggingSessionStore{SessionStore: inner, changeLogger: changeLogger{cl}}
+	s := &loggingSessionStore{SessionStore: inner, changeLogger: changeLogger{cl}}
+	if to, ok := inner.(TimeOrderedSessionStore); ok {
+		return &loggingTimeOrderedSessionStore{loggingSessionStore: s, byEnd: to}
+	}
+	return s
+}
+
+// loggingTimeOrderedSessionStore keeps the reads by end time of a
+// time-ordered session store; they log nothing.
+type loggingTimeOrderedSessionStore struct {
+	*loggingSessionStore
+	byEnd TimeOrderedSessionStore
+}
+
+func (s *loggingTimeOrderedSessionStore) FindSessionsByEnd(earliestEnd, latestEnd int64) (SessionIterator, error) {
+	return s.byEnd.FindSessionsByEnd(earliestEnd, latestEnd)
 }
 
 type loggingSessionStore struct {

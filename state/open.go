@@ -38,6 +38,9 @@ func Open(spec Spec, dir string) (Store, error) {
 		case KindWindow:
 			return NewInMemoryWindowStore(spec.Name, spec.Retention, 0, spec.RetainDuplicates), nil
 		default:
+			if spec.TimeOrdered {
+				return NewInMemoryTimeOrderedSessionStore(spec.Name, spec.Retention, 0), nil
+			}
 			return NewInMemorySessionStore(spec.Name, spec.Retention, 0), nil
 		}
 	}

@@ -3,15 +3,20 @@ package state
 import "time"
 
 // sessionStore is the session store of both engines: time segments (by
-// session end) of key-value engine stores keyed by SessionKey.
-type sessionStore struct{ segStore }
+// session end) of key-value engine stores keyed by SessionKey. A
+// time-ordered one (byEnd) also keeps an index by session end in each
+// segment (see session_byend.go).
+type sessionStore struct {
+	segStore
+	byEnd bool
+}
 
 // NewInMemorySessionStore returns a session store held in B-trees, one per
 // time segment of session ends. retention 0 keeps sessions forever;
 // segmentInterval 0 uses DefaultSegmentInterval.
 func NewInMemorySessionStore(name string, retention, segmentInterval time.Duration) SessionStore {
 	r, i := retentionMs(retention), intervalMs(retention, segmentInterval)
-	return &sessionStore{segStore{name: name, segs: newMemSegments(name, r, i)}}
+	return &sessionStore{segStore: segStore{name: name, segs: newMemSegments(name, r, i)}}
 }
 
 func (s *sessionStore) Put(key []byte, start, end int64, value []byte) error {
@@ -30,6 +35,13 @@ func (s *sessionStore) Put(key []byte, start, end int64, value []byte) error {
 	if err != nil {
 		return err
 	}
+	if s.byEnd {
+		// The index entry goes first: one left without its session by a
+		// crash between the two writes is skipped by FindSessionsByEnd.
+		if err := seg.Put(endIndexKey(key, start, end), []byte{}); err != nil {
+			return s.segs.segErr(err)
+		}
+	}
 	return s.segs.segErr(seg.Put(SessionKey(key, start, end), value))
 }
 
@@ -38,7 +50,10 @@ func (s *sessionStore) Remove(key []byte, start, end int64) error {
 	if err != nil || seg == nil {
 		return err
 	}
-	return s.segs.segErr(seg.Put(SessionKey(key, start, end), nil))
+	if err := seg.Put(SessionKey(key, start, end), nil); err != nil || !s.byEnd {
+		return s.segs.segErr(err)
+	}
+	return s.segs.segErr(seg.Put(endIndexKey(key, start, end), nil))
 }
 
 func (s *sessionStore) FetchSession(key []byte, start, end int64) ([]byte, error) {

@@ -76,4 +76,8 @@ type Spec struct {
 	RetainDuplicates bool
 	// Timestamped stores keep the record timestamp next to each value.
 	Timestamped bool
+	// TimeOrdered session stores also index their sessions by end time
+	// (TimeOrderedSessionStore), for aggregations that emit only closed
+	// sessions. BuildStore never caches them, as Kafka Streams.
+	TimeOrdered bool
 }

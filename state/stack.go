@@ -86,7 +86,9 @@ func BuildStore(spec Spec, engine Store, cfg StackConfig) (Store, error) {
 			return nil, fmt.Errorf("state: build store %q: cannot log a %T", spec.Name, engine)
 		}
 	}
-	if !spec.Caching || (cfg.ThreadCache == nil && cfg.CacheMaxBytes <= 0) {
+	// A time-ordered session store is read by end time across keys, which
+	// the cache cannot merge; Kafka Streams does not cache it either.
+	if !spec.Caching || spec.TimeOrdered || (cfg.ThreadCache == nil && cfg.CacheMaxBytes <= 0) {
 		return store, nil
 	}
 	// A window store that retains duplicates (joins) has no single value

@@ -102,3 +102,24 @@ func must(t testing.TB, err error) {
 		t.Fatal(err)
 	}
 }
+
+func timeOrderedEngine(name string, opts ...Option) statetest.SegEngine {
+	opts = append([]Option{WithConfig(testConfig)}, opts...)
+	return statetest.SegEngine{
+		Name:       name,
+		Persistent: true,
+		Session: func(t testing.TB, dir string, r, i time.Duration) state.SessionStore {
+			s, err := OpenTimeOrderedSessionStore("s", dir, r, i, opts...)
+			if err != nil {
+				t.Fatal(err)
+			}
+			return s
+		},
+	}
+}
+
+func TestTimeOrderedSessionStoreContract(t *testing.T) {
+	for _, e := range []statetest.SegEngine{timeOrderedEngine("pebble"), timeOrderedEngine("pebble-nowriteback", WithWriteBack(-1))} {
+		t.Run(e.Name, func(t *testing.T) { statetest.TimeOrderedSessionContract(t, e) })
+	}
+}

@@ -136,6 +136,9 @@ func Open(spec state.Spec, dir string, opts ...Option) (state.Store, error) {
 	case state.KindWindow:
 		return OpenWindowStore(spec.Name, dir, retention, 0, spec.RetainDuplicates, opts...)
 	case state.KindSession:
+		if spec.TimeOrdered {
+			return OpenTimeOrderedSessionStore(spec.Name, dir, retention, 0, opts...)
+		}
 		return OpenSessionStore(spec.Name, dir, retention, 0, opts...)
 	}
 	return nil, fmt.Errorf("state: store %q: unknown kind %d", spec.Name, spec.Kind)
@@ -205,4 +208,14 @@ func ensureIdentity(dir string) error {
 		return err
 	}
 	return os.Rename(tmp, path)
+}
+
+// OpenTimeOrderedSessionStore is OpenSessionStore with an index by
+// session end (state.TimeOrderedSessionStore), as Kafka Streams'
+// time-ordered session store.
+func OpenTimeOrderedSessionStore(name, dir string, retention, segmentInterval time.Duration, opts ...Option) (state.TimeOrderedSessionStore, error) {
+	set := newSettings(opts)
+	return state.OpenSegmentedTimeOrderedSessionStore(name, dir, retention, segmentInterval, func(name, dir string) (state.EngineStore, error) {
+		return openDB(name, dir, set)
+	})
 }

@@ -30,6 +30,9 @@ func Open(spec state.Spec, dir string, opts ...Option) (state.Store, error) {
 	case state.KindWindow:
 		return OpenWindowStore(spec.Name, dir, retention, 0, spec.RetainDuplicates, opts...)
 	case state.KindSession:
+		if spec.TimeOrdered {
+			return OpenTimeOrderedSessionStore(spec.Name, dir, retention, 0, opts...)
+		}
 		return OpenSessionStore(spec.Name, dir, retention, 0, opts...)
 	}
 	return nil, fmt.Errorf("state: store %q: unknown kind %d", spec.Name, spec.Kind)
@@ -50,6 +53,16 @@ func OpenWindowStore(name, dir string, retention, segmentInterval time.Duration,
 func OpenSessionStore(name, dir string, retention, segmentInterval time.Duration, opts ...Option) (state.SessionStore, error) {
 	set := newRocksSettings(opts)
 	return state.OpenSegmentedSessionStore(name, dir, retention, segmentInterval, func(name, dir string) (state.EngineStore, error) {
+		return openDB(name, dir, set)
+	})
+}
+
+// OpenTimeOrderedSessionStore is OpenSessionStore with an index by
+// session end (state.TimeOrderedSessionStore), as Kafka Streams'
+// time-ordered session store.
+func OpenTimeOrderedSessionStore(name, dir string, retention, segmentInterval time.Duration, opts ...Option) (state.TimeOrderedSessionStore, error) {
+	set := newRocksSettings(opts)
+	return state.OpenSegmentedTimeOrderedSessionStore(name, dir, retention, segmentInterval, func(name, dir string) (state.EngineStore, error) {
 		return openDB(name, dir, set)
 	})
 }

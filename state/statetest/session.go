@@ -182,6 +182,9 @@ func runSessionModel(t *testing.T, s state.SessionStore, seed int64) {
 			ws = append(ws, fmt.Sprintf("%s[%d,%d]=%s", mk.key, mk.start, mk.end, model[mk]))
 		}
 		eq(t, colS(t)(s.FindSessions(b(fk), earliestEnd, latestStart)), ws)
+		if to, ok := s.(state.TimeOrderedSessionStore); ok {
+			checkByEndModel(t, to, model, live, earliestEnd, earliestEnd+int64(rnd.Intn(200)))
+		}
 		for mk, v := range model {
 			if !live(mk.end) {
 				continue
