@@ -240,6 +240,8 @@ func TestLocalQueriesDSLStores(t *testing.T) {
 		_, ok, err = sv.FetchSession("a", base+30000, base+30000)
 		return err == nil && ok
 	})
+	// Reads across all partitions need every task restored, not only a's.
+	waitFor(t, "the app running", 30*time.Second, func() bool { return app.State() == Running })
 	tsv, err := TimestampedKeyValueStoreView(app, "totals", serde.String(), serde.Int64())
 	if err != nil {
 		t.Fatal(err)
