@@ -149,97 +149,27 @@ func (c *Client) SR() *sr.Client { return c.sr }
 // and returns its id. Results are cached.
 func (c *Client) Register(ctx context.Context, subject string, schema sr.Schema) (int, error) {
 	k := subjectSchema{subject: subject, schema: schema.Schema, typ: schema.Type, refs: refsKey(schema.References), register: true}
-	c.mu.RLock()
-	ss, ok := c.ids[k]
-	c.mu.RUnlock()
-	if ok {
-		return ss.ID, nil
-	}
-	v, err := c.once(ctx, k, func(ctx context.Context) (any, error) {
-		var id int
-		err := c.retry(ctx, func(ctx context.Context) error {
-			var err error
-			id, err = c.sr.RegisterSchema(ctx, subject, schema, -1, -1)
-			return err
-		})
-		if err != nil {
-			return nil, err
-		}
-		c.mu.Lock()
-		c.ids[k] = sr.SubjectSchema{Subject: subject, ID: id, Schema: schema}
-		if _, ok := c.byID[id]; !ok {
-			c.byID[id] = schema
-		}
-		c.mu.Unlock()
-		return id, nil
-	})
-	if err != nil {
-		return 0, err
-	}
-	return v.(int), nil
+	ss, err := cachedFetch(ctx, c, c.ids, k, func(ctx context.Context) (sr.SubjectSchema, error) {
+		id, err := c.sr.RegisterSchema(ctx, subject, schema, -1, -1)
+		return sr.SubjectSchema{Subject: subject, ID: id, Schema: schema}, err
+	}, c.rememberByID)
+	return ss.ID, err
 }
 
 // Lookup finds schema among the versions of subject without registering
 // it, and returns its id and version. Successful results are cached.
 func (c *Client) Lookup(ctx context.Context, subject string, schema sr.Schema) (sr.SubjectSchema, error) {
 	k := subjectSchema{subject: subject, schema: schema.Schema, typ: schema.Type, refs: refsKey(schema.References)}
-	c.mu.RLock()
-	ss, ok := c.ids[k]
-	c.mu.RUnlock()
-	if ok {
-		return ss, nil
-	}
-	v, err := c.once(ctx, k, func(ctx context.Context) (any, error) {
-		var ss sr.SubjectSchema
-		err := c.retry(ctx, func(ctx context.Context) error {
-			var err error
-			ss, err = c.sr.LookupSchema(ctx, subject, schema)
-			return err
-		})
-		if err != nil {
-			return nil, err
-		}
-		c.mu.Lock()
-		c.ids[k] = ss
-		if _, ok := c.byID[ss.ID]; !ok {
-			c.byID[ss.ID] = ss.Schema
-		}
-		c.mu.Unlock()
-		return ss, nil
-	})
-	if err != nil {
-		return sr.SubjectSchema{}, err
-	}
-	return v.(sr.SubjectSchema), nil
+	return cachedFetch(ctx, c, c.ids, k, func(ctx context.Context) (sr.SubjectSchema, error) {
+		return c.sr.LookupSchema(ctx, subject, schema)
+	}, c.rememberByID)
 }
 
 // SchemaByID returns the schema with the given id. Results are cached.
 func (c *Client) SchemaByID(ctx context.Context, id int) (sr.Schema, error) {
-	c.mu.RLock()
-	s, ok := c.byID[id]
-	c.mu.RUnlock()
-	if ok {
-		return s, nil
-	}
-	v, err := c.once(ctx, id, func(ctx context.Context) (any, error) {
-		var s sr.Schema
-		err := c.retry(ctx, func(ctx context.Context) error {
-			var err error
-			s, err = c.sr.SchemaByID(ctx, id)
-			return err
-		})
-		if err != nil {
-			return nil, err
-		}
-		c.mu.Lock()
-		c.byID[id] = s
-		c.mu.Unlock()
-		return s, nil
-	})
-	if err != nil {
-		return sr.Schema{}, err
-	}
-	return v.(sr.Schema), nil
+	return cachedFetch(ctx, c, c.byID, id, func(ctx context.Context) (sr.Schema, error) {
+		return c.sr.SchemaByID(ctx, id)
+	}, nil)
 }
 
 // SchemaByVersion returns version (1 or more) of subject, as schema
@@ -249,32 +179,53 @@ func (c *Client) SchemaByVersion(ctx context.Context, subject string, version in
 	if version < 1 {
 		return sr.SubjectSchema{}, fmt.Errorf("registry: subject %q version %d: versions start at 1", subject, version)
 	}
-	k := subjectVersion{subject, version}
+	return cachedFetch(ctx, c, c.byVer, subjectVersion{subject, version}, func(ctx context.Context) (sr.SubjectSchema, error) {
+		return c.sr.SchemaByVersion(ctx, subject, version)
+	}, nil)
+}
+
+// rememberByID caches a registered or looked-up schema under its id too,
+// so that deserializers of what this client wrote need no call. c.mu is
+// held.
+func (c *Client) rememberByID(ss sr.SubjectSchema) {
+	if _, ok := c.byID[ss.ID]; !ok {
+		c.byID[ss.ID] = ss.Schema
+	}
+}
+
+// cachedFetch answers key from cache, or fetches it once for all
+// concurrent callers, with retries, and caches the result. remember, when
+// set, is called with c.mu held to cache the result elsewhere too.
+func cachedFetch[K comparable, V any](ctx context.Context, c *Client, cache map[K]V, key K, fetch func(context.Context) (V, error), remember func(V)) (V, error) {
 	c.mu.RLock()
-	ss, ok := c.byVer[k]
+	v, ok := cache[key]
 	c.mu.RUnlock()
 	if ok {
-		return ss, nil
+		return v, nil
 	}
-	v, err := c.once(ctx, k, func(ctx context.Context) (any, error) {
-		var ss sr.SubjectSchema
+	got, err := c.once(ctx, key, func(ctx context.Context) (any, error) {
+		var v V
 		err := c.retry(ctx, func(ctx context.Context) error {
 			var err error
-			ss, err = c.sr.SchemaByVersion(ctx, subject, version)
+			v, err = fetch(ctx)
 			return err
 		})
 		if err != nil {
 			return nil, err
 		}
 		c.mu.Lock()
-		c.byVer[k] = ss
+		cache[key] = v
+		if remember != nil {
+			remember(v)
+		}
 		c.mu.Unlock()
-		return ss, nil
+		return v, nil
 	})
 	if err != nil {
-		return sr.SubjectSchema{}, err
+		var zero V
+		return zero, err
 	}
-	return v.(sr.SubjectSchema), nil
+	return got.(V), nil
 }
 
 // Latest returns the latest version of subject (not cached: it changes).
