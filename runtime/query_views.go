@@ -39,54 +39,53 @@ func keyBytes[K any](t *storeTarget, keys serde.Serde[K], k K) ([]byte, error) {
 	return b, nil
 }
 
-// KeyValueView is a read-only view of a key-value store over the tasks of
-// this instance (Kafka Streams' ReadOnlyKeyValueStore). It is safe for
-// concurrent use.
-type KeyValueView[K, V any] struct {
+// view is what the key-value, window and session views share: the store
+// they read and how its keys and values decode.
+type view[K, V any] struct {
 	t      *storeTarget
 	keys   serde.Serde[K]
 	decode decoder[V]
 }
 
-// KeyValueStoreView returns a view of the key-value store name, with the
-// serdes the topology wrote it with. A timestamped store (every KTable's)
-// reads as plain values; TimestampedKeyValueStoreView keeps the
-// timestamps.
-func KeyValueStoreView[K, V any](a *App, name string, keys serde.Serde[K], values serde.Serde[V], opts ...QueryOpt) (*KeyValueView[K, V], error) {
-	t, err := a.target(name, state.KindKeyValue, opts)
+// openView opens a view of the store name of kind. timestamped asks for
+// values with their timestamps (the store must keep them); otherwise a
+// timestamped store reads as plain values.
+func openView[K, V any](a *App, name string, kind state.Kind, keys serde.Serde[K], values serde.Serde[V], opts []QueryOpt) (view[K, V], error) {
+	t, err := a.target(name, kind, opts)
 	if err != nil {
-		return nil, err
+		return view[K, V]{}, err
 	}
 	d, err := valueDecoder(t, values, false)
 	if err != nil {
-		return nil, err
+		return view[K, V]{}, err
 	}
-	return &KeyValueView[K, V]{t: t, keys: keys, decode: d}, nil
+	return view[K, V]{t: t, keys: keys, decode: d}, nil
 }
 
-// TimestampedKeyValueStoreView returns a view of a timestamped key-value
-// store whose values carry the timestamp of the record that wrote them.
-func TimestampedKeyValueStoreView[K, V any](a *App, name string, keys serde.Serde[K], values serde.Serde[V], opts ...QueryOpt) (*KeyValueView[K, state.ValueAndTimestamp[V]], error) {
-	t, err := a.target(name, state.KindKeyValue, opts)
+// openTimestampedView opens a view of a timestamped store whose values
+// carry the timestamp of the record that wrote them.
+func openTimestampedView[K, V any](a *App, name string, kind state.Kind, keys serde.Serde[K], values serde.Serde[V], opts []QueryOpt) (view[K, state.ValueAndTimestamp[V]], error) {
+	t, err := a.target(name, kind, opts)
 	if err != nil {
-		return nil, err
+		return view[K, state.ValueAndTimestamp[V]]{}, err
 	}
 	if !t.spec.Timestamped {
-		return nil, storeErr(name, -1, fmt.Errorf("%w: it keeps no timestamps", ErrUnknownStateStore))
+		return view[K, state.ValueAndTimestamp[V]]{}, storeErr(name, -1, fmt.Errorf("%w: it keeps no timestamps", ErrUnknownStateStore))
 	}
 	ts := state.TimestampedSerde(values)
-	return &KeyValueView[K, state.ValueAndTimestamp[V]]{t: t, keys: keys,
+	return view[K, state.ValueAndTimestamp[V]]{t: t, keys: keys,
 		decode: func(raw []byte) (state.ValueAndTimestamp[V], error) { return ts.Deserialize(name, nil, raw) }}, nil
 }
 
-// Get returns key's value; ok is false when the key has none.
-func (v *KeyValueView[K, V]) Get(key K) (val V, ok bool, err error) {
+// get reads one value of key from the partition that holds it; read
+// returns nil when there is none.
+func (v view[K, V]) get(key K, read func(s state.Store, kb []byte) ([]byte, error)) (val V, ok bool, err error) {
 	kb, err := keyBytes(v.t, v.keys, key)
 	if err != nil {
 		return val, false, err
 	}
 	err = v.t.readKey(kb, func(s state.Store) error {
-		raw, err := s.(state.KeyValueStore).Get(kb)
+		raw, err := read(s, kb)
 		if err != nil || raw == nil {
 			return err
 		}
@@ -95,6 +94,96 @@ func (v *KeyValueView[K, V]) Get(key K) (val V, ok bool, err error) {
 		return err
 	})
 	return val, ok, err
+}
+
+// entry decodes a stored key and value.
+func (v view[K, V]) entry(kb, vb []byte) (K, V, error) {
+	var val V
+	k, err := v.keys.Deserialize(v.t.name, nil, kb)
+	if err != nil {
+		return k, val, fmt.Errorf("runtime: store %q: deserialize key: %w", v.t.name, err)
+	}
+	if val, err = v.decode(vb); err != nil {
+		return k, val, fmt.Errorf("runtime: store %q: deserialize value: %w", v.t.name, err)
+	}
+	return k, val, nil
+}
+
+// value decodes a stored value.
+func (v view[K, V]) value(vb []byte) (V, error) {
+	val, err := v.decode(vb)
+	if err != nil {
+		return val, fmt.Errorf("runtime: store %q: deserialize value: %w", v.t.name, err)
+	}
+	return val, nil
+}
+
+// mergeAll merges one iterator per hosted partition, opened by open, in
+// the order of compare, and calls fn with each entry's decoded key and
+// value until it returns false.
+func mergeAll[K, V any, I interface {
+	cursor
+	Key() []byte
+	Value() []byte
+}](v view[K, V], open func(state.Store) (I, error), compare func(a, b I) int, fn func(it I, k K, val V) bool) error {
+	return v.t.readAll(func(stores []state.Store) error {
+		its := make([]I, 0, len(stores))
+		for _, s := range stores {
+			it, err := open(s)
+			if err != nil {
+				for _, o := range its {
+					o.Close()
+				}
+				return err
+			}
+			its = append(its, it)
+		}
+		var derr error
+		err := merge(its, compare, func(it I) bool {
+			k, val, err := v.entry(it.Key(), it.Value())
+			if err != nil {
+				derr = err
+				return false
+			}
+			return fn(it, k, val)
+		})
+		if err != nil {
+			return err
+		}
+		return derr
+	})
+}
+
+// KeyValueView is a read-only view of a key-value store over the tasks of
+// this instance (Kafka Streams' ReadOnlyKeyValueStore). It is safe for
+// concurrent use.
+type KeyValueView[K, V any] struct{ view[K, V] }
+
+// KeyValueStoreView returns a view of the key-value store name, with the
+// serdes the topology wrote it with. A timestamped store (every KTable's)
+// reads as plain values; TimestampedKeyValueStoreView keeps the
+// timestamps.
+func KeyValueStoreView[K, V any](a *App, name string, keys serde.Serde[K], values serde.Serde[V], opts ...QueryOpt) (*KeyValueView[K, V], error) {
+	v, err := openView(a, name, state.KindKeyValue, keys, values, opts)
+	if err != nil {
+		return nil, err
+	}
+	return &KeyValueView[K, V]{v}, nil
+}
+
+// TimestampedKeyValueStoreView returns a view of a timestamped key-value
+// store whose values carry the timestamp of the record that wrote them.
+func TimestampedKeyValueStoreView[K, V any](a *App, name string, keys serde.Serde[K], values serde.Serde[V], opts ...QueryOpt) (*KeyValueView[K, state.ValueAndTimestamp[V]], error) {
+	v, err := openTimestampedView(a, name, state.KindKeyValue, keys, values, opts)
+	if err != nil {
+		return nil, err
+	}
+	return &KeyValueView[K, state.ValueAndTimestamp[V]]{v}, nil
+}
+
+// Get returns key's value; ok is false when the key has none.
+func (v *KeyValueView[K, V]) Get(key K) (val V, ok bool, err error) {
+	return v.get(key, func(s state.Store, kb []byte) ([]byte, error) { return s.(state.KeyValueStore).Get(kb) })
 }
 
 // Range calls fn with every entry whose key is in [from, to] (nil bounds
@@ -128,43 +217,12 @@ func (v *KeyValueView[K, V]) scan(from, to *K, reverse bool, fn func(K, V) bool)
 			return err
 		}
 	}
-	return v.t.readAll(func(stores []state.Store) error {
-		its := make([]state.KeyValueIterator, 0, len(stores))
-		for _, s := range stores {
-			kv := s.(state.KeyValueStore)
-			var it state.KeyValueIterator
-			if reverse {
-				it, err = kv.ReverseRange(fb, tb)
-			} else {
-				it, err = kv.Range(fb, tb)
-			}
-			if err != nil {
-				for _, o := range its {
-					o.Close()
-				}
-				return err
-			}
-			its = append(its, it)
+	return mergeAll(v.view, func(s state.Store) (state.KeyValueIterator, error) {
+		if reverse {
+			return s.(state.KeyValueStore).ReverseRange(fb, tb)
 		}
-		var derr error
-		err := merge(its, compareKV(reverse), func(it state.KeyValueIterator) bool {
-			k, err := v.keys.Deserialize(v.t.name, nil, it.Key())
-			if err != nil {
-				derr = fmt.Errorf("runtime: store %q: deserialize key: %w", v.t.name, err)
-				return false
-			}
-			val, err := v.decode(it.Value())
-			if err != nil {
-				derr = fmt.Errorf("runtime: store %q: deserialize value: %w", v.t.name, err)
-				return false
-			}
-			return fn(k, val)
-		})
-		if err != nil {
-			return err
-		}
-		return derr
-	})
+		return s.(state.KeyValueStore).Range(fb, tb)
+	}, compareKV(reverse), func(_ state.KeyValueIterator, k K, val V) bool { return fn(k, val) })
 }
 
 // ApproximateNumEntries sums the estimated entry counts of the partitions
@@ -187,58 +245,32 @@ func (v *KeyValueView[K, V]) ApproximateNumEntries() (int64, error) {
 // WindowView is a read-only view of a window store (Kafka Streams'
 // ReadOnlyWindowStore). Times are epoch milliseconds; a window is named by
 // its start. Safe for concurrent use.
-type WindowView[K, V any] struct {
-	t      *storeTarget
-	keys   serde.Serde[K]
-	decode decoder[V]
-}
+type WindowView[K, V any] struct{ view[K, V] }
 
 // WindowStoreView returns a view of the window store name. Windowed
 // aggregations keep timestamped values; this view drops the timestamps,
 // TimestampedWindowStoreView keeps them.
 func WindowStoreView[K, V any](a *App, name string, keys serde.Serde[K], values serde.Serde[V], opts ...QueryOpt) (*WindowView[K, V], error) {
-	t, err := a.target(name, state.KindWindow, opts)
+	v, err := openView(a, name, state.KindWindow, keys, values, opts)
 	if err != nil {
 		return nil, err
 	}
-	d, err := valueDecoder(t, values, false)
-	if err != nil {
-		return nil, err
-	}
-	return &WindowView[K, V]{t: t, keys: keys, decode: d}, nil
+	return &WindowView[K, V]{v}, nil
 }
 
 // TimestampedWindowStoreView returns a view of a timestamped window store
 // with the timestamps.
 func TimestampedWindowStoreView[K, V any](a *App, name string, keys serde.Serde[K], values serde.Serde[V], opts ...QueryOpt) (*WindowView[K, state.ValueAndTimestamp[V]], error) {
-	t, err := a.target(name, state.KindWindow, opts)
+	v, err := openTimestampedView(a, name, state.KindWindow, keys, values, opts)
 	if err != nil {
 		return nil, err
 	}
-	if !t.spec.Timestamped {
-		return nil, storeErr(name, -1, fmt.Errorf("%w: it keeps no timestamps", ErrUnknownStateStore))
-	}
-	ts := state.TimestampedSerde(values)
-	return &WindowView[K, state.ValueAndTimestamp[V]]{t: t, keys: keys,
-		decode: func(raw []byte) (state.ValueAndTimestamp[V], error) { return ts.Deserialize(name, nil, raw) }}, nil
+	return &WindowView[K, state.ValueAndTimestamp[V]]{v}, nil
 }
 
 // Fetch returns the value of key's window that starts at windowStart.
 func (v *WindowView[K, V]) Fetch(key K, windowStart int64) (val V, ok bool, err error) {
-	kb, err := keyBytes(v.t, v.keys, key)
-	if err != nil {
-		return val, false, err
-	}
-	err = v.t.readKey(kb, func(s state.Store) error {
-		raw, err := s.(state.WindowStore).Fetch(kb, windowStart)
-		if err != nil || raw == nil {
-			return err
-		}
-		val, err = v.decode(raw)
-		ok = err == nil
-		return err
-	})
-	return val, ok, err
+	return v.get(key, func(s state.Store, kb []byte) ([]byte, error) { return s.(state.WindowStore).Fetch(kb, windowStart) })
 }
 
 // FetchRange calls fn with key's windows that start in [timeFrom, timeTo],
@@ -270,9 +302,9 @@ func (v *WindowView[K, V]) fetchKey(key K, timeFrom, timeTo int64, backward bool
 		}
 		defer it.Close()
 		for it.Next() {
-			val, err := v.decode(it.Value())
+			val, err := v.value(it.Value())
 			if err != nil {
-				return fmt.Errorf("runtime: store %q: deserialize value: %w", v.t.name, err)
+				return err
 			}
 			if !fn(it.WindowStart(), val) {
 				return nil
@@ -285,64 +317,28 @@ func (v *WindowView[K, V]) fetchKey(key K, timeFrom, timeTo int64, backward bool
 // FetchAll calls fn with every window that starts in [timeFrom, timeTo]
 // over the partitions hosted here, ordered by start time then key.
 func (v *WindowView[K, V]) FetchAll(timeFrom, timeTo int64, fn func(key K, windowStart int64, val V) bool) error {
-	return v.t.readAll(func(stores []state.Store) error {
-		its := make([]state.WindowIterator, 0, len(stores))
-		for _, s := range stores {
-			it, err := s.(state.WindowStore).FetchAll(timeFrom, timeTo)
-			if err != nil {
-				for _, o := range its {
-					o.Close()
-				}
-				return err
-			}
-			its = append(its, it)
+	byTime := func(a, b state.WindowIterator) int {
+		if c := cmp.Compare(a.WindowStart(), b.WindowStart()); c != 0 {
+			return c
 		}
-		var derr error
-		byTime := func(a, b state.WindowIterator) int {
-			if c := cmp.Compare(a.WindowStart(), b.WindowStart()); c != 0 {
-				return c
-			}
-			return bytes.Compare(a.Key(), b.Key())
-		}
-		err := merge(its, byTime, func(it state.WindowIterator) bool {
-			k, err := v.keys.Deserialize(v.t.name, nil, it.Key())
-			if err != nil {
-				derr = fmt.Errorf("runtime: store %q: deserialize key: %w", v.t.name, err)
-				return false
-			}
-			val, err := v.decode(it.Value())
-			if err != nil {
-				derr = fmt.Errorf("runtime: store %q: deserialize value: %w", v.t.name, err)
-				return false
-			}
-			return fn(k, it.WindowStart(), val)
-		})
-		if err != nil {
-			return err
-		}
-		return derr
-	})
+		return bytes.Compare(a.Key(), b.Key())
+	}
+	return mergeAll(v.view, func(s state.Store) (state.WindowIterator, error) {
+		return s.(state.WindowStore).FetchAll(timeFrom, timeTo)
+	}, byTime, func(it state.WindowIterator, k K, val V) bool { return fn(k, it.WindowStart(), val) })
 }
 
 // SessionView is a read-only view of a session store (Kafka Streams'
 // ReadOnlySessionStore). Safe for concurrent use.
-type SessionView[K, V any] struct {
-	t      *storeTarget
-	keys   serde.Serde[K]
-	decode decoder[V]
-}
+type SessionView[K, V any] struct{ view[K, V] }
 
 // SessionStoreView returns a view of the session store name.
 func SessionStoreView[K, V any](a *App, name string, keys serde.Serde[K], values serde.Serde[V], opts ...QueryOpt) (*SessionView[K, V], error) {
-	t, err := a.target(name, state.KindSession, opts)
+	v, err := openView(a, name, state.KindSession, keys, values, opts)
 	if err != nil {
 		return nil, err
 	}
-	d, err := valueDecoder(t, values, false)
-	if err != nil {
-		return nil, err
-	}
-	return &SessionView[K, V]{t: t, keys: keys, decode: d}, nil
+	return &SessionView[K, V]{v}, nil
 }
 
 // Fetch calls fn with every retained session of key, ordered by end time,
@@ -359,9 +355,9 @@ func (v *SessionView[K, V]) Fetch(key K, fn func(start, end int64, val V) bool) 
 		}
 		defer it.Close()
 		for it.Next() {
-			val, err := v.decode(it.Value())
+			val, err := v.value(it.Value())
 			if err != nil {
-				return fmt.Errorf("runtime: store %q: deserialize value: %w", v.t.name, err)
+				return err
 			}
 			if !fn(it.Start(), it.End(), val) {
 				return nil
@@ -373,18 +369,7 @@ func (v *SessionView[K, V]) Fetch(key K, fn func(start, end int64, val V) bool) 
 
 // FetchSession returns the value of key's session [start, end].
 func (v *SessionView[K, V]) FetchSession(key K, start, end int64) (val V, ok bool, err error) {
-	kb, err := keyBytes(v.t, v.keys, key)
-	if err != nil {
-		return val, false, err
-	}
-	err = v.t.readKey(kb, func(s state.Store) error {
-		raw, err := s.(state.SessionStore).FetchSession(kb, start, end)
-		if err != nil || raw == nil {
-			return err
-		}
-		val, err = v.decode(raw)
-		ok = err == nil
-		return err
+	return v.get(key, func(s state.Store, kb []byte) ([]byte, error) {
+		return s.(state.SessionStore).FetchSession(kb, start, end)
 	})
-	return val, ok, err
 }
