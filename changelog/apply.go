@@ -5,6 +5,7 @@ import (
 
 	"github.com/twmb/franz-go/pkg/kgo"
 
+	"github.com/kafki/kafki/serde"
 	"github.com/kafki/kafki/state"
 )
 
@@ -34,6 +35,8 @@ func NewRestorable(store state.Store) (Restorable, error) {
 	switch s := store.(type) {
 	case Restorable: // a store that knows better
 		return s, nil
+	case *state.TimeOrderedBuffer:
+		return bufferRestorable{s}, nil
 	case state.KeyValueStore:
 		return &kvRestorable{store: s}, nil
 	case state.WindowStore:
@@ -127,6 +130,24 @@ func (r *sessionRestorable) RestoreBatch(records []*kgo.Record) error {
 		}
 		if err != nil {
 			return fmt.Errorf("changelog: restore %s: %w", r.store.Name(), err)
+		}
+	}
+	return nil
+}
+
+type bufferRestorable struct{ buf *state.TimeOrderedBuffer }
+
+func (r bufferRestorable) Name() string { return r.buf.Name() }
+
+func (r bufferRestorable) RestoreBatch(records []*kgo.Record) error {
+	var hs []serde.Header
+	for _, rec := range records {
+		hs = hs[:0]
+		for _, h := range rec.Headers {
+			hs = append(hs, serde.Header{Key: h.Key, Value: h.Value})
+		}
+		if err := r.buf.Restore(rec.Key, rec.Value, hs); err != nil {
+			return fmt.Errorf("changelog: restore %s at offset %d: %w", r.buf.Name(), rec.Offset, err)
 		}
 	}
 	return nil

@@ -28,6 +28,14 @@ func Open(spec Spec, dir string) (Store, error) {
 	if spec.Kind != KindKeyValue && spec.WindowSize > spec.Retention {
 		return nil, fmt.Errorf("state: store %q: retention %v is shorter than the window size %v", spec.Name, spec.Retention, spec.WindowSize)
 	}
+	if spec.Kind == KindTimeOrderedBuffer {
+		// Kafka Streams' suppression buffer is in memory whatever the
+		// store supplier: it is rebuilt from its changelog.
+		if spec.Engine != InMemory {
+			return nil, fmt.Errorf("state: store %q: a suppression buffer is kept in memory, not in %s", spec.Name, spec.Engine)
+		}
+		return NewTimeOrderedBuffer(spec.Name), nil
+	}
 	if spec.Kind != KindKeyValue && spec.Kind != KindWindow && spec.Kind != KindSession {
 		return nil, fmt.Errorf("state: store %q: unknown kind %d", spec.Name, spec.Kind)
 	}

@@ -12,6 +12,9 @@ const (
 	KindKeyValue Kind = iota
 	KindWindow
 	KindSession
+	// KindTimeOrderedBuffer is a suppression buffer (TimeOrderedBuffer):
+	// always in memory, logged at flush.
+	KindTimeOrderedBuffer
 )
 
 // Engine selects the storage engine behind a store.

@@ -76,6 +76,9 @@ func BuildStore(spec Spec, engine Store, cfg StackConfig) (Store, error) {
 			cl.Context = cfg.RecordContext
 		}
 		switch s := engine.(type) {
+		case *TimeOrderedBuffer:
+			// The suppression buffer logs itself, at flush.
+			store = s.logTo(cl)
 		case KeyValueStore:
 			store = NewLoggingKeyValueStore(s, cl)
 		case WindowStore:
@@ -87,8 +90,9 @@ func BuildStore(spec Spec, engine Store, cfg StackConfig) (Store, error) {
 		}
 	}
 	// A time-ordered session store is read by end time across keys, which
-	// the cache cannot merge; Kafka Streams does not cache it either.
-	if !spec.Caching || spec.TimeOrdered || (cfg.ThreadCache == nil && cfg.CacheMaxBytes <= 0) {
+	// the cache cannot merge; Kafka Streams does not cache it either, nor
+	// the suppression buffer.
+	if _, ok := engine.(*TimeOrderedBuffer); ok || !spec.Caching || spec.TimeOrdered || (cfg.ThreadCache == nil && cfg.CacheMaxBytes <= 0) {
 		return store, nil
 	}
 	// A window store that retains duplicates (joins) has no single value

@@ -220,6 +220,9 @@ func outerKey(ts int64, right bool, kb []byte) []byte {
 	return append(append(k, side), kb...)
 }
 
+// outerTimeOf is the timestamp an outer-store key starts with.
+func outerTimeOf(k []byte) int64 { return int64(binary.BigEndian.Uint64(k) ^ (1 << 63)) }
+
 func (p *streamJoiner[K, V1, V2, VR]) Process(rec topology.Record[K, joinSide[V1, V2]]) error {
 	ts, isRight := rec.Timestamp, rec.Value.right
 	// Every record advances the join's stream time, even one dropped for
@@ -341,7 +344,7 @@ func (p *streamJoiner[K, V1, V2, VR]) emitExpired(now int64) error {
 			it.Close()
 			return fmt.Errorf("stream: outer join store %s holds a %d-byte key", p.stores[2], len(k))
 		}
-		if !p.closed(bufferTimeOf(k), k[8] == outerSideRight, now) {
+		if !p.closed(outerTimeOf(k), k[8] == outerSideRight, now) {
 			// Entries are in timestamp order: this side has nothing more
 			// to emit, the other side may.
 			leftOpen, rightOpen = leftOpen || k[8] == outerSideLeft, rightOpen || k[8] == outerSideRight
@@ -360,7 +363,7 @@ func (p *streamJoiner[K, V1, V2, VR]) emitExpired(now int64) error {
 		if err != nil {
 			return fmt.Errorf("deserialize key from outer join store %s: %w", p.stores[2], err)
 		}
-		out := topology.Record[K, VR]{Key: k, Timestamp: bufferTimeOf(e.Key)}
+		out := topology.Record[K, VR]{Key: k, Timestamp: outerTimeOf(e.Key)}
 		var l V1
 		var r V2
 		if e.Key[8] == outerSideRight {

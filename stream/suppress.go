@@ -1,7 +1,6 @@
 package stream
 
 import (
-	"encoding/binary"
 	"errors"
 	"fmt"
 	"math"
@@ -68,11 +67,14 @@ type windowEnder interface{ windowEnd() int64 }
 
 func (w Windowed[K]) windowEnd() int64 { return w.End }
 
-// Suppress holds back the table's updates as s says. The buffer is a
-// key-value store with its own changelog (StoreName names it), so that it
-// survives restarts. Tombstones are buffered too; for final results a
-// buffered tombstone is dropped at emission (a window that never emitted
-// needs no deletion).
+// Suppress holds back the table's updates as s says. The buffer is Kafka
+// Streams' in-memory time-ordered buffer, logged to its own changelog
+// (StoreName names it) at every commit and rebuilt from it on restart; it
+// is kept in memory whatever engine the options name. Tombstones are
+// buffered too; for final results a buffered tombstone is dropped at
+// emission (a window that never emitted needs no deletion). An emitted
+// update carries the timestamp and headers of the latest update buffered
+// for its key, and that update's old value.
 func (t KTable[K, V]) Suppress(s Suppressed, opts ...Option) KTable[K, V] {
 	b := t.b
 	o := collect(opts)
@@ -107,70 +109,58 @@ func (t KTable[K, V]) Suppress(s Suppressed, opts ...Option) KTable[K, V] {
 	need(b, t.keySerde, name, "key", "suppression buffer "+store)
 	need(b, t.valueSerde, name, "value", "suppression buffer "+store)
 	spec := o.spec(store)
-	spec.Caching = false
-	final, buf, ks, cs := s.final, s.buffer, t.keySerde, changeSerde[V]{inner: t.valueSerde}
+	spec.Kind, spec.Engine, spec.Caching = state.KindTimeOrderedBuffer, state.InMemory, false
+	final, buf, ks, vs := s.final, s.buffer, t.keySerde, t.valueSerde
 	topology.AddProcessor(b.tb, name, func() topology.Processor[K, Change[V], K, Change[V]] {
-		return &suppressor[K, V]{store: store, final: final, wait: wait, buf: buf, ks: ks, cs: cs, time: newStreamTime()}
+		return &suppressor[K, V]{store: store, final: final, wait: wait, bounds: buf, ks: ks, vs: vs, time: newStreamTime()}
 	}, t.node)
 	b.tb.AddStateStore(spec, name)
 	return KTable[K, V]{b: b, node: name, keySerde: t.keySerde, valueSerde: t.valueSerde}
 }
 
-// suppressor buffers changes in a key-value store keyed by
-// (buffer time, key), so that the store's order is eviction order. index
-// maps each key to its buffer time; it is rebuilt from the store (restored
-// from its changelog) at Init.
+// suppressor is Kafka Streams' KTableSuppressProcessor over a
+// state.TimeOrderedBuffer: each change is buffered (serialized) under its
+// buffer time, then everything due is emitted in (buffer time, key)
+// order, then the bounds are enforced.
 type suppressor[K, V any] struct {
-	store string
-	final bool
-	wait  int64
-	buf   BufferConfig
-	ks    serde.Serde[K]
-	cs    changeSerde[V]
-	ctx   topology.ProcessorContext[K, Change[V]]
-	kv    state.KeyValueStore
-	index map[string]int64
-	bytes int64
-	time  streamTime
-	// minTime is the smallest buffer time in the buffer (MaxInt64 when it
-	// is empty). It lets Process skip the store scan when nothing is due,
-	// and lets the scan seek past the tombstones of what was emitted
-	// before: without it every record rescans them, quadratic in RocksDB.
-	minTime int64
+	store  string
+	final  bool
+	wait   int64
+	bounds BufferConfig
+	ks     serde.Serde[K]
+	vs     serde.Serde[V]
+	ctx    topology.ProcessorContext[K, Change[V]]
+	buf    *state.TimeOrderedBuffer
+	time   streamTime
+
+	// expire is the latest buffer time due; due, over and emit are the
+	// eviction's callbacks, made once.
+	expire int64
+	due    func() bool
+	over   func() bool
+	emit   func(key []byte, v *state.BufferValue) error
 }
 
 func (p *suppressor[K, V]) Init(ctx topology.ProcessorContext[K, Change[V]]) error {
 	p.ctx = ctx
 	p.time = resumeStreamTime(ctx)
-	kv, err := openKV(ctx, p.store, p.ks, p.cs)
+	s, err := ctx.StateStore(p.store)
 	if err != nil {
 		return err
 	}
-	p.kv, p.index, p.minTime = kv.s, map[string]int64{}, math.MaxInt64
-	it, err := p.kv.All()
-	if err != nil {
-		return fmt.Errorf("read suppression buffer %s: %w", p.store, err)
+	buf, ok := s.(*state.TimeOrderedBuffer)
+	if !ok {
+		return fmt.Errorf("stream: store %q is a %T, not a suppression buffer", p.store, s)
 	}
-	defer it.Close()
-	for it.Next() {
-		k := it.Key()
-		if len(k) < 8 {
-			return fmt.Errorf("stream: suppression buffer %s holds a %d-byte key", p.store, len(k))
-		}
-		p.index[string(k[8:])] = bufferTimeOf(k)
-		p.minTime = min(p.minTime, bufferTimeOf(k))
-		p.bytes += int64(len(k) + len(it.Value()))
+	p.buf = buf
+	p.due = func() bool { return p.buf.MinTimestamp() <= p.expire }
+	p.over = func() bool {
+		return (p.bounds.MaxRecords > 0 && p.buf.NumRecords() > p.bounds.MaxRecords) ||
+			(p.bounds.MaxBytes > 0 && p.buf.BufferSize() > p.bounds.MaxBytes)
 	}
-	return it.Err()
+	p.emit = p.forward
+	return nil
 }
-
-// bufferKey orders by time first; the sign bit is flipped so that
-// negative times sort before positive ones.
-func bufferKey(t int64, kb []byte) []byte {
-	return append(binary.BigEndian.AppendUint64(make([]byte, 0, 8+len(kb)), uint64(t)^(1<<63)), kb...)
-}
-
-func bufferTimeOf(k []byte) int64 { return int64(binary.BigEndian.Uint64(k) ^ (1 << 63)) }
 
 func (p *suppressor[K, V]) Process(rec topology.Record[K, Change[V]]) error {
 	now := p.time.observe(rec.Timestamp)
@@ -178,112 +168,70 @@ func (p *suppressor[K, V]) Process(rec topology.Record[K, Change[V]]) error {
 	if err != nil {
 		return fmt.Errorf("serialize key for suppression buffer %s: %w", p.store, err)
 	}
+	var nb, ob []byte
+	if rec.Value.HasNew {
+		if nb, err = p.vs.Serialize(p.store, nil, rec.Value.New); err != nil {
+			return fmt.Errorf("serialize value for suppression buffer %s: %w", p.store, err)
+		}
+	}
+	if rec.Value.HasOld {
+		if ob, err = p.vs.Serialize(p.store, nil, rec.Value.Old); err != nil {
+			return fmt.Errorf("serialize old value for suppression buffer %s: %w", p.store, err)
+		}
+	}
 	bt := rec.Timestamp
 	if p.final {
 		bt = any(rec.Key).(windowEnder).windowEnd()
 	}
-	ch := rec.Value
-	if prev, ok := p.index[string(kb)]; ok {
-		// Keep the first buffer time (rate limiting counts from the first
-		// update) and the value the key had before buffering began.
-		bt = prev
-		old, err := p.kv.Get(bufferKey(prev, kb))
-		if err != nil {
-			return fmt.Errorf("read suppression buffer %s: %w", p.store, err)
-		}
-		if len(old) >= 8 {
-			pc, err := p.cs.Deserialize(p.store, nil, old[8:])
-			if err != nil {
-				return fmt.Errorf("decode suppression buffer %s: %w", p.store, err)
-			}
-			ch.Old, ch.HasOld = pc.Old, pc.HasOld
-		}
-		p.bytes -= int64(8 + len(kb) + len(old))
+	rc := state.RecordContext{Timestamp: rec.Timestamp, Headers: rec.Headers, Partition: -1, Offset: -1}
+	if m, ok := p.ctx.RecordMetadata(); ok {
+		rc.Topic, rc.Partition, rc.Offset = m.Topic, m.Partition, m.Offset
 	}
-	vb, err := p.cs.Serialize(p.store, nil, ch)
-	if err != nil {
-		return fmt.Errorf("serialize value for suppression buffer %s: %w", p.store, err)
-	}
-	val := binary.BigEndian.AppendUint64(make([]byte, 0, 8+len(vb)), uint64(rec.Timestamp))
-	val = append(val, vb...)
-	if err := p.kv.Put(bufferKey(bt, kb), val); err != nil {
+	if err := p.buf.Put(bt, kb, ob, nb, rc); err != nil {
 		return fmt.Errorf("write suppression buffer %s: %w", p.store, err)
 	}
-	p.index[string(kb)] = bt
-	p.minTime = min(p.minTime, bt)
-	p.bytes += int64(8 + len(kb) + len(val))
-	expire := int64(math.MinInt64)
+	p.expire = math.MinInt64
 	if now >= math.MinInt64+p.wait {
-		expire = now - p.wait
+		p.expire = now - p.wait
 	}
-	return p.evict(expire)
-}
-
-// evict emits every entry buffered at or before expire, then, while the
-// buffer is over its bounds, the oldest entries (or fails).
-func (p *suppressor[K, V]) evict(expire int64) error {
-	n, size := len(p.index), p.bytes
-	overBounds := func() bool {
-		return (p.buf.MaxRecords > 0 && n > p.buf.MaxRecords) || (p.buf.MaxBytes > 0 && size > p.buf.MaxBytes)
+	if err := p.buf.EvictWhile(p.due, p.emit); err != nil {
+		return err
 	}
-	if p.minTime > expire && !overBounds() {
+	if !p.over() {
 		return nil
 	}
-	it, err := p.kv.Range(bufferKey(p.minTime, nil), nil)
-	if err != nil {
-		return fmt.Errorf("read suppression buffer %s: %w", p.store, err)
+	if p.bounds.WhenFull == EmitEarlyWhenFull {
+		return p.buf.EvictWhile(p.over, p.emit)
 	}
-	var due []state.KeyValue
-	p.minTime = math.MaxInt64
-	for it.Next() {
-		k := it.Key()
-		if bufferTimeOf(k) > expire && !overBounds() {
-			p.minTime = bufferTimeOf(k)
-			break
-		}
-		if bufferTimeOf(k) > expire && p.buf.WhenFull == ShutDownWhenFull {
-			it.Close()
-			p.minTime = bufferTimeOf(k)
-			return fmt.Errorf("%w: %s holds %d records, %d bytes (bounds %d records, %d bytes)",
-				ErrSuppressionBufferFull, p.store, n, size, p.buf.MaxRecords, p.buf.MaxBytes)
-		}
-		due = append(due, state.KeyValue{Key: append([]byte(nil), k...), Value: append([]byte(nil), it.Value()...)})
-		n, size = n-1, size-int64(len(k)+len(it.Value()))
-	}
-	err = errors.Join(it.Err(), it.Close())
-	if err != nil {
-		return fmt.Errorf("read suppression buffer %s: %w", p.store, err)
-	}
-	for _, e := range due {
-		if err := p.emit(e); err != nil {
-			return err
-		}
-	}
-	return nil
+	return fmt.Errorf("%w: %s holds %d records, %d bytes (bounds %d records, %d bytes)",
+		ErrSuppressionBufferFull, p.store, p.buf.NumRecords(), p.buf.BufferSize(), p.bounds.MaxRecords, p.bounds.MaxBytes)
 }
 
-func (p *suppressor[K, V]) emit(e state.KeyValue) error {
-	if _, err := p.kv.Delete(e.Key); err != nil {
-		return fmt.Errorf("delete from suppression buffer %s: %w", p.store, err)
-	}
-	kb := e.Key[8:]
-	delete(p.index, string(kb))
-	p.bytes -= int64(len(e.Key) + len(e.Value))
-	if len(e.Value) < 8 {
-		return fmt.Errorf("stream: suppression buffer %s holds a %d-byte value", p.store, len(e.Value))
-	}
-	ch, err := p.cs.Deserialize(p.store, nil, e.Value[8:])
-	if err != nil {
-		return fmt.Errorf("decode suppression buffer %s: %w", p.store, err)
-	}
-	if p.final && !ch.HasNew {
+// forward emits an evicted entry with the timestamp and headers of the
+// update that made it, as Kafka Streams does; a final result's tombstone
+// is dropped.
+func (p *suppressor[K, V]) forward(kb []byte, v *state.BufferValue) error {
+	if p.final && v.New == nil {
 		return nil
 	}
 	k, err := p.ks.Deserialize(p.store, nil, kb)
 	if err != nil {
 		return fmt.Errorf("decode key of suppression buffer %s: %w", p.store, err)
 	}
-	return p.ctx.Forward(topology.Record[K, Change[V]]{Key: k, Value: ch, Timestamp: int64(binary.BigEndian.Uint64(e.Value))})
+	var ch Change[V]
+	if v.New != nil {
+		if ch.New, err = p.vs.Deserialize(p.store, nil, v.New); err != nil {
+			return fmt.Errorf("decode suppression buffer %s: %w", p.store, err)
+		}
+		ch.HasNew = true
+	}
+	if v.Old != nil {
+		if ch.Old, err = p.vs.Deserialize(p.store, nil, v.Old); err != nil {
+			return fmt.Errorf("decode suppression buffer %s: %w", p.store, err)
+		}
+		ch.HasOld = true
+	}
+	return p.ctx.Forward(topology.Record[K, Change[V]]{Key: k, Value: ch, Timestamp: v.Context.Timestamp, Headers: v.Context.Headers})
 }
 
 func (p *suppressor[K, V]) Close() error { return nil }

@@ -2,12 +2,19 @@ package stream_test
 
 import (
 	"errors"
+	"fmt"
 	"strings"
 	"testing"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kgo"
+
+	"github.com/kafki/kafki/changelog"
 
 	"github.com/kafki/kafki/serde"
 	"github.com/kafki/kafki/state"
 	"github.com/kafki/kafki/stream"
+	"github.com/kafki/kafki/topology"
 	"github.com/kafki/kafki/topology/topologytest"
 )
 
@@ -38,44 +45,120 @@ func TestSuppressUntilWindowClosesEmitsOneFinalResult(t *testing.T) {
 }
 
 func TestSuppressBufferSurvivesRestart(t *testing.T) {
-	stores := map[string]state.Store{}
+	// The window store stays open across the restart (as a persistent
+	// store would); the buffer, in memory, is rebuilt from its changelog
+	// the way the runtime restores it.
+	windows := map[string]state.Store{}
+	var logged []*kgo.Record
 	opener := func(spec state.Spec) (state.Store, error) {
-		if s, ok := stores[spec.Name]; ok {
+		if s, ok := windows[spec.Name]; ok {
 			return s, nil
 		}
 		s, err := openStores(spec)
-		switch x := s.(type) { // as stores restored from their changelogs
-		case state.KeyValueStore:
-			s = keepOpen{x}
+		if err != nil {
+			return nil, err
+		}
+		switch x := s.(type) {
 		case state.WindowStore:
 			s = keepOpenWindow{x}
+			windows[spec.Name] = s
+		case *state.TimeOrderedBuffer:
+			if err := changelog.ApplyRecords(x, logged); err != nil {
+				return nil, err
+			}
 		}
-		stores[spec.Name] = s
-		return s, err
+		return s, nil
 	}
 	d := newDriver(t, finalCounts(stream.BufferConfig{}), topologytest.StoreOpener(opener))
 	in := topologytest.CreateInputTopic(d, "in", serde.String(), serde.String())
 	pipe(t, in, "a", "x", 1)
 	pipe(t, in, "a", "x", 2)
+	pipe(t, in, "b", "x", 3)
+	pipe(t, in, "c", "x", 16) // closes [0,10): a and b are emitted, and tombstoned in the changelog
+	pipe(t, in, "c", "x", 17)
+	recs := d.ReadChangelog("final")
+	// One record per key and flush (each pipe flushes): a twice, b, c
+	// twice, and a and b tombstoned when they left.
+	if len(recs) != 7 {
+		t.Errorf("changelog records: %d, want 7", len(recs))
+	}
+	for _, r := range recs {
+		logged = append(logged, &kgo.Record{Key: r.Key, Value: r.Value, Headers: kgoHeaders(r.Headers), Offset: r.Offset})
+	}
 	if err := d.Close(); err != nil {
 		t.Fatal(err)
 	}
-	d = newDriver(t, finalCounts(stream.BufferConfig{}), topologytest.StoreOpener(opener))
+	d = newDriver(t, finalCounts(stream.BufferConfig{}), topologytest.StoreOpener(opener), topologytest.ResumeStreamTime(17))
 	in = topologytest.CreateInputTopic(d, "in", serde.String(), serde.String())
 	out := topologytest.CreateOutputTopic(d, "out", stream.WindowedSerde(serde.String(), 10*ms), serde.Int64())
-	pipe(t, in, "b", "x", 20)
-	expect(t, "after restart", readAll(t, out), "[a@0/10]=2@2")
+	pipe(t, in, "d", "x", 30)
+	expect(t, "after restart", readAll(t, out), "[c@10/20]=2@17")
 }
 
-// keepOpen ignores Close, standing in for a store that a restarted task
-// reopens with its contents restored.
-type keepOpen struct{ state.KeyValueStore }
-
-func (keepOpen) Close() error { return nil }
+func kgoHeaders(hs []serde.Header) []kgo.RecordHeader {
+	var out []kgo.RecordHeader
+	for _, h := range hs {
+		out = append(out, kgo.RecordHeader{Key: h.Key, Value: h.Value})
+	}
+	return out
+}
 
 type keepOpenWindow struct{ state.WindowStore }
 
 func (keepOpenWindow) Close() error { return nil }
+
+func TestSuppressEmitsLatestTimestampAndHeaders(t *testing.T) {
+	b := stream.NewBuilder()
+	tbl := stream.Table(b, "in", serde.String(), serde.String(), stream.StoreName("t"), stream.WithCaching(false))
+	tbl.Suppress(stream.UntilTimeLimit(10*ms, stream.BufferConfig{})).ToStream().To("out")
+	d := newDriver(t, b, topologytest.StoreOpener(openStores))
+	in := topologytest.CreateInputTopic(d, "in", serde.String(), serde.String())
+	out := topologytest.CreateOutputTopic(d, "out", serde.String(), serde.String())
+	hs := func(v string) []serde.Header { return []serde.Header{{Key: "h", Value: []byte(v)}} }
+	for _, r := range []topology.Record[string, string]{
+		{Key: "b", Value: "1", Timestamp: 0, Headers: hs("b1")},
+		{Key: "a", Value: "1", Timestamp: 0, Headers: hs("a1")},
+		{Key: "a", Value: "2", Timestamp: 7, Headers: hs("a2")},
+		{Key: "c", Value: "1", Timestamp: 10, Headers: hs("c1")},
+	} {
+		if err := in.PipeRecord(r); err != nil {
+			t.Fatal(err)
+		}
+	}
+	recs, err := out.ReadRecords()
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Both were buffered at 0: key order, each with its latest update.
+	var got []string
+	for _, r := range recs {
+		got = append(got, fmt.Sprintf("%s=%s@%d %s", r.Key, r.Value, r.Timestamp, r.Headers[0].Value))
+	}
+	if want := "a=2@7 a2,b=1@0 b1"; strings.Join(got, ",") != want {
+		t.Errorf("emitted %q, want %q", strings.Join(got, ","), want)
+	}
+}
+
+func TestSuppressMaxBytesCountsAsKafkaStreams(t *testing.T) {
+	// A table update of key "k" to "v" from topic "in", first for its key:
+	// 8 (buffer time) + 1 (key) + 1 (new value) + 8 + 8 + 2 + 4 (record
+	// context: timestamp, offset, topic, partition) = 32 bytes.
+	for _, tc := range []struct {
+		maxBytes int64
+		fits     bool
+	}{{64, true}, {63, false}} {
+		b := stream.NewBuilder()
+		tbl := stream.Table(b, "in", serde.String(), serde.String(), stream.StoreName("t"), stream.WithCaching(false))
+		tbl.Suppress(stream.UntilTimeLimit(time.Hour, stream.BufferConfig{MaxBytes: tc.maxBytes})).ToStream().To("out")
+		d := newDriver(t, b, topologytest.StoreOpener(openStores))
+		in := topologytest.CreateInputTopic(d, "in", serde.String(), serde.String())
+		pipe(t, in, "a", "1", 0)
+		err := in.Pipe("b", "1", 0)
+		if tc.fits != (err == nil) || (err != nil && !errors.Is(err, stream.ErrSuppressionBufferFull)) {
+			t.Errorf("two 32-byte entries in %d bytes: %v", tc.maxBytes, err)
+		}
+	}
+}
 
 func TestSuppressBufferFullShutsDown(t *testing.T) {
 	d := newDriver(t, finalCounts(stream.BufferConfig{MaxRecords: 2}), topologytest.StoreOpener(openStores))

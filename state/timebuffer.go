@@ -1,0 +1,307 @@
+package state
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"math"
+	"time"
+	"unicode/utf8"
+
+	"github.com/google/btree"
+
+	"github.com/kafki/kafki/serde"
+)
+
+// BufferValue is what a TimeOrderedBuffer holds for a key: the serialized
+// values of the change it buffers and the record context of the write that
+// buffered it last. A nil slice is a null value.
+type BufferValue struct {
+	// Prior is the old value of the first change buffered for the key: the
+	// value downstream saw last, since nothing was emitted meanwhile.
+	Prior []byte
+	// Old and New are the old and new values of the latest change.
+	Old, New []byte
+	// Context is the record context of the latest change: an emitted
+	// change carries its timestamp and headers.
+	Context RecordContext
+}
+
+type bufferEntry struct {
+	key  []byte
+	time int64
+	val  BufferValue
+}
+
+func bufferLess(a, b *bufferEntry) bool {
+	if a.time != b.time {
+		return a.time < b.time
+	}
+	return bytes.Compare(a.key, b.key) < 0
+}
+
+// TimeOrderedBuffer is the suppression buffer: Kafka Streams'
+// InMemoryTimeOrderedKeyValueChangeBuffer. It holds at most one change per
+// key, ordered by (buffer time, key), in memory; an update of a buffered
+// key keeps the key's first buffer time. It is logged at Flush rather than
+// at every write: the changelog gets the current entry (or a tombstone) of
+// each key changed since the last flush, so that a key updated many times
+// between two commits costs one changelog record, and restoration rebuilds
+// the buffer from the changelog on every start, as Kafka Streams does.
+//
+// The changelog format is Kafka Streams' version 3 (header v=3; the value
+// is the record context, the prior, old and new values and the buffer
+// time), so that the records read the same in both.
+//
+// A TimeOrderedBuffer belongs to one task and is used from its goroutine
+// only; it is not safe for concurrent use.
+type TimeOrderedBuffer struct {
+	name    string
+	index   map[string]*bufferEntry
+	sorted  *btree.BTreeG[*bufferEntry]
+	size    int64
+	minTime int64
+	closed  bool
+
+	// log is set when the buffer is logged (BuildStore); dirty lists the
+	// keys changed since the last flush, in the order they first changed,
+	// dirtySet the same keys for lookups.
+	log      *Changelog
+	dirty    [][]byte
+	dirtySet map[string]struct{}
+}
+
+// NewTimeOrderedBuffer returns an empty buffer. BuildStore makes it log to
+// its changelog when its spec asks for logging.
+func NewTimeOrderedBuffer(name string) *TimeOrderedBuffer {
+	return &TimeOrderedBuffer{
+		name:     name,
+		index:    map[string]*bufferEntry{},
+		sorted:   btree.NewG[*bufferEntry](btreeDegree, bufferLess),
+		minTime:  math.MaxInt64,
+		dirtySet: map[string]struct{}{},
+	}
+}
+
+// logTo makes Flush write the buffer's changes to cl.
+func (b *TimeOrderedBuffer) logTo(cl Changelog) *TimeOrderedBuffer {
+	b.log = &cl
+	return b
+}
+
+// Name is the store's name.
+func (b *TimeOrderedBuffer) Name() string { return b.name }
+
+// Persistent is false: the buffer is rebuilt from its changelog.
+func (b *TimeOrderedBuffer) Persistent() bool { return false }
+
+// NumRecords is the number of buffered keys.
+func (b *TimeOrderedBuffer) NumRecords() int { return len(b.index) }
+
+// BufferSize is the buffer's size in bytes, counted as Kafka Streams counts
+// it for maxBytes: per entry the buffer time, the key, the values (the old
+// value not when it equals the prior one) and the record context
+// (timestamp, offset, topic, partition, header keys and values).
+func (b *TimeOrderedBuffer) BufferSize() int64 { return b.size }
+
+// MinTimestamp is the smallest buffer time held, or math.MaxInt64 when
+// the buffer is empty.
+func (b *TimeOrderedBuffer) MinTimestamp() int64 { return b.minTime }
+
+// Put buffers a change of key at bufferTime, with the context rc of the
+// write. A key already buffered keeps its buffer time and its prior value;
+// its latest change replaces the one held. The buffer keeps key, old, new
+// and rc's headers: the caller must not modify them afterwards.
+func (b *TimeOrderedBuffer) Put(bufferTime int64, key, old, new []byte, rc RecordContext) error {
+	if b.closed {
+		return ErrClosed
+	}
+	prior := old
+	if e, ok := b.index[string(key)]; ok {
+		prior = e.val.Prior
+	}
+	b.cleanPut(bufferTime, key, BufferValue{Prior: prior, Old: old, New: new, Context: rc})
+	b.markDirty(key)
+	return nil
+}
+
+// cleanPut inserts or replaces key's entry, keeping the buffer time of an
+// entry already there.
+func (b *TimeOrderedBuffer) cleanPut(t int64, key []byte, v BufferValue) {
+	if e, ok := b.index[string(key)]; ok {
+		b.size -= recordSize(e.key, &e.val)
+		e.val = v
+		b.size += recordSize(e.key, &e.val)
+		return
+	}
+	e := &bufferEntry{key: key, time: t, val: v}
+	b.index[string(key)] = e
+	b.sorted.ReplaceOrInsert(e)
+	b.minTime = min(b.minTime, t)
+	b.size += recordSize(key, &v)
+}
+
+func (b *TimeOrderedBuffer) markDirty(key []byte) {
+	if b.log == nil {
+		return
+	}
+	if _, ok := b.dirtySet[string(key)]; ok {
+		return
+	}
+	b.dirtySet[string(key)] = struct{}{}
+	b.dirty = append(b.dirty, key)
+}
+
+// EvictWhile takes out the oldest entries, in (buffer time, key) order,
+// while more() holds: for each it calls emit, then removes the entry. An
+// error from emit stops the eviction and leaves that entry buffered. more
+// may read NumRecords, BufferSize and MinTimestamp, which follow each
+// removal.
+func (b *TimeOrderedBuffer) EvictWhile(more func() bool, emit func(key []byte, v *BufferValue) error) error {
+	if b.closed {
+		return ErrClosed
+	}
+	for b.sorted.Len() > 0 && more() {
+		e, _ := b.sorted.Min()
+		if err := emit(e.key, &e.val); err != nil {
+			return err
+		}
+		b.remove(e)
+		b.markDirty(e.key)
+	}
+	return nil
+}
+
+func (b *TimeOrderedBuffer) remove(e *bufferEntry) {
+	b.sorted.Delete(e)
+	delete(b.index, string(e.key))
+	b.size -= recordSize(e.key, &e.val)
+	if e.time == b.minTime {
+		b.minTime = math.MaxInt64
+		if first, ok := b.sorted.Min(); ok {
+			b.minTime = first.time
+		}
+	}
+}
+
+// Flush writes the entry of every key changed since the last flush to the
+// changelog, or a tombstone for a key no longer buffered. Flush must come
+// before the task's producer is flushed (the runtime flushes stores
+// first), so that the commit covers these records.
+func (b *TimeOrderedBuffer) Flush() error {
+	if b.closed {
+		return ErrClosed
+	}
+	if b.log == nil || len(b.dirty) == 0 {
+		return nil
+	}
+	// Kafka Streams sends these with no timestamp (the producer's clock):
+	// they are not event-time data, and the changelog is compacted.
+	now := time.Now().UnixMilli()
+	for i, key := range b.dirty {
+		var value []byte
+		var headers []serde.Header
+		if e, ok := b.index[string(key)]; ok {
+			value = encodeBufferValue(&e.val, e.time)
+			headers = bufferChangelogHeaders
+		}
+		if err := b.log.Sink.Send(b.log.Topic, b.log.Partition, key, value, headers, now); err != nil {
+			// Keep the keys not sent yet for the next flush.
+			for _, k := range b.dirty[:i] {
+				delete(b.dirtySet, string(k))
+			}
+			b.dirty = append(b.dirty[:0], b.dirty[i:]...)
+			return fmt.Errorf("state: log suppression buffer %s: %w", b.name, err)
+		}
+	}
+	clear(b.dirty)
+	b.dirty = b.dirty[:0]
+	clear(b.dirtySet)
+	return nil
+}
+
+// Restore applies one record of the buffer's changelog: a tombstone
+// removes the key, any other record (Kafka Streams' format version 3,
+// which the headers name) puts the entry it holds. Nothing is logged.
+func (b *TimeOrderedBuffer) Restore(key, value []byte, headers []serde.Header) error {
+	if b.closed {
+		return ErrClosed
+	}
+	if value == nil {
+		if e, ok := b.index[string(key)]; ok {
+			b.remove(e)
+		}
+		return nil
+	}
+	var version []byte
+	for _, h := range headers {
+		if h.Key == "v" {
+			version = h.Value
+		}
+	}
+	if !bytes.Equal(version, []byte{3}) {
+		if version == nil {
+			return fmt.Errorf("%w: a record has no version header (written by a Kafki older than the in-memory suppression buffer?); reset the application to drop it", ErrBadBufferChangelog)
+		}
+		return fmt.Errorf("%w: format version %v is not supported (only 3)", ErrBadBufferChangelog, version)
+	}
+	// Copies, so that the buffer does not pin the fetched batches.
+	v, t, err := decodeBufferValue(bytes.Clone(value))
+	if err != nil {
+		return err
+	}
+	b.cleanPut(t, bytes.Clone(key), v)
+	return nil
+}
+
+// ErrBadBufferChangelog is wrapped by the error of Restore for a changelog
+// record that is not a suppression buffer entry Kafki can read.
+var ErrBadBufferChangelog = errors.New("state: malformed suppression buffer changelog record")
+
+// Close drops the buffer's content.
+func (b *TimeOrderedBuffer) Close() error {
+	if b.closed {
+		return nil
+	}
+	b.closed = true
+	b.index, b.sorted, b.dirty, b.dirtySet = nil, nil, nil, nil
+	b.size, b.minTime = 0, math.MaxInt64
+	return nil
+}
+
+// recordSize is the size Kafka Streams counts for an entry (see
+// BufferSize).
+func recordSize(key []byte, v *BufferValue) int64 {
+	n := 8 + len(key) + len(v.Prior) + len(v.New)
+	if !sameValue(v.Prior, v.Old) {
+		n += len(v.Old)
+	}
+	n += 8 + 8 + len(v.Context.Topic) + 4 // timestamp, offset, topic, partition
+	for _, h := range v.Context.Headers {
+		n += utf16Len(h.Key) + len(h.Value)
+	}
+	return int64(n)
+}
+
+// sameValue is Java's Arrays.equals: two nulls are equal, null is not
+// equal to empty.
+func sameValue(a, b []byte) bool {
+	return (a == nil) == (b == nil) && bytes.Equal(a, b)
+}
+
+// utf16Len is the length of s in Java chars, which Kafka Streams counts.
+func utf16Len(s string) int {
+	n := 0
+	for i := 0; i < len(s); {
+		if s[i] < utf8.RuneSelf {
+			n, i = n+1, i+1
+			continue
+		}
+		r, size := utf8.DecodeRuneInString(s[i:])
+		n, i = n+1, i+size
+		if r > 0xFFFF {
+			n++
+		}
+	}
+	return n
+}
