@@ -6,6 +6,11 @@ import (
 	"time"
 
 	"github.com/kafki/kafki/internal/kafkatest"
+	"github.com/kafki/kafki/serde"
+	"github.com/kafki/kafki/state"
+	"github.com/kafki/kafki/stream"
+	"github.com/kafki/kafki/topology"
+	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kgo"
 )
 
@@ -41,4 +46,69 @@ func TestCachingMergesUpdates(t *testing.T) {
 	if len(got) >= n/2 {
 		t.Fatalf("%d count updates forwarded for %d records: the cache was not used", len(got), n)
 	}
+}
+
+// cachedWindowCounts counts words per 10 s tumbling window in a cached,
+// in-memory window store (so that a restart restores it from its
+// changelog) and writes "word@start" = count.
+func cachedWindowCounts(t *testing.T, in, out string) *topology.Topology {
+	t.Helper()
+	b := stream.NewBuilder()
+	words := stream.Stream(b, in, serde.String(), serde.String())
+	counts := stream.CountWindowed(stream.WindowedBy(stream.GroupByKey(words), stream.TumblingWindows(10*time.Second, time.Hour)),
+		stream.StoreName("wcounts"), stream.WithEngine(state.InMemory))
+	stream.Map(counts.ToStream(), func(k stream.Windowed[string], n int64) (string, string) {
+		return k.Key + "@" + strconv.FormatInt(k.Start, 10), strconv.FormatInt(n, 10)
+	}, stream.WithKeySerde(serde.String()), stream.WithValueSerde(serde.String())).To(out)
+	topo, err := b.Build()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return topo
+}
+
+// A cached windowed count logs only what its cache flushes or evicts; a
+// new instance restores the windows from that changelog and goes on
+// counting from them: the counts are exact after the restart, whether the
+// second instance's cache is large or small enough to evict.
+func TestCachedWindowCountRestores(t *testing.T) {
+	c := kafkatest.New(t, 1)
+	in, out := c.Topic("words"), c.Topic("wcounts")
+	c.CreateTopic(in, 2, nil)
+	c.CreateTopic(out, 1, nil)
+	want := map[string]int64{}
+	// Recent timestamps: the broker's retention would delete older ones.
+	base := time.Now().Add(-time.Minute).UnixMilli() / 10_000 * 10_000
+	produce := func(n int) {
+		t.Helper()
+		rs := make([]*kgo.Record, n)
+		for i := range rs {
+			w := []string{"a", "b", "c"}[i%3]
+			ts := base + int64(i%40)*1000 // four 10 s windows
+			rs[i] = &kgo.Record{Topic: in, Key: []byte(w), Value: []byte(w), Timestamp: time.UnixMilli(ts)}
+			want[w+"@"+strconv.FormatInt(ts-ts%10_000, 10)]++
+		}
+		if err := c.Client().ProduceSync(t.Context(), rs...).FirstErr(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	appID := c.Topic("cached-windows")
+	produce(600)
+	app := startApp(t, cachedWindowCounts(t, in, out), appID, testOpts(c, t.TempDir(), CommitInterval(time.Second))...)
+	expectCounts(t, c, out, want, 60*time.Second)
+	if err := app.Close(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	ends, err := c.Admin().ListEndOffsets(t.Context(), appID+"-wcounts-changelog")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var logged int64
+	ends.Each(func(o kadm.ListedOffset) { logged += o.Offset })
+	if logged == 0 || logged >= 600 {
+		t.Fatalf("the cached window store logged %d records for 600 updates of %d windows", logged, len(want))
+	}
+	produce(300)
+	startApp(t, cachedWindowCounts(t, in, out), appID, testOpts(c, t.TempDir(), CacheMaxBytes(2048))...)
+	expectCounts(t, c, out, want, 60*time.Second)
 }

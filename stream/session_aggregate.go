@@ -82,7 +82,6 @@ func sessionAggregateWith[K, V, VA any](ws SessionWindowedKStream[K, V], prefix 
 	parent := groupedParent(g, store)
 	spec := o.spec(store)
 	spec.Kind = state.KindSession
-	spec.Caching = false
 	spec.Retention = windowRetention(b, o, name, ws.w.Gap+ws.w.Grace)
 	w := ws.w
 	topology.AddProcessor(b.tb, name, func() topology.Processor[K, V, Windowed[K], Change[VA]] {
@@ -110,6 +109,7 @@ type sessionAggregator[K, V, VA any] struct {
 	ctx    topology.ProcessorContext[Windowed[K], Change[VA]]
 	ss     state.SessionStore
 	time   streamTime
+	cached bool // the store's record cache forwards the updates
 }
 
 func (p *sessionAggregator[K, V, VA]) Init(ctx topology.ProcessorContext[Windowed[K], Change[VA]]) error {
@@ -124,6 +124,7 @@ func (p *sessionAggregator[K, V, VA]) Init(ctx topology.ProcessorContext[Windowe
 		return fmt.Errorf("stream: store %q is a %T, not a session store", p.store, s)
 	}
 	p.ss = ss
+	p.cached = forwardSessionFlushes(ctx, ss, p.store, p.ks, p.vs)
 	return nil
 }
 
@@ -179,6 +180,9 @@ func (p *sessionAggregator[K, V, VA]) Process(rec topology.Record[K, V]) error {
 		if err := p.ss.Remove(kb, s.start, s.end); err != nil {
 			return fmt.Errorf("remove session of store %s: %w", p.store, err)
 		}
+		if p.cached {
+			continue
+		}
 		if err := p.ctx.Forward(topology.Record[Windowed[K], Change[VA]]{Key: Windowed[K]{Key: rec.Key, Start: s.start, End: s.end},
 			Value: Change[VA]{Old: s.agg, HasOld: true}, Timestamp: s.end, Headers: rec.Headers}); err != nil {
 			return err
@@ -190,6 +194,9 @@ func (p *sessionAggregator[K, V, VA]) Process(rec topology.Record[K, V]) error {
 	}
 	if err := p.ss.Put(kb, start, end, vb); err != nil {
 		return fmt.Errorf("put session of store %s: %w", p.store, err)
+	}
+	if p.cached {
+		return nil
 	}
 	return p.ctx.Forward(topology.Record[Windowed[K], Change[VA]]{Key: Windowed[K]{Key: rec.Key, Start: start, End: end},
 		Value: Change[VA]{New: agg, HasNew: true}, Timestamp: end, Headers: rec.Headers})

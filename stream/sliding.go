@@ -95,12 +95,14 @@ func slidingAggregate[K, V, VA any](ws SlidingWindowedKStream[K, V], prefix stri
 	parent := groupedParent(g, store)
 	w := ws.w
 	spec := o.spec(store)
-	spec.Kind, spec.Caching, spec.Timestamped = state.KindWindow, false, true
+	final := o.ext.emit == OnWindowClose
+	// Cached unless the results wait for the window to close, as Kafka
+	// Streams.
+	spec.Kind, spec.Caching, spec.Timestamped = state.KindWindow, spec.Caching && !final, true
 	spec.WindowSize = w.TimeDifference
 	// A record reads back to the window ending just before its own left
 	// window: 2*diff before it, as Kafka Streams' retention.
 	spec.Retention = windowRetention(b, o, name, 2*w.TimeDifference+w.Grace+time.Millisecond)
-	final := o.ext.emit == OnWindowClose
 	topology.AddProcessor(b.tb, name, func() topology.Processor[K, V, Windowed[K], Change[VA]] {
 		return &slidingAggregator[K, V, VA]{store: store, diff: w.TimeDifference.Milliseconds(),
 			grace: w.Grace.Milliseconds(), ks: ks, vas: vas, step: step, final: final}
@@ -128,6 +130,7 @@ type slidingAggregator[K, V, VA any] struct {
 	time        streamTime
 	final       bool // OnWindowClose
 	emit        finalEmitter
+	cached      bool // the store's record cache forwards the updates
 }
 
 func (p *slidingAggregator[K, V, VA]) Init(ctx topology.ProcessorContext[Windowed[K], Change[VA]]) error {
@@ -135,8 +138,13 @@ func (p *slidingAggregator[K, V, VA]) Init(ctx topology.ProcessorContext[Windowe
 	p.time = resumeStreamTime(ctx)
 	p.emit = newFinalEmitter(p.final, p.time.t, p.grace)
 	var err error
-	p.aggs, err = openWindowStore(ctx, p.store)
-	return err
+	if p.aggs, err = openWindowStore(ctx, p.store); err != nil {
+		return err
+	}
+	if !p.final {
+		p.cached = forwardWindowFlushes(ctx, p.aggs, p.store, p.ks, p.vas, p.diff)
+	}
+	return nil
 }
 
 // slidingWindow is a window's aggregate: has is false for a window that
@@ -358,7 +366,7 @@ func (p *slidingAggregator[K, V, VA]) put(rec topology.Record[K, V], kb []byte, 
 	if err := p.aggs.Put(kb, state.EncodeTimestamped(ts, nb), start); err != nil {
 		return fmt.Errorf("put window %d of %s: %w", start, p.store, err)
 	}
-	if p.final {
+	if p.final || p.cached {
 		return nil
 	}
 	return p.ctx.Forward(topology.Record[Windowed[K], Change[VA]]{Key: Windowed[K]{Key: rec.Key, Start: start, End: start + p.diff},

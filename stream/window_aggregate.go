@@ -86,12 +86,15 @@ func windowAggregate[K, V, VA any](ws TimeWindowedKStream[K, V], prefix string, 
 	parent := groupedParent(g, store)
 	spec := o.spec(store)
 	spec.Kind = state.KindWindow
-	spec.Caching = false // windowed results are forwarded on every update
+	// As Kafka Streams: a cache merges a window's updates between commits,
+	// unless the results wait for the window to close (the emitter reads
+	// the store then, and forwards each window once anyway).
+	final := o.ext.emit == OnWindowClose
+	spec.Caching = spec.Caching && !final
 	spec.WindowSize = ws.w.Size
 	spec.Timestamped = true // values carry the latest record timestamp (state.EncodeTimestamped)
 	spec.Retention = windowRetention(b, o, name, ws.w.Size+ws.w.Grace)
 	w := ws.w
-	final := o.ext.emit == OnWindowClose
 	topology.AddProcessor(b.tb, name, func() topology.Processor[K, V, Windowed[K], Change[VA]] {
 		return &windowAggregator[K, V, VA]{store: store, w: w, ks: ks, vs: vas, step: step, final: final}
 	}, parent)
@@ -127,6 +130,8 @@ type windowAggregator[K, V, VA any] struct {
 	time  streamTime
 	final bool // OnWindowClose
 	emit  finalEmitter
+	// cached: the store's record cache forwards the updates.
+	cached bool
 }
 
 func (p *windowAggregator[K, V, VA]) Init(ctx topology.ProcessorContext[Windowed[K], Change[VA]]) error {
@@ -134,8 +139,14 @@ func (p *windowAggregator[K, V, VA]) Init(ctx topology.ProcessorContext[Windowed
 	p.time = resumeStreamTime(ctx)
 	p.emit = newFinalEmitter(p.final, p.time.t, p.w.Grace.Milliseconds())
 	ws, err := openWindowStore(ctx, p.store)
+	if err != nil {
+		return err
+	}
 	p.ws = ws
-	return err
+	if !p.final {
+		p.cached = forwardWindowFlushes(ctx, ws, p.store, p.ks, p.vs, p.w.Size.Milliseconds())
+	}
+	return nil
 }
 
 func (p *windowAggregator[K, V, VA]) Process(rec topology.Record[K, V]) error {
@@ -187,7 +198,7 @@ func (p *windowAggregator[K, V, VA]) Process(rec topology.Record[K, V]) error {
 		if err := p.ws.Put(kb, state.EncodeTimestamped(ts, nb), start); err != nil {
 			return fmt.Errorf("put window %d of store %s: %w", start, p.store, err)
 		}
-		if p.final {
+		if p.final || p.cached {
 			return nil
 		}
 		return p.ctx.Forward(topology.Record[Windowed[K], Change[VA]]{
