@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
-	"sort"
 	"strconv"
 	"strings"
 
@@ -146,9 +145,9 @@ type StoreOptions struct {
 // is missing, has no valid marker file, has a marker that disagrees with
 // spec (another engine, kind or format version), or holds files the engine
 // cannot open, or holds another database than the one the checkpoint was
-// written for (its identity, recorded in the task's StoreIdentityFileName
-// when the store was created, differs: the engine's files were removed or
-// replaced), the directory is wiped (with a warning in the log), its
+// written for (its identity, recorded in the task's StoreIdentityFileName,
+// differs: the engine's files, or a window or session store's segments,
+// were removed or replaced; see identity.go), the directory is wiped (with a warning in the log), its
 // checkpoint entry dropped and the store created empty: trusted is false
 // and the store must be restored from the beginning of its changelog.
 // In-memory stores always start empty and are never trusted.
@@ -198,7 +197,8 @@ func OpenStore(td *TaskDir, spec state.Spec, opts StoreOptions) (store state.Sto
 			// the changelog into it would make a wrong store.
 			ident, ierr := engineIdentity(spec, dir)
 			recorded := td.storeIdentity(spec.Name)
-			if ierr == nil && ident == recorded {
+			if ierr == nil && identityMatches(spec, recorded, ident, store) {
+				td.track(spec)
 				return store, true, nil
 			}
 			if cerr := store.Close(); cerr != nil {
@@ -232,76 +232,8 @@ func OpenStore(td *TaskDir, spec state.Spec, opts StoreOptions) (store state.Sto
 		store.Close()
 		return nil, false, fmt.Errorf("changelog: store %s: record database identity: %w", spec.Name, err)
 	}
+	td.track(spec)
 	return store, false, nil
-}
-
-// StoreIdentityFileName is the file in a task directory that records, for
-// each persistent store, the identity of the database its checkpointed
-// offset belongs to. It sits next to the checkpoint file rather than in it,
-// so that the checkpoint keeps Kafka Streams' format.
-const StoreIdentityFileName = ".store-identity"
-
-// engineIdentity returns the identity the engine gave the database in dir
-// when it created it: RocksDB (and Kafki's Pebble engine, likewise) writes a
-// unique id to its IDENTITY file, which goes away with the database's other
-// files. Stores with no such id return
-// "" and are trusted by their marker alone: other engines, and RocksDB
-// window and session stores, which are one database per time segment,
-// created and dropped as time passes.
-func engineIdentity(spec state.Spec, dir string) (string, error) {
-	if (spec.Engine != state.RocksDB && spec.Engine != state.Pebble) || spec.Kind != state.KindKeyValue {
-		return "", nil
-	}
-	b, err := os.ReadFile(filepath.Join(dir, "IDENTITY"))
-	if err != nil {
-		return "", fmt.Errorf("read %s identity: %w", spec.Engine, err)
-	}
-	id := strings.TrimSpace(string(b))
-	if id == "" || strings.ContainsAny(id, " \n") {
-		return "", fmt.Errorf("%s identity %q is malformed", spec.Engine, id)
-	}
-	return id, nil
-}
-
-// storeIdentities reads the task's identity file: store name -> identity.
-// A missing or malformed file is empty: no store is then trusted.
-func (t *TaskDir) storeIdentities() map[string]string {
-	out := map[string]string{}
-	data, err := os.ReadFile(filepath.Join(t.path, StoreIdentityFileName))
-	if err != nil {
-		return out
-	}
-	for _, line := range strings.Split(string(data), "\n") {
-		if name, id, ok := strings.Cut(line, " "); ok && name != "" {
-			out[name] = id
-		}
-	}
-	return out
-}
-
-// storeIdentity returns the recorded identity of store, or "-" (which no
-// database has) when none is recorded.
-func (t *TaskDir) storeIdentity(store string) string {
-	if id, ok := t.storeIdentities()[store]; ok {
-		return id
-	}
-	return "-"
-}
-
-// setStoreIdentity records the identity of store's new database.
-func (t *TaskDir) setStoreIdentity(store, ident string) error {
-	ids := t.storeIdentities()
-	ids[store] = ident
-	names := make([]string, 0, len(ids))
-	for n := range ids {
-		names = append(names, n)
-	}
-	sort.Strings(names)
-	var b strings.Builder
-	for _, n := range names {
-		fmt.Fprintf(&b, "%s %s\n", n, ids[n])
-	}
-	return writeFileAtomic(filepath.Join(t.path, StoreIdentityFileName), []byte(b.String()))
 }
 
 // ResetStore closes store, deletes its directory and checkpoint entry and

@@ -8,7 +8,10 @@ import (
 	"path/filepath"
 	"sort"
 	"strings"
+	"sync"
 	"syscall"
+
+	"github.com/kafki/kafki/state"
 )
 
 // LockFileName is the name of the lock file in a task directory.
@@ -242,6 +245,12 @@ type TaskDir struct {
 	path   string
 	lock   *os.File
 	logger *slog.Logger
+
+	mu sync.Mutex
+	// segmented are the window and session stores opened through this
+	// TaskDir, whose segment identities each checkpoint records
+	// (identity.go).
+	segmented map[string]state.Spec
 }
 
 // ID is the task id.
@@ -274,8 +283,14 @@ func (t *TaskDir) ReadCheckpoint() Offsets {
 	return offsets
 }
 
-// WriteCheckpoint replaces the task's checkpoint file atomically.
+// WriteCheckpoint replaces the task's checkpoint file atomically. It first
+// records the current segments of the task's window and session stores
+// (see StoreIdentityFileName), so that the checkpoint is trusted only for
+// those databases.
 func (t *TaskDir) WriteCheckpoint(offsets Offsets) error {
+	if err := t.recordSegments(); err != nil {
+		return err
+	}
 	return WriteCheckpoint(t.CheckpointPath(), offsets)
 }
 
@@ -297,6 +312,7 @@ func (t *TaskDir) WipeStore(store string) error {
 	if err := validName("store name", store); err != nil {
 		return err
 	}
+	t.untrack(store)
 	if err := os.RemoveAll(t.StorePath(store)); err != nil {
 		return fmt.Errorf("changelog: wipe store %s: %w", store, err)
 	}
