@@ -1,7 +1,6 @@
 package stream_test
 
 import (
-	"errors"
 	"testing"
 
 	"github.com/kafki/kafki/serde"
@@ -172,14 +171,4 @@ func TestEmitOnWindowCloseSliding(t *testing.T) {
 	expect(t, "after its end", readAll(t, out), "[a@0/10]=1@10")
 	pipe(t, in, "a", "x", 26)
 	expect(t, "next", readAll(t, out), "[a@5/15]=2@15 [a@11/21]=1@15")
-}
-
-func TestEmitOnWindowCloseRejectedOnSessions(t *testing.T) {
-	b := stream.NewBuilder()
-	s := stream.Stream(b, "in", serde.String(), serde.String())
-	stream.CountSessions(stream.SessionWindowedBy(stream.GroupByKey(s), stream.SessionWindowsWithGap(10*ms, 0)),
-		stream.EmitStrategy(stream.OnWindowClose)).ToStream().To("out")
-	if _, err := b.Build(); !errors.Is(err, topology.ErrInvalid) {
-		t.Fatalf("build: %v, want topology.ErrInvalid", err)
-	}
 }

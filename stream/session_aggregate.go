@@ -1,7 +1,11 @@
 package stream
 
 import (
+	"bytes"
+	"errors"
 	"fmt"
+	"slices"
+	"time"
 
 	"github.com/kafki/kafki/serde"
 	"github.com/kafki/kafki/state"
@@ -72,9 +76,6 @@ func sessionAggregateWith[K, V, VA any](ws SessionWindowedKStream[K, V], prefix 
 	if merger == nil {
 		b.problem(topologyInvalid("%q: session aggregation needs a merger", name))
 	}
-	if o.ext.emit == OnWindowClose {
-		b.problem(topologyInvalid("%q: EmitStrategy(OnWindowClose) is not available on session windows; use Suppress(UntilWindowCloses)", name))
-	}
 	vas := serdeOf(b, o.valueSerde, def, name, "value")
 	ks := serdeOf(b, o.keySerde, g.s.keySerde, name, "key")
 	need(b, ks, name, "key", "store "+store)
@@ -84,8 +85,21 @@ func sessionAggregateWith[K, V, VA any](ws SessionWindowedKStream[K, V], prefix 
 	spec.Kind = state.KindSession
 	spec.Retention = windowRetention(b, o, name, ws.w.Gap+ws.w.Grace)
 	w := ws.w
+	final := o.ext.emit == OnWindowClose
+	if final {
+		// Emitting closed sessions lists them by end time across keys: a
+		// time-ordered store, as Kafka Streams uses for it, and no cache
+		// (as Kafka Streams: only emitted results leave the operator).
+		spec.TimeOrdered = true
+		spec.Caching = false
+		// A session ending at close time c is emitted once the close time
+		// passes c, when the store (retaining what ends after its stream
+		// time minus retention) may have seen stream time c+gap+grace: one
+		// more millisecond keeps it until then.
+		spec.Retention = max(spec.Retention, w.Gap+w.Grace+time.Millisecond)
+	}
 	topology.AddProcessor(b.tb, name, func() topology.Processor[K, V, Windowed[K], Change[VA]] {
-		return &sessionAggregator[K, V, VA]{store: store, w: w, ks: ks, vs: vas, init: init, fn: fn, merger: merger}
+		return &sessionAggregator[K, V, VA]{store: store, w: w, ks: ks, vs: vas, init: init, fn: fn, merger: merger, final: final}
 	}, parent)
 	b.tb.AddStateStore(spec, name)
 	var wks serde.Serde[Windowed[K]]
@@ -110,6 +124,8 @@ type sessionAggregator[K, V, VA any] struct {
 	ss     state.SessionStore
 	time   streamTime
 	cached bool // the store's record cache forwards the updates
+	final  bool // OnWindowClose
+	closed sessionEmitter
 }
 
 func (p *sessionAggregator[K, V, VA]) Init(ctx topology.ProcessorContext[Windowed[K], Change[VA]]) error {
@@ -124,6 +140,14 @@ func (p *sessionAggregator[K, V, VA]) Init(ctx topology.ProcessorContext[Windowe
 		return fmt.Errorf("stream: store %q is a %T, not a session store", p.store, s)
 	}
 	p.ss = ss
+	if p.final {
+		byEnd, ok := s.(state.TimeOrderedSessionStore)
+		if !ok {
+			return fmt.Errorf("stream: store %q is a %T, not a time-ordered session store (EmitStrategy(OnWindowClose) lists sessions by end time)", p.store, s)
+		}
+		p.closed = newSessionEmitter(byEnd, p.time.t, p.w.Grace.Milliseconds()+p.w.Gap.Milliseconds())
+		return nil
+	}
 	p.cached = forwardSessionFlushes(ctx, ss, p.store, p.ks, p.vs)
 	return nil
 }
@@ -147,7 +171,14 @@ func (p *sessionAggregator[K, V, VA]) Process(rec topology.Record[K, V]) error {
 	// A session stays open to records within the gap of its end, so it
 	// closes gap plus grace after it (Kafka Streams 3.3+).
 	closeTime := p.time.observe(ts) - p.w.Grace.Milliseconds() - gap
-	merged, err := p.overlapping(kb, ts-gap, ts+gap)
+	earliestEnd := ts - gap
+	if p.final && p.closed.last >= 0 {
+		// An emitted session is final: a record never merges into it,
+		// even while the store still holds it (restored from disk, or
+		// within a segment); the record is late or starts a new session.
+		earliestEnd = max(earliestEnd, p.closed.last)
+	}
+	merged, err := p.overlapping(kb, earliestEnd, ts+gap)
 	if err != nil {
 		return err
 	}
@@ -167,20 +198,30 @@ func (p *sessionAggregator[K, V, VA]) Process(rec topology.Record[K, V]) error {
 	}
 	if end < closeTime {
 		dropLate(p.ctx, ts, end, closeTime)
-		return nil
+		return p.emitClosed(closeTime, rec.Headers, nil, nil)
 	}
-	agg = p.fn(rec.Key, rec.Value, agg, has)
 	// As Kafka Streams: unless the record only updates a session [t,t]
 	// of its own, every session it lands in is removed and deleted
 	// downstream, even one whose bounds do not change.
-	for _, s := range merged {
-		if start == ts && end == ts {
-			break
+	var removed []session[VA]
+	if start != ts || end != ts {
+		removed = merged
+	}
+	if p.final {
+		// Kafka Streams writes the record, then emits what closed. Closed
+		// sessions are emitted first here, as the write may expire them
+		// from the store, leaving out those the write removes: the
+		// output is the same.
+		if err := p.emitClosed(closeTime, rec.Headers, kb, removed); err != nil {
+			return err
 		}
+	}
+	agg = p.fn(rec.Key, rec.Value, agg, has)
+	for _, s := range removed {
 		if err := p.ss.Remove(kb, s.start, s.end); err != nil {
 			return fmt.Errorf("remove session of store %s: %w", p.store, err)
 		}
-		if p.cached {
+		if p.final || p.cached {
 			continue
 		}
 		if err := p.ctx.Forward(topology.Record[Windowed[K], Change[VA]]{Key: Windowed[K]{Key: rec.Key, Start: s.start, End: s.end},
@@ -195,11 +236,96 @@ func (p *sessionAggregator[K, V, VA]) Process(rec topology.Record[K, V]) error {
 	if err := p.ss.Put(kb, start, end, vb); err != nil {
 		return fmt.Errorf("put session of store %s: %w", p.store, err)
 	}
-	if p.cached {
+	if p.final || p.cached {
 		return nil
 	}
 	return p.ctx.Forward(topology.Record[Windowed[K], Change[VA]]{Key: Windowed[K]{Key: rec.Key, Start: start, End: end},
 		Value: Change[VA]{New: agg, HasNew: true}, Timestamp: end, Headers: rec.Headers})
+}
+
+// emitClosed forwards, for OnWindowClose, the sessions that closed since
+// the last emission (as Kafka Streams' KStreamSessionWindowAggregate),
+// each with its end as timestamp and the headers of the record that
+// closed it, except the sessions of key kb in skip (about to be merged
+// away by the record).
+func (p *sessionAggregator[K, V, VA]) emitClosed(closeTime int64, headers []serde.Header, kb []byte, skip []session[VA]) error {
+	if !p.final {
+		return nil
+	}
+	var out []topology.Record[Windowed[K], Change[VA]]
+	err := p.closed.closedSince(closeTime, func(key []byte, start, end int64, vb []byte) error {
+		if len(skip) > 0 && bytes.Equal(key, kb) && slices.ContainsFunc(skip, func(s session[VA]) bool { return s.start == start && s.end == end }) {
+			return nil
+		}
+		k, err := p.ks.Deserialize(p.store, nil, key)
+		if err != nil {
+			return fmt.Errorf("deserialize key of store %s: %w", p.store, err)
+		}
+		v, err := p.vs.Deserialize(p.store, nil, vb)
+		if err != nil {
+			return fmt.Errorf("deserialize aggregate of store %s: %w", p.store, err)
+		}
+		out = append(out, topology.Record[Windowed[K], Change[VA]]{Key: Windowed[K]{Key: k, Start: start, End: end},
+			Value: Change[VA]{New: v, HasNew: true}, Timestamp: end, Headers: headers})
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("emit closed sessions of store %s: %w", p.store, err)
+	}
+	for _, r := range out {
+		if err := p.ctx.Forward(r); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// sessionEmitter remembers up to which close time the sessions of a
+// time-ordered store were emitted (Kafka Streams' lastEmitWindowCloseTime:
+// a session is closed once its end is below the close time, stream time
+// minus grace minus gap).
+type sessionEmitter struct {
+	store state.TimeOrderedSessionStore
+	last  int64 // -1: nothing emitted yet
+}
+
+// newSessionEmitter starts from the close time of the resumed stream
+// time: the sessions that closed before a restart were emitted before it.
+func newSessionEmitter(store state.TimeOrderedSessionStore, resumed, graceAndGap int64) sessionEmitter {
+	e := sessionEmitter{store: store, last: -1}
+	if resumed >= 0 && resumed-graceAndGap > 0 {
+		e.last = resumed - graceAndGap
+	}
+	return e
+}
+
+// closedSince calls fn, in end, start, key order, for the sessions that
+// end in [last, closeTime) and moves last to closeTime. Session bounds are
+// inclusive: a session [s, e] is closed once e < closeTime.
+func (e *sessionEmitter) closedSince(closeTime int64, fn func(key []byte, start, end int64, value []byte) error) error {
+	if e.last >= 0 && e.last >= closeTime {
+		return nil
+	}
+	upper := closeTime - 1
+	lower := max(0, e.last)
+	if upper < 0 || upper < lower {
+		return nil
+	}
+	it, err := e.store.FindSessionsByEnd(lower, upper)
+	if err != nil {
+		return err
+	}
+	for it.Next() {
+		if err := fn(it.Key(), it.Start(), it.End(), it.Value()); err != nil {
+			it.Close()
+			return err
+		}
+	}
+	if err := errors.Join(it.Err(), it.Close()); err != nil {
+		return err
+	}
+	e.last = closeTime
+	return nil
 }
 
 // overlapping reads the sessions a record with the given reach merges.

@@ -224,11 +224,13 @@ const (
 	// OnWindowClose forwards only the final result of each window, once
 	// stream time passes its end plus grace, with no suppression buffer
 	// (Kafka Streams' EmitStrategy.onWindowClose()). Windows are emitted
-	// in window-start order, then key order.
+	// in window-start order, then key order; sessions, once stream time
+	// passes their end plus gap plus grace, in end, start, then key order,
+	// each stamped with its end.
 	OnWindowClose
 )
 
-// EmitStrategy sets when a tumbling, hopping or sliding windowed
+// EmitStrategy sets when a tumbling, hopping, sliding or session windowed
 // aggregation forwards its results.
 func EmitStrategy(e Emit) Option { return func(o *options) { o.ext.emit = e } }
 
