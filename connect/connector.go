@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"sort"
 	"sync"
 )
@@ -43,6 +44,8 @@ type OffsetReader interface {
 // SourceTaskContext is what the worker gives a source task.
 type SourceTaskContext interface {
 	OffsetReader() OffsetReader
+	// Logger is the worker's logger, naming the connector and task.
+	Logger() *slog.Logger
 }
 
 // SourceTask reads records from an outside system.
@@ -66,6 +69,8 @@ type SourceTask interface {
 type SinkTaskContext interface {
 	// Assignment returns the partitions the task currently owns.
 	Assignment() []TopicPartition
+	// Logger is the worker's logger, naming the connector and task.
+	Logger() *slog.Logger
 }
 
 // SinkTask writes records to an outside system.

@@ -34,6 +34,23 @@ import (
 // out (session.timeout.ms). This differs from Kafka Connect's own group
 // protocol (a leader computing assignments) but gives the same outcome.
 //
+// A task given up in a rebalance is stopped, its offsets stored, and
+// reported UNASSIGNED before the rebalance completes; its new worker then
+// reads the offsets topic up to its last stable offset before starting
+// it, so a moved source task resumes where the old one stopped. A worker
+// that dies cannot report anything: its tasks show as RUNNING on it until
+// its session times out and another worker reports them, as in Kafka
+// Connect until the rebalance after a worker's departure. Sink tasks'
+// consumers take consumer.session.timeout.ms (45 s by default, as Kafka's
+// consumers) or the connector's consumer.override.session.timeout.ms: the
+// partitions a dead worker's sink task read move after that.
+//
+// The first worker to start owns every slot until the others join, so a
+// task may start and move again within a second; a CDC source moved in
+// the middle of its initial snapshot takes the snapshot again, and a row
+// deleted in between is not deleted downstream (Debezium behaves the
+// same). Start the workers before creating connectors.
+//
 // Every worker serves Kafka Connect's REST API on listeners
 // (http://127.0.0.1:8083 by default) and accepts writes itself: the
 // configuration topic is the single source of truth.
@@ -56,8 +73,11 @@ type Distributed struct {
 	status   map[string]taskStatusRec
 	applied  int64 // next offset of the configs topic to apply
 	owned    map[int32]bool
-	running  map[taskKey]*taskRun
-	kick     chan struct{}
+	// unassigned is set while a revocation reconciles: the tasks it
+	// stops are reported UNASSIGNED.
+	unassigned bool
+	running    map[taskKey]*taskRun
+	kick       chan struct{}
 }
 
 type taskKey struct {
@@ -125,7 +145,7 @@ func RunDistributed(ctx context.Context, cfg Config, log *slog.Logger, onListen 
 	if err := ensureTopic(ctx, d.cl, d.topics.assign, d.slots, nil); err != nil {
 		return err
 	}
-	if d.store, err = OpenKafkaOffsetStore(ctx, base, d.cl, cfg.String("offset.storage.topic", "connect-offsets")); err != nil {
+	if d.store, err = OpenKafkaOffsetStore(ctx, d.cl, cfg.String("offset.storage.topic", "connect-offsets")); err != nil {
 		return err
 	}
 	if d.w, err = NewWorker(cfg, d.store, log); err != nil {
@@ -134,9 +154,13 @@ func RunDistributed(ctx context.Context, cfg Config, log *slog.Logger, onListen 
 	if d.group, err = kgo.NewClient(append(append([]kgo.Opt(nil), base...),
 		kgo.ConsumerGroup(group), kgo.ConsumeTopics(d.topics.assign),
 		kgo.SessionTimeout(session), kgo.HeartbeatInterval(session/6),
-		kgo.OnPartitionsAssigned(func(_ context.Context, _ *kgo.Client, m map[string][]int32) { d.assign(m[d.topics.assign], true) }),
-		kgo.OnPartitionsRevoked(func(_ context.Context, _ *kgo.Client, m map[string][]int32) { d.assign(m[d.topics.assign], false) }),
-		kgo.OnPartitionsLost(func(_ context.Context, _ *kgo.Client, m map[string][]int32) { d.assign(m[d.topics.assign], false) }),
+		kgo.OnPartitionsAssigned(func(_ context.Context, _ *kgo.Client, m map[string][]int32) {
+			d.assign(m[d.topics.assign], slotsGained)
+		}),
+		kgo.OnPartitionsRevoked(func(_ context.Context, _ *kgo.Client, m map[string][]int32) {
+			d.assign(m[d.topics.assign], slotsRevoked)
+		}),
+		kgo.OnPartitionsLost(func(_ context.Context, _ *kgo.Client, m map[string][]int32) { d.assign(m[d.topics.assign], slotsLost) }),
 	)...); err != nil {
 		return err
 	}
@@ -165,8 +189,11 @@ func RunDistributed(ctx context.Context, cfg Config, log *slog.Logger, onListen 
 	for k, r := range d.running {
 		r.stop()
 		delete(d.running, k)
+		d.writeStatus(k, StateUnassigned, nil)
+		d.log.Info("task stopped", "connector", k.name, "task", k.id, "worker_id", d.id, "reason", "worker shutting down")
 	}
 	d.mu.Unlock()
+	d.flushStatus()
 	d.group.Close() // leaves the group: the others take the tasks at once
 	return nil
 }
@@ -178,22 +205,54 @@ func (d *Distributed) poke() {
 	}
 }
 
+type slotChange int
+
+const (
+	slotsGained  slotChange = iota
+	slotsRevoked            // given up in a rebalance: nobody has them yet
+	slotsLost               // this worker was dropped from the group: others may have them already
+)
+
+func (c slotChange) String() string {
+	return [...]string{"gained", "revoked", "lost"}[c]
+}
+
 // assign records gained or lost slots and stops lost tasks at once, so
-// that no task runs on two workers.
-func (d *Distributed) assign(parts []int32, gained bool) {
+// that no task runs on two workers. The rebalance waits for it, so a task
+// given up here has stopped and committed before another worker starts
+// it.
+func (d *Distributed) assign(parts []int32, change slotChange) {
+	if len(parts) == 0 {
+		return
+	}
+	d.log.Info("assignment slots changed", "worker_id", d.id, "change", change, "slots", parts)
 	d.mu.Lock()
 	for _, p := range parts {
-		if gained {
+		if change == slotsGained {
 			d.owned[p] = true
 		} else {
 			delete(d.owned, p)
 		}
 	}
-	if !gained {
+	if change != slotsGained {
+		d.unassigned = change == slotsRevoked
 		d.reconcileLocked()
+		d.unassigned = false
 	}
 	d.mu.Unlock()
+	if change == slotsRevoked {
+		// The UNASSIGNED statuses go out before the new owners' RUNNING.
+		d.flushStatus()
+	}
 	d.poke()
+}
+
+func (d *Distributed) flushStatus() {
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	if err := d.cl.Flush(ctx); err != nil {
+		d.log.Warn("status writes not flushed", "err", err)
+	}
 }
 
 // tail applies the configs and status topics as they grow.
@@ -318,8 +377,23 @@ func (d *Distributed) reconcileLocked() {
 	}
 	for k, r := range d.running {
 		if w, ok := desired[k]; !ok || w.conf != r.conf || w.restart != r.restart {
+			why := "configuration changed"
+			switch {
+			case !ok && d.paused[k.name]:
+				why = "paused"
+			case !ok && !d.exists(k.name):
+				why = "connector deleted"
+			case !ok && d.unassigned:
+				why = "slot moved to another worker"
+				d.writeStatus(k, StateUnassigned, nil)
+			case !ok:
+				why = "slot lost (this worker was out of the group)"
+			case w.restart != r.restart:
+				why = "restart requested"
+			}
 			r.stop()
 			delete(d.running, k)
+			d.log.Info("task stopped", "connector", k.name, "task", k.id, "worker_id", d.id, "reason", why)
 			if d.paused[k.name] && d.owned[d.slot(k)] {
 				d.writeStatus(k, StatePaused, nil)
 			}
@@ -328,16 +402,6 @@ func (d *Distributed) reconcileLocked() {
 	for k, w := range desired {
 		if _, ok := d.running[k]; ok {
 			continue
-		}
-		if _, isSource := w.conn.(SourceConnector); isSource {
-			// The task may have run elsewhere: read its latest offsets.
-			ctx, cancel := context.WithTimeout(d.ctx, 30*time.Second)
-			err := d.store.Refresh(ctx)
-			cancel()
-			if err != nil {
-				d.log.Warn("refresh offsets", "err", err)
-				continue
-			}
 		}
 		key := k
 		stop, err := d.w.runTask(d.ctx, k.name, w.conn, k.id, w.cfg, func(state string, err error) {
@@ -372,6 +436,11 @@ func (d *Distributed) reconcileLocked() {
 			}
 		}
 	}
+}
+
+func (d *Distributed) exists(name string) bool {
+	_, ok := d.configs[name]
+	return ok
 }
 
 func statusKey(k taskKey) string { return "status-task-" + k.name + "-" + strconv.Itoa(k.id) }

@@ -3,6 +3,7 @@ package connect
 import (
 	"encoding/json"
 	"fmt"
+	"log/slog"
 	"os"
 	"path/filepath"
 	"sync"
@@ -142,6 +143,10 @@ func (c connectorOffsets) Offset(p map[string]any) (map[string]any, error) {
 	return c.store.Get(c.name, p)
 }
 
-type sourceContext struct{ r OffsetReader }
+type sourceContext struct {
+	r   OffsetReader
+	log *slog.Logger
+}
 
 func (s sourceContext) OffsetReader() OffsetReader { return s.r }
+func (s sourceContext) Logger() *slog.Logger       { return s.log }

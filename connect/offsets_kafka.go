@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"sync"
-	"time"
 
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kerr"
@@ -19,7 +18,6 @@ import (
 // JSON offset. Records written inside a source task's transaction (the
 // exactly-once mode) are the same records.
 type KafkaOffsetStore struct {
-	base  []kgo.Opt
 	cl    *kgo.Client
 	topic string
 	mu    sync.Mutex
@@ -29,22 +27,23 @@ type KafkaOffsetStore struct {
 // OpenKafkaOffsetStore creates the topic when missing (compacted, one
 // partition unless it exists) and reads it to its end with
 // read_committed isolation.
-func OpenKafkaOffsetStore(ctx context.Context, base []kgo.Opt, cl *kgo.Client, topic string) (*KafkaOffsetStore, error) {
+func OpenKafkaOffsetStore(ctx context.Context, cl *kgo.Client, topic string) (*KafkaOffsetStore, error) {
 	if err := ensureTopic(ctx, cl, topic, 1, map[string]*string{"cleanup.policy": kadm.StringPtr("compact")}); err != nil {
 		return nil, err
 	}
-	s := &KafkaOffsetStore{base: base, cl: cl, topic: topic, data: map[string]json.RawMessage{}}
-	if err := s.Refresh(ctx); err != nil {
+	s := &KafkaOffsetStore{cl: cl, topic: topic, data: map[string]json.RawMessage{}}
+	if _, err := s.Refresh(ctx); err != nil {
 		return nil, err
 	}
 	return s, nil
 }
 
 // Refresh reads the topic again, to see offsets other workers stored
-// (before taking over their tasks).
-func (s *KafkaOffsetStore) Refresh(ctx context.Context) error {
+// (before taking over their tasks), and returns how many source
+// partitions have an offset.
+func (s *KafkaOffsetStore) Refresh(ctx context.Context) (int, error) {
 	data := map[string]json.RawMessage{}
-	err := readTopic(ctx, s.base, s.topic, func(r *kgo.Record) {
+	err := readTopic(ctx, s.cl, s.topic, func(r *kgo.Record) {
 		if r.Value == nil {
 			delete(data, string(r.Key))
 		} else {
@@ -52,12 +51,12 @@ func (s *KafkaOffsetStore) Refresh(ctx context.Context) error {
 		}
 	})
 	if err != nil {
-		return fmt.Errorf("read offsets topic %s: %w", s.topic, err)
+		return 0, fmt.Errorf("read offsets topic %s: %w", s.topic, err)
 	}
 	s.mu.Lock()
 	s.data = data
 	s.mu.Unlock()
-	return nil
+	return len(data), nil
 }
 
 // Get implements OffsetStore.
@@ -125,74 +124,6 @@ func ensureTopic(ctx context.Context, cl *kgo.Client, topic string, partitions i
 	}
 	if err != nil && !errors.Is(err, kerr.TopicAlreadyExists) {
 		return fmt.Errorf("create topic %s: %w", topic, err)
-	}
-	return nil
-}
-
-// readTopic calls fn for every committed record of topic up to its end
-// offsets at the time of the call. franz-go does not expose a consumer's
-// position, and transaction markers take offsets without giving records,
-// so the read also ends when the partitions have been quiet for a second
-// after the last record.
-func readTopic(ctx context.Context, base []kgo.Opt, topic string, fn func(*kgo.Record)) error {
-	acl, err := kgo.NewClient(base...)
-	if err != nil {
-		return err
-	}
-	defer acl.Close()
-	adm := kadm.NewClient(acl)
-	ends, err := adm.ListEndOffsets(ctx, topic)
-	if err != nil {
-		return err
-	}
-	want := map[int32]int64{}
-	parts := map[int32]kgo.Offset{}
-	ends.Each(func(o kadm.ListedOffset) {
-		if o.Offset > 0 {
-			want[o.Partition] = o.Offset
-			parts[o.Partition] = kgo.NewOffset().AtStart()
-		}
-	})
-	if len(want) == 0 {
-		return nil
-	}
-	rd, err := kgo.NewClient(append(append([]kgo.Opt(nil), base...),
-		kgo.ConsumePartitions(map[string]map[int32]kgo.Offset{topic: parts}),
-		kgo.FetchIsolationLevel(kgo.ReadCommitted()))...)
-	if err != nil {
-		return err
-	}
-	defer rd.Close()
-	quiet := 0
-	for len(want) > 0 && quiet < 2 {
-		pctx, cancel := context.WithTimeout(ctx, 500*time.Millisecond)
-		fs := rd.PollFetches(pctx)
-		cancel()
-		if ctx.Err() != nil {
-			return ctx.Err()
-		}
-		var ferr error
-		fs.EachError(func(_ string, _ int32, err error) {
-			if !errors.Is(err, context.DeadlineExceeded) {
-				ferr = err
-			}
-		})
-		if ferr != nil {
-			return ferr
-		}
-		if fs.NumRecords() == 0 {
-			quiet++
-			continue
-		}
-		quiet = 0
-		fs.EachPartition(func(p kgo.FetchTopicPartition) {
-			for _, r := range p.Records {
-				fn(r)
-				if r.Offset+1 >= want[p.Partition] {
-					delete(want, p.Partition)
-				}
-			}
-		})
 	}
 	return nil
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"regexp"
 	"strconv"
 	"sync"
@@ -49,6 +50,9 @@ func (r *sinkRunner) Assignment() []TopicPartition {
 	return out
 }
 
+// Logger implements SinkTaskContext.
+func (r *sinkRunner) Logger() *slog.Logger { return r.w.log.With("connector", r.name, "task", r.id) }
+
 func (r *sinkRunner) run(ctx context.Context) error {
 	tol, err := r.cfg.OneOf("errors.tolerance", "none", "none", "all")
 	if err != nil {
@@ -60,6 +64,17 @@ func (r *sinkRunner) run(ctx context.Context) error {
 		return err
 	}
 	opts := append([]kgo.Opt(nil), r.w.base...)
+	// Kafka Connect's consumer.* worker settings and, per connector,
+	// consumer.override.*: the session timeout decides how soon the
+	// partitions of a task on a dead worker move.
+	session, err := r.w.cfg.Millis("consumer.session.timeout.ms", 45*time.Second)
+	if err != nil {
+		return err
+	}
+	if session, err = r.cfg.Millis("consumer.override.session.timeout.ms", session); err != nil {
+		return err
+	}
+	opts = append(opts, kgo.SessionTimeout(session), kgo.HeartbeatInterval(min(3*time.Second, session/3)))
 	opts = append(opts,
 		kgo.ConsumerGroup(r.cfg.String("consumer.group.id", "connect-"+r.name)),
 		kgo.DisableAutoCommit(),

@@ -45,7 +45,10 @@ func (r *sourceRunner) run(ctx context.Context) error {
 	defer cl.Close()
 	r.topics = map[string]bool{}
 	r.pending = map[string]OffsetEntry{}
-	if err := r.task.Start(sourceContext{connectorOffsets{r.name, r.w.offsets}}, r.cfg); err != nil {
+	if err := r.loadOffsets(ctx); err != nil {
+		return err
+	}
+	if err := r.task.Start(sourceContext{connectorOffsets{r.name, r.w.offsets}, r.w.log.With("connector", r.name, "task", r.id)}, r.cfg); err != nil {
 		return fmt.Errorf("start: %w", err)
 	}
 	defer r.task.Stop()
@@ -90,6 +93,48 @@ func (r *sourceRunner) run(ctx context.Context) error {
 	defer cancel()
 	r.w.log.Debug("final commit", "connector", r.name, "task", r.id, "pending", len(r.pending))
 	return r.commit(cctx)
+}
+
+// loadOffsets reads the offsets topic to its end before the task starts:
+// the task may have run on another worker until a moment ago. Under
+// exactly-once the task's transactional producer is initialised first,
+// which fences a previous owner still alive and aborts the transaction a
+// dead one left open, so that no offset can be committed after the read
+// (KIP-618's order). Errors are retried until ctx ends.
+func (r *sourceRunner) loadOffsets(ctx context.Context) error {
+	ks, ok := r.w.offsets.(*KafkaOffsetStore)
+	if !ok {
+		return nil
+	}
+	log := r.w.log.With("connector", r.name, "task", r.id)
+	backoff := 100 * time.Millisecond
+	for {
+		began := time.Now()
+		err := error(nil)
+		if r.eos {
+			if _, _, err = r.cl.ProducerID(ctx); err != nil {
+				err = fmt.Errorf("initialise the transactional producer: %w", err)
+			}
+		}
+		var n int
+		if err == nil {
+			n, err = ks.Refresh(ctx)
+		}
+		if err == nil {
+			log.Info("source offsets read", "partitions_with_offsets", n, "took", time.Since(began).Round(time.Millisecond))
+			return nil
+		}
+		if ctx.Err() != nil {
+			return ctx.Err()
+		}
+		log.Warn("source offsets not read yet; retrying", "err", err)
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(backoff):
+		}
+		backoff = min(2*backoff, 5*time.Second)
+	}
 }
 
 // send transforms, converts and produces one record and notes its offset.

@@ -66,8 +66,8 @@ func (t *runningTask) set(state string, err error) {
 
 // NewWorker returns a worker for the worker configuration cfg
 // (bootstrap.servers, key.converter, value.converter and their settings,
-// offset.flush.interval.ms, exactly.once.source.support), storing source
-// offsets in offsets.
+// offset.flush.interval.ms, exactly.once.source.support,
+// consumer.session.timeout.ms), storing source offsets in offsets.
 func NewWorker(cfg Config, offsets OffsetStore, log *slog.Logger) (*Worker, error) {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
@@ -305,7 +305,7 @@ func Standalone(ctx context.Context, workerCfg Config, connectors []ConnectorCon
 			return err
 		}
 		defer cl.Close()
-		ks, err := OpenKafkaOffsetStore(ctx, base, cl, workerCfg.String("offset.storage.topic", "connect-offsets"))
+		ks, err := OpenKafkaOffsetStore(ctx, cl, workerCfg.String("offset.storage.topic", "connect-offsets"))
 		if err != nil {
 			return err
 		}

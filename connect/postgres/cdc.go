@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"regexp"
 	"sort"
 	"strings"
@@ -38,7 +39,14 @@ var ErrSlotMissing = errors.New("replication slot missing")
 // schema.table), slot.name (debezium), publication.name
 // (dbz_publication), publication.autocreate.mode (all_tables, filtered
 // or disabled), snapshot.mode (initial or never), decimal.handling.mode
-// (string or double), max.batch.size (2048), poll.interval.ms (500).
+// (string or double), max.batch.size (2048), poll.interval.ms (500),
+// slot.max.retries (6) and slot.retry.delay.ms (10000).
+//
+// When the slot is in use by another connection (the walsender of a worker
+// that died and that PostgreSQL has not yet noticed, at most
+// wal_sender_timeout), the task waits for it with backoff, up to
+// slot.max.retries × slot.retry.delay.ms in all, and then fails naming
+// the process that holds it.
 //
 // The database needs wal_level=logical and a user with the REPLICATION
 // attribute. One task.
@@ -76,6 +84,8 @@ type sourceConfig struct {
 	decimal     string
 	batch       int
 	pollWait    time.Duration
+	slotWait    time.Duration // longest wait for a slot another connection holds
+	slotDelay   time.Duration // longest pause between attempts
 }
 
 func parseSourceConfig(m map[string]string) (*sourceConfig, error) {
@@ -127,6 +137,17 @@ func parseSourceConfig(m map[string]string) (*sourceConfig, error) {
 	if sc.pollWait, err = cfg.Millis("poll.interval.ms", 500*time.Millisecond); err != nil {
 		return nil, err
 	}
+	retries, err := cfg.Int("slot.max.retries", 6)
+	if err != nil {
+		return nil, err
+	}
+	if sc.slotDelay, err = cfg.Millis("slot.retry.delay.ms", 10*time.Second); err != nil {
+		return nil, err
+	}
+	if retries < 0 || sc.slotDelay <= 0 {
+		return nil, fmt.Errorf("%w: slot.max.retries must be at least 0 and slot.retry.delay.ms above 0", connect.ErrConfig)
+	}
+	sc.slotWait = time.Duration(retries) * sc.slotDelay
 	return sc, nil
 }
 
@@ -149,6 +170,7 @@ func (sc *sourceConfig) included(schema, table string) bool {
 // SourceTask reads the snapshot and then the replication stream.
 type SourceTask struct {
 	cfg       *sourceConfig
+	log       *slog.Logger
 	conn      *pgx.Conn
 	repl      *pgconn.PgConn
 	partition map[string]any
@@ -156,6 +178,7 @@ type SourceTask struct {
 
 	snap      *snapshot // non-nil while snapshotting
 	streaming bool
+	slotBusy  slotWait // while another connection holds the slot
 
 	// Deduplication after a restart: events of the transaction committed
 	// at skipLSN up to skipEvents were delivered already.
@@ -185,6 +208,7 @@ func (t *SourceTask) Start(tc connect.SourceTaskContext, m map[string]string) er
 		return err
 	}
 	t.cfg = sc
+	t.log = tc.Logger()
 	t.partition = map[string]any{"server": sc.prefix}
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
@@ -213,11 +237,14 @@ func (t *SourceTask) Start(tc connect.SourceTaskContext, m map[string]string) er
 	if err != nil {
 		return err
 	}
-	var slotExists bool
-	if err := t.conn.QueryRow(ctx, "SELECT count(*) > 0 FROM pg_replication_slots WHERE slot_name = $1", sc.slot).Scan(&slotExists); err != nil {
-		return fmt.Errorf("postgres source: %w", err)
+	slot, err := t.slotState(ctx)
+	if err != nil {
+		return err
 	}
+	slotExists := slot.exists
 	snapshotDone := off != nil && (off["snapshot"] != true || off["last_snapshot_record"] == true)
+	t.log.Info("postgres source starting", "slot", sc.slot, "slot_exists", slot.exists, "slot_active_pid", slot.activePID,
+		"slot_confirmed_lsn", slot.confirmed, "stored_offset", off, "snapshot_done", snapshotDone)
 	if snapshotDone || (off == nil && sc.snapshot != "initial" && slotExists) {
 		if !slotExists {
 			return fmt.Errorf("postgres source: %w: slot %q does not exist but offsets were stored (lsn %v): drop the connector's offsets to take a new snapshot", ErrSlotMissing, sc.slot, off["lsn"])
@@ -226,10 +253,14 @@ func (t *SourceTask) Start(tc connect.SourceTaskContext, m map[string]string) er
 			t.skipLSN = pglogrepl.LSN(l)
 			t.skipEvents, _ = asInt(off["event"])
 		}
-		return t.startStreaming(ctx)
+		// Poll starts the stream: the slot may still be held by a
+		// connection of the task's previous worker, and Poll can wait
+		// for it without blocking a stop.
+		return nil
 	}
 	// No complete snapshot: start over with a fresh slot, so that its
 	// exported snapshot and its first change line up.
+	t.log.Info("postgres source: no complete snapshot stored; taking a new one on a fresh slot", "slot", sc.slot, "dropping_old_slot", slotExists)
 	if slotExists {
 		if err := pglogrepl.DropReplicationSlot(ctx, t.repl, sc.slot, pglogrepl.DropReplicationSlotOptions{Wait: true}); err != nil {
 			return fmt.Errorf("postgres source: drop incomplete slot %q: %w", sc.slot, err)
@@ -244,7 +275,7 @@ func (t *SourceTask) Start(tc connect.SourceTaskContext, m map[string]string) er
 		return fmt.Errorf("postgres source: create slot %q: %w", sc.slot, err)
 	}
 	if sc.snapshot != "initial" {
-		return t.startStreaming(ctx)
+		return nil // Poll starts the stream
 	}
 	cp, err := pglogrepl.ParseLSN(res.ConsistentPoint)
 	if err != nil {
@@ -293,6 +324,7 @@ func (t *SourceTask) startStreaming(ctx context.Context) error {
 	}
 	t.streaming = true
 	t.lastStatus = time.Now()
+	t.log.Info("postgres source streaming", "slot", t.cfg.slot, "skip_lsn", t.skipLSN, "skip_events", t.skipEvents)
 	return nil
 }
 
@@ -305,11 +337,13 @@ func (t *SourceTask) Poll(ctx context.Context) ([]connect.SourceRecord, error) {
 		}
 		if done {
 			t.snap = nil
-			if err := t.startStreaming(ctx); err != nil {
-				return nil, err
-			}
 		}
 		return recs, nil
+	}
+	if !t.streaming {
+		if ok, err := t.acquireStream(ctx); !ok || err != nil {
+			return nil, err
+		}
 	}
 	return t.stream(ctx)
 }
@@ -367,4 +401,78 @@ func sortTables(ts []*table) {
 	sort.Slice(ts, func(i, j int) bool {
 		return ts[i].schema+"."+ts[i].name < ts[j].schema+"."+ts[j].name
 	})
+}
+
+type slotInfo struct {
+	exists    bool
+	activePID int32 // the walsender using the slot, 0 when none
+	confirmed string
+}
+
+func (t *SourceTask) slotState(ctx context.Context) (slotInfo, error) {
+	var si slotInfo
+	var pid *int32
+	var confirmed *string
+	err := t.conn.QueryRow(ctx, "SELECT active_pid, confirmed_flush_lsn::text FROM pg_replication_slots WHERE slot_name = $1", t.cfg.slot).Scan(&pid, &confirmed)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return si, nil
+	}
+	if err != nil {
+		return si, fmt.Errorf("postgres source: read slot %q: %w", t.cfg.slot, err)
+	}
+	si.exists = true
+	if pid != nil {
+		si.activePID = *pid
+	}
+	if confirmed != nil {
+		si.confirmed = *confirmed
+	}
+	return si, nil
+}
+
+// slotWait tracks the wait for a slot another connection holds.
+type slotWait struct {
+	since   time.Time // zero when not waiting
+	backoff time.Duration
+	logged  time.Time
+}
+
+// acquireStream starts streaming from the slot. It returns false, and no
+// error, when the slot is still active for another connection and the
+// task should poll again after the pause it took.
+func (t *SourceTask) acquireStream(ctx context.Context) (bool, error) {
+	err := t.startStreaming(ctx)
+	var pgErr *pgconn.PgError
+	if err == nil || !errors.As(err, &pgErr) || pgErr.Code != "55006" { // object_in_use
+		if err == nil && !t.slotBusy.since.IsZero() {
+			t.log.Info("postgres source: slot released; streaming", "slot", t.cfg.slot, "waited", time.Since(t.slotBusy.since).Round(time.Millisecond))
+		}
+		t.slotBusy = slotWait{}
+		return err == nil, err
+	}
+	w := &t.slotBusy
+	now := time.Now()
+	if w.since.IsZero() {
+		w.since, w.backoff = now, 100*time.Millisecond
+	}
+	holder := "another connection"
+	if si, serr := t.slotState(ctx); serr == nil && si.activePID != 0 {
+		holder = fmt.Sprintf("process %d", si.activePID)
+	}
+	if now.Sub(w.since) >= t.cfg.slotWait {
+		return false, fmt.Errorf("postgres source: replication slot %q is still held by %s after %s (slot.max.retries × slot.retry.delay.ms): %w",
+			t.cfg.slot, holder, now.Sub(w.since).Round(time.Second), err)
+	}
+	if w.logged.IsZero() || now.Sub(w.logged) >= 10*time.Second {
+		w.logged = now
+		t.log.Info("postgres source: replication slot is held by another connection; waiting", "slot", t.cfg.slot,
+			"holder", holder, "waited", now.Sub(w.since).Round(time.Millisecond))
+	}
+	select {
+	case <-ctx.Done():
+		return false, ctx.Err()
+	case <-time.After(w.backoff):
+	}
+	w.backoff = min(2*w.backoff, t.cfg.slotDelay)
+	return false, nil
 }

@@ -7,9 +7,12 @@ import (
 	"os"
 	"reflect"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
+	"github.com/jackc/pglogrepl"
+	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/kafki/kafki/connect"
@@ -180,4 +183,108 @@ func (w logWriter) Write(p []byte) (int, error) {
 
 func testLog(t *testing.T) *slog.Logger {
 	return slog.New(slog.NewTextHandler(logWriter{t}, &slog.HandlerOptions{Level: slog.LevelDebug}))
+}
+
+// lineLog is a slog handler's writer that keeps the lines for the test.
+type lineLog struct {
+	t     *testing.T
+	mu    sync.Mutex
+	lines []string
+}
+
+func (l *lineLog) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	l.lines = append(l.lines, string(p))
+	l.mu.Unlock()
+	l.t.Log(strings.TrimSpace(string(p)))
+	return len(p), nil
+}
+
+func (l *lineLog) has(s string) bool {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	for _, ln := range l.lines {
+		if strings.Contains(ln, s) {
+			return true
+		}
+	}
+	return false
+}
+
+// TestCDCWaitsForHeldSlot: when the task restarts while another
+// connection still streams from its slot (the walsender of a worker
+// that was killed, until PostgreSQL notices), it waits for the slot
+// instead of failing, and streams from where it stopped once the slot is
+// free.
+func TestCDCWaitsForHeldSlot(t *testing.T) {
+	pg := pgtest.Start(t)
+	pg.CreateDB(t, "held")
+	pg.Exec(t, "held", `CREATE TABLE t (id int PRIMARY KEY, v text NOT NULL)`, `INSERT INTO t VALUES (1, 'a')`)
+	c := kafkatest.New(t, 1)
+	prefix := c.Topic("held")
+	topic := prefix + ".public.t"
+	worker := workerConfig(c.Brokers, t.TempDir())
+	src := cdcConfig("cdc", pg.Port, "held", prefix)
+	src.Config["slot.retry.delay.ms"] = "500"
+	src.Config["slot.max.retries"] = "120"
+	run := func(log *slog.Logger) (stop func()) {
+		ctx, cancel := context.WithCancel(context.Background())
+		done := make(chan error, 1)
+		go func() { done <- connect.Standalone(ctx, worker, []connect.ConnectorConfig{src}, log) }()
+		return func() {
+			cancel()
+			if err := <-done; err != nil {
+				t.Errorf("worker: %v", err)
+			}
+		}
+	}
+	stop := run(testLog(t))
+	if e := consume(t, c, topic, 0, 1); op(e[0]) != "r" {
+		t.Fatalf("snapshot: %v", e)
+	}
+	pg.Exec(t, "held", `INSERT INTO t VALUES (2, 'b')`)
+	if e := consume(t, c, topic, 1, 1); op(e[0]) != "c" || keyID(e[0]) != 2 {
+		t.Fatalf("stream: %v", e)
+	}
+	stop()
+
+	// Another connection takes the slot.
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	holder, err := pgconn.Connect(ctx, pg.DSN("held")+"&replication=database")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer holder.Close(context.Background())
+	// The stopped worker's walsender may take a moment to exit.
+	for {
+		err := pglogrepl.StartReplication(ctx, holder, "slot_held", 0, pglogrepl.StartReplicationOptions{
+			PluginArgs: []string{"proto_version '1'", "publication_names 'pub_held'"},
+		})
+		if err == nil {
+			break
+		}
+		if !strings.Contains(err.Error(), "SQLSTATE 55006") || ctx.Err() != nil {
+			t.Fatal(err)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	pg.Exec(t, "held", `INSERT INTO t VALUES (3, 'c')`)
+	lines := &lineLog{t: t}
+	stop = run(slog.New(slog.NewTextHandler(lines, &slog.HandlerOptions{Level: slog.LevelInfo})))
+	defer stop()
+	for !lines.has("replication slot is held by another connection") {
+		if ctx.Err() != nil {
+			t.Fatal("the task never reported waiting for the held slot")
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	holder.Close(context.Background())
+	e := consume(t, c, topic, 2, 1)
+	if op(e[0]) != "c" || keyID(e[0]) != 3 {
+		t.Fatalf("after the slot was freed: %v", e)
+	}
+	if !lines.has("slot released; streaming") {
+		t.Fatal("the task streams but never said the slot was released")
+	}
 }

@@ -41,7 +41,7 @@ func runChild(spec string) int {
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
+	log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelInfo}))
 	if cs.Distributed {
 		if err := connect.RunDistributed(ctx, cs.Worker, log, nil); err != nil {
 			fmt.Fprintln(os.Stderr, "worker:", err)
