@@ -77,13 +77,6 @@ func taskWorkers(t *testing.T, url, name string) (states, workers []string) {
 // another worker and the sink table ends equal to the source table. Then
 // pause, resume, restart and delete answer as Kafka Connect's do.
 func TestDistributedFailover(t *testing.T) {
-	// Opt-in until fixed: in two of four full runs at the end of the
-	// session that added it, the sink never caught up with the source
-	// after the kill (once on a quiet machine), with empty worker logs.
-	// The cause is not known yet; see the closing note of that session.
-	if os.Getenv("KAFKI_TEST_CONNECT_FAILOVER") == "" {
-		t.Skip("distributed fail-over is flaky (sink stays behind after the kill); set KAFKI_TEST_CONNECT_FAILOVER=1 to run it")
-	}
 	pg := pgtest.Start(t)
 	pg.CreateDB(t, "src")
 	pg.CreateDB(t, "dst")
