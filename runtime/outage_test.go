@@ -19,6 +19,7 @@ import (
 	"github.com/kafki/kafki/state"
 	"github.com/kafki/kafki/topology"
 	"github.com/twmb/franz-go/pkg/kadm"
+	"github.com/twmb/franz-go/pkg/kfake"
 	"github.com/twmb/franz-go/pkg/kgo"
 )
 
@@ -31,10 +32,6 @@ const EnvLongOutage = "KAFKI_TEST_LONG_OUTAGE"
 // the default uncaught-error handler: no instance may stop, processing
 // must resume once the broker is back, and the counts must be complete
 // (at-least-once) or exact (exactly-once).
-//
-// The 20 s exactly-once case runs only with KAFKI_TEST_LONG_OUTAGE set: in
-// one -race run its counts stayed 15 short for the two minutes after the
-// broker came back. That is an open defect (issue 19), not yet understood.
 func TestBrokerOutage(t *testing.T) {
 	outages := []time.Duration{5 * time.Second, 20 * time.Second}
 	if os.Getenv(EnvLongOutage) != "" {
@@ -42,16 +39,24 @@ func TestBrokerOutage(t *testing.T) {
 	}
 	for _, d := range outages {
 		for _, g := range []ProcessingGuarantee{AtLeastOnce, ExactlyOnceV2} {
-			if d == 20*time.Second && g == ExactlyOnceV2 && os.Getenv(EnvLongOutage) == "" {
-				continue
-			}
 			t.Run(fmt.Sprintf("%v/%v", d, g), func(t *testing.T) { brokerOutage(t, g, d) })
 		}
 	}
 }
 
 func brokerOutage(t *testing.T, g ProcessingGuarantee, outage time.Duration) {
-	c := kafkatest.NewOutage(t)
+	var opts []kfake.Opt
+	if g == ExactlyOnceV2 {
+		// kfake compacts past open transactions: a committed count
+		// superseded by one in a transaction that the outage then aborts
+		// is gone from the changelog, and the task restored from it
+		// counts from too little (kafkatest's
+		// TestKfakeCompactsPastOpenTransactions). Kafka never cleans
+		// beyond the last stable offset; compaction is not what this
+		// test is about, so it is off.
+		opts = append(opts, kfake.BrokerConfigs(map[string]string{"log.cleaner.backoff.ms": "3600000"}))
+	}
+	c := kafkatest.NewOutage(t, opts...)
 	in, out := c.Topic("words"), c.Topic("counts")
 	c.CreateTopic(in, 4, nil)
 	c.CreateTopic(out, 4, nil)
