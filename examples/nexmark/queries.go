@@ -29,7 +29,7 @@ type QueryOptions struct {
 
 // Queries lists the queries this package implements, in order.
 func Queries() []Query {
-	return append(basicQueries(), windowedQueries()...)
+	return append(append(basicQueries(), closingQueries()...), windowedQueries()...)
 }
 
 // basicQueries are the queries without windows.
