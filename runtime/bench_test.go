@@ -101,10 +101,9 @@ func rawPipe(ctx context.Context, brokers []string, group, in, out string, consu
 // count as a decimal string.
 func dslWordCount(tb testing.TB, in, out string) *topology.Topology {
 	b := stream.NewBuilder()
-	words := stream.Stream(b, in, serde.String(), serde.String())
-	counts := stream.Count(stream.GroupByKey(words), stream.StoreName("counts"))
-	stream.MapValues(counts.ToStream(), func(n int64) string { return strconv.FormatInt(n, 10) },
-		stream.WithValueSerde(serde.String())).To(out)
+	words := stream.Stream(b, in, stream.ConsumedWith(serde.String(), serde.String()))
+	counts := stream.Count(stream.GroupByKey(words), stream.MaterializedAs[string, int64]("counts"))
+	stream.MapValues(counts.ToStream(), func(n int64) string { return strconv.FormatInt(n, 10) }).To(out)
 	topo, err := b.Build()
 	if err != nil {
 		tb.Fatal(err)

@@ -54,12 +54,11 @@ func TestCachingMergesUpdates(t *testing.T) {
 func cachedWindowCounts(t *testing.T, in, out string) *topology.Topology {
 	t.Helper()
 	b := stream.NewBuilder()
-	words := stream.Stream(b, in, serde.String(), serde.String())
-	counts := stream.CountWindowed(stream.WindowedBy(stream.GroupByKey(words), stream.TumblingWindows(10*time.Second, time.Hour)),
-		stream.StoreName("wcounts"), stream.WithEngine(state.InMemory))
+	words := stream.Stream(b, in, stream.ConsumedWith(serde.String(), serde.String()))
+	counts := stream.CountWindowed(stream.WindowedBy(stream.GroupByKey(words), stream.TumblingWindows(10*time.Second, time.Hour)), stream.MaterializedAs[string, int64]("wcounts").WithEngine(state.InMemory))
 	stream.Map(counts.ToStream(), func(k stream.Windowed[string], n int64) (string, string) {
 		return k.Key + "@" + strconv.FormatInt(k.Start, 10), strconv.FormatInt(n, 10)
-	}, stream.WithKeySerde(serde.String()), stream.WithValueSerde(serde.String())).To(out)
+	}).To(out)
 	topo, err := b.Build()
 	if err != nil {
 		t.Fatal(err)

@@ -95,15 +95,14 @@ const (
 // emits one update to each output and a clean run's output is known.
 func crashTopology(in, out, windowed string) (*topology.Topology, error) {
 	b := stream.NewBuilder()
-	s := stream.Stream(b, in, serde.String(), serde.String())
+	s := stream.Stream(b, in, stream.ConsumedWith(serde.String(), serde.String()))
 	stream.Aggregate(stream.GroupByKey(s), func() string { return "0:" },
 		func(_ string, v string, agg string) string {
 			n, _ := strconv.Atoi(agg[:strings.IndexByte(agg, ':')])
 			return strconv.Itoa(n+1) + ":" + v
-		}, stream.StoreName("counts"), stream.WithCaching(false), stream.WithValueSerde(serde.String())).
+		}, stream.MaterializedAs[string, string]("counts").WithCachingDisabled()).
 		ToStream().To(out)
-	stream.CountWindowed(stream.WindowedBy(stream.GroupByKey(s), stream.TumblingWindows(crashWindow, time.Hour)),
-		stream.StoreName("wcounts"), stream.WithCaching(false)).
+	stream.CountWindowed(stream.WindowedBy(stream.GroupByKey(s), stream.TumblingWindows(crashWindow, time.Hour)), stream.MaterializedAs[string, int64]("wcounts").WithCachingDisabled()).
 		ToStream().To(windowed)
 	return b.Build()
 }

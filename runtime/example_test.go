@@ -37,10 +37,9 @@ func Example() {
 
 	// The topology: count words per key and write the counts.
 	b := stream.NewBuilder()
-	words := stream.Stream(b, "words", serde.String(), serde.String())
-	counts := stream.Count(stream.GroupByKey(words), stream.StoreName("counts"))
-	stream.MapValues(counts.ToStream(), func(n int64) string { return strconv.FormatInt(n, 10) },
-		stream.WithValueSerde(serde.String())).To("counts")
+	words := stream.Stream(b, "words", stream.ConsumedWith(serde.String(), serde.String()))
+	counts := stream.Count(stream.GroupByKey(words), stream.MaterializedAs[string, int64]("counts"))
+	stream.MapValues(counts.ToStream(), func(n int64) string { return strconv.FormatInt(n, 10) }).To("counts")
 	topo, err := b.Build()
 	if err != nil {
 		panic(err)

@@ -19,17 +19,18 @@ import (
 // ordersWithCustomers joins orders (key order id, value customer id) with
 // the customers GlobalKTable (key customer id, value name) into
 // "<customer id>:<name>", or "<customer id>:?" for an unknown customer.
-func ordersWithCustomers(t testing.TB, orders, customers, out string, opts ...stream.Option) *topology.Topology {
+func ordersWithCustomers(t testing.TB, orders, customers, out string) *topology.Topology {
 	t.Helper()
 	b := stream.NewBuilder()
-	g := stream.GlobalTable(b, customers, serde.String(), serde.String(), append(opts, stream.StoreName("customers"))...)
-	s := stream.Stream(b, orders, serde.String(), serde.String())
+	g := stream.GlobalTable(b, customers, stream.ConsumedWith(serde.String(), serde.String()),
+		stream.MaterializedAs[string, string]("customers"))
+	s := stream.Stream(b, orders, stream.ConsumedWith(serde.String(), serde.String()))
 	stream.LeftJoinGlobal(s, g, func(_, cust string) string { return cust }, func(cust string, name *string) string {
 		if name == nil {
 			return cust + ":?"
 		}
 		return cust + ":" + *name
-	}, stream.WithValueSerde(serde.String())).To(out)
+	}).To(out)
 	topo, err := b.Build()
 	if err != nil {
 		t.Fatal(err)

@@ -24,12 +24,12 @@ func (s *sent) Send(_ string, _ int32, _, value []byte, _ []serde.Header, _ int6
 // timestamps, which here say the opposite.
 func TestProcessOrdersByExtractedTime(t *testing.T) {
 	b := stream.NewBuilder()
-	byValue := stream.WithTimestampExtractor(func(_, v string, _ int64) int64 {
+	byValue := stream.ConsumedWith(serde.String(), serde.String()).WithTimestampExtractor(func(_, v string, _ time.Time) time.Time {
 		n, _ := strconv.ParseInt(v, 10, 64)
-		return n
+		return time.UnixMilli(n)
 	})
-	left := stream.Stream(b, "left", serde.String(), serde.String(), byValue)
-	right := stream.Stream(b, "right", serde.String(), serde.String(), byValue)
+	left := stream.Stream(b, "left", byValue)
+	right := stream.Stream(b, "right", byValue)
 	left.Merge(right).To("out")
 	topo, err := b.Build()
 	if err != nil {

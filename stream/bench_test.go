@@ -21,7 +21,7 @@ func (d *discard) Send(string, int32, []byte, []byte, []serde.Header, int64) err
 // Foreach, so the figures are the framework's own per-record cost.
 func BenchmarkStatelessChain(b *testing.B) {
 	bl := stream.NewBuilder()
-	s := stream.Stream(bl, "in", serde.Bytes(), serde.Int64())
+	s := stream.Stream(bl, "in", stream.ConsumedWith(serde.Bytes(), serde.Int64()))
 	s = s.Filter(func(_ []byte, v int64) bool { return v >= 0 })
 	s = stream.MapValues(s, func(v int64) int64 { return v * 2 })
 	s = s.Filter(func(_ []byte, v int64) bool { return v%3 != 1 })

@@ -3,6 +3,8 @@ package stream
 import (
 	"errors"
 	"fmt"
+	"reflect"
+	"strings"
 
 	"github.com/kafki/kafki/serde"
 	"github.com/kafki/kafki/state"
@@ -17,21 +19,93 @@ type Builder struct {
 	tb       *topology.Builder
 	index    int
 	problems []error
-	ext      builderExt // windows and suppression: see window_aggregate.go
+	serdes   map[reflect.Type]any // default serde per Go type, each a serde.Serde of that type
+	missing  map[string]bool      // types whose missing serde was reported
+	ext      builderExt           // windows and suppression: see window_aggregate.go
+}
+
+// BuilderOption configures a Builder.
+type BuilderOption func(*Builder)
+
+// DefaultSerde registers s as the serde of every key or value of type T
+// that no operator's configuration gives a serde for (Kafka Streams'
+// default.key.serde and default.value.serde, but per Go type). The
+// builder starts with Kafka's serdes for string, []byte, bool, int16,
+// int32, int64, float32 and float64; registering one of these types
+// replaces its default.
+func DefaultSerde[T any](s serde.Serde[T]) BuilderOption {
+	return func(b *Builder) { RegisterSerde(b, s) }
+}
+
+// RegisterSerde is DefaultSerde for a builder already made, for code
+// that adds operators to a builder it is handed (a library of queries
+// registering its own types). It applies to operators added after it.
+func RegisterSerde[T any](b *Builder, s serde.Serde[T]) {
+	if s != nil {
+		b.serdes[reflect.TypeFor[T]()] = s
+	}
 }
 
 // NewBuilder returns an empty Builder.
-func NewBuilder() *Builder { return &Builder{tb: topology.NewBuilder()} }
+func NewBuilder(opts ...BuilderOption) *Builder {
+	b := &Builder{tb: topology.NewBuilder(), missing: map[string]bool{}, serdes: map[reflect.Type]any{
+		reflect.TypeFor[string]():  serde.String(),
+		reflect.TypeFor[[]byte]():  serde.Bytes(),
+		reflect.TypeFor[bool]():    serde.Bool(),
+		reflect.TypeFor[int16]():   serde.Int16(),
+		reflect.TypeFor[int32]():   serde.Int32(),
+		reflect.TypeFor[int64]():   serde.Int64(),
+		reflect.TypeFor[float32](): serde.Float32(),
+		reflect.TypeFor[float64](): serde.Float64(),
+	}}
+	for _, o := range opts {
+		if o != nil {
+			o(b)
+		}
+	}
+	return b
+}
+
+// defaultSerde is the registered serde for T, or nil. It runs while the
+// topology is built, never per record.
+func defaultSerde[T any](b *Builder) serde.Serde[T] {
+	s, _ := b.serdes[reflect.TypeFor[T]()].(serde.Serde[T])
+	return s
+}
 
 // Build validates the program and returns its topology. Problems found
 // while the DSL was used (a missing serde, a duplicate name...) and problems
-// of the graph are all reported, joined.
+// of the graph are all reported, joined, one per cause.
 func (b *Builder) Build() (*topology.Topology, error) {
 	t, err := b.tb.Build()
+	if len(b.missing) > 0 {
+		// The DSL checked every serde it handed to the graph and reported
+		// each missing one once; the graph's own reports would repeat them.
+		err = withoutMissingSerde(err)
+	}
 	if errs := append(b.problems, err); errors.Join(errs...) != nil {
 		return nil, errors.Join(errs...)
 	}
 	return t, nil
+}
+
+func withoutMissingSerde(err error) error {
+	if err == nil {
+		return nil
+	}
+	if j, ok := err.(interface{ Unwrap() []error }); ok {
+		var keep []error
+		for _, e := range j.Unwrap() {
+			if e = withoutMissingSerde(e); e != nil {
+				keep = append(keep, e)
+			}
+		}
+		return errors.Join(keep...)
+	}
+	if errors.Is(err, topology.ErrMissingSerde) {
+		return nil
+	}
+	return err
 }
 
 // Topology gives access to the underlying Processor API builder, to add
@@ -39,7 +113,7 @@ func (b *Builder) Build() (*topology.Topology, error) {
 func (b *Builder) Topology() *topology.Builder { return b.tb }
 
 // AddStateStore declares a store that Process operators may then use
-// (see Stores).
+// (see ProcessWithStores).
 func (b *Builder) AddStateStore(spec state.Spec) { b.tb.AddStateStore(spec) }
 
 func (b *Builder) newName(prefix string) string {
@@ -58,9 +132,6 @@ func (b *Builder) nameOr(o *options, prefix string) string {
 	return b.newName(prefix)
 }
 
-// Option configures an operator: its name, serdes, store.
-type Option func(*options)
-
 type options struct {
 	name       string
 	storeName  string
@@ -75,7 +146,7 @@ type options struct {
 	ext        extOptions // windows, joins, suppression: see windowed.go
 }
 
-func collect(opts []Option) *options {
+func collect(opts []option) *options {
 	o := &options{}
 	for _, f := range opts {
 		if f != nil {
@@ -83,51 +154,6 @@ func collect(opts []Option) *options {
 		}
 	}
 	return o
-}
-
-// Named names the operator (and, for groupings and repartitions, the
-// repartition topic: "<name>-repartition").
-func Named(name string) Option { return func(o *options) { o.name = name } }
-
-// WithKeySerde sets the key serde of the operator's output (or of the
-// records it writes or stores). Its type must match the key type.
-func WithKeySerde[K any](s serde.Serde[K]) Option { return func(o *options) { o.keySerde = s } }
-
-// WithValueSerde sets the value serde of the operator's output (or of the
-// records it writes or stores). Its type must match.
-func WithValueSerde[V any](s serde.Serde[V]) Option { return func(o *options) { o.valueSerde = s } }
-
-// StoreName materialises the operator's result in a store of that name,
-// which the test driver and interactive queries can read; its changelog
-// is "<application id>-<name>-changelog" and an aggregation's repartition
-// topic "<name>-repartition".
-func StoreName(name string) Option { return func(o *options) { o.storeName = name } }
-
-// InMemory keeps the store in memory (default: RocksDB, as Kafka Streams).
-func InMemory() Option { return func(o *options) { o.engine = state.InMemory } }
-
-// WithEngine puts the store on an engine: state.RocksDB (the default, needs
-// cgo), state.Pebble (persistent, pure Go: for CGO_ENABLED=0 builds) or
-// state.InMemory. The runtime links RocksDB (with cgo) and Pebble in.
-func WithEngine(e state.Engine) Option { return func(o *options) { o.engine = e } }
-
-// WithLogging turns the store's changelog on (default) or off.
-func WithLogging(on bool) Option { return func(o *options) { o.noLogging = !on } }
-
-// WithLogConfig adds topic configs to the store's changelog topic.
-func WithLogConfig(cfg map[string]string) Option { return func(o *options) { o.logConfig = cfg } }
-
-// WithCaching turns the store's record cache on (default) or off. With
-// caching, a table forwards only the latest update per key at each flush.
-func WithCaching(on bool) Option { return func(o *options) { o.noCaching = !on } }
-
-// Partitions sets the partition count of a Repartition topic (default:
-// that of the upstream source topics).
-func Partitions(n int) Option { return func(o *options) { o.partitions = n } }
-
-// Stores connects a Process operator to stores added with AddStateStore.
-func Stores(names ...string) Option {
-	return func(o *options) { o.stores = append(o.stores, names...) }
 }
 
 func (o *options) spec(name string) state.Spec {
@@ -144,57 +170,111 @@ func (o *options) tableSpec(name string) state.Spec {
 	return spec
 }
 
-// serdeOf returns the serde set by an option, checked against T, or def.
+// serdeOf returns the serde set by a configuration, or def, or the
+// builder's default for T. Configurations only ever hold serdes of the
+// operator's own types (they are generic), so the assertion holds.
 func serdeOf[T any](b *Builder, set any, def serde.Serde[T], op, which string) serde.Serde[T] {
-	if set == nil {
-		return def
-	}
-	s, ok := set.(serde.Serde[T])
-	if !ok {
+	if set != nil {
+		if s, ok := set.(serde.Serde[T]); ok {
+			return s
+		}
 		b.problem(fmt.Errorf("%w: %s serde of %q is a %T, which is not a serde.Serde[%s]",
 			topology.ErrTypeMismatch, which, op, set, typeName[T]()))
+	}
+	if def != nil {
 		return def
 	}
-	return s
+	return defaultSerde[T](b)
 }
 
 func typeName[T any]() string { var z T; return fmt.Sprintf("%T", any(&z))[1:] }
 
-// need records a missing-serde problem, naming the operator and why.
+// need records a missing serde, naming the operator and why it needs one.
+// A missing serde is reported once per type: the operators downstream
+// that lack it for the same reason would only repeat the cause (and a
+// windowed key lacks a serde because its key does).
 func need[T any](b *Builder, s serde.Serde[T], op, which, why string) bool {
-	if s == nil {
-		b.problem(fmt.Errorf("%w: %q needs a %s serde for %s (use stream.With%sSerde)",
-			topology.ErrMissingSerde, op, which, why, map[string]string{"key": "Key", "value": "Value"}[which]))
+	if s != nil {
+		return true
+	}
+	t := typeName[T]()
+	if inner, ok := strings.CutPrefix(t, "stream.Windowed["); ok && b.missing[strings.TrimSuffix(inner, "]")] {
 		return false
 	}
-	return true
+	if b.missing[t] {
+		return false
+	}
+	b.missing[t] = true
+	b.problem(fmt.Errorf("%w: no serde for %s: %q needs a %s serde for %s; give it in the operator's configuration "+
+		"(ConsumedWith, ProducedWith, GroupedWith, MaterializedWith...) or register one with stream.DefaultSerde[%s]",
+		topology.ErrMissingSerde, t, op, which, why, t))
+	return false
 }
 
-// Stream reads topic as a KStream with the given serdes.
-func Stream[K, V any](b *Builder, topic string, keySerde serde.Serde[K], valueSerde serde.Serde[V], opts ...Option) KStream[K, V] {
-	return StreamTopics(b, []string{topic}, keySerde, valueSerde, opts...)
+// Stream reads topic as a KStream (Kafka Streams' StreamsBuilder.stream).
+// Serdes come from Consumed or the builder's defaults:
+//
+//	stream.Stream(b, "orders", stream.ConsumedWith(serde.String(), serde.JSON[Order]()))
+//	stream.Stream[string, string](b, "lines")
+func Stream[K, V any](b *Builder, topic string, consumed ...Consumed[K, V]) KStream[K, V] {
+	return StreamTopics(b, []string{topic}, consumed...)
 }
 
 // StreamTopics reads several topics as one KStream.
-func StreamTopics[K, V any](b *Builder, topics []string, keySerde serde.Serde[K], valueSerde serde.Serde[V], opts ...Option) KStream[K, V] {
-	o := collect(opts)
+func StreamTopics[K, V any](b *Builder, topics []string, consumed ...Consumed[K, V]) KStream[K, V] {
+	o := collect(configs(consumed))
 	name := b.nameOr(o, "KSTREAM-SOURCE-")
-	topology.AddSourceWithExtractor(b.tb, name, keySerde, valueSerde, timestampExtractor[K, V](b, o, name), topics...)
-	return KStream[K, V]{b: b, node: name, keySerde: keySerde, valueSerde: valueSerde}
+	ks, vs := sourceSerdes[K, V](b, o, name, fmt.Sprintf("source topics %q", topics))
+	topology.AddSourceWithExtractor(b.tb, name, ks, vs, timestampExtractor[K, V](o), topics...)
+	return KStream[K, V]{b: b, node: name, keySerde: ks, valueSerde: vs}
+}
+
+func sourceSerdes[K, V any](b *Builder, o *options, name, why string) (serde.Serde[K], serde.Serde[V]) {
+	ks := serdeOf[K](b, o.keySerde, nil, name, "key")
+	vs := serdeOf[V](b, o.valueSerde, nil, name, "value")
+	need(b, ks, name, "key", why)
+	need(b, vs, name, "value", why)
+	return ks, vs
+}
+
+// TableOption configures Table and GlobalTable: a Consumed[K, V] for the
+// source, a Materialized[K, V] for the store. Its method mentions K and V
+// so that only configurations of the table's own types fit.
+type TableOption[K, V any] interface {
+	tableOption(K, V) option
+}
+
+func (c Consumed[K, V]) tableOption(K, V) option     { return c.option() }
+func (m Materialized[K, V]) tableOption(K, V) option { return m.option() }
+
+func tableOpts[K, V any](opts []TableOption[K, V]) []option {
+	out := make([]option, 0, len(opts))
+	var k K
+	var v V
+	for _, o := range opts {
+		if o != nil {
+			out = append(out, o.tableOption(k, v))
+		}
+	}
+	return out
 }
 
 // Table reads topic as a changelog into a KTable, materialised in a store
-// (named with StoreName, generated otherwise). A record with a null value
-// deletes its key; records with a null key are dropped.
-func Table[K, V any](b *Builder, topic string, keySerde serde.Serde[K], valueSerde serde.Serde[V], opts ...Option) KTable[K, V] {
-	o := collect(opts)
+// (named with MaterializedAs, generated otherwise). A record with a null
+// value deletes its key; records with a null key are dropped.
+//
+//	stream.Table(b, "customers", stream.ConsumedWith(serde.String(), serde.JSON[Customer]()),
+//		stream.MaterializedAs[string, Customer]("customers"))
+func Table[K, V any](b *Builder, topic string, opts ...TableOption[K, V]) KTable[K, V] {
+	o := collect(tableOpts(opts))
 	src := b.newName("KSTREAM-SOURCE-")
 	store := o.storeName
 	if store == "" {
 		store = b.newName(topic + "-STATE-STORE-")
 	}
 	name := b.nameOr(o, "KTABLE-SOURCE-")
-	topology.AddSourceWithExtractor(b.tb, src, keySerde, valueSerde, timestampExtractor[K, V](b, o, src), topic)
+	keySerde, valueSerde := sourceSerdes[K, V](b, o, name, fmt.Sprintf("table topic %q", topic))
+	topology.AddSourceWithExtractor(b.tb, src, keySerde, valueSerde, timestampExtractor[K, V](o), topic)
 	spec := o.tableSpec(store)
 	topology.AddProcessor(b.tb, name, func() topology.Processor[K, V, K, Change[V]] {
 		return &tableSource[K, V]{emit: tableEmitter[K, V]{store: store, caching: spec.Caching, ks: keySerde, vs: valueSerde}}
@@ -215,17 +295,17 @@ type GlobalKTable[K, V any] struct {
 func (g GlobalKTable[K, V]) StoreName() string { return g.store }
 
 // GlobalTable reads topic into a GlobalKTable. Its store holds the topic's
-// raw bytes (the topic is its changelog), so both serdes are required.
-func GlobalTable[K, V any](b *Builder, topic string, keySerde serde.Serde[K], valueSerde serde.Serde[V], opts ...Option) GlobalKTable[K, V] {
-	o := collect(opts)
+// raw bytes (the topic is its changelog): logging and caching settings of
+// a Materialized do not apply.
+func GlobalTable[K, V any](b *Builder, topic string, opts ...TableOption[K, V]) GlobalKTable[K, V] {
+	o := collect(tableOpts(opts))
 	src := b.newName("KSTREAM-SOURCE-")
 	store := o.storeName
 	if store == "" {
 		store = b.newName(topic + "-STATE-STORE-")
 	}
 	proc := b.nameOr(o, "KTABLE-SOURCE-")
-	need(b, keySerde, proc, "key", "global table "+topic)
-	need(b, valueSerde, proc, "value", "global table "+topic)
+	keySerde, valueSerde := sourceSerdes[K, V](b, o, proc, fmt.Sprintf("global table topic %q", topic))
 	spec := o.spec(store)
 	spec.Logging = false // the source topic is the changelog
 	spec.Caching = false

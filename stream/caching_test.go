@@ -43,9 +43,9 @@ func int64String(b []byte) string {
 // forwards and logs every update at once.
 func TestCachingForwardsOnFlush(t *testing.T) {
 	b := stream.NewBuilder()
-	s := stream.Stream(b, "in", serde.String(), serde.String())
-	stream.Count(stream.GroupByKey(s), stream.StoreName("cached")).ToStream().To("out")
-	stream.Count(stream.GroupByKey(s), stream.StoreName("uncached"), stream.WithCaching(false)).ToStream().To("direct")
+	s := stream.Stream(b, "in", stream.ConsumedWith(serde.String(), serde.String()))
+	stream.Count(stream.GroupByKey(s), stream.MaterializedAs[string, int64]("cached")).ToStream().To("out")
+	stream.Count(stream.GroupByKey(s), stream.MaterializedAs[string, int64]("uncached").WithCachingDisabled()).ToStream().To("direct")
 	d := newDriver(t, b, topologytest.ManualFlush())
 	in := topologytest.CreateInputTopic(d, "in", serde.String(), serde.String())
 	out := topologytest.CreateOutputTopic(d, "out", serde.String(), serde.Int64())
@@ -100,8 +100,8 @@ func TestCachingForwardsOnFlush(t *testing.T) {
 // the record that wrote it when the cache forwards it.
 func TestCacheHeadersKept(t *testing.T) {
 	b := stream.NewBuilder()
-	s := stream.Stream(b, "in", serde.String(), serde.String())
-	stream.Count(stream.GroupByKey(s), stream.StoreName("cached")).ToStream().To("out")
+	s := stream.Stream(b, "in", stream.ConsumedWith(serde.String(), serde.String()))
+	stream.Count(stream.GroupByKey(s), stream.MaterializedAs[string, int64]("cached")).ToStream().To("out")
 	d := newDriver(t, b, topologytest.ManualFlush())
 	for i, h := range []string{"h1", "h2"} {
 		if err := d.PipeRaw(topology.RawRecord{Topic: "in", Key: []byte("a"), Value: []byte("x"), Timestamp: int64(i),

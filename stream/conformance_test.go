@@ -15,7 +15,7 @@ import (
 
 func outerJoinCase(t *testing.T) joinCase {
 	return newJoinCase(t, func(l, r stream.KStream[string, string]) stream.KStream[string, string] {
-		return stream.OuterJoin(l, r, func(a, b *string) string { return orNull(a) + "-" + orNull(b) }, tenMs, stream.WithValueSerde(serde.String()))
+		return stream.OuterJoin(l, r, func(a, b *string) string { return orNull(a) + "-" + orNull(b) }, tenMs)
 	})
 }
 
@@ -48,9 +48,10 @@ func TestStreamJoinTimeAdvancesOnNullRecords(t *testing.T) {
 
 func TestSessionWindowsTombstoneEveryMergedSessionAndCloseAfterGap(t *testing.T) {
 	b := stream.NewBuilder()
-	s := stream.Stream(b, "in", serde.String(), serde.String())
+	s := stream.Stream(b, "in", stream.ConsumedWith(serde.String(), serde.String()))
 	// Uncached: every update is forwarded, as Kafka Streams without a cache.
-	stream.CountSessions(stream.SessionWindowedBy(stream.GroupByKey(s), stream.SessionWindowsWithGap(10*ms, 0)), stream.WithCaching(false)).ToStream().To("out")
+	stream.CountSessions(stream.SessionWindowedBy(stream.GroupByKey(s), stream.SessionWindowsWithGap(10*ms, 0)),
+		stream.Materialized[string, int64]{}.WithCachingDisabled()).ToStream().To("out")
 	d := newDriver(t, b, topologytest.StoreOpener(openStores))
 	in := topologytest.CreateInputTopic(d, "in", serde.String(), serde.String())
 	out := topologytest.CreateOutputTopic(d, "out", stream.SessionWindowedSerde(serde.String()), serde.Int64())
@@ -73,7 +74,7 @@ func TestSessionWindowsTombstoneEveryMergedSessionAndCloseAfterGap(t *testing.T)
 
 func slidingCounts(t *testing.T, w stream.SlidingWindows, suppress bool) (*topologytest.InputTopic[string, string], *topologytest.OutputTopic[stream.Windowed[string], int64], *topologytest.Driver) {
 	b := stream.NewBuilder()
-	s := stream.Stream(b, "in", serde.String(), serde.String())
+	s := stream.Stream(b, "in", stream.ConsumedWith(serde.String(), serde.String()))
 	counts := stream.CountSliding(stream.SlidingWindowedBy(stream.GroupByKey(s), w))
 	if suppress {
 		counts = counts.Suppress(stream.UntilWindowCloses(stream.BufferConfig{}))
@@ -117,7 +118,7 @@ func TestWindowsResumeStreamTime(t *testing.T) {
 	// A task resumed at stream time 100 (as after a restart) drops what
 	// was late before it, in every windowed operator.
 	b := stream.NewBuilder()
-	s := stream.Stream(b, "in", serde.String(), serde.String())
+	s := stream.Stream(b, "in", stream.ConsumedWith(serde.String(), serde.String()))
 	g := stream.GroupByKey(s)
 	stream.CountWindowed(stream.WindowedBy(g, stream.TumblingWindows(10*ms, 0))).ToStream().To("tumbling")
 	stream.CountSliding(stream.SlidingWindowedBy(g, stream.SlidingWindowsWithTimeDifference(10*ms, 0))).ToStream().To("sliding")
@@ -137,9 +138,8 @@ func TestWindowsResumeStreamTime(t *testing.T) {
 
 func TestEmitOnWindowCloseTumbling(t *testing.T) {
 	b := stream.NewBuilder()
-	s := stream.Stream(b, "in", serde.String(), serde.String())
-	stream.CountWindowed(stream.WindowedBy(stream.GroupByKey(s), stream.TumblingWindows(10*ms, 5*ms)),
-		stream.EmitStrategy(stream.OnWindowClose)).ToStream().To("out")
+	s := stream.Stream(b, "in", stream.ConsumedWith(serde.String(), serde.String()))
+	stream.CountWindowed(stream.WindowedBy(stream.GroupByKey(s), stream.TumblingWindows(10*ms, 5*ms)).EmitStrategy(stream.OnWindowClose)).ToStream().To("out")
 	d := newDriver(t, b, topologytest.StoreOpener(openStores))
 	in := topologytest.CreateInputTopic(d, "in", serde.String(), serde.String())
 	out := topologytest.CreateOutputTopic(d, "out", stream.WindowedSerde(serde.String(), 10*ms), serde.Int64())
@@ -159,9 +159,8 @@ func TestEmitOnWindowCloseTumbling(t *testing.T) {
 
 func TestEmitOnWindowCloseSliding(t *testing.T) {
 	b := stream.NewBuilder()
-	s := stream.Stream(b, "in", serde.String(), serde.String())
-	stream.CountSliding(stream.SlidingWindowedBy(stream.GroupByKey(s), stream.SlidingWindowsWithTimeDifference(10*ms, 0)),
-		stream.EmitStrategy(stream.OnWindowClose)).ToStream().To("out")
+	s := stream.Stream(b, "in", stream.ConsumedWith(serde.String(), serde.String()))
+	stream.CountSliding(stream.SlidingWindowedBy(stream.GroupByKey(s), stream.SlidingWindowsWithTimeDifference(10*ms, 0)).EmitStrategy(stream.OnWindowClose)).ToStream().To("out")
 	d := newDriver(t, b, topologytest.StoreOpener(openStores))
 	in := topologytest.CreateInputTopic(d, "in", serde.String(), serde.String())
 	out := topologytest.CreateOutputTopic(d, "out", stream.WindowedSerde(serde.String(), 10*ms), serde.Int64())

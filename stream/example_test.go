@@ -14,11 +14,10 @@ import (
 // counts to an output topic — run here with the test driver.
 func Example_wordCount() {
 	b := stream.NewBuilder()
-	lines := stream.Stream(b, "streams-plaintext-input", serde.String(), serde.String())
-	words := stream.FlatMapValues(lines, func(line string) []string { return strings.Fields(strings.ToLower(line)) },
-		stream.WithValueSerde(serde.String()))
-	byWord := stream.GroupBy(words, func(_, word string) string { return word }, stream.WithKeySerde(serde.String()))
-	stream.Count(byWord, stream.StoreName("counts-store")).ToStream().To("streams-wordcount-output")
+	lines := stream.Stream(b, "streams-plaintext-input", stream.ConsumedWith(serde.String(), serde.String()))
+	words := stream.FlatMapValues(lines, func(line string) []string { return strings.Fields(strings.ToLower(line)) })
+	byWord := stream.GroupBy(words, func(_, word string) string { return word })
+	stream.Count(byWord, stream.MaterializedAs[string, int64]("counts-store")).ToStream().To("streams-wordcount-output")
 	topo, err := b.Build()
 	if err != nil {
 		fmt.Println(err)

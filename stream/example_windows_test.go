@@ -13,9 +13,9 @@ import (
 // final count per window, once stream time passes its end plus grace.
 func Example_windowedCount() {
 	b := stream.NewBuilder()
-	views := stream.Stream(b, "page-views", serde.String(), serde.String())
+	views := stream.Stream(b, "page-views", stream.ConsumedWith(serde.String(), serde.String()))
 	perMinute := stream.WindowedBy(stream.GroupByKey(views), stream.TumblingWindows(time.Minute, 10*time.Second))
-	stream.CountWindowed(perMinute, stream.StoreName("views-per-minute")).
+	stream.CountWindowed(perMinute, stream.MaterializedAs[string, int64]("views-per-minute")).
 		Suppress(stream.UntilWindowCloses(stream.BufferConfig{})).
 		ToStream().To("views-final")
 	topo, err := b.Build()
@@ -59,15 +59,15 @@ func Example_windowedCount() {
 // window has closed.
 func Example_streamStreamJoin() {
 	b := stream.NewBuilder()
-	impressions := stream.Stream(b, "impressions", serde.String(), serde.String())
-	clicks := stream.Stream(b, "clicks", serde.String(), serde.String())
+	impressions := stream.Stream(b, "impressions", stream.ConsumedWith(serde.String(), serde.String()))
+	clicks := stream.Stream(b, "clicks", stream.ConsumedWith(serde.String(), serde.String()))
 	w := stream.JoinTimeDifference(0, 0).WithAfter(10 * time.Second)
 	stream.LeftJoin(impressions, clicks, func(ad string, click *string) string {
 		if click == nil {
 			return ad + " not clicked"
 		}
 		return ad + " clicked on " + *click
-	}, w, stream.WithValueSerde(serde.String())).To("ad-results")
+	}, w).To("ad-results")
 	topo, err := b.Build()
 	if err != nil {
 		fmt.Println(err)

@@ -34,10 +34,9 @@ func (p *ticker) Close() error                                     { return nil 
 // interval, not once at the Kafka timestamp.
 func TestTimestampExtractorDrivesStreamTime(t *testing.T) {
 	b := stream.NewBuilder()
-	s := stream.Stream(b, "in", serde.String(), serde.Int64(),
-		stream.WithTimestampExtractor(func(_ string, v int64, _ int64) int64 { return v }))
-	stream.Process(s, func() topology.Processor[string, int64, string, int64] { return &ticker{} }).
-		To("out", stream.WithKeySerde(serde.String()), stream.WithValueSerde(serde.Int64()))
+	s := stream.Stream(b, "in", stream.ConsumedWith(serde.String(), serde.Int64()).
+		WithTimestampExtractor(func(_ string, v int64, _ time.Time) time.Time { return time.UnixMilli(v) }))
+	stream.Process(s, func() topology.Processor[string, int64, string, int64] { return &ticker{} }).To("out")
 	d := newDriver(t, b)
 	in := topologytest.CreateInputTopic(d, "in", serde.String(), serde.Int64())
 	out := topologytest.CreateOutputTopic(d, "out", serde.String(), serde.Int64())
@@ -58,14 +57,14 @@ func TestTimestampExtractorDrivesStreamTime(t *testing.T) {
 // table's updates carry the extracted time.
 func TestTableTimestampExtractor(t *testing.T) {
 	b := stream.NewBuilder()
-	tbl := stream.Table(b, "in", serde.String(), serde.String(), stream.StoreName("t"), stream.WithCaching(false),
-		stream.WithTimestampExtractor(func(_ string, v string, ts int64) int64 {
+	tbl := stream.Table(b, "in", stream.ConsumedWith(serde.String(), serde.String()).
+		WithTimestampExtractor(func(_ string, v string, ts time.Time) time.Time {
 			n, err := strconv.ParseInt(v, 10, 64)
 			if err != nil {
 				return ts
 			}
-			return n
-		}))
+			return time.UnixMilli(n)
+		}), stream.MaterializedAs[string, string]("t").WithCachingDisabled())
 	tbl.ToStream().To("out")
 	d := newDriver(t, b)
 	in := topologytest.CreateInputTopic(d, "in", serde.String(), serde.String())

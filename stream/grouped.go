@@ -22,17 +22,17 @@ type KGroupedStream[K, V any] struct {
 
 // GroupByKey groups by the current key. If the key may have changed
 // (Map, SelectKey, FlatMap, Process upstream) the aggregation repartitions.
-// WithKeySerde/WithValueSerde set the serdes of the repartition topic.
-func GroupByKey[K, V any](s KStream[K, V], opts ...Option) KGroupedStream[K, V] {
-	o := collect(opts)
+// Grouped sets the serdes and the name of the repartition topic.
+func GroupByKey[K, V any](s KStream[K, V], grouped ...Grouped[K, V]) KGroupedStream[K, V] {
+	o := collect(configs(grouped))
 	s.keySerde = serdeOf(s.b, o.keySerde, s.keySerde, "GroupByKey", "key")
 	s.valueSerde = serdeOf(s.b, o.valueSerde, s.valueSerde, "GroupByKey", "value")
 	return KGroupedStream[K, V]{s: s, name: o.name}
 }
 
 // GroupBy groups by a new key, always repartitioning before aggregating.
-func GroupBy[K, V, K2 any](s KStream[K, V], fn func(K, V) K2, opts ...Option) KGroupedStream[K2, V] {
-	o := collect(opts)
+func GroupBy[K, V, K2 any](s KStream[K, V], fn func(K, V) K2, grouped ...Grouped[K2, V]) KGroupedStream[K2, V] {
+	o := collect(configs(grouped))
 	name := s.b.newName("KSTREAM-KEY-SELECT-")
 	addSelectKey(s.b, name, s.node, fn)
 	out := KStream[K2, V]{b: s.b, node: name, repartition: true,
@@ -43,23 +43,24 @@ func GroupBy[K, V, K2 any](s KStream[K, V], fn func(K, V) K2, opts ...Option) KG
 
 // Count counts the records per key (records with a null key or value are
 // dropped, as in Kafka Streams).
-func Count[K, V any](g KGroupedStream[K, V], opts ...Option) KTable[K, int64] {
+func Count[K, V any](g KGroupedStream[K, V], materialized ...Materialized[K, int64]) KTable[K, int64] {
 	return aggregate(g, "KSTREAM-AGGREGATE-", func() int64 { return 0 },
-		func(_ K, _ V, agg int64) int64 { return agg + 1 }, serde.Int64(), opts)
+		func(_ K, _ V, agg int64) int64 { return agg + 1 }, serde.Int64(), configs(materialized))
 }
 
 // Reduce combines the values per key; the first value is the initial one.
-func Reduce[K, V any](g KGroupedStream[K, V], fn func(agg, v V) V, opts ...Option) KTable[K, V] {
-	return aggregateWith(g, "KSTREAM-REDUCE-", g.s.valueSerde, opts, reduceStep[K](fn))
+func Reduce[K, V any](g KGroupedStream[K, V], fn func(agg, v V) V, materialized ...Materialized[K, V]) KTable[K, V] {
+	return aggregateWith(g, "KSTREAM-REDUCE-", g.s.valueSerde, configs(materialized), reduceStep[K](fn))
 }
 
 // Aggregate folds the values per key into an aggregate of type VA, starting
-// from init(). The aggregate's serde comes from WithValueSerde.
-func Aggregate[K, V, VA any](g KGroupedStream[K, V], init func() VA, fn func(K, V, VA) VA, opts ...Option) KTable[K, VA] {
-	return aggregate(g, "KSTREAM-AGGREGATE-", init, fn, nil, opts)
+// from init(). The aggregate's serde comes from Materialized or the
+// builder's defaults.
+func Aggregate[K, V, VA any](g KGroupedStream[K, V], init func() VA, fn func(K, V, VA) VA, materialized ...Materialized[K, VA]) KTable[K, VA] {
+	return aggregate(g, "KSTREAM-AGGREGATE-", init, fn, nil, configs(materialized))
 }
 
-func aggregate[K, V, VA any](g KGroupedStream[K, V], prefix string, init func() VA, fn func(K, V, VA) VA, def serde.Serde[VA], opts []Option) KTable[K, VA] {
+func aggregate[K, V, VA any](g KGroupedStream[K, V], prefix string, init func() VA, fn func(K, V, VA) VA, def serde.Serde[VA], opts []option) KTable[K, VA] {
 	return aggregateWith(g, prefix, def, opts, aggregateStep(init, fn))
 }
 
@@ -89,7 +90,7 @@ func aggregateStep[K, V, VA any](init func() VA, fn func(K, V, VA) VA) func(K, V
 
 // aggregateWith adds the store, the repartition topic if needed and the
 // aggregate processor, with Kafka Streams' naming order.
-func aggregateWith[K, V, VA any](g KGroupedStream[K, V], prefix string, def serde.Serde[VA], opts []Option, step func(K, V, VA, bool) VA) KTable[K, VA] {
+func aggregateWith[K, V, VA any](g KGroupedStream[K, V], prefix string, def serde.Serde[VA], opts []option, step func(K, V, VA, bool) VA) KTable[K, VA] {
 	b, s := g.s.b, g.s
 	o := collect(opts)
 	store := o.storeName

@@ -23,17 +23,20 @@ import (
 // ("<name>-subscription-response"). An answer computed for an older left
 // value is recognised by a hash of that value and dropped, so results
 // never go back in time. Both tables must be materialised.
-func JoinForeignKey[K, V, KO, VO, VR any](l KTable[K, V], r KTable[KO, VO], fk func(V) KO, joiner func(V, VO) VR, opts ...Option) KTable[K, VR] {
+//
+// TableJoined names the join (its topics and stores); Materialized
+// materialises the result.
+func JoinForeignKey[K, V, KO, VO, VR any](l KTable[K, V], r KTable[KO, VO], fk func(V) KO, joiner func(V, VO) VR, opts ...FKJoinOption[K, VR]) KTable[K, VR] {
 	var fn joinFn[V, VO, VR]
 	if joiner != nil {
 		fn = func(v V, _ bool, o VO, _ bool) VR { return joiner(v, o) }
 	}
-	return fkJoin(l, r, fk, innerJoin, fn, opts)
+	return fkJoin(l, r, fk, innerJoin, fn, fkOpts(opts))
 }
 
 // LeftJoinForeignKey is JoinForeignKey that keeps every left row:
 // joiner(left, nil) while its foreign key has no right row.
-func LeftJoinForeignKey[K, V, KO, VO, VR any](l KTable[K, V], r KTable[KO, VO], fk func(V) KO, joiner func(V, *VO) VR, opts ...Option) KTable[K, VR] {
+func LeftJoinForeignKey[K, V, KO, VO, VR any](l KTable[K, V], r KTable[KO, VO], fk func(V) KO, joiner func(V, *VO) VR, opts ...FKJoinOption[K, VR]) KTable[K, VR] {
 	var fn joinFn[V, VO, VR]
 	if joiner != nil {
 		fn = func(v V, _ bool, o VO, hasO bool) VR {
@@ -43,7 +46,41 @@ func LeftJoinForeignKey[K, V, KO, VO, VR any](l KTable[K, V], r KTable[KO, VO], 
 			return joiner(v, &o)
 		}
 	}
-	return fkJoin(l, r, fk, leftJoin, fn, opts)
+	return fkJoin(l, r, fk, leftJoin, fn, fkOpts(opts))
+}
+
+// FKJoinOption configures a foreign-key join: a TableJoined[K, VR] names
+// it, a Materialized[K, VR] materialises its result. Its method mentions
+// K and VR so that only configurations of the join's own types fit.
+type FKJoinOption[K, VR any] interface {
+	fkJoinOption(K, VR) option
+}
+
+// TableJoined names a foreign-key join (Kafka Streams' TableJoined.as):
+// its internal topics are "<name>-subscription-registration-topic" and
+// "<name>-subscription-response-topic". K is the left table's key type
+// and VR the result's value type.
+type TableJoined[K, VR any] struct{ name string }
+
+// TableJoinedAs names a foreign-key join.
+func TableJoinedAs[K, VR any](name string) TableJoined[K, VR] { return TableJoined[K, VR]{name: name} }
+
+func (t TableJoined[K, VR]) fkJoinOption(K, VR) option {
+	return func(o *options) { o.name = t.name }
+}
+
+func (m Materialized[K, V]) fkJoinOption(K, V) option { return m.option() }
+
+func fkOpts[K, VR any](opts []FKJoinOption[K, VR]) []option {
+	out := make([]option, 0, len(opts))
+	var k K
+	var v VR
+	for _, o := range opts {
+		if o != nil {
+			out = append(out, o.fkJoinOption(k, v))
+		}
+	}
+	return out
 }
 
 // Subscription instructions, as Kafka Streams' SubscriptionWrapper.
@@ -135,7 +172,7 @@ func subscriptionKey(fk, pk []byte) []byte {
 	return append(append(out, fk...), pk...)
 }
 
-func fkJoin[K, V, KO, VO, VR any](l KTable[K, V], r KTable[KO, VO], fk func(V) KO, kind joinKind, fn joinFn[V, VO, VR], opts []Option) KTable[K, VR] {
+func fkJoin[K, V, KO, VO, VR any](l KTable[K, V], r KTable[KO, VO], fk func(V) KO, kind joinKind, fn joinFn[V, VO, VR], opts []option) KTable[K, VR] {
 	b := l.b
 	o := collect(opts)
 	name := b.nameOr(o, "KTABLE-FK-JOIN-OUTPUT-")
@@ -144,7 +181,7 @@ func fkJoin[K, V, KO, VO, VR any](l KTable[K, V], r KTable[KO, VO], fk func(V) K
 	}
 	for _, t := range []struct{ node, store string }{{l.node, l.store}, {r.node, r.store}} {
 		if t.store == "" {
-			b.problem(topologyInvalid("%q: the table %q is not materialised; give it a StoreName", name, t.node))
+			b.problem(topologyInvalid("%q: the table %q is not materialised; give it a stream.MaterializedAs store name", name, t.node))
 		}
 	}
 	need(b, l.keySerde, name, "key", "the left table's keys")

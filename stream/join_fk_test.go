@@ -19,8 +19,8 @@ type fkCase struct {
 
 func newFKCase(t *testing.T, join func(o, p stream.KTable[string, string]) stream.KTable[string, string]) fkCase {
 	b := stream.NewBuilder()
-	orders := stream.Table(b, "orders", serde.String(), serde.String())
-	products := stream.Table(b, "products", serde.String(), serde.String())
+	orders := stream.Table(b, "orders", stream.ConsumedWith(serde.String(), serde.String()))
+	products := stream.Table(b, "products", stream.ConsumedWith(serde.String(), serde.String()))
 	join(orders, products).ToStream().To("out")
 	d := newDriver(t, b)
 	return fkCase{
@@ -31,8 +31,7 @@ func newFKCase(t *testing.T, join func(o, p stream.KTable[string, string]) strea
 
 func TestForeignKeyInnerJoin(t *testing.T) {
 	c := newFKCase(t, func(o, p stream.KTable[string, string]) stream.KTable[string, string] {
-		return stream.JoinForeignKey(o, p, product, func(order, name string) string { return order + "/" + name },
-			stream.WithValueSerde(serde.String()), stream.Named("orders-products"))
+		return stream.JoinForeignKey(o, p, product, func(order, name string) string { return order + "/" + name }, stream.TableJoinedAs[string, string]("orders-products"))
 	})
 	pipe(t, c.products, "p1", "apple", 1)
 	pipe(t, c.orders, "o1", "p1:2", 2)
@@ -49,8 +48,7 @@ func TestForeignKeyInnerJoin(t *testing.T) {
 
 func TestForeignKeyLeftJoin(t *testing.T) {
 	c := newFKCase(t, func(o, p stream.KTable[string, string]) stream.KTable[string, string] {
-		return stream.LeftJoinForeignKey(o, p, product, func(order string, name *string) string { return order + "/" + orNull(name) },
-			stream.WithValueSerde(serde.String()))
+		return stream.LeftJoinForeignKey(o, p, product, func(order string, name *string) string { return order + "/" + orNull(name) })
 	})
 	pipe(t, c.orders, "o1", "p1:2", 1)
 	pipe(t, c.products, "p1", "apple", 2)
@@ -62,10 +60,9 @@ func TestForeignKeyLeftJoin(t *testing.T) {
 
 func TestForeignKeyJoinTopicsFollowTheirTables(t *testing.T) {
 	b := stream.NewBuilder()
-	orders := stream.Table(b, "orders", serde.String(), serde.String())
-	products := stream.Table(b, "products", serde.String(), serde.String())
-	stream.JoinForeignKey(orders, products, product, func(o, n string) string { return o + n },
-		stream.WithValueSerde(serde.String()), stream.Named("fk")).ToStream().To("out")
+	orders := stream.Table(b, "orders", stream.ConsumedWith(serde.String(), serde.String()))
+	products := stream.Table(b, "products", stream.ConsumedWith(serde.String(), serde.String()))
+	stream.JoinForeignKey(orders, products, product, func(o, n string) string { return o + n }, stream.TableJoinedAs[string, string]("fk")).ToStream().To("out")
 	topo, err := b.Build()
 	if err != nil {
 		t.Fatal(err)

@@ -45,13 +45,13 @@ func TestStreamStreamJoinSemanticsTable(t *testing.T) {
 	w := stream.JoinTimeDifference(10*ms, 0)
 	joins := map[string]func(l, r stream.KStream[string, string]) stream.KStream[string, string]{
 		"inner": func(l, r stream.KStream[string, string]) stream.KStream[string, string] {
-			return stream.Join(l, r, func(a, b string) string { return a + "-" + b }, w, stream.WithValueSerde(serde.String()))
+			return stream.Join(l, r, func(a, b string) string { return a + "-" + b }, w)
 		},
 		"left": func(l, r stream.KStream[string, string]) stream.KStream[string, string] {
-			return stream.LeftJoin(l, r, func(a string, b *string) string { return a + "-" + orNull(b) }, w, stream.WithValueSerde(serde.String()))
+			return stream.LeftJoin(l, r, func(a string, b *string) string { return a + "-" + orNull(b) }, w)
 		},
 		"outer": func(l, r stream.KStream[string, string]) stream.KStream[string, string] {
-			return stream.OuterJoin(l, r, func(a, b *string) string { return orNull(a) + "-" + orNull(b) }, w, stream.WithValueSerde(serde.String()))
+			return stream.OuterJoin(l, r, func(a, b *string) string { return orNull(a) + "-" + orNull(b) }, w)
 		},
 	}
 	for name, join := range joins {
@@ -112,13 +112,13 @@ var tableJoinTable = []struct {
 func TestTableTableJoinSemanticsTable(t *testing.T) {
 	joins := map[string]func(l, r stream.KTable[string, string]) stream.KTable[string, string]{
 		"inner": func(l, r stream.KTable[string, string]) stream.KTable[string, string] {
-			return stream.JoinTables(l, r, func(a, b string) string { return a + "-" + b }, stream.WithValueSerde(serde.String()))
+			return stream.JoinTables(l, r, func(a, b string) string { return a + "-" + b })
 		},
 		"left": func(l, r stream.KTable[string, string]) stream.KTable[string, string] {
-			return stream.LeftJoinTables(l, r, func(a string, b *string) string { return a + "-" + orNull(b) }, stream.WithValueSerde(serde.String()))
+			return stream.LeftJoinTables(l, r, func(a string, b *string) string { return a + "-" + orNull(b) })
 		},
 		"outer": func(l, r stream.KTable[string, string]) stream.KTable[string, string] {
-			return stream.OuterJoinTables(l, r, func(a, b *string) string { return orNull(a) + "-" + orNull(b) }, stream.WithValueSerde(serde.String()))
+			return stream.OuterJoinTables(l, r, func(a, b *string) string { return orNull(a) + "-" + orNull(b) })
 		},
 	}
 	for name, join := range joins {
@@ -165,10 +165,10 @@ func TestStreamTableJoinSemanticsTable(t *testing.T) {
 		{13, true, "", "", ""}, {14, true, "d", "", ""}, {15, false, "D", "D-d", "D-d"},
 	}
 	b := stream.NewBuilder()
-	s := stream.Stream(b, "s", serde.String(), serde.String())
-	tbl := stream.Table(b, "t", serde.String(), serde.String())
-	stream.JoinTable(s, tbl, func(a, b string) string { return a + "-" + b }, stream.WithValueSerde(serde.String())).To("inner")
-	stream.LeftJoinTable(s, tbl, func(a string, b *string) string { return a + "-" + orNull(b) }, stream.WithValueSerde(serde.String())).To("left")
+	s := stream.Stream(b, "s", stream.ConsumedWith(serde.String(), serde.String()))
+	tbl := stream.Table(b, "t", stream.ConsumedWith(serde.String(), serde.String()))
+	stream.JoinTable(s, tbl, func(a, b string) string { return a + "-" + b }).To("inner")
+	stream.LeftJoinTable(s, tbl, func(a string, b *string) string { return a + "-" + orNull(b) }).To("left")
 	d := newDriver(t, b)
 	sin := topologytest.CreateInputTopic(d, "s", serde.String(), serde.String())
 	tin := topologytest.CreateInputTopic(d, "t", serde.String(), serde.String())

@@ -32,21 +32,20 @@ type joinFn[V1, V2, VR any] func(l V1, hasL bool, r V2, hasR bool) VR
 // partner already seen. Streams whose keys may have changed are
 // repartitioned first; the two sides' topics must be co-partitioned.
 //
-// Named names the join (stores "<name>-this-join-store" and
-// "<name>-other-join-store"); WithValueSerde sets the result's serde and
-// WithOtherValueSerde the right stream's serde for its store.
-func Join[K, V1, V2, VR any](left KStream[K, V1], right KStream[K, V2], joiner func(V1, V2) VR, w JoinWindows, opts ...Option) KStream[K, VR] {
+// StreamJoined names the join (stores "<name>-this-join-store" and
+// "<name>-other-join-store") and sets the serdes of both sides' stores.
+func Join[K, V1, V2, VR any](left KStream[K, V1], right KStream[K, V2], joiner func(V1, V2) VR, w JoinWindows, joined ...StreamJoined[K, V1, V2]) KStream[K, VR] {
 	var fn joinFn[V1, V2, VR]
 	if joiner != nil {
 		fn = func(l V1, _ bool, r V2, _ bool) VR { return joiner(l, r) }
 	}
-	return streamJoin(left, right, innerJoin, fn, w, opts)
+	return streamJoin(left, right, innerJoin, fn, w, configs(joined))
 }
 
 // LeftJoin is Join that also emits joiner(left, nil) for a left record
 // that found no partner — only once its join window and grace have passed
 // with none, so that no "left-nil" result is followed by a real one.
-func LeftJoin[K, V1, V2, VR any](left KStream[K, V1], right KStream[K, V2], joiner func(V1, *V2) VR, w JoinWindows, opts ...Option) KStream[K, VR] {
+func LeftJoin[K, V1, V2, VR any](left KStream[K, V1], right KStream[K, V2], joiner func(V1, *V2) VR, w JoinWindows, joined ...StreamJoined[K, V1, V2]) KStream[K, VR] {
 	var fn joinFn[V1, V2, VR]
 	if joiner != nil {
 		fn = func(l V1, _ bool, r V2, hasR bool) VR {
@@ -56,12 +55,12 @@ func LeftJoin[K, V1, V2, VR any](left KStream[K, V1], right KStream[K, V2], join
 			return joiner(l, &r)
 		}
 	}
-	return streamJoin(left, right, leftJoin, fn, w, opts)
+	return streamJoin(left, right, leftJoin, fn, w, configs(joined))
 }
 
 // OuterJoin is LeftJoin that also emits joiner(nil, right) for right
 // records that found no partner, under the same rule.
-func OuterJoin[K, V1, V2, VR any](left KStream[K, V1], right KStream[K, V2], joiner func(*V1, *V2) VR, w JoinWindows, opts ...Option) KStream[K, VR] {
+func OuterJoin[K, V1, V2, VR any](left KStream[K, V1], right KStream[K, V2], joiner func(*V1, *V2) VR, w JoinWindows, joined ...StreamJoined[K, V1, V2]) KStream[K, VR] {
 	var fn joinFn[V1, V2, VR]
 	if joiner != nil {
 		fn = func(l V1, hasL bool, r V2, hasR bool) VR {
@@ -74,7 +73,7 @@ func OuterJoin[K, V1, V2, VR any](left KStream[K, V1], right KStream[K, V2], joi
 			return joiner(&l, &r)
 		}
 	}
-	return streamJoin(left, right, outerJoin, fn, w, opts)
+	return streamJoin(left, right, outerJoin, fn, w, configs(joined))
 }
 
 // joinSide carries a record of either side into the join processor, which
@@ -98,7 +97,7 @@ func joinParent[K, V any](s KStream[K, V], name, side string) string {
 	return repartitionThrough(s.b, s.node, base, s.keySerde, s.valueSerde, 0, true)
 }
 
-func streamJoin[K, V1, V2, VR any](left KStream[K, V1], right KStream[K, V2], kind joinKind, fn joinFn[V1, V2, VR], w JoinWindows, opts []Option) KStream[K, VR] {
+func streamJoin[K, V1, V2, VR any](left KStream[K, V1], right KStream[K, V2], kind joinKind, fn joinFn[V1, V2, VR], w JoinWindows, opts []option) KStream[K, VR] {
 	b := left.b
 	o := collect(opts)
 	ks := serdeOf(b, o.keySerde, left.keySerde, "join", "key")
@@ -132,8 +131,9 @@ func streamJoin[K, V1, V2, VR any](left KStream[K, V1], right KStream[K, V2], ki
 		b.problem(topologyInvalid("%q: nil joiner", name))
 	}
 	need(b, ks, name, "key", "join store "+thisStore)
-	need(b, left.valueSerde, name, "value", "join store "+thisStore)
-	need(b, v2s, name, "value", "join store "+otherStore+" (use stream.WithOtherValueSerde)")
+	v1s := serdeOf(b, o.valueSerde, left.valueSerde, name, "value")
+	need(b, v1s, name, "value", "join store "+thisStore)
+	need(b, v2s, name, "value", "join store "+otherStore)
 	addFn(b, lw, lp, func(ctx topology.ProcessorContext[K, joinSide[V1, V2]], rec topology.Record[K, V1]) error {
 		return ctx.Forward(topology.Record[K, joinSide[V1, V2]]{Key: rec.Key, Value: joinSide[V1, V2]{l: rec.Value},
 			Timestamp: rec.Timestamp, Headers: rec.Headers, NullKey: rec.NullKey, NullValue: rec.NullValue})
@@ -143,7 +143,6 @@ func streamJoin[K, V1, V2, VR any](left KStream[K, V1], right KStream[K, V2], ki
 			Timestamp: rec.Timestamp, Headers: rec.Headers, NullKey: rec.NullKey, NullValue: rec.NullValue})
 	})
 	win := w
-	v1s := left.valueSerde
 	topology.AddProcessor(b.tb, name, func() topology.Processor[K, joinSide[V1, V2], K, VR] {
 		return &streamJoiner[K, V1, V2, VR]{kind: kind, fn: fn, ks: ks, v1s: v1s, v2s: v2s,
 			before: win.Before.Milliseconds(), after: win.After.Milliseconds(), grace: win.Grace.Milliseconds(),
@@ -162,7 +161,7 @@ func streamJoin[K, V1, V2, VR any](left KStream[K, V1], right KStream[K, V2], ki
 		b.tb.AddStateStore(spec, name)
 	}
 	b.tb.AddCoPartitionGroup(name)
-	return KStream[K, VR]{b: b, node: name, keySerde: ks, valueSerde: serdeOf[VR](b, o.valueSerde, nil, name, "value")}
+	return KStream[K, VR]{b: b, node: name, keySerde: ks, valueSerde: defaultSerde[VR](b)}
 }
 
 // streamJoiner joins both sides in one processor. Each side's records are

@@ -26,8 +26,8 @@ type joinCase struct {
 
 func newJoinCase(t *testing.T, build func(l, r stream.KStream[string, string]) stream.KStream[string, string]) joinCase {
 	b := stream.NewBuilder()
-	l := stream.Stream(b, "left", serde.String(), serde.String())
-	r := stream.Stream(b, "right", serde.String(), serde.String())
+	l := stream.Stream(b, "left", stream.ConsumedWith(serde.String(), serde.String()))
+	r := stream.Stream(b, "right", stream.ConsumedWith(serde.String(), serde.String()))
 	build(l, r).To("out")
 	d := newDriver(t, b, topologytest.StoreOpener(openStores))
 	return joinCase{d: d,
@@ -40,7 +40,7 @@ var tenMs = stream.JoinTimeDifference(10*ms, 0)
 
 func TestStreamStreamInnerJoin(t *testing.T) {
 	c := newJoinCase(t, func(l, r stream.KStream[string, string]) stream.KStream[string, string] {
-		return stream.Join(l, r, func(a, b string) string { return a + "-" + b }, tenMs, stream.WithValueSerde(serde.String()))
+		return stream.Join(l, r, func(a, b string) string { return a + "-" + b }, tenMs)
 	})
 	pipe(t, c.left, "k", "a1", 0)
 	pipe(t, c.right, "k", "b1", 5) // within 10ms of a1
@@ -58,8 +58,7 @@ func TestStreamStreamInnerJoin(t *testing.T) {
 
 func TestStreamStreamLeftJoinEmitsUnmatchedOnlyAfterWindowCloses(t *testing.T) {
 	c := newJoinCase(t, func(l, r stream.KStream[string, string]) stream.KStream[string, string] {
-		return stream.LeftJoin(l, r, func(a string, b *string) string { return a + "-" + orNull(b) }, tenMs,
-			stream.WithValueSerde(serde.String()), stream.Named("lj"))
+		return stream.LeftJoin(l, r, func(a string, b *string) string { return a + "-" + orNull(b) }, tenMs, stream.StreamJoinedAs[string, string, string]("lj"))
 	})
 	pipe(t, c.left, "k", "a1", 0)
 	pipe(t, c.right, "k", "b1", 5) // a1 found its partner: never "a1-null"
@@ -77,8 +76,7 @@ func TestStreamStreamLeftJoinEmitsUnmatchedOnlyAfterWindowCloses(t *testing.T) {
 
 func TestStreamStreamOuterJoin(t *testing.T) {
 	c := newJoinCase(t, func(l, r stream.KStream[string, string]) stream.KStream[string, string] {
-		return stream.OuterJoin(l, r, func(a, b *string) string { return orNull(a) + "-" + orNull(b) }, tenMs,
-			stream.WithValueSerde(serde.String()))
+		return stream.OuterJoin(l, r, func(a, b *string) string { return orNull(a) + "-" + orNull(b) }, tenMs)
 	})
 	pipe(t, c.right, "k", "b0", 0)
 	pipe(t, c.left, "k", "a0", 3)   // joins b0, which then never appears alone
@@ -101,7 +99,7 @@ func TestStreamStreamOuterJoin(t *testing.T) {
 func TestStreamStreamJoinAsymmetricWindows(t *testing.T) {
 	w := stream.JoinTimeDifference(0, 0).WithBefore(5 * ms).WithAfter(0)
 	c := newJoinCase(t, func(l, r stream.KStream[string, string]) stream.KStream[string, string] {
-		return stream.Join(l, r, func(a, b string) string { return a + "-" + b }, w, stream.WithValueSerde(serde.String()))
+		return stream.Join(l, r, func(a, b string) string { return a + "-" + b }, w)
 	})
 	pipe(t, c.right, "k", "b1", 10)
 	pipe(t, c.left, "k", "a1", 12) // right may be up to 5ms earlier: joins
@@ -112,8 +110,7 @@ func TestStreamStreamJoinAsymmetricWindows(t *testing.T) {
 func TestStreamStreamLeftJoinNeverJoinsAnEmittedRecord(t *testing.T) {
 	w := stream.JoinTimeDifference(0, 0).WithBefore(5 * ms).WithAfter(0)
 	c := newJoinCase(t, func(l, r stream.KStream[string, string]) stream.KStream[string, string] {
-		return stream.LeftJoin(l, r, func(a string, b *string) string { return a + "-" + orNull(b) }, w,
-			stream.WithValueSerde(serde.String()))
+		return stream.LeftJoin(l, r, func(a string, b *string) string { return a + "-" + orNull(b) }, w)
 	})
 	pipe(t, c.left, "k", "a", 10)   // its window is [5,10]: it closes at once
 	pipe(t, c.right, "x", "bx", 11) // stream time 11: a is final
@@ -123,11 +120,10 @@ func TestStreamStreamLeftJoinNeverJoinsAnEmittedRecord(t *testing.T) {
 
 func TestStreamStreamJoinRepartitionsAndCoPartitions(t *testing.T) {
 	b := stream.NewBuilder()
-	l := stream.SelectKey(stream.Stream(b, "left", serde.String(), serde.String()),
-		func(_, v string) string { return v[:1] }, stream.WithKeySerde(serde.String()))
-	r := stream.Stream(b, "right", serde.String(), serde.String())
-	stream.Join(l, r, func(a, b string) string { return a + "-" + b }, tenMs,
-		stream.WithValueSerde(serde.String()), stream.Named("j")).To("out")
+	l := stream.SelectKey(stream.Stream(b, "left", stream.ConsumedWith(serde.String(), serde.String())),
+		func(_, v string) string { return v[:1] })
+	r := stream.Stream(b, "right", stream.ConsumedWith(serde.String(), serde.String()))
+	stream.Join(l, r, func(a, b string) string { return a + "-" + b }, tenMs, stream.StreamJoinedAs[string, string, string]("j")).To("out")
 	topo, err := b.Build()
 	if err != nil {
 		t.Fatal(err)

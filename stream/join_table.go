@@ -11,19 +11,19 @@ import (
 // its key: joiner(value, row), with the stream record's timestamp. Stream
 // records whose key has no row are dropped; table updates emit nothing.
 // The table must be materialised (Table and aggregations are; use
-// StoreName on table operators). The stream is repartitioned if its key
+// MaterializedAs on table operators). The stream is repartitioned if its key
 // may have changed, and must be co-partitioned with the table's topic.
-func JoinTable[K, V, VT, VR any](s KStream[K, V], t KTable[K, VT], joiner func(V, VT) VR, opts ...Option) KStream[K, VR] {
+func JoinTable[K, V, VT, VR any](s KStream[K, V], t KTable[K, VT], joiner func(V, VT) VR, joined ...Joined[K, V]) KStream[K, VR] {
 	var fn joinFn[V, VT, VR]
 	if joiner != nil {
 		fn = func(v V, _ bool, r VT, _ bool) VR { return joiner(v, r) }
 	}
-	return streamTableJoin(s, t, innerJoin, fn, opts)
+	return streamTableJoin(s, t, innerJoin, fn, configs(joined))
 }
 
 // LeftJoinTable is JoinTable that also emits joiner(value, nil) for stream
 // records whose key has no row (and for records with a null key).
-func LeftJoinTable[K, V, VT, VR any](s KStream[K, V], t KTable[K, VT], joiner func(V, *VT) VR, opts ...Option) KStream[K, VR] {
+func LeftJoinTable[K, V, VT, VR any](s KStream[K, V], t KTable[K, VT], joiner func(V, *VT) VR, joined ...Joined[K, V]) KStream[K, VR] {
 	var fn joinFn[V, VT, VR]
 	if joiner != nil {
 		fn = func(v V, _ bool, r VT, hasR bool) VR {
@@ -33,10 +33,10 @@ func LeftJoinTable[K, V, VT, VR any](s KStream[K, V], t KTable[K, VT], joiner fu
 			return joiner(v, &r)
 		}
 	}
-	return streamTableJoin(s, t, leftJoin, fn, opts)
+	return streamTableJoin(s, t, leftJoin, fn, configs(joined))
 }
 
-func streamTableJoin[K, V, VT, VR any](s KStream[K, V], t KTable[K, VT], kind joinKind, fn joinFn[V, VT, VR], opts []Option) KStream[K, VR] {
+func streamTableJoin[K, V, VT, VR any](s KStream[K, V], t KTable[K, VT], kind joinKind, fn joinFn[V, VT, VR], opts []option) KStream[K, VR] {
 	b := s.b
 	o := collect(opts)
 	name := b.nameOr(o, "KSTREAM-JOIN-")
@@ -44,7 +44,7 @@ func streamTableJoin[K, V, VT, VR any](s KStream[K, V], t KTable[K, VT], kind jo
 		b.problem(topologyInvalid("%q: nil joiner", name))
 	}
 	if t.store == "" {
-		b.problem(topologyInvalid("%q: the table %q is not materialised; give it a StoreName", name, t.node))
+		b.problem(topologyInvalid("%q: the table %q is not materialised; give it a stream.MaterializedAs store name", name, t.node))
 	}
 	need(b, t.keySerde, name, "key", "table lookups in "+t.store)
 	need(b, t.valueSerde, name, "value", "table lookups in "+t.store)
@@ -54,7 +54,8 @@ func streamTableJoin[K, V, VT, VR any](s KStream[K, V], t KTable[K, VT], kind jo
 		if o.name == "" {
 			base = b.newName("KSTREAM-JOIN-LEFT-")
 		}
-		parent = repartitionThrough(b, s.node, base, s.keySerde, s.valueSerde, 0, true)
+		parent = repartitionThrough(b, s.node, base, serdeOf(b, o.keySerde, s.keySerde, name, "key"),
+			serdeOf(b, o.valueSerde, s.valueSerde, name, "value"), 0, true)
 	}
 	store, ks, vs := t.store, t.keySerde, t.valueSerde
 	topology.AddProcessor(b.tb, name, func() topology.Processor[K, V, K, VR] {
@@ -63,23 +64,23 @@ func streamTableJoin[K, V, VT, VR any](s KStream[K, V], t KTable[K, VT], kind jo
 	}, parent)
 	b.tb.ConnectProcessorAndStateStores([]string{name}, store)
 	b.tb.AddCoPartitionGroup(name, t.node)
-	return KStream[K, VR]{b: b, node: name, keySerde: s.keySerde, valueSerde: serdeOf[VR](b, o.valueSerde, nil, name, "value")}
+	return KStream[K, VR]{b: b, node: name, keySerde: s.keySerde, valueSerde: defaultSerde[VR](b)}
 }
 
 // JoinGlobal joins each stream record with the row of a GlobalKTable
 // whose key keyMapper derives from the record. As the global table is
 // complete on every instance, nothing is repartitioned or co-partitioned.
-func JoinGlobal[K, V, KG, VG, VR any](s KStream[K, V], g GlobalKTable[KG, VG], keyMapper func(K, V) KG, joiner func(V, VG) VR, opts ...Option) KStream[K, VR] {
+func JoinGlobal[K, V, KG, VG, VR any](s KStream[K, V], g GlobalKTable[KG, VG], keyMapper func(K, V) KG, joiner func(V, VG) VR, named ...Named) KStream[K, VR] {
 	var fn joinFn[V, VG, VR]
 	if joiner != nil {
 		fn = func(v V, _ bool, r VG, _ bool) VR { return joiner(v, r) }
 	}
-	return globalJoin(s, g, keyMapper, innerJoin, fn, opts)
+	return globalJoin(s, g, keyMapper, innerJoin, fn, nameOpts(named))
 }
 
 // LeftJoinGlobal is JoinGlobal that emits joiner(value, nil) when the
 // global table has no row for the mapped key.
-func LeftJoinGlobal[K, V, KG, VG, VR any](s KStream[K, V], g GlobalKTable[KG, VG], keyMapper func(K, V) KG, joiner func(V, *VG) VR, opts ...Option) KStream[K, VR] {
+func LeftJoinGlobal[K, V, KG, VG, VR any](s KStream[K, V], g GlobalKTable[KG, VG], keyMapper func(K, V) KG, joiner func(V, *VG) VR, named ...Named) KStream[K, VR] {
 	var fn joinFn[V, VG, VR]
 	if joiner != nil {
 		fn = func(v V, _ bool, r VG, hasR bool) VR {
@@ -89,10 +90,10 @@ func LeftJoinGlobal[K, V, KG, VG, VR any](s KStream[K, V], g GlobalKTable[KG, VG
 			return joiner(v, &r)
 		}
 	}
-	return globalJoin(s, g, keyMapper, leftJoin, fn, opts)
+	return globalJoin(s, g, keyMapper, leftJoin, fn, nameOpts(named))
 }
 
-func globalJoin[K, V, KG, VG, VR any](s KStream[K, V], g GlobalKTable[KG, VG], keyMapper func(K, V) KG, kind joinKind, fn joinFn[V, VG, VR], opts []Option) KStream[K, VR] {
+func globalJoin[K, V, KG, VG, VR any](s KStream[K, V], g GlobalKTable[KG, VG], keyMapper func(K, V) KG, kind joinKind, fn joinFn[V, VG, VR], opts []option) KStream[K, VR] {
 	b := s.b
 	o := collect(opts)
 	name := b.nameOr(o, "KSTREAM-JOIN-")
@@ -105,7 +106,7 @@ func globalJoin[K, V, KG, VG, VR any](s KStream[K, V], g GlobalKTable[KG, VG], k
 	}, s.node)
 	b.tb.ConnectProcessorAndStateStores([]string{name}, store)
 	return KStream[K, VR]{b: b, node: name, keySerde: s.keySerde, repartition: s.repartition,
-		valueSerde: serdeOf[VR](b, o.valueSerde, nil, name, "value")}
+		valueSerde: defaultSerde[VR](b)}
 }
 
 // tableLookupJoin joins stream records with rows looked up in a

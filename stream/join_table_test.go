@@ -18,11 +18,10 @@ func tombstone[K, V any](t *testing.T, in *topologytest.InputTopic[K, V], k K, t
 
 func TestStreamTableJoins(t *testing.T) {
 	b := stream.NewBuilder()
-	s := stream.Stream(b, "orders", serde.String(), serde.String())
-	tbl := stream.Table(b, "prices", serde.String(), serde.String())
-	stream.JoinTable(s, tbl, func(v, p string) string { return v + "@" + p }, stream.WithValueSerde(serde.String())).To("inner")
-	stream.LeftJoinTable(s, tbl, func(v string, p *string) string { return v + "@" + orNull(p) },
-		stream.WithValueSerde(serde.String())).To("left")
+	s := stream.Stream(b, "orders", stream.ConsumedWith(serde.String(), serde.String()))
+	tbl := stream.Table(b, "prices", stream.ConsumedWith(serde.String(), serde.String()))
+	stream.JoinTable(s, tbl, func(v, p string) string { return v + "@" + p }).To("inner")
+	stream.LeftJoinTable(s, tbl, func(v string, p *string) string { return v + "@" + orNull(p) }).To("left")
 	d := newDriver(t, b, topologytest.StoreOpener(openStores))
 	orders := topologytest.CreateInputTopic(d, "orders", serde.String(), serde.String())
 	prices := topologytest.CreateInputTopic(d, "prices", serde.String(), serde.String())
@@ -42,9 +41,9 @@ func TestStreamTableJoins(t *testing.T) {
 
 func TestStreamTableJoinNeedsMaterializedTable(t *testing.T) {
 	b := stream.NewBuilder()
-	s := stream.Stream(b, "orders", serde.String(), serde.String())
-	tbl := stream.Table(b, "prices", serde.String(), serde.String()).Filter(func(string, string) bool { return true })
-	stream.JoinTable(s, tbl, func(v, p string) string { return v + p }, stream.WithValueSerde(serde.String())).To("out")
+	s := stream.Stream(b, "orders", stream.ConsumedWith(serde.String(), serde.String()))
+	tbl := stream.Table(b, "prices", stream.ConsumedWith(serde.String(), serde.String())).Filter(func(string, string) bool { return true })
+	stream.JoinTable(s, tbl, func(v, p string) string { return v + p }).To("out")
 	if _, err := b.Build(); err == nil || !strings.Contains(err.Error(), "not materialised") {
 		t.Fatalf("join with an unmaterialised table: %v", err)
 	}
@@ -52,12 +51,11 @@ func TestStreamTableJoinNeedsMaterializedTable(t *testing.T) {
 
 func TestStreamGlobalTableJoins(t *testing.T) {
 	b := stream.NewBuilder()
-	s := stream.Stream(b, "orders", serde.String(), serde.String())
-	g := stream.GlobalTable(b, "customers", serde.String(), serde.String())
+	s := stream.Stream(b, "orders", stream.ConsumedWith(serde.String(), serde.String()))
+	g := stream.GlobalTable(b, "customers", stream.ConsumedWith(serde.String(), serde.String()))
 	byCustomer := func(_, customer string) string { return customer }
-	stream.JoinGlobal(s, g, byCustomer, func(_, name string) string { return name }, stream.WithValueSerde(serde.String())).To("inner")
-	stream.LeftJoinGlobal(s, g, byCustomer, func(_ string, name *string) string { return orNull(name) },
-		stream.WithValueSerde(serde.String())).To("left")
+	stream.JoinGlobal(s, g, byCustomer, func(_, name string) string { return name }).To("inner")
+	stream.LeftJoinGlobal(s, g, byCustomer, func(_ string, name *string) string { return orNull(name) }).To("left")
 	d := newDriver(t, b, topologytest.StoreOpener(openStores))
 	orders := topologytest.CreateInputTopic(d, "orders", serde.String(), serde.String())
 	customers := topologytest.CreateInputTopic(d, "customers", serde.String(), serde.String())
@@ -78,8 +76,8 @@ type tableJoinCase struct {
 
 func newTableJoinCase(t *testing.T, join func(l, r stream.KTable[string, string]) stream.KTable[string, string]) tableJoinCase {
 	b := stream.NewBuilder()
-	l := stream.Table(b, "l", serde.String(), serde.String())
-	r := stream.Table(b, "r", serde.String(), serde.String())
+	l := stream.Table(b, "l", stream.ConsumedWith(serde.String(), serde.String()))
+	r := stream.Table(b, "r", stream.ConsumedWith(serde.String(), serde.String()))
 	join(l, r).ToStream().To("out")
 	d := newDriver(t, b, topologytest.StoreOpener(openStores))
 	return tableJoinCase{d: d,
@@ -90,8 +88,7 @@ func newTableJoinCase(t *testing.T, join func(l, r stream.KTable[string, string]
 
 func TestTableTableInnerJoin(t *testing.T) {
 	c := newTableJoinCase(t, func(l, r stream.KTable[string, string]) stream.KTable[string, string] {
-		return stream.JoinTables(l, r, func(a, b string) string { return a + "-" + b },
-			stream.WithValueSerde(serde.String()), stream.StoreName("joined"))
+		return stream.JoinTables(l, r, func(a, b string) string { return a + "-" + b }, stream.MaterializedAs[string, string]("joined"))
 	})
 	pipe(t, c.l, "k", "a1", 1) // no right row: nothing
 	pipe(t, c.r, "k", "b1", 2)
@@ -111,8 +108,7 @@ func TestTableTableInnerJoin(t *testing.T) {
 
 func TestTableTableLeftJoin(t *testing.T) {
 	c := newTableJoinCase(t, func(l, r stream.KTable[string, string]) stream.KTable[string, string] {
-		return stream.LeftJoinTables(l, r, func(a string, b *string) string { return a + "-" + orNull(b) },
-			stream.WithValueSerde(serde.String()))
+		return stream.LeftJoinTables(l, r, func(a string, b *string) string { return a + "-" + orNull(b) })
 	})
 	pipe(t, c.l, "k", "a1", 1)
 	pipe(t, c.r, "k", "b1", 2)
@@ -124,8 +120,7 @@ func TestTableTableLeftJoin(t *testing.T) {
 
 func TestTableTableOuterJoin(t *testing.T) {
 	c := newTableJoinCase(t, func(l, r stream.KTable[string, string]) stream.KTable[string, string] {
-		return stream.OuterJoinTables(l, r, func(a, b *string) string { return orNull(a) + "-" + orNull(b) },
-			stream.WithValueSerde(serde.String()))
+		return stream.OuterJoinTables(l, r, func(a, b *string) string { return orNull(a) + "-" + orNull(b) })
 	})
 	pipe(t, c.l, "k", "a1", 1)
 	pipe(t, c.r, "x", "bx", 2)

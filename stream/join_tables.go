@@ -11,18 +11,19 @@ import (
 // every key both tables have, joiner(left, right), updated when either side
 // changes; when a side deletes its row the result row is deleted
 // (a tombstone is forwarded). Both tables must be materialised and
-// co-partitioned. StoreName materialises the result.
-func JoinTables[K, V1, V2, VR any](l KTable[K, V1], r KTable[K, V2], joiner func(V1, V2) VR, opts ...Option) KTable[K, VR] {
+// co-partitioned. A Materialized with a store name materialises the
+// result.
+func JoinTables[K, V1, V2, VR any](l KTable[K, V1], r KTable[K, V2], joiner func(V1, V2) VR, materialized ...Materialized[K, VR]) KTable[K, VR] {
 	var fn joinFn[V1, V2, VR]
 	if joiner != nil {
 		fn = func(a V1, _ bool, b V2, _ bool) VR { return joiner(a, b) }
 	}
-	return tableTableJoin(l, r, innerJoin, fn, opts)
+	return tableTableJoin(l, r, innerJoin, fn, configs(materialized))
 }
 
 // LeftJoinTables has a row for every key of the left table:
 // joiner(left, right) or joiner(left, nil) when the right table has none.
-func LeftJoinTables[K, V1, V2, VR any](l KTable[K, V1], r KTable[K, V2], joiner func(V1, *V2) VR, opts ...Option) KTable[K, VR] {
+func LeftJoinTables[K, V1, V2, VR any](l KTable[K, V1], r KTable[K, V2], joiner func(V1, *V2) VR, materialized ...Materialized[K, VR]) KTable[K, VR] {
 	var fn joinFn[V1, V2, VR]
 	if joiner != nil {
 		fn = func(a V1, _ bool, b V2, hasB bool) VR {
@@ -32,12 +33,12 @@ func LeftJoinTables[K, V1, V2, VR any](l KTable[K, V1], r KTable[K, V2], joiner 
 			return joiner(a, &b)
 		}
 	}
-	return tableTableJoin(l, r, leftJoin, fn, opts)
+	return tableTableJoin(l, r, leftJoin, fn, configs(materialized))
 }
 
 // OuterJoinTables has a row for every key of either table, with nil for
 // the side that has none.
-func OuterJoinTables[K, V1, V2, VR any](l KTable[K, V1], r KTable[K, V2], joiner func(*V1, *V2) VR, opts ...Option) KTable[K, VR] {
+func OuterJoinTables[K, V1, V2, VR any](l KTable[K, V1], r KTable[K, V2], joiner func(*V1, *V2) VR, materialized ...Materialized[K, VR]) KTable[K, VR] {
 	var fn joinFn[V1, V2, VR]
 	if joiner != nil {
 		fn = func(a V1, hasA bool, b V2, hasB bool) VR {
@@ -50,10 +51,10 @@ func OuterJoinTables[K, V1, V2, VR any](l KTable[K, V1], r KTable[K, V2], joiner
 			return joiner(&a, &b)
 		}
 	}
-	return tableTableJoin(l, r, outerJoin, fn, opts)
+	return tableTableJoin(l, r, outerJoin, fn, configs(materialized))
 }
 
-func tableTableJoin[K, V1, V2, VR any](l KTable[K, V1], r KTable[K, V2], kind joinKind, fn joinFn[V1, V2, VR], opts []Option) KTable[K, VR] {
+func tableTableJoin[K, V1, V2, VR any](l KTable[K, V1], r KTable[K, V2], kind joinKind, fn joinFn[V1, V2, VR], opts []option) KTable[K, VR] {
 	b := l.b
 	o := collect(opts)
 	prefix := map[joinKind]string{innerJoin: "KTABLE-JOINTHIS-", leftJoin: "KTABLE-LEFTTHIS-", outerJoin: "KTABLE-OUTERTHIS-"}[kind]
@@ -65,7 +66,7 @@ func tableTableJoin[K, V1, V2, VR any](l KTable[K, V1], r KTable[K, V2], kind jo
 	}
 	for _, t := range []struct{ node, store string }{{l.node, l.store}, {r.node, r.store}} {
 		if t.store == "" {
-			b.problem(topologyInvalid("%q: the table %q is not materialised; give it a StoreName", name, t.node))
+			b.problem(topologyInvalid("%q: the table %q is not materialised; give it a stream.MaterializedAs store name", name, t.node))
 		}
 	}
 	need(b, l.keySerde, name, "key", "table lookups")

@@ -36,8 +36,8 @@ func (s KStream[K, V]) with(node string) KStream[K, V] {
 }
 
 // Filter keeps the records for which keep returns true.
-func (s KStream[K, V]) Filter(keep func(K, V) bool, opts ...Option) KStream[K, V] {
-	name := s.b.nameOr(collect(opts), "KSTREAM-FILTER-")
+func (s KStream[K, V]) Filter(keep func(K, V) bool, named ...Named) KStream[K, V] {
+	name := s.b.nameOr(collect(nameOpts(named)), "KSTREAM-FILTER-")
 	addFn(s.b, name, s.node, func(ctx topology.ProcessorContext[K, V], rec topology.Record[K, V]) error {
 		if keep(rec.Key, rec.Value) {
 			return ctx.Forward(rec)
@@ -48,13 +48,13 @@ func (s KStream[K, V]) Filter(keep func(K, V) bool, opts ...Option) KStream[K, V
 }
 
 // FilterNot drops the records for which drop returns true.
-func (s KStream[K, V]) FilterNot(drop func(K, V) bool, opts ...Option) KStream[K, V] {
-	return s.Filter(func(k K, v V) bool { return !drop(k, v) }, opts...)
+func (s KStream[K, V]) FilterNot(drop func(K, V) bool, named ...Named) KStream[K, V] {
+	return s.Filter(func(k K, v V) bool { return !drop(k, v) }, named...)
 }
 
 // Peek calls fn on each record and passes it on unchanged.
-func (s KStream[K, V]) Peek(fn func(K, V), opts ...Option) KStream[K, V] {
-	name := s.b.nameOr(collect(opts), "KSTREAM-PEEK-")
+func (s KStream[K, V]) Peek(fn func(K, V), named ...Named) KStream[K, V] {
+	name := s.b.nameOr(collect(nameOpts(named)), "KSTREAM-PEEK-")
 	addFn(s.b, name, s.node, func(ctx topology.ProcessorContext[K, V], rec topology.Record[K, V]) error {
 		fn(rec.Key, rec.Value)
 		return ctx.Forward(rec)
@@ -63,8 +63,8 @@ func (s KStream[K, V]) Peek(fn func(K, V), opts ...Option) KStream[K, V] {
 }
 
 // Foreach calls fn on each record; the stream ends there.
-func (s KStream[K, V]) Foreach(fn func(K, V), opts ...Option) {
-	name := s.b.nameOr(collect(opts), "KSTREAM-FOREACH-")
+func (s KStream[K, V]) Foreach(fn func(K, V), named ...Named) {
+	name := s.b.nameOr(collect(nameOpts(named)), "KSTREAM-FOREACH-")
 	addFn(s.b, name, s.node, func(_ topology.ProcessorContext[K, V], rec topology.Record[K, V]) error {
 		fn(rec.Key, rec.Value)
 		return nil
@@ -72,8 +72,8 @@ func (s KStream[K, V]) Foreach(fn func(K, V), opts ...Option) {
 }
 
 // Merge interleaves the records of s and other, in processing order.
-func (s KStream[K, V]) Merge(other KStream[K, V], opts ...Option) KStream[K, V] {
-	name := s.b.nameOr(collect(opts), "KSTREAM-MERGE-")
+func (s KStream[K, V]) Merge(other KStream[K, V], named ...Named) KStream[K, V] {
+	name := s.b.nameOr(collect(nameOpts(named)), "KSTREAM-MERGE-")
 	topology.AddProcessor(s.b.tb, name, func() topology.Processor[K, V, K, V] {
 		return &fnProc[K, V, K, V]{fn: func(ctx topology.ProcessorContext[K, V], rec topology.Record[K, V]) error {
 			return ctx.Forward(rec)
@@ -90,10 +90,10 @@ func (s KStream[K, V]) Merge(other KStream[K, V], opts ...Option) KStream[K, V] 
 	return out
 }
 
-// To writes the stream to topic, with the stream's serdes unless
-// WithKeySerde/WithValueSerde say otherwise.
-func (s KStream[K, V]) To(topic string, opts ...Option) {
-	o := collect(opts)
+// To writes the stream to topic, with the serdes of Produced, else the
+// stream's, else the builder's defaults.
+func (s KStream[K, V]) To(topic string, produced ...Produced[K, V]) {
+	o := collect(configs(produced))
 	name := s.b.nameOr(o, "KSTREAM-SINK-")
 	ks := serdeOf(s.b, o.keySerde, s.keySerde, name, "key")
 	vs := serdeOf(s.b, o.valueSerde, s.valueSerde, name, "value")
@@ -103,8 +103,8 @@ func (s KStream[K, V]) To(topic string, opts ...Option) {
 }
 
 // ToFunc writes each record to the topic topic returns for it.
-func (s KStream[K, V]) ToFunc(topic func(K, V) string, opts ...Option) {
-	o := collect(opts)
+func (s KStream[K, V]) ToFunc(topic func(K, V) string, produced ...Produced[K, V]) {
+	o := collect(configs(produced))
 	name := s.b.nameOr(o, "KSTREAM-SINK-")
 	ks := serdeOf(s.b, o.keySerde, s.keySerde, name, "key")
 	vs := serdeOf(s.b, o.valueSerde, s.valueSerde, name, "value")
@@ -119,9 +119,10 @@ func (s KStream[K, V]) ToFunc(topic func(K, V) string, opts ...Option) {
 
 // Repartition writes the stream through an internal topic
 // "<app>-<name>-repartition" and reads it back, so that records are
-// partitioned by their current key. Partitions sets the topic's size.
-func (s KStream[K, V]) Repartition(opts ...Option) KStream[K, V] {
-	o := collect(opts)
+// partitioned by their current key. Repartitioned names the topic and
+// sets its serdes and size.
+func (s KStream[K, V]) Repartition(repartitioned ...Repartitioned[K, V]) KStream[K, V] {
+	o := collect(configs(repartitioned))
 	base := o.name
 	if base == "" {
 		base = s.b.newName("KSTREAM-REPARTITION-")
@@ -159,10 +160,10 @@ func repartitionThrough[K, V any](b *Builder, parent, base string, ks serde.Serd
 }
 
 // Map replaces each record's key and value. The key may change, so a later
-// stateful operator repartitions. The output serdes come from
-// WithKeySerde/WithValueSerde.
-func Map[K, V, K2, V2 any](s KStream[K, V], fn func(K, V) (K2, V2), opts ...Option) KStream[K2, V2] {
-	o := collect(opts)
+// stateful operator repartitions. The serdes of the new types come from
+// the next operator's configuration or the builder's defaults.
+func Map[K, V, K2, V2 any](s KStream[K, V], fn func(K, V) (K2, V2), named ...Named) KStream[K2, V2] {
+	o := collect(nameOpts(named))
 	name := s.b.nameOr(o, "KSTREAM-MAP-")
 	addFn(s.b, name, s.node, func(ctx topology.ProcessorContext[K2, V2], rec topology.Record[K, V]) error {
 		k, v := fn(rec.Key, rec.Value)
@@ -175,13 +176,13 @@ func Map[K, V, K2, V2 any](s KStream[K, V], fn func(K, V) (K2, V2), opts ...Opti
 
 // MapValues replaces each record's value; the key stays, so no
 // repartitioning is needed. A null value reaches fn as the zero value.
-func MapValues[K, V, V2 any](s KStream[K, V], fn func(V) V2, opts ...Option) KStream[K, V2] {
-	return MapValuesWithKey(s, func(_ K, v V) V2 { return fn(v) }, opts...)
+func MapValues[K, V, V2 any](s KStream[K, V], fn func(V) V2, named ...Named) KStream[K, V2] {
+	return MapValuesWithKey(s, func(_ K, v V) V2 { return fn(v) }, named...)
 }
 
 // MapValuesWithKey is MapValues with read-only access to the key.
-func MapValuesWithKey[K, V, V2 any](s KStream[K, V], fn func(K, V) V2, opts ...Option) KStream[K, V2] {
-	o := collect(opts)
+func MapValuesWithKey[K, V, V2 any](s KStream[K, V], fn func(K, V) V2, named ...Named) KStream[K, V2] {
+	o := collect(nameOpts(named))
 	name := s.b.nameOr(o, "KSTREAM-MAPVALUES-")
 	addFn(s.b, name, s.node, func(ctx topology.ProcessorContext[K, V2], rec topology.Record[K, V]) error {
 		return ctx.Forward(topology.Record[K, V2]{Key: rec.Key, Value: fn(rec.Key, rec.Value), Timestamp: rec.Timestamp,
@@ -193,8 +194,8 @@ func MapValuesWithKey[K, V, V2 any](s KStream[K, V], fn func(K, V) V2, opts ...O
 
 // SelectKey replaces each record's key; a later stateful operator
 // repartitions.
-func SelectKey[K, V, K2 any](s KStream[K, V], fn func(K, V) K2, opts ...Option) KStream[K2, V] {
-	o := collect(opts)
+func SelectKey[K, V, K2 any](s KStream[K, V], fn func(K, V) K2, named ...Named) KStream[K2, V] {
+	o := collect(nameOpts(named))
 	name := s.b.nameOr(o, "KSTREAM-KEY-SELECT-")
 	addSelectKey(s.b, name, s.node, fn)
 	return KStream[K2, V]{b: s.b, node: name, repartition: true, valueSerde: s.valueSerde,
@@ -209,8 +210,8 @@ func addSelectKey[K, V, K2 any](b *Builder, name, parent string, fn func(K, V) K
 }
 
 // FlatMap turns each record into zero or more records with new keys.
-func FlatMap[K, V, K2, V2 any](s KStream[K, V], fn func(K, V) []KeyValue[K2, V2], opts ...Option) KStream[K2, V2] {
-	o := collect(opts)
+func FlatMap[K, V, K2, V2 any](s KStream[K, V], fn func(K, V) []KeyValue[K2, V2], named ...Named) KStream[K2, V2] {
+	o := collect(nameOpts(named))
 	name := s.b.nameOr(o, "KSTREAM-FLATMAP-")
 	addFn(s.b, name, s.node, func(ctx topology.ProcessorContext[K2, V2], rec topology.Record[K, V]) error {
 		for _, kv := range fn(rec.Key, rec.Value) {
@@ -227,8 +228,8 @@ func FlatMap[K, V, K2, V2 any](s KStream[K, V], fn func(K, V) []KeyValue[K2, V2]
 
 // FlatMapValues turns each record into zero or more records with the same
 // key.
-func FlatMapValues[K, V, V2 any](s KStream[K, V], fn func(V) []V2, opts ...Option) KStream[K, V2] {
-	o := collect(opts)
+func FlatMapValues[K, V, V2 any](s KStream[K, V], fn func(V) []V2, named ...Named) KStream[K, V2] {
+	o := collect(nameOpts(named))
 	name := s.b.nameOr(o, "KSTREAM-FLATMAPVALUES-")
 	addFn(s.b, name, s.node, func(ctx topology.ProcessorContext[K, V2], rec topology.Record[K, V]) error {
 		for _, v := range fn(rec.Value) {
@@ -242,11 +243,33 @@ func FlatMapValues[K, V, V2 any](s KStream[K, V], fn func(V) []V2, opts ...Optio
 		valueSerde: serdeOf[V2](s.b, o.valueSerde, nil, name, "value")}
 }
 
+// ProcessOption configures Process: Named names the node, Stores connects
+// it to stores.
+type ProcessOption interface{ processOption() option }
+
+func (n Named) processOption() option { return func(o *options) { o.name = string(n) } }
+
+type storeNames []string
+
+func (s storeNames) processOption() option {
+	return func(o *options) { o.stores = append(o.stores, s...) }
+}
+
+// Stores connects a Process operator to stores added with
+// Builder.AddStateStore (Kafka Streams' stateStoreNames).
+func Stores(names ...string) ProcessOption { return storeNames(names) }
+
 // Process runs a Processor API processor on the stream; Stores connects it
 // to stores added with Builder.AddStateStore. The processor may change
 // keys, so a later stateful operator repartitions.
-func Process[K, V, K2, V2 any](s KStream[K, V], supplier topology.ProcessorSupplier[K, V, K2, V2], opts ...Option) KStream[K2, V2] {
-	o := collect(opts)
+func Process[K, V, K2, V2 any](s KStream[K, V], supplier topology.ProcessorSupplier[K, V, K2, V2], opts ...ProcessOption) KStream[K2, V2] {
+	po := make([]option, 0, len(opts))
+	for _, p := range opts {
+		if p != nil {
+			po = append(po, p.processOption())
+		}
+	}
+	o := collect(po)
 	name := s.b.nameOr(o, "KSTREAM-PROCESSOR-")
 	topology.AddProcessor(s.b.tb, name, supplier, s.node)
 	if len(o.stores) > 0 {
@@ -271,8 +294,8 @@ type BranchedStream[K, V any] struct {
 // Split starts a split: each record goes to the first branch whose
 // predicate matches, or to the default branch, or nowhere. Named sets the
 // prefix of the branch names.
-func (s KStream[K, V]) Split(opts ...Option) *BranchedStream[K, V] {
-	o := collect(opts)
+func (s KStream[K, V]) Split(named ...Named) *BranchedStream[K, V] {
+	o := collect(nameOpts(named))
 	name := s.b.nameOr(o, "KSTREAM-BRANCH-")
 	prefix := o.name
 	if prefix == "" {

@@ -23,18 +23,18 @@ func (t KTable[K, V]) Name() string { return t.node }
 func (t KTable[K, V]) StoreName() string { return t.store }
 
 // Filter keeps the rows for which keep returns true; a row that stops
-// matching is deleted downstream (forwarded as a tombstone). StoreName
-// materialises the result.
-func (t KTable[K, V]) Filter(keep func(K, V) bool, opts ...Option) KTable[K, V] {
-	return t.filter("KTABLE-FILTER-", keep, opts)
+// matching is deleted downstream (forwarded as a tombstone). A
+// Materialized with a store name materialises the result.
+func (t KTable[K, V]) Filter(keep func(K, V) bool, materialized ...Materialized[K, V]) KTable[K, V] {
+	return t.filter("KTABLE-FILTER-", keep, configs(materialized))
 }
 
 // FilterNot drops the rows for which drop returns true.
-func (t KTable[K, V]) FilterNot(drop func(K, V) bool, opts ...Option) KTable[K, V] {
-	return t.filter("KTABLE-FILTER-", func(k K, v V) bool { return !drop(k, v) }, opts)
+func (t KTable[K, V]) FilterNot(drop func(K, V) bool, materialized ...Materialized[K, V]) KTable[K, V] {
+	return t.filter("KTABLE-FILTER-", func(k K, v V) bool { return !drop(k, v) }, configs(materialized))
 }
 
-func (t KTable[K, V]) filter(prefix string, keep func(K, V) bool, opts []Option) KTable[K, V] {
+func (t KTable[K, V]) filter(prefix string, keep func(K, V) bool, opts []option) KTable[K, V] {
 	return tableMap(t, prefix, t.valueSerde, opts, func(k K, c Change[V]) (Change[V], bool) {
 		c.HasNew = c.HasNew && keep(k, c.New)
 		c.HasOld = c.HasOld && keep(k, c.Old)
@@ -42,10 +42,10 @@ func (t KTable[K, V]) filter(prefix string, keep func(K, V) bool, opts []Option)
 	})
 }
 
-// MapValuesTable maps each row's value. StoreName materialises the result
-// (then WithValueSerde is required).
-func MapValuesTable[K, V, V2 any](t KTable[K, V], fn func(V) V2, opts ...Option) KTable[K, V2] {
-	return tableMap(t, "KTABLE-MAPVALUES-", nil, opts, func(_ K, c Change[V]) (Change[V2], bool) {
+// MapValuesTable maps each row's value. A Materialized with a store name
+// materialises the result.
+func MapValuesTable[K, V, V2 any](t KTable[K, V], fn func(V) V2, materialized ...Materialized[K, V2]) KTable[K, V2] {
+	return tableMap(t, "KTABLE-MAPVALUES-", nil, configs(materialized), func(_ K, c Change[V]) (Change[V2], bool) {
 		var out Change[V2]
 		if out.HasNew = c.HasNew; c.HasNew {
 			out.New = fn(c.New)
@@ -57,9 +57,9 @@ func MapValuesTable[K, V, V2 any](t KTable[K, V], fn func(V) V2, opts ...Option)
 	})
 }
 
-// tableMap adds a stateless table operator, materialised when StoreName is
+// tableMap adds a stateless table operator, materialised when Materialized names a store
 // given. fn returns false to forward nothing.
-func tableMap[K, V, V2 any](t KTable[K, V], prefix string, def serde.Serde[V2], opts []Option, fn func(K, Change[V]) (Change[V2], bool)) KTable[K, V2] {
+func tableMap[K, V, V2 any](t KTable[K, V], prefix string, def serde.Serde[V2], opts []option, fn func(K, Change[V]) (Change[V2], bool)) KTable[K, V2] {
 	b := t.b
 	o := collect(opts)
 	name := b.nameOr(o, prefix)
@@ -115,8 +115,8 @@ func (p *materializedMap[K, V, V2]) Close() error { return nil }
 
 // ToStream turns the table's updates into a stream; a deleted row becomes
 // a record with NullValue set (a tombstone when written to a topic).
-func (t KTable[K, V]) ToStream(opts ...Option) KStream[K, V] {
-	name := t.b.nameOr(collect(opts), "KTABLE-TOSTREAM-")
+func (t KTable[K, V]) ToStream(named ...Named) KStream[K, V] {
+	name := t.b.nameOr(collect(nameOpts(named)), "KTABLE-TOSTREAM-")
 	addFn(t.b, name, t.node, func(ctx topology.ProcessorContext[K, V], rec topology.Record[K, Change[V]]) error {
 		return ctx.Forward(topology.Record[K, V]{Key: rec.Key, Value: rec.Value.New, NullValue: !rec.Value.HasNew,
 			Timestamp: rec.Timestamp, Headers: rec.Headers})
@@ -136,13 +136,13 @@ type KGroupedTable[K, V any] struct {
 
 // GroupByTable re-groups a table by a new key and value. Every update is
 // sent through a repartition topic as a subtraction of the old row (under
-// its old new-key) and an addition of the new one. WithKeySerde and
-// WithValueSerde give the serdes of the new key and value.
-func GroupByTable[K, V, K2, V2 any](t KTable[K, V], fn func(K, V) (K2, V2), opts ...Option) KGroupedTable[K2, V2] {
+// its old new-key) and an addition of the new one. Grouped gives the
+// serdes of the new key and value.
+func GroupByTable[K, V, K2, V2 any](t KTable[K, V], fn func(K, V) (K2, V2), grouped ...Grouped[K2, V2]) KGroupedTable[K2, V2] {
 	return GroupByTableOrDrop(t, func(k K, v V) (K2, V2, bool) {
 		k2, v2 := fn(k, v)
 		return k2, v2, true
-	}, opts...)
+	}, grouped...)
 }
 
 // GroupByTableOrDrop is GroupByTable with a mapper that may give no pair
@@ -150,9 +150,9 @@ func GroupByTable[K, V, K2, V2 any](t KTable[K, V], fn func(K, V) (K2, V2), opts
 // Streams' mapper maps to a null key. Such rows are dropped and counted
 // under "null-key"; a row that moves into or out of no group is only
 // added or only subtracted.
-func GroupByTableOrDrop[K, V, K2, V2 any](t KTable[K, V], fn func(K, V) (K2, V2, bool), opts ...Option) KGroupedTable[K2, V2] {
+func GroupByTableOrDrop[K, V, K2, V2 any](t KTable[K, V], fn func(K, V) (K2, V2, bool), grouped ...Grouped[K2, V2]) KGroupedTable[K2, V2] {
 	b := t.b
-	o := collect(opts)
+	o := collect(configs(grouped))
 	name := b.newName("KTABLE-SELECT-")
 	addFn(b, name, t.node, func(ctx topology.ProcessorContext[K2, Change[V2]], rec topology.Record[K, Change[V]]) error {
 		// Old first, as Kafka Streams does, so that an update that keeps
@@ -182,29 +182,30 @@ func GroupByTableOrDrop[K, V, K2, V2 any](t KTable[K, V], fn func(K, V) (K2, V2,
 }
 
 // CountTable counts the rows per new key.
-func CountTable[K, V any](g KGroupedTable[K, V], opts ...Option) KTable[K, int64] {
-	return tableAggregate(g, "KTABLE-AGGREGATE-", serde.Int64(), opts,
+func CountTable[K, V any](g KGroupedTable[K, V], materialized ...Materialized[K, int64]) KTable[K, int64] {
+	return tableAggregate(g, "KTABLE-AGGREGATE-", serde.Int64(), configs(materialized),
 		countStep[K, V],
 		func(_ K, _ V, agg int64) int64 { return agg - 1 }, func() int64 { return 0 })
 }
 
 // ReduceTable combines the rows per new key with adder, and takes rows
 // that left the group out with subtractor.
-func ReduceTable[K, V any](g KGroupedTable[K, V], adder, subtractor func(agg, v V) V, opts ...Option) KTable[K, V] {
-	return tableAggregate(g, "KTABLE-REDUCE-", g.valueSerde, opts,
+func ReduceTable[K, V any](g KGroupedTable[K, V], adder, subtractor func(agg, v V) V, materialized ...Materialized[K, V]) KTable[K, V] {
+	return tableAggregate(g, "KTABLE-REDUCE-", g.valueSerde, configs(materialized),
 		reduceStep[K](adder),
 		func(_ K, v V, agg V) V { return subtractor(agg, v) }, nil)
 }
 
 // AggregateTable folds the rows per new key into an aggregate, starting
 // from init(), with adder for rows that join the group and subtractor for
-// rows that leave it. The aggregate's serde comes from WithValueSerde.
-func AggregateTable[K, V, VA any](g KGroupedTable[K, V], init func() VA, adder, subtractor func(K, V, VA) VA, opts ...Option) KTable[K, VA] {
-	return tableAggregate(g, "KTABLE-AGGREGATE-", nil, opts,
+// rows that leave it. The aggregate's serde comes from Materialized or
+// the builder's defaults.
+func AggregateTable[K, V, VA any](g KGroupedTable[K, V], init func() VA, adder, subtractor func(K, V, VA) VA, materialized ...Materialized[K, VA]) KTable[K, VA] {
+	return tableAggregate(g, "KTABLE-AGGREGATE-", nil, configs(materialized),
 		func(k K, v V, agg VA, _ bool) VA { return adder(k, v, agg) }, subtractor, init)
 }
 
-func tableAggregate[K, V, VA any](g KGroupedTable[K, V], prefix string, def serde.Serde[VA], opts []Option,
+func tableAggregate[K, V, VA any](g KGroupedTable[K, V], prefix string, def serde.Serde[VA], opts []option,
 	add func(K, V, VA, bool) VA, sub func(K, V, VA) VA, init func() VA) KTable[K, VA] {
 	b := g.b
 	o := collect(opts)

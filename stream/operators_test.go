@@ -69,16 +69,15 @@ func toS(v any) string {
 
 func TestStatelessOperators(t *testing.T) {
 	b := stream.NewBuilder()
-	s := stream.Stream(b, "in", serde.String(), serde.String())
+	s := stream.Stream(b, "in", stream.ConsumedWith(serde.String(), serde.String()))
 	var peeked, each []string
 	kept := s.Filter(func(_, v string) bool { return v != "" }).FilterNot(func(k, _ string) bool { return k == "drop" }).
 		Peek(func(k, _ string) { peeked = append(peeked, k) })
-	upper := stream.MapValues(kept, strings.ToUpper, stream.WithValueSerde(serde.String()))
+	upper := stream.MapValues(kept, strings.ToUpper)
 	upper.To("upper")
-	lengths := stream.MapValuesWithKey(kept, func(k, v string) int64 { return int64(len(k) + len(v)) }, stream.WithValueSerde(serde.Int64()))
+	lengths := stream.MapValuesWithKey(kept, func(k, v string) int64 { return int64(len(k) + len(v)) })
 	lengths.To("lengths")
-	swapped := stream.Map(kept, func(k, v string) (string, string) { return v, k },
-		stream.WithKeySerde(serde.String()), stream.WithValueSerde(serde.String()))
+	swapped := stream.Map(kept, func(k, v string) (string, string) { return v, k })
 	swapped.To("swapped")
 	chars := stream.FlatMap(kept, func(k, v string) []stream.KeyValue[string, int64] {
 		var out []stream.KeyValue[string, int64]
@@ -86,9 +85,9 @@ func TestStatelessOperators(t *testing.T) {
 			out = append(out, stream.Pair(k+string(c), int64(i)))
 		}
 		return out
-	}, stream.WithKeySerde(serde.String()), stream.WithValueSerde(serde.Int64()))
+	})
 	chars.To("chars")
-	stream.SelectKey(kept, func(k, v string) string { return k + "/" + v }, stream.WithKeySerde(serde.String())).To("rekeyed")
+	stream.SelectKey(kept, func(k, v string) string { return k + "/" + v }).To("rekeyed")
 	kept.Foreach(func(k, v string) { each = append(each, k+v) })
 	kept.ToFunc(func(k, _ string) string { return "dyn-" + k })
 
@@ -117,7 +116,7 @@ func TestStatelessOperators(t *testing.T) {
 
 func TestSplitMergeRepartition(t *testing.T) {
 	b := stream.NewBuilder()
-	s := stream.Stream(b, "in", serde.String(), serde.Int64())
+	s := stream.Stream(b, "in", stream.ConsumedWith(serde.String(), serde.Int64()))
 	br := s.Split(stream.Named("num-")).
 		Branch(func(_ string, v int64) bool { return v < 0 }, "neg").
 		Branch(func(_ string, v int64) bool { return v == 0 }, "zero").
@@ -127,9 +126,9 @@ func TestSplitMergeRepartition(t *testing.T) {
 	}
 	br["num-neg"].To("neg")
 	br["num-pos"].To("pos")
-	other := stream.Stream(b, "in2", serde.String(), serde.Int64())
+	other := stream.Stream(b, "in2", stream.ConsumedWith(serde.String(), serde.Int64()))
 	merged := br["num-zero"].Merge(other)
-	merged.Repartition(stream.Named("through"), stream.Partitions(3)).To("merged")
+	merged.Repartition(stream.RepartitionedAs[string, int64]("through").WithNumberOfPartitions(3)).To("merged")
 
 	topo, err := b.Build()
 	if err != nil {
@@ -163,13 +162,13 @@ func TestSplitMergeRepartition(t *testing.T) {
 
 func TestGroupByKeyAggregations(t *testing.T) {
 	b := stream.NewBuilder()
-	s := stream.Stream(b, "in", serde.String(), serde.Int64())
+	s := stream.Stream(b, "in", stream.ConsumedWith(serde.String(), serde.Int64()))
 	g := stream.GroupByKey(s)
-	stream.Count(g, stream.StoreName("count")).ToStream().To("count")
-	stream.Reduce(g, func(a, v int64) int64 { return a + v }, stream.StoreName("sum")).ToStream().To("sum")
+	stream.Count(g, stream.MaterializedAs[string, int64]("count")).ToStream().To("count")
+	stream.Reduce(g, func(a, v int64) int64 { return a + v }, stream.MaterializedAs[string, int64]("sum")).ToStream().To("sum")
 	stream.Aggregate(g, func() string { return "" }, func(_ string, v int64, agg string) string {
 		return agg + strconv.FormatInt(v, 10) + ","
-	}, stream.StoreName("concat"), stream.WithValueSerde(serde.String()), stream.InMemory()).ToStream().To("concat")
+	}, stream.MaterializedAs[string, string]("concat").WithEngine(state.InMemory)).ToStream().To("concat")
 
 	topo, err := b.Build()
 	if err != nil {
@@ -214,11 +213,10 @@ func TestGroupByKeyAggregations(t *testing.T) {
 
 func TestKTableUpdatesAndDeletes(t *testing.T) {
 	b := stream.NewBuilder()
-	tbl := stream.Table(b, "users", serde.String(), serde.String(), stream.StoreName("users-store"))
+	tbl := stream.Table(b, "users", stream.ConsumedWith(serde.String(), serde.String()), stream.MaterializedAs[string, string]("users-store"))
 	tbl.ToStream().To("changes")
 	tbl.Filter(func(_, v string) bool { return strings.HasPrefix(v, "x") }).ToStream().To("xs")
-	stream.MapValuesTable(tbl, func(v string) int64 { return int64(len(v)) },
-		stream.StoreName("lengths"), stream.WithValueSerde(serde.Int64())).ToStream().To("lengths")
+	stream.MapValuesTable(tbl, func(v string) int64 { return int64(len(v)) }, stream.MaterializedAs[string, int64]("lengths")).ToStream().To("lengths")
 
 	d := newDriver(t, b)
 	in := topologytest.CreateInputTopic(d, "users", serde.String(), serde.String())
@@ -258,14 +256,12 @@ func TestKTableUpdatesAndDeletes(t *testing.T) {
 func TestKTableRegroupWithSubtraction(t *testing.T) {
 	// user -> region; count users per region, and sum name lengths per region.
 	b := stream.NewBuilder()
-	users := stream.Table(b, "user-regions", serde.String(), serde.String())
-	byRegion := stream.GroupByTable(users, func(user, region string) (string, string) { return region, user },
-		stream.WithKeySerde(serde.String()), stream.WithValueSerde(serde.String()))
-	stream.CountTable(byRegion, stream.StoreName("region-counts")).ToStream().To("counts")
+	users := stream.Table(b, "user-regions", stream.ConsumedWith(serde.String(), serde.String()))
+	byRegion := stream.GroupByTable(users, func(user, region string) (string, string) { return region, user })
+	stream.CountTable(byRegion, stream.MaterializedAs[string, int64]("region-counts")).ToStream().To("counts")
 	stream.AggregateTable(byRegion, func() int64 { return 0 },
 		func(_ string, u string, agg int64) int64 { return agg + int64(len(u)) },
-		func(_ string, u string, agg int64) int64 { return agg - int64(len(u)) },
-		stream.StoreName("region-lengths"), stream.WithValueSerde(serde.Int64())).ToStream().To("lengths")
+		func(_ string, u string, agg int64) int64 { return agg - int64(len(u)) }, stream.MaterializedAs[string, int64]("region-lengths")).ToStream().To("lengths")
 	stream.ReduceTable(byRegion, func(a, v string) string { return a + "+" + v },
 		func(a, v string) string {
 			var kept []string
@@ -275,7 +271,7 @@ func TestKTableRegroupWithSubtraction(t *testing.T) {
 				}
 			}
 			return strings.Join(kept, "+")
-		}, stream.StoreName("region-users")).ToStream().To("members")
+		}, stream.MaterializedAs[string, string]("region-users")).ToStream().To("members")
 
 	d := newDriver(t, b)
 	in := topologytest.CreateInputTopic(d, "user-regions", serde.String(), serde.String())
@@ -345,9 +341,9 @@ func (p *dedupe) Close() error { return nil }
 func TestProcessWithStoreAndPunctuators(t *testing.T) {
 	b := stream.NewBuilder()
 	b.AddStateStore(state.Spec{Name: "seen", Engine: state.InMemory})
-	s := stream.Stream(b, "in", serde.String(), serde.String())
+	s := stream.Stream(b, "in", stream.ConsumedWith(serde.String(), serde.String()))
 	stream.Process(s, func() topology.Processor[string, string, string, string] { return &dedupe{} },
-		stream.Stores("seen"), stream.WithKeySerde(serde.String()), stream.WithValueSerde(serde.String())).To("out")
+		stream.Stores("seen")).To("out")
 	d := newDriver(t, b, topologytest.StartTime(time.UnixMilli(1_000_000)))
 	in := topologytest.CreateInputTopic(d, "in", serde.String(), serde.String())
 	out := topologytest.CreateOutputTopic(d, "out", serde.String(), serde.String())
@@ -379,29 +375,25 @@ func TestValidationErrors(t *testing.T) {
 		says  string
 	}{
 		{"sink without topic", func(b *stream.Builder) {
-			stream.Stream(b, "in", serde.String(), serde.String()).To("")
+			stream.Stream(b, "in", stream.ConsumedWith(serde.String(), serde.String())).To("")
 		}, topology.ErrMissingTopic, "KSTREAM-SINK-0000000001"},
 		{"duplicate name", func(b *stream.Builder) {
-			s := stream.Stream(b, "in", serde.String(), serde.String())
+			s := stream.Stream(b, "in", stream.ConsumedWith(serde.String(), serde.String()))
 			s.Filter(func(string, string) bool { return true }, stream.Named("f"))
 			s.Filter(func(string, string) bool { return true }, stream.Named("f"))
 		}, topology.ErrDuplicateName, `"f"`},
 		{"missing serde at sink", func(b *stream.Builder) {
-			s := stream.Stream(b, "in", serde.String(), serde.String())
-			stream.MapValues(s, func(v string) int64 { return 1 }, stream.Named("to-int")).To("out", stream.Named("sink"))
+			s := stream.Stream(b, "in", stream.ConsumedWith(serde.String(), serde.String()))
+			stream.MapValues(s, func(v string) point { return point{} }, stream.Named("to-point")).To("out", stream.ProducedAs[string, point]("sink"))
 		}, topology.ErrMissingSerde, `"sink" needs a value serde`},
 		{"missing serde for repartition", func(b *stream.Builder) {
-			s := stream.Stream(b, "in", serde.String(), serde.String())
-			stream.Count(stream.GroupByKey(stream.SelectKey(s, func(k, v string) int64 { return 1 })), stream.StoreName("c"))
-		}, topology.ErrMissingSerde, "repartition topic c-repartition"},
+			s := stream.Stream(b, "in", stream.ConsumedWith(serde.String(), serde.String()))
+			stream.Count(stream.GroupByKey(stream.SelectKey(s, func(k, v string) point { return point{} })), stream.MaterializedAs[point, int64]("c"))
+		}, topology.ErrMissingSerde, "no serde for stream_test.point"},
 		{"store used but never added", func(b *stream.Builder) {
-			s := stream.Stream(b, "in", serde.String(), serde.String())
+			s := stream.Stream(b, "in", stream.ConsumedWith(serde.String(), serde.String()))
 			stream.Process(s, func() topology.Processor[string, string, string, string] { return &dedupe{} }, stream.Stores("nope"))
 		}, topology.ErrUnknownStore, `"nope"`},
-		{"serde of the wrong type", func(b *stream.Builder) {
-			s := stream.Stream(b, "in", serde.String(), serde.String())
-			s.To("out", stream.WithValueSerde(serde.Int64()))
-		}, topology.ErrTypeMismatch, "serde.Serde[string]"},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
@@ -410,6 +402,11 @@ func TestValidationErrors(t *testing.T) {
 			_, err := b.Build()
 			if !errors.Is(err, c.want) || !strings.Contains(err.Error(), c.says) {
 				t.Fatalf("err = %v, want %v mentioning %s", err, c.want, c.says)
+			}
+			// One error per cause: a missing serde is not repeated by
+			// every operator downstream that lacks it too.
+			if n := len(strings.Split(err.Error(), "\n")); n != 1 {
+				t.Errorf("%d errors, want 1:\n%v", n, err)
 			}
 		})
 	}
@@ -433,3 +430,6 @@ func TestCycleIsRejected(t *testing.T) {
 		t.Fatalf("err = %v", err)
 	}
 }
+
+// point is a type with no default serde.
+type point struct{ X, Y int }

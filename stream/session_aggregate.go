@@ -14,8 +14,17 @@ import (
 
 // SessionWindowedKStream is a grouped stream cut into session windows.
 type SessionWindowedKStream[K, V any] struct {
-	g KGroupedStream[K, V]
-	w SessionWindows
+	g    KGroupedStream[K, V]
+	w    SessionWindows
+	emit Emit
+}
+
+// EmitStrategy sets when the aggregation forwards its results (Kafka
+// Streams' SessionWindowedKStream.emitStrategy); the default is
+// OnWindowUpdate.
+func (ws SessionWindowedKStream[K, V]) EmitStrategy(e Emit) SessionWindowedKStream[K, V] {
+	ws.emit = e
+	return ws
 }
 
 // SessionWindowedBy cuts a grouped stream into session windows.
@@ -27,28 +36,29 @@ func SessionWindowedBy[K, V any](g KGroupedStream[K, V], w SessionWindows) Sessi
 // merges sessions, the merged-away sessions are deleted downstream
 // (forwarded as tombstones) before the merged session is forwarded. The
 // key serde of the result is SessionWindowedSerde(key serde).
-func CountSessions[K, V any](ws SessionWindowedKStream[K, V], opts ...Option) KTable[Windowed[K], int64] {
-	return sessionAggregate(ws, "KSTREAM-AGGREGATE-", serde.Int64(), opts, func() int64 { return 0 },
+func CountSessions[K, V any](ws SessionWindowedKStream[K, V], materialized ...Materialized[K, int64]) KTable[Windowed[K], int64] {
+	return sessionAggregate(ws, "KSTREAM-AGGREGATE-", serde.Int64(), emitOpts(configs(materialized), ws.emit), func() int64 { return 0 },
 		func(_ K, _ V, agg int64) int64 { return agg + 1 },
 		func(_ K, a, b int64) int64 { return a + b })
 }
 
 // ReduceSessions combines the values per key and session; merging two
 // sessions combines their aggregates with fn too.
-func ReduceSessions[K, V any](ws SessionWindowedKStream[K, V], fn func(agg, v V) V, opts ...Option) KTable[Windowed[K], V] {
-	return sessionAggregateWith(ws, "KSTREAM-REDUCE-", ws.g.s.valueSerde, opts, nil,
+func ReduceSessions[K, V any](ws SessionWindowedKStream[K, V], fn func(agg, v V) V, materialized ...Materialized[K, V]) KTable[Windowed[K], V] {
+	return sessionAggregateWith(ws, "KSTREAM-REDUCE-", ws.g.s.valueSerde, emitOpts(configs(materialized), ws.emit), nil,
 		reduceStep[K](fn),
 		func(_ K, a, b V) V { return fn(a, b) })
 }
 
 // AggregateSessions folds the values per key and session into an aggregate
 // starting from init(); merger combines the aggregates of two sessions a
-// record bridges. WithValueSerde gives the aggregate's serde.
-func AggregateSessions[K, V, VA any](ws SessionWindowedKStream[K, V], init func() VA, fn func(K, V, VA) VA, merger func(K, VA, VA) VA, opts ...Option) KTable[Windowed[K], VA] {
-	return sessionAggregate(ws, "KSTREAM-AGGREGATE-", nil, opts, init, fn, merger)
+// record bridges. Materialized (or the builder's defaults) gives the
+// aggregate's serde.
+func AggregateSessions[K, V, VA any](ws SessionWindowedKStream[K, V], init func() VA, fn func(K, V, VA) VA, merger func(K, VA, VA) VA, materialized ...Materialized[K, VA]) KTable[Windowed[K], VA] {
+	return sessionAggregate(ws, "KSTREAM-AGGREGATE-", nil, emitOpts(configs(materialized), ws.emit), init, fn, merger)
 }
 
-func sessionAggregate[K, V, VA any](ws SessionWindowedKStream[K, V], prefix string, def serde.Serde[VA], opts []Option,
+func sessionAggregate[K, V, VA any](ws SessionWindowedKStream[K, V], prefix string, def serde.Serde[VA], opts []option,
 	init func() VA, fn func(K, V, VA) VA, merger func(K, VA, VA) VA) KTable[Windowed[K], VA] {
 	if init == nil || fn == nil {
 		ws.g.s.b.problem(topologyInvalid("session aggregation needs an initializer and an aggregator"))
@@ -60,7 +70,7 @@ func sessionAggregate[K, V, VA any](ws SessionWindowedKStream[K, V], prefix stri
 
 // sessionAggregateWith builds the aggregation; a nil init means reduce:
 // the first value starts the aggregate (fn is told whether it had one).
-func sessionAggregateWith[K, V, VA any](ws SessionWindowedKStream[K, V], prefix string, def serde.Serde[VA], opts []Option,
+func sessionAggregateWith[K, V, VA any](ws SessionWindowedKStream[K, V], prefix string, def serde.Serde[VA], opts []option,
 	init func() VA, fn func(K, V, VA, bool) VA, merger func(K, VA, VA) VA) KTable[Windowed[K], VA] {
 	g := ws.g
 	b := g.s.b

@@ -27,9 +27,8 @@ import (
 
 func sessionFinalCounts(t *testing.T, opts ...topologytest.Option) (*topologytest.InputTopic[string, string], *topologytest.OutputTopic[stream.Windowed[string], int64], *topologytest.Driver) {
 	b := stream.NewBuilder()
-	s := stream.Stream(b, "in", serde.String(), serde.String())
-	stream.CountSessions(stream.SessionWindowedBy(stream.GroupByKey(s), stream.SessionWindowsWithGap(10*ms, 5*ms)),
-		stream.EmitStrategy(stream.OnWindowClose), stream.StoreName("sessions")).ToStream().To("out")
+	s := stream.Stream(b, "in", stream.ConsumedWith(serde.String(), serde.String()))
+	stream.CountSessions(stream.SessionWindowedBy(stream.GroupByKey(s), stream.SessionWindowsWithGap(10*ms, 5*ms)).EmitStrategy(stream.OnWindowClose), stream.MaterializedAs[string, int64]("sessions")).ToStream().To("out")
 	if len(opts) == 0 {
 		opts = []topologytest.Option{topologytest.StoreOpener(openStores)}
 	}
@@ -108,9 +107,8 @@ func TestEmitOnWindowCloseSessionsKeepsHeadersOfTheClosingRecord(t *testing.T) {
 func TestEmitOnWindowCloseSessionsMatchesLastUpdates(t *testing.T) {
 	run := func(emit stream.Emit) map[string]string {
 		b := stream.NewBuilder()
-		s := stream.Stream(b, "in", serde.String(), serde.String())
-		stream.CountSessions(stream.SessionWindowedBy(stream.GroupByKey(s), stream.SessionWindowsWithGap(10*ms, 5*ms)),
-			stream.EmitStrategy(emit)).ToStream().To("out")
+		s := stream.Stream(b, "in", stream.ConsumedWith(serde.String(), serde.String()))
+		stream.CountSessions(stream.SessionWindowedBy(stream.GroupByKey(s), stream.SessionWindowsWithGap(10*ms, 5*ms)).EmitStrategy(emit)).ToStream().To("out")
 		d := newDriver(t, b, topologytest.StoreOpener(openStores))
 		in := topologytest.CreateInputTopic(d, "in", serde.String(), serde.String())
 		out := topologytest.CreateOutputTopic(d, "out", stream.SessionWindowedSerde(serde.String()), serde.Int64())

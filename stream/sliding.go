@@ -39,8 +39,17 @@ func (w SlidingWindows) validate() error {
 
 // SlidingWindowedKStream is a grouped stream cut into sliding windows.
 type SlidingWindowedKStream[K, V any] struct {
-	g KGroupedStream[K, V]
-	w SlidingWindows
+	g    KGroupedStream[K, V]
+	w    SlidingWindows
+	emit Emit
+}
+
+// EmitStrategy sets when the aggregation forwards its results (Kafka
+// Streams' SlidingWindowedKStream.emitStrategy); the default is
+// OnWindowUpdate.
+func (ws SlidingWindowedKStream[K, V]) EmitStrategy(e Emit) SlidingWindowedKStream[K, V] {
+	ws.emit = e
+	return ws
 }
 
 // SlidingWindowedBy cuts a grouped stream into sliding windows.
@@ -50,21 +59,21 @@ func SlidingWindowedBy[K, V any](g KGroupedStream[K, V], w SlidingWindows) Slidi
 
 // CountSliding counts the records per key and sliding window. The key
 // serde of the result is WindowedSerde(key serde, time difference).
-func CountSliding[K, V any](ws SlidingWindowedKStream[K, V], opts ...Option) KTable[Windowed[K], int64] {
-	return slidingAggregate(ws, "KSTREAM-AGGREGATE-", serde.Int64(), opts,
+func CountSliding[K, V any](ws SlidingWindowedKStream[K, V], materialized ...Materialized[K, int64]) KTable[Windowed[K], int64] {
+	return slidingAggregate(ws, "KSTREAM-AGGREGATE-", serde.Int64(), emitOpts(configs(materialized), ws.emit),
 		countStep[K, V])
 }
 
 // ReduceSliding combines the values per key and sliding window.
-func ReduceSliding[K, V any](ws SlidingWindowedKStream[K, V], fn func(agg, v V) V, opts ...Option) KTable[Windowed[K], V] {
-	return slidingAggregate(ws, "KSTREAM-REDUCE-", ws.g.s.valueSerde, opts, reduceStep[K](fn))
+func ReduceSliding[K, V any](ws SlidingWindowedKStream[K, V], fn func(agg, v V) V, materialized ...Materialized[K, V]) KTable[Windowed[K], V] {
+	return slidingAggregate(ws, "KSTREAM-REDUCE-", ws.g.s.valueSerde, emitOpts(configs(materialized), ws.emit), reduceStep[K](fn))
 }
 
 // AggregateSliding folds the values per key and sliding window into an
-// aggregate starting from init(); WithValueSerde gives its serde. A
+// aggregate starting from init(); Materialized (or the builder's defaults) gives its serde. A
 // window's aggregate folds its records in timestamp order.
-func AggregateSliding[K, V, VA any](ws SlidingWindowedKStream[K, V], init func() VA, fn func(K, V, VA) VA, opts ...Option) KTable[Windowed[K], VA] {
-	return slidingAggregate(ws, "KSTREAM-AGGREGATE-", nil, opts, aggregateStep(init, fn))
+func AggregateSliding[K, V, VA any](ws SlidingWindowedKStream[K, V], init func() VA, fn func(K, V, VA) VA, materialized ...Materialized[K, VA]) KTable[Windowed[K], VA] {
+	return slidingAggregate(ws, "KSTREAM-AGGREGATE-", nil, emitOpts(configs(materialized), ws.emit), aggregateStep(init, fn))
 }
 
 // slidingAggregate keeps only the windows' aggregates, each with the
@@ -76,7 +85,7 @@ func AggregateSliding[K, V, VA any](ws SlidingWindowedKStream[K, V], init func()
 // latest window holding it, before it was added), and the right window of
 // the record before it. A record whose windows have all closed leaves no
 // trace.
-func slidingAggregate[K, V, VA any](ws SlidingWindowedKStream[K, V], prefix string, def serde.Serde[VA], opts []Option, step func(K, V, VA, bool) VA) KTable[Windowed[K], VA] {
+func slidingAggregate[K, V, VA any](ws SlidingWindowedKStream[K, V], prefix string, def serde.Serde[VA], opts []option, step func(K, V, VA, bool) VA) KTable[Windowed[K], VA] {
 	g := ws.g
 	b := g.s.b
 	o := collect(opts)

@@ -45,6 +45,19 @@ type Suppressed struct {
 	final  bool
 	limit  time.Duration
 	buffer BufferConfig
+	name   string
+	engine state.Engine
+}
+
+// WithName names the suppression node; its buffer store is
+// "<name>-store" (Kafka Streams' Suppressed.withName).
+func (s Suppressed) WithName(name string) Suppressed { s.name = name; return s }
+
+// WithEngine puts the buffer store on an engine (default: RocksDB).
+func (s Suppressed) WithEngine(e state.Engine) Suppressed { s.engine = e; return s }
+
+func (s Suppressed) option() option {
+	return func(o *options) { o.name, o.engine = s.name, s.engine }
 }
 
 // UntilWindowCloses emits exactly one result per window of a windowed
@@ -69,15 +82,16 @@ func (w Windowed[K]) windowEnd() int64 { return w.End }
 
 // Suppress holds back the table's updates as s says. The buffer is Kafka
 // Streams' in-memory time-ordered buffer, logged to its own changelog
-// (StoreName names it) at every commit and rebuilt from it on restart; it
-// is kept in memory whatever engine the options name. Tombstones are
-// buffered too; for final results a buffered tombstone is dropped at
-// emission (a window that never emitted needs no deletion). An emitted
-// update carries the timestamp and headers of the latest update buffered
-// for its key, and that update's old value.
-func (t KTable[K, V]) Suppress(s Suppressed, opts ...Option) KTable[K, V] {
+// (Suppressed.WithName names the operator and its store "<name>-store")
+// at every commit and rebuilt from it on restart; it is kept in memory
+// whatever engine Suppressed names. Tombstones are buffered too; for final
+// results a buffered tombstone is dropped at emission (a window that never
+// emitted needs no deletion). An emitted update carries the timestamp and
+// headers of the latest update buffered for its key, and that update's
+// old value.
+func (t KTable[K, V]) Suppress(s Suppressed) KTable[K, V] {
 	b := t.b
-	o := collect(opts)
+	o := collect([]option{s.option()})
 	name := b.nameOr(o, "KTABLE-SUPPRESS-")
 	store := o.storeName
 	if store == "" {

@@ -20,10 +20,10 @@ import (
 
 func finalCounts(buf stream.BufferConfig) *stream.Builder {
 	b := stream.NewBuilder()
-	s := stream.Stream(b, "in", serde.String(), serde.String())
+	s := stream.Stream(b, "in", stream.ConsumedWith(serde.String(), serde.String()))
 	w := stream.TumblingWindows(10*ms, 5*ms)
-	counts := stream.CountWindowed(stream.WindowedBy(stream.GroupByKey(s), w), stream.StoreName("counts"))
-	counts.Suppress(stream.UntilWindowCloses(buf), stream.StoreName("final")).ToStream().To("out")
+	counts := stream.CountWindowed(stream.WindowedBy(stream.GroupByKey(s), w), stream.MaterializedAs[string, int64]("counts"))
+	counts.Suppress(stream.UntilWindowCloses(buf).WithName("final")).ToStream().To("out")
 	return b
 }
 
@@ -109,7 +109,7 @@ func (keepOpenWindow) Close() error { return nil }
 
 func TestSuppressEmitsLatestTimestampAndHeaders(t *testing.T) {
 	b := stream.NewBuilder()
-	tbl := stream.Table(b, "in", serde.String(), serde.String(), stream.StoreName("t"), stream.WithCaching(false))
+	tbl := stream.Table(b, "in", stream.ConsumedWith(serde.String(), serde.String()), stream.MaterializedAs[string, string]("t").WithCachingDisabled())
 	tbl.Suppress(stream.UntilTimeLimit(10*ms, stream.BufferConfig{})).ToStream().To("out")
 	d := newDriver(t, b, topologytest.StoreOpener(openStores))
 	in := topologytest.CreateInputTopic(d, "in", serde.String(), serde.String())
@@ -148,7 +148,7 @@ func TestSuppressMaxBytesCountsAsKafkaStreams(t *testing.T) {
 		fits     bool
 	}{{64, true}, {63, false}} {
 		b := stream.NewBuilder()
-		tbl := stream.Table(b, "in", serde.String(), serde.String(), stream.StoreName("t"), stream.WithCaching(false))
+		tbl := stream.Table(b, "in", stream.ConsumedWith(serde.String(), serde.String()), stream.MaterializedAs[string, string]("t").WithCachingDisabled())
 		tbl.Suppress(stream.UntilTimeLimit(time.Hour, stream.BufferConfig{MaxBytes: tc.maxBytes})).ToStream().To("out")
 		d := newDriver(t, b, topologytest.StoreOpener(openStores))
 		in := topologytest.CreateInputTopic(d, "in", serde.String(), serde.String())
@@ -173,7 +173,7 @@ func TestSuppressBufferFullShutsDown(t *testing.T) {
 
 func TestSuppressUntilTimeLimitRateLimits(t *testing.T) {
 	b := stream.NewBuilder()
-	tbl := stream.Table(b, "in", serde.String(), serde.String(), stream.StoreName("t"), stream.WithCaching(false))
+	tbl := stream.Table(b, "in", stream.ConsumedWith(serde.String(), serde.String()), stream.MaterializedAs[string, string]("t").WithCachingDisabled())
 	tbl.Suppress(stream.UntilTimeLimit(10*ms, stream.BufferConfig{MaxRecords: 2, WhenFull: stream.EmitEarlyWhenFull})).
 		ToStream().To("out")
 	d := newDriver(t, b, topologytest.StoreOpener(openStores))
@@ -197,9 +197,9 @@ func TestSuppressUntilTimeLimitRateLimits(t *testing.T) {
 
 func TestSuppressValidation(t *testing.T) {
 	b := stream.NewBuilder()
-	tbl := stream.Table(b, "in", serde.String(), serde.String())
+	tbl := stream.Table(b, "in", stream.ConsumedWith(serde.String(), serde.String()))
 	tbl.Suppress(stream.UntilWindowCloses(stream.BufferConfig{}))
-	s := stream.Stream(b, "in2", serde.String(), serde.String())
+	s := stream.Stream(b, "in2", stream.ConsumedWith(serde.String(), serde.String()))
 	counts := stream.CountWindowed(stream.WindowedBy(stream.GroupByKey(s), stream.TumblingWindows(10*ms, 0)))
 	counts.Suppress(stream.UntilWindowCloses(stream.BufferConfig{MaxRecords: 1, WhenFull: stream.EmitEarlyWhenFull}))
 	_, err := b.Build()
@@ -215,9 +215,9 @@ func TestSuppressValidation(t *testing.T) {
 
 func TestSuppressSessionsEmitsOnlyFinalSessions(t *testing.T) {
 	b := stream.NewBuilder()
-	s := stream.Stream(b, "in", serde.String(), serde.String())
+	s := stream.Stream(b, "in", stream.ConsumedWith(serde.String(), serde.String()))
 	// Re-keyed, so the aggregation repartitions first.
-	byUser := stream.GroupBy(s, func(_, v string) string { return v }, stream.WithKeySerde(serde.String()))
+	byUser := stream.GroupBy(s, func(_, v string) string { return v })
 	sessions := stream.CountSessions(stream.SessionWindowedBy(byUser, stream.SessionWindowsWithGap(5*ms, 2*ms)))
 	sessions.Suppress(stream.UntilWindowCloses(stream.BufferConfig{})).ToStream().To("out")
 	d := newDriver(t, b)

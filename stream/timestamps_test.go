@@ -23,7 +23,7 @@ func TestTableTableJoinTimestamps(t *testing.T) {
 	}{{
 		name: "inner",
 		join: func(l, r stream.KTable[string, string]) stream.KTable[string, string] {
-			return stream.JoinTables(l, r, func(a, b string) string { return a + "-" + b }, stream.WithValueSerde(serde.String()))
+			return stream.JoinTables(l, r, func(a, b string) string { return a + "-" + b })
 		},
 		steps: func(c tableJoinCase) {
 			pipe(t, c.l, "k", "a1", 10)
@@ -35,7 +35,7 @@ func TestTableTableJoinTimestamps(t *testing.T) {
 	}, {
 		name: "left",
 		join: func(l, r stream.KTable[string, string]) stream.KTable[string, string] {
-			return stream.LeftJoinTables(l, r, func(a string, b *string) string { return a + "-" + orNull(b) }, stream.WithValueSerde(serde.String()))
+			return stream.LeftJoinTables(l, r, func(a string, b *string) string { return a + "-" + orNull(b) })
 		},
 		steps: func(c tableJoinCase) {
 			pipe(t, c.l, "k", "a1", 10)
@@ -48,7 +48,7 @@ func TestTableTableJoinTimestamps(t *testing.T) {
 	}, {
 		name: "outer",
 		join: func(l, r stream.KTable[string, string]) stream.KTable[string, string] {
-			return stream.OuterJoinTables(l, r, func(a, b *string) string { return orNull(a) + "-" + orNull(b) }, stream.WithValueSerde(serde.String()))
+			return stream.OuterJoinTables(l, r, func(a, b *string) string { return orNull(a) + "-" + orNull(b) })
 		},
 		steps: func(c tableJoinCase) {
 			pipe(t, c.l, "k", "a1", 10)
@@ -69,9 +69,8 @@ func TestTableTableJoinTimestamps(t *testing.T) {
 
 func TestTableAggregationTimestamps(t *testing.T) {
 	b := stream.NewBuilder()
-	users := stream.Table(b, "users", serde.String(), serde.String())
-	counts := stream.CountTable(stream.GroupByTable(users, func(u, region string) (string, string) { return region, u },
-		stream.WithKeySerde(serde.String()), stream.WithValueSerde(serde.String())), stream.StoreName("by-region"))
+	users := stream.Table(b, "users", stream.ConsumedWith(serde.String(), serde.String()))
+	counts := stream.CountTable(stream.GroupByTable(users, func(u, region string) (string, string) { return region, u }), stream.MaterializedAs[string, int64]("by-region"))
 	counts.ToStream().To("out")
 	d := newDriver(t, b, topologytest.StoreOpener(openStores))
 	in := topologytest.CreateInputTopic(d, "users", serde.String(), serde.String())
@@ -102,13 +101,13 @@ func TestTableAggregationTimestamps(t *testing.T) {
 
 func TestStreamAggregationTimestamps(t *testing.T) {
 	b := stream.NewBuilder()
-	s := stream.Stream(b, "in", serde.String(), serde.String())
+	s := stream.Stream(b, "in", stream.ConsumedWith(serde.String(), serde.String()))
 	g := stream.GroupByKey(s)
 	stream.Count(g).ToStream().To("count")
 	stream.Reduce(g, func(a, v string) string { return a + v }).ToStream().To("reduce")
 	// Stateless table operators and toStream keep the update's timestamp.
-	stream.MapValuesTable(stream.Count(g, stream.StoreName("c2")).Filter(func(_ string, n int64) bool { return n != 2 }),
-		func(n int64) string { return "n" + itoa(n) }, stream.StoreName("mapped"), stream.WithValueSerde(serde.String())).ToStream().To("mapped")
+	stream.MapValuesTable(stream.Count(g, stream.MaterializedAs[string, int64]("c2")).Filter(func(_ string, n int64) bool { return n != 2 }),
+		func(n int64) string { return "n" + itoa(n) }, stream.MaterializedAs[string, string]("mapped")).ToStream().To("mapped")
 	d := newDriver(t, b, topologytest.StoreOpener(openStores))
 	in := topologytest.CreateInputTopic(d, "in", serde.String(), serde.String())
 	count := topologytest.CreateOutputTopic(d, "count", serde.String(), serde.Int64())
@@ -131,10 +130,9 @@ func TestStreamAggregationTimestamps(t *testing.T) {
 
 func TestGroupByTableOrDropLeavesRowsOut(t *testing.T) {
 	b := stream.NewBuilder()
-	users := stream.Table(b, "users", serde.String(), serde.String())
+	users := stream.Table(b, "users", stream.ConsumedWith(serde.String(), serde.String()))
 	// Rows without a region belong to no group.
-	stream.CountTable(stream.GroupByTableOrDrop(users, func(u, region string) (string, string, bool) { return region, u, region != "" },
-		stream.WithKeySerde(serde.String()), stream.WithValueSerde(serde.String()))).ToStream().To("out")
+	stream.CountTable(stream.GroupByTableOrDrop(users, func(u, region string) (string, string, bool) { return region, u, region != "" })).ToStream().To("out")
 	d := newDriver(t, b, topologytest.StoreOpener(openStores))
 	in := topologytest.CreateInputTopic(d, "users", serde.String(), serde.String())
 	out := topologytest.CreateOutputTopic(d, "out", serde.String(), serde.Int64())

@@ -12,8 +12,17 @@ import (
 // TimeWindowedKStream is a grouped stream cut into time windows, ready to
 // aggregate per key and window.
 type TimeWindowedKStream[K, V any] struct {
-	g KGroupedStream[K, V]
-	w TimeWindows
+	g    KGroupedStream[K, V]
+	w    TimeWindows
+	emit Emit
+}
+
+// EmitStrategy sets when the aggregation forwards its results (Kafka
+// Streams' TimeWindowedKStream.emitStrategy); the default is
+// OnWindowUpdate.
+func (ws TimeWindowedKStream[K, V]) EmitStrategy(e Emit) TimeWindowedKStream[K, V] {
+	ws.emit = e
+	return ws
 }
 
 // WindowedBy cuts a grouped stream into tumbling or hopping time windows.
@@ -23,21 +32,22 @@ func WindowedBy[K, V any](g KGroupedStream[K, V], w TimeWindows) TimeWindowedKSt
 
 // CountWindowed counts the records per key and window. The result is a
 // windowed table whose key serde is WindowedSerde(key serde, window size).
-func CountWindowed[K, V any](ws TimeWindowedKStream[K, V], opts ...Option) KTable[Windowed[K], int64] {
-	return windowAggregate(ws, "KSTREAM-AGGREGATE-", serde.Int64(), opts,
+func CountWindowed[K, V any](ws TimeWindowedKStream[K, V], materialized ...Materialized[K, int64]) KTable[Windowed[K], int64] {
+	return windowAggregate(ws, "KSTREAM-AGGREGATE-", serde.Int64(), emitOpts(configs(materialized), ws.emit),
 		countStep[K, V])
 }
 
 // ReduceWindowed combines the values per key and window; the first value
 // of a window starts its aggregate.
-func ReduceWindowed[K, V any](ws TimeWindowedKStream[K, V], fn func(agg, v V) V, opts ...Option) KTable[Windowed[K], V] {
-	return windowAggregate(ws, "KSTREAM-REDUCE-", ws.g.s.valueSerde, opts, reduceStep[K](fn))
+func ReduceWindowed[K, V any](ws TimeWindowedKStream[K, V], fn func(agg, v V) V, materialized ...Materialized[K, V]) KTable[Windowed[K], V] {
+	return windowAggregate(ws, "KSTREAM-REDUCE-", ws.g.s.valueSerde, emitOpts(configs(materialized), ws.emit), reduceStep[K](fn))
 }
 
 // AggregateWindowed folds the values per key and window into an aggregate
-// starting from init(); WithValueSerde gives the aggregate's serde.
-func AggregateWindowed[K, V, VA any](ws TimeWindowedKStream[K, V], init func() VA, fn func(K, V, VA) VA, opts ...Option) KTable[Windowed[K], VA] {
-	return windowAggregate(ws, "KSTREAM-AGGREGATE-", nil, opts, aggregateStep(init, fn))
+// starting from init(); Materialized (or the builder's defaults) gives the
+// aggregate's serde.
+func AggregateWindowed[K, V, VA any](ws TimeWindowedKStream[K, V], init func() VA, fn func(K, V, VA) VA, materialized ...Materialized[K, VA]) KTable[Windowed[K], VA] {
+	return windowAggregate(ws, "KSTREAM-AGGREGATE-", nil, emitOpts(configs(materialized), ws.emit), aggregateStep(init, fn))
 }
 
 // windowRetention is the store's retention: at least what the windows need
@@ -67,7 +77,7 @@ func groupedParent[K, V any](g KGroupedStream[K, V], store string) string {
 	return repartitionThrough(s.b, s.node, base, s.keySerde, s.valueSerde, 0, true)
 }
 
-func windowAggregate[K, V, VA any](ws TimeWindowedKStream[K, V], prefix string, def serde.Serde[VA], opts []Option, step func(K, V, VA, bool) VA) KTable[Windowed[K], VA] {
+func windowAggregate[K, V, VA any](ws TimeWindowedKStream[K, V], prefix string, def serde.Serde[VA], opts []option, step func(K, V, VA, bool) VA) KTable[Windowed[K], VA] {
 	g := ws.g
 	b := g.s.b
 	o := collect(opts)

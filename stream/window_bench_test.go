@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/kafki/kafki/serde"
+	"github.com/kafki/kafki/state"
 	"github.com/kafki/kafki/stream"
 	"github.com/kafki/kafki/topology"
 	"github.com/kafki/kafki/topology/topologytest"
@@ -21,29 +22,28 @@ import (
 func BenchmarkWindowsAndJoins(b *testing.B) {
 	b.Run("passthrough", func(b *testing.B) {
 		bl := stream.NewBuilder()
-		stream.Stream(bl, "in", serde.String(), serde.Int64()).To("out")
+		stream.Stream(bl, "in", stream.ConsumedWith(serde.String(), serde.Int64())).To("out")
 		benchDriver(b, bl, "out", func(i int) string { return "in" })
 	})
 	b.Run("hopping-count-60s-by-10s", func(b *testing.B) {
 		bl := stream.NewBuilder()
-		s := stream.Stream(bl, "in", serde.String(), serde.Int64())
+		s := stream.Stream(bl, "in", stream.ConsumedWith(serde.String(), serde.Int64()))
 		w := stream.TumblingWindows(60*time.Second, 0).AdvanceBy(10 * time.Second)
-		stream.CountWindowed(stream.WindowedBy(stream.GroupByKey(s), w), stream.InMemory()).ToStream().To("out")
+		stream.CountWindowed(stream.WindowedBy(stream.GroupByKey(s), w), stream.Materialized[string, int64]{}.WithEngine(state.InMemory)).ToStream().To("out")
 		benchDriver(b, bl, "out", func(i int) string { return "in" })
 	})
 	b.Run("sliding-count-10s", func(b *testing.B) {
 		bl := stream.NewBuilder()
-		s := stream.Stream(bl, "in", serde.String(), serde.Int64())
+		s := stream.Stream(bl, "in", stream.ConsumedWith(serde.String(), serde.Int64()))
 		w := stream.SlidingWindowsWithTimeDifference(10*time.Second, 0)
-		stream.CountSliding(stream.SlidingWindowedBy(stream.GroupByKey(s), w), stream.InMemory()).ToStream().To("out")
+		stream.CountSliding(stream.SlidingWindowedBy(stream.GroupByKey(s), w), stream.Materialized[string, int64]{}.WithEngine(state.InMemory)).ToStream().To("out")
 		benchDriver(b, bl, "out", func(i int) string { return "in" })
 	})
 	b.Run("stream-stream-join-1s", func(b *testing.B) {
 		bl := stream.NewBuilder()
-		l := stream.Stream(bl, "left", serde.String(), serde.Int64())
-		r := stream.Stream(bl, "right", serde.String(), serde.Int64())
-		stream.Join(l, r, func(a, c int64) int64 { return a + c }, stream.JoinTimeDifference(time.Second, 0),
-			stream.WithValueSerde(serde.Int64()), stream.InMemory()).To("out")
+		l := stream.Stream(bl, "left", stream.ConsumedWith(serde.String(), serde.Int64()))
+		r := stream.Stream(bl, "right", stream.ConsumedWith(serde.String(), serde.Int64()))
+		stream.Join(l, r, func(a, c int64) int64 { return a + c }, stream.JoinTimeDifference(time.Second, 0), stream.StreamJoined[string, int64, int64]{}.WithEngine(state.InMemory)).To("out")
 		benchDriver(b, bl, "out", func(i int) string {
 			if i%2 == 0 {
 				return "left"

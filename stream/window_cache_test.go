@@ -42,11 +42,11 @@ func applyUpdates(t *testing.T, m map[string]int64, out *topologytest.OutputTopi
 // suppression downstream emits the same final results from either.
 func TestWindowedCountCaching(t *testing.T) {
 	b := stream.NewBuilder()
-	s := stream.Stream(b, "in", serde.String(), serde.String())
+	s := stream.Stream(b, "in", stream.ConsumedWith(serde.String(), serde.String()))
 	w := stream.TumblingWindows(10*ms, 0).AdvanceBy(5 * ms)
 	g := stream.WindowedBy(stream.GroupByKey(s), w)
-	cached := stream.CountWindowed(g, stream.StoreName("cached"))
-	uncached := stream.CountWindowed(g, stream.StoreName("uncached"), stream.WithCaching(false))
+	cached := stream.CountWindowed(g, stream.MaterializedAs[string, int64]("cached"))
+	uncached := stream.CountWindowed(g, stream.MaterializedAs[string, int64]("uncached").WithCachingDisabled())
 	cached.ToStream().To("out")
 	uncached.ToStream().To("direct")
 	cached.Suppress(stream.UntilWindowCloses(stream.BufferConfig{})).ToStream().To("final-cached")
@@ -107,10 +107,10 @@ func TestWindowedCountCaching(t *testing.T) {
 // Kafka Streams' caching session store. Both end with the same sessions.
 func TestSessionCountCaching(t *testing.T) {
 	b := stream.NewBuilder()
-	s := stream.Stream(b, "in", serde.String(), serde.String())
+	s := stream.Stream(b, "in", stream.ConsumedWith(serde.String(), serde.String()))
 	g := stream.SessionWindowedBy(stream.GroupByKey(s), stream.SessionWindowsWithGap(10*ms, 0))
-	stream.CountSessions(g, stream.StoreName("cached")).ToStream().To("out")
-	stream.CountSessions(g, stream.StoreName("uncached"), stream.WithCaching(false)).ToStream().To("direct")
+	stream.CountSessions(g, stream.MaterializedAs[string, int64]("cached")).ToStream().To("out")
+	stream.CountSessions(g, stream.MaterializedAs[string, int64]("uncached").WithCachingDisabled()).ToStream().To("direct")
 	d := newDriver(t, b, topologytest.ManualFlush())
 	in := topologytest.CreateInputTopic(d, "in", serde.String(), serde.String())
 	ss := stream.SessionWindowedSerde(serde.String())
@@ -149,10 +149,10 @@ func TestSessionCountCaching(t *testing.T) {
 // window once per flush and ends with the windows of the uncached one.
 func TestSlidingCountCaching(t *testing.T) {
 	b := stream.NewBuilder()
-	s := stream.Stream(b, "in", serde.String(), serde.String())
+	s := stream.Stream(b, "in", stream.ConsumedWith(serde.String(), serde.String()))
 	g := stream.SlidingWindowedBy(stream.GroupByKey(s), stream.SlidingWindowsWithTimeDifference(10*ms, 100*ms))
-	stream.CountSliding(g, stream.StoreName("cached")).ToStream().To("out")
-	stream.CountSliding(g, stream.StoreName("uncached"), stream.WithCaching(false)).ToStream().To("direct")
+	stream.CountSliding(g, stream.MaterializedAs[string, int64]("cached")).ToStream().To("out")
+	stream.CountSliding(g, stream.MaterializedAs[string, int64]("uncached").WithCachingDisabled()).ToStream().To("direct")
 	d := newDriver(t, b, topologytest.ManualFlush())
 	in := topologytest.CreateInputTopic(d, "in", serde.String(), serde.String())
 	ws := stream.WindowedSerde(serde.String(), 10*ms)

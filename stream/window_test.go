@@ -41,9 +41,9 @@ func expect(t *testing.T, what, got, want string) {
 
 func TestHoppingWindowCountEmitsToEveryWindow(t *testing.T) {
 	b := stream.NewBuilder()
-	s := stream.Stream(b, "in", serde.String(), serde.String())
+	s := stream.Stream(b, "in", stream.ConsumedWith(serde.String(), serde.String()))
 	w := stream.TumblingWindows(10*ms, 0).AdvanceBy(5 * ms)
-	counts := stream.CountWindowed(stream.WindowedBy(stream.GroupByKey(s), w), stream.StoreName("counts"))
+	counts := stream.CountWindowed(stream.WindowedBy(stream.GroupByKey(s), w), stream.MaterializedAs[string, int64]("counts"))
 	counts.ToStream().To("out")
 	d := newDriver(t, b, topologytest.StoreOpener(openStores))
 	in := topologytest.CreateInputTopic(d, "in", serde.String(), serde.String())
@@ -63,7 +63,7 @@ func TestHoppingWindowCountEmitsToEveryWindow(t *testing.T) {
 
 func TestTumblingWindowGraceAndLateRecords(t *testing.T) {
 	b := stream.NewBuilder()
-	s := stream.Stream(b, "in", serde.String(), serde.Int64())
+	s := stream.Stream(b, "in", stream.ConsumedWith(serde.String(), serde.Int64()))
 	w := stream.TumblingWindows(10*ms, 5*ms)
 	sums := stream.ReduceWindowed(stream.WindowedBy(stream.GroupByKey(s), w), func(a, v int64) int64 { return a + v })
 	sums.ToStream().To("out")
@@ -83,7 +83,7 @@ func TestTumblingWindowGraceAndLateRecords(t *testing.T) {
 
 func TestSessionWindowsMergeAndEmitTombstones(t *testing.T) {
 	b := stream.NewBuilder()
-	s := stream.Stream(b, "in", serde.String(), serde.String())
+	s := stream.Stream(b, "in", stream.ConsumedWith(serde.String(), serde.String()))
 	w := stream.SessionWindowsWithGap(5*ms, 10*ms)
 	counts := stream.CountSessions(stream.SessionWindowedBy(stream.GroupByKey(s), w))
 	counts.ToStream().To("out")
@@ -135,9 +135,9 @@ func TestWindowedSerdesRoundTrip(t *testing.T) {
 
 func TestWindowValidation(t *testing.T) {
 	b := stream.NewBuilder()
-	s := stream.Stream(b, "in", serde.String(), serde.String())
+	s := stream.Stream(b, "in", stream.ConsumedWith(serde.String(), serde.String()))
 	stream.CountWindowed(stream.WindowedBy(stream.GroupByKey(s), stream.TumblingWindows(10*ms, 0).AdvanceBy(20*ms)))
-	stream.CountWindowed(stream.WindowedBy(stream.GroupByKey(s), stream.TumblingWindows(10*ms, 0)), stream.WithRetention(5*ms))
+	stream.CountWindowed(stream.WindowedBy(stream.GroupByKey(s), stream.TumblingWindows(10*ms, 0)), stream.Materialized[string, int64]{}.WithRetention(5*ms))
 	stream.CountSessions(stream.SessionWindowedBy(stream.GroupByKey(s), stream.SessionWindowsWithGap(0, 0)))
 	_, err := b.Build()
 	if err == nil {
@@ -152,8 +152,8 @@ func TestWindowValidation(t *testing.T) {
 
 func TestTimestampExtractor(t *testing.T) {
 	b := stream.NewBuilder()
-	s := stream.Stream(b, "in", serde.String(), serde.Int64(),
-		stream.WithTimestampExtractor(func(_ string, v int64, _ int64) int64 { return v }))
+	s := stream.Stream(b, "in", stream.ConsumedWith(serde.String(), serde.Int64()).
+		WithTimestampExtractor(func(_ string, v int64, _ time.Time) time.Time { return time.UnixMilli(v) }))
 	counts := stream.CountWindowed(stream.WindowedBy(stream.GroupByKey(s), stream.TumblingWindows(10*ms, 0)))
 	counts.ToStream().To("out")
 	d := newDriver(t, b, topologytest.StoreOpener(openStores))
@@ -169,7 +169,7 @@ func TestTimestampExtractor(t *testing.T) {
 
 func TestSlidingWindowCount(t *testing.T) {
 	b := stream.NewBuilder()
-	s := stream.Stream(b, "in", serde.String(), serde.String())
+	s := stream.Stream(b, "in", stream.ConsumedWith(serde.String(), serde.String()))
 	w := stream.SlidingWindowsWithTimeDifference(10*ms, 100*ms)
 	stream.CountSliding(stream.SlidingWindowedBy(stream.GroupByKey(s), w)).ToStream().To("out")
 	d := newDriver(t, b)

@@ -208,7 +208,7 @@ func (w JoinWindows) validate() error {
 // live in their own struct so the core options stay as they are.
 type extOptions struct {
 	retention       time.Duration
-	tsExtractor     any // func(K, V, int64) int64
+	tsExtractor     any // func(K, V, time.Time) time.Time
 	otherValueSerde any
 	otherStoreName  string
 	emit            Emit
@@ -230,9 +230,9 @@ const (
 	OnWindowClose
 )
 
-// EmitStrategy sets when a tumbling, hopping, sliding or session windowed
-// aggregation forwards its results.
-func EmitStrategy(e Emit) Option { return func(o *options) { o.ext.emit = e } }
+func emitOpts(opts []option, e Emit) []option {
+	return append(opts, func(o *options) { o.ext.emit = e })
+}
 
 // finalEmitter emits the windows of a window store that have closed since
 // its last emission, for OnWindowClose. last is the close time up to which
@@ -308,44 +308,19 @@ func emitClosed[K, VA any](e *finalEmitter, ctx topology.ProcessorContext[Window
 	return nil
 }
 
-// WithRetention keeps a window or session store's data for d (default and
-// minimum: window size plus grace), so that interactive queries can read
-// older windows.
-func WithRetention(d time.Duration) Option { return func(o *options) { o.ext.retention = d } }
-
-// WithTimestampExtractor sets a source's event time from its records: fn
-// gets the key, the value (zero values for null ones) and the record's own
-// timestamp and returns the timestamp (epoch ms) that the record carries
-// downstream, for windows and joins, and that advances the task's stream
-// time, for stream-time punctuators. A negative result drops the record,
-// counted as "negative-timestamp". It applies to Stream, StreamTopics and
-// Table (see topology.AddSourceWithExtractor).
-func WithTimestampExtractor[K, V any](fn func(key K, value V, recordTimestamp int64) int64) Option {
-	return func(o *options) { o.ext.tsExtractor = fn }
-}
-
-// WithOtherValueSerde sets the value serde of the right-hand stream of a
-// stream-stream join, for its window store (default: that stream's serde).
-func WithOtherValueSerde[V any](s serde.Serde[V]) Option {
-	return func(o *options) { o.ext.otherValueSerde = s }
-}
-
-// timestampExtractor returns the extractor the source's options ask for,
+// timestampExtractor returns the extractor a source's Consumed asks for,
 // typed for topology.AddSourceWithExtractor, or nil. The source applies it
 // (rather than a node after it) so that the task's stream time, which
 // drives punctuators and the order of the task's partitions, follows the
 // extracted timestamps too.
-func timestampExtractor[K, V any](b *Builder, o *options, node string) topology.TimestampExtractor[K, V] {
-	if o.ext.tsExtractor == nil {
+func timestampExtractor[K, V any](o *options) topology.TimestampExtractor[K, V] {
+	fn, _ := o.ext.tsExtractor.(func(K, V, time.Time) time.Time)
+	if fn == nil {
 		return nil
 	}
-	fn, ok := o.ext.tsExtractor.(func(K, V, int64) int64)
-	if !ok {
-		b.problem(fmt.Errorf("%w: timestamp extractor of %q is a %T, not a func(%s, %s, int64) int64",
-			topology.ErrTypeMismatch, node, o.ext.tsExtractor, typeName[K](), typeName[V]()))
-		return nil
-	}
-	return fn
+	// A time before the epoch (the zero time.Time too) comes out
+	// negative, which the source drops.
+	return func(k K, v V, ts int64) int64 { return fn(k, v, time.UnixMilli(ts)).UnixMilli() }
 }
 
 // streamTime is the largest timestamp a processor has seen. Processors

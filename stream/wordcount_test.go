@@ -13,11 +13,9 @@ import (
 
 func wordCount(t testing.TB) *topology.Topology {
 	b := stream.NewBuilder()
-	lines := stream.Stream(b, "streams-plaintext-input", serde.String(), serde.String())
-	words := stream.FlatMapValues(lines, func(line string) []string { return strings.Fields(strings.ToLower(line)) },
-		stream.WithValueSerde(serde.String()))
-	counts := stream.Count(stream.GroupBy(words, func(_, w string) string { return w }, stream.WithKeySerde(serde.String())),
-		stream.StoreName("counts-store"))
+	lines := stream.Stream(b, "streams-plaintext-input", stream.ConsumedWith(serde.String(), serde.String()))
+	words := stream.FlatMapValues(lines, func(line string) []string { return strings.Fields(strings.ToLower(line)) })
+	counts := stream.Count(stream.GroupBy(words, func(_, w string) string { return w }), stream.MaterializedAs[string, int64]("counts-store"))
 	counts.ToStream().To("streams-wordcount-output")
 	topo, err := b.Build()
 	if err != nil {

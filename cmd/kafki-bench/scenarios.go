@@ -136,11 +136,11 @@ func rawPipe(ctx context.Context, e env) (measure, error) {
 // output topic: no store, no repartition.
 func stateless(ctx context.Context, e env) (measure, error) {
 	b := stream.NewBuilder()
-	s := stream.Stream(b, e.LinesTopic, serde.Bytes(), serde.String())
+	s := stream.Stream(b, e.LinesTopic, stream.ConsumedWith(serde.Bytes(), serde.String()))
 	s = s.Filter(func(_ []byte, v string) bool { return v != "" })
-	s = stream.MapValues(s, strings.ToUpper, stream.WithValueSerde(serde.String()))
+	s = stream.MapValues(s, strings.ToUpper)
 	s = s.Filter(func(_ []byte, v string) bool { return !strings.HasPrefix(v, "#") })
-	s = stream.MapValues(s, func(v string) string { return v + "!" }, stream.WithValueSerde(serde.String()))
+	s = stream.MapValues(s, func(v string) string { return v + "!" })
 	out := "bench-stateless-" + e.RunID + "-out"
 	s.To(out)
 	topo, err := b.Build()
@@ -156,13 +156,15 @@ func stateless(ctx context.Context, e env) (measure, error) {
 // wordCountTopology is the word count of examples/wordcount.
 func wordCountTopology(e env, name string, engine state.Engine, caching bool) (*topology.Topology, string, error) {
 	b := stream.NewBuilder()
-	lines := stream.Stream(b, e.LinesTopic, serde.Bytes(), serde.String())
-	words := stream.FlatMapValues(lines, strings.Fields, stream.WithValueSerde(serde.String()))
-	byWord := stream.GroupBy(words, func(_ []byte, w string) string { return w }, stream.WithKeySerde(serde.String()))
-	opts := []stream.Option{stream.StoreName("counts"), stream.WithCaching(caching)}
-	opts = append(opts, stream.WithEngine(engine))
+	lines := stream.Stream(b, e.LinesTopic, stream.ConsumedWith(serde.Bytes(), serde.String()))
+	words := stream.FlatMapValues(lines, strings.Fields)
+	byWord := stream.GroupBy(words, func(_ []byte, w string) string { return w })
+	store := stream.MaterializedAs[string, int64]("counts").WithEngine(engine)
+	if !caching {
+		store = store.WithCachingDisabled()
+	}
 	out := "bench-" + name + "-" + e.RunID + "-out"
-	stream.Count(byWord, opts...).ToStream().To(out)
+	stream.Count(byWord, store).ToStream().To(out)
 	topo, err := b.Build()
 	return topo, out, err
 }

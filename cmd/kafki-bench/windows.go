@@ -22,14 +22,13 @@ func hoppingWindow(ctx context.Context, e env) (measure, error) {
 // hoppingWindowOn runs the hopping-window count with its stores on engine.
 func hoppingWindowOn(ctx context.Context, e env, name string, engine state.Engine) (measure, error) {
 	b := stream.NewBuilder()
-	lines := stream.Stream(b, e.WindowLinesTopic, serde.Bytes(), serde.String())
-	words := stream.FlatMapValues(lines, strings.Fields, stream.WithValueSerde(serde.String()))
-	byWord := stream.GroupBy(words, func(_ []byte, w string) string { return w }, stream.WithKeySerde(serde.String()))
+	lines := stream.Stream(b, e.WindowLinesTopic, stream.ConsumedWith(serde.Bytes(), serde.String()))
+	words := stream.FlatMapValues(lines, strings.Fields)
+	byWord := stream.GroupBy(words, func(_ []byte, w string) string { return w })
 	w := stream.TumblingWindows(5*time.Minute, 10*time.Second).AdvanceBy(time.Minute)
-	counts := stream.CountWindowed(stream.WindowedBy(byWord, w), stream.StoreName("window-counts"), stream.WithEngine(engine))
+	counts := stream.CountWindowed(stream.WindowedBy(byWord, w), stream.MaterializedAs[string, int64]("window-counts").WithEngine(engine))
 	out := "bench-" + name + "-" + e.RunID + "-out"
-	counts.Suppress(stream.UntilWindowCloses(stream.BufferConfig{}), stream.WithEngine(engine)).ToStream().
-		To(out, stream.WithKeySerde(stream.WindowedSerde(serde.String(), 5*time.Minute)))
+	counts.Suppress(stream.UntilWindowCloses(stream.BufferConfig{}).WithEngine(engine)).ToStream().To(out)
 	topo, err := b.Build()
 	if err != nil {
 		return measure{}, err
@@ -74,14 +73,13 @@ func streamTableJoin(ctx context.Context, e env) (measure, error) {
 	}
 
 	b := stream.NewBuilder()
-	words := stream.Table(b, table, serde.String(), serde.String(), stream.StoreName("words"))
-	lines := stream.Stream(b, e.LinesTopic, serde.Bytes(), serde.String())
+	words := stream.Table(b, table, stream.ConsumedWith(serde.String(), serde.String()), stream.MaterializedAs[string, string]("words"))
+	lines := stream.Stream(b, e.LinesTopic, stream.ConsumedWith(serde.Bytes(), serde.String()))
 	byFirst := stream.SelectKey(lines, func(_ []byte, line string) string {
 		first, _, _ := strings.Cut(line, " ")
 		return first
-	}, stream.WithKeySerde(serde.String()))
-	joined := stream.JoinTable(byFirst, words, func(line, def string) string { return line + " | " + def },
-		stream.WithValueSerde(serde.String()))
+	})
+	joined := stream.JoinTable(byFirst, words, func(line, def string) string { return line + " | " + def })
 	joined.To(out)
 	topo, err := b.Build()
 	if err != nil {

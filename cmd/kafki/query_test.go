@@ -20,8 +20,8 @@ func TestQueryCommand(t *testing.T) {
 	in := c.Topic("words")
 	c.CreateTopic(in, 2, nil)
 	b := stream.NewBuilder()
-	g := stream.GroupByKey(stream.Stream(b, in, serde.String(), serde.String()))
-	stream.Count(g, stream.StoreName("counts"))
+	g := stream.GroupByKey(stream.Stream(b, in, stream.ConsumedWith(serde.String(), serde.String())))
+	stream.Count(g, stream.MaterializedAs[string, int64]("counts"))
 	topo, err := b.Build()
 	if err != nil {
 		t.Fatal(err)

@@ -108,7 +108,7 @@ func main() {
 // updated total.
 func buildTopology(cfg config, orders serde.Serde[Order], totals serde.Serde[Total]) (*topology.Topology, error) {
 	b := stream.NewBuilder()
-	in := stream.Stream(b, cfg.input, serde.String(), orders)
+	in := stream.Stream(b, cfg.input, stream.ConsumedWith(serde.String(), orders))
 	byCustomer := stream.GroupByKey(in)
 	sum := stream.Aggregate(byCustomer, func() Total { return Total{} },
 		func(customer string, o Order, t Total) Total {
@@ -117,7 +117,7 @@ func buildTopology(cfg config, orders serde.Serde[Order], totals serde.Serde[Tot
 			t.Items += o.Qty
 			t.Amount += float64(o.Qty) * o.Price
 			return t
-		}, stream.StoreName("customer-totals"), stream.WithValueSerde[Total](totals))
+		}, stream.MaterializedAs[string, Total]("customer-totals").WithValueSerde(totals))
 	sum.ToStream().To(cfg.output)
 	return b.Build()
 }

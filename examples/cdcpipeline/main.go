@@ -84,21 +84,22 @@ func main() { exrun.Main("cdcpipeline", parseFlags, run) }
 // buildTopology: orders re-keyed by customer join the customers table and
 // are summed per customer; every new total goes to revenue-per-customer.
 func buildTopology() (*topology.Topology, error) {
-	b := stream.NewBuilder()
-	customers := stream.Table(b, topicCustomers, serde.String(), serde.JSON[Customer](), stream.StoreName("customers"))
-	orders := stream.Stream(b, topicOrders, serde.String(), serde.JSON[Order]())
-	byCustomer := stream.SelectKey(orders, func(_ string, o Order) string { return o.CustomerID },
-		stream.Named("orders-by-customer"), stream.WithKeySerde(serde.String()))
+	// One serde per type; every operator finds its serdes here.
+	b := stream.NewBuilder(stream.DefaultSerde(serde.JSON[Customer]()), stream.DefaultSerde(serde.JSON[Order]()),
+		stream.DefaultSerde(serde.JSON[Revenue]()))
+	customers := stream.Table(b, topicCustomers, stream.MaterializedAs[string, Customer]("customers"))
+	orders := stream.Stream[string, Order](b, topicOrders)
+	byCustomer := stream.SelectKey(orders, func(_ string, o Order) string { return o.CustomerID }, stream.Named("orders-by-customer"))
 	withName := stream.JoinTable(byCustomer, customers, func(o Order, c Customer) Revenue {
 		return Revenue{CustomerID: c.ID, Name: c.Name, Revenue: o.Amount, Orders: 1}
-	}, stream.WithValueSerde(serde.JSON[Revenue]()), stream.Named("join-customers"))
+	}, stream.JoinedAs[string, Order]("join-customers"))
 	totals := stream.Aggregate(stream.GroupByKey(withName), func() Revenue { return Revenue{} },
 		func(_ string, r Revenue, t Revenue) Revenue {
 			t.CustomerID, t.Name = r.CustomerID, r.Name
 			t.Revenue += r.Revenue
 			t.Orders += r.Orders
 			return t
-		}, stream.StoreName("revenue"), stream.WithValueSerde(serde.JSON[Revenue]()))
+		}, stream.MaterializedAs[string, Revenue]("revenue"))
 	totals.ToStream().To(topicRevenue)
 	return b.Build()
 }

@@ -16,6 +16,7 @@ import (
 	"github.com/kafki/kafki/examples/internal/exrun"
 	"github.com/kafki/kafki/runtime"
 	"github.com/kafki/kafki/serde"
+	"github.com/kafki/kafki/state"
 	"github.com/kafki/kafki/stream"
 	"github.com/kafki/kafki/topology"
 	"github.com/twmb/franz-go/pkg/kgo"
@@ -55,10 +56,10 @@ func main() { exrun.Main("countservice", parseFlags, run) }
 // buildTopology counts words into the store "counts".
 func buildTopology(input string) (*topology.Topology, error) {
 	b := stream.NewBuilder()
-	lines := stream.Stream(b, input, serde.String(), serde.String())
-	words := stream.FlatMapValues(lines, splitWords, stream.WithValueSerde(serde.String()))
-	byWord := stream.GroupBy(words, func(_, w string) string { return w }, stream.WithKeySerde(serde.String()))
-	stream.Count(byWord, stream.StoreName("counts"), stream.InMemory())
+	lines := stream.Stream(b, input, stream.ConsumedWith(serde.String(), serde.String()))
+	words := stream.FlatMapValues(lines, splitWords)
+	byWord := stream.GroupBy(words, func(_, w string) string { return w })
+	stream.Count(byWord, stream.MaterializedAs[string, int64]("counts").WithEngine(state.InMemory))
 	return b.Build()
 }
 

@@ -84,33 +84,33 @@ func main() { exrun.Main("enrich", parseFlags, run) }
 // (written to orders-paid). Each re-key goes through a repartition topic,
 // so the customers topic must have as many partitions as the orders topic.
 func buildTopology() (*topology.Topology, error) {
-	b := stream.NewBuilder()
-	customers := stream.Table(b, topicCustomers, serde.String(), serde.JSON[Customer](), stream.StoreName("customers"))
-	products := stream.GlobalTable(b, topicProducts, serde.String(), serde.JSON[Product](), stream.StoreName("products"))
-	orders := stream.Stream(b, topicOrders, serde.String(), serde.JSON[Order]())
-	enrichedJSON := stream.WithValueSerde(serde.JSON[EnrichedOrder]())
-	stringKey := stream.WithKeySerde(serde.String())
+	// One serde per type; every operator finds its serdes here.
+	b := stream.NewBuilder(stream.DefaultSerde(serde.JSON[Customer]()), stream.DefaultSerde(serde.JSON[Product]()),
+		stream.DefaultSerde(serde.JSON[Order]()), stream.DefaultSerde(serde.JSON[EnrichedOrder]()),
+		stream.DefaultSerde(serde.JSON[Payment]()), stream.DefaultSerde(serde.JSON[PaidOrder]()))
+	customers := stream.Table(b, topicCustomers, stream.MaterializedAs[string, Customer]("customers"))
+	products := stream.GlobalTable(b, topicProducts, stream.MaterializedAs[string, Product]("products"))
+	orders := stream.Stream[string, Order](b, topicOrders)
 
-	byCustomer := stream.SelectKey(orders, func(_ string, o Order) string { return o.CustomerID }, stream.Named("orders-by-customer"), stringKey)
+	byCustomer := stream.SelectKey(orders, func(_ string, o Order) string { return o.CustomerID }, stream.Named("orders-by-customer"))
 	withCustomer := stream.JoinTable(byCustomer, customers, func(o Order, c Customer) EnrichedOrder {
 		return EnrichedOrder{Order: o, Customer: c}
-	}, enrichedJSON, stream.Named("join-customers"))
+	}, stream.JoinedAs[string, Order]("join-customers"))
 
 	enriched := stream.JoinGlobal(withCustomer, products, func(_ string, e EnrichedOrder) string { return e.Order.ProductID },
 		func(e EnrichedOrder, p Product) EnrichedOrder {
 			e.Product, e.Total = p, p.Price*e.Order.Quantity
 			return e
-		}, enrichedJSON, stream.Named("join-products"))
-	byOrder := stream.SelectKey(enriched, func(_ string, e EnrichedOrder) string { return e.Order.ID }, stream.Named("orders-by-id"), stringKey)
+		}, stream.Named("join-products"))
+	byOrder := stream.SelectKey(enriched, func(_ string, e EnrichedOrder) string { return e.Order.ID }, stream.Named("orders-by-id"))
 	byOrder.To(topicEnriched)
 
-	payments := stream.Stream(b, topicPayments, serde.String(), serde.JSON[Payment]())
+	payments := stream.Stream[string, Payment](b, topicPayments)
 	// The generous grace accepts payments written long after their orders
 	// in wall-clock time; the 10-minute window alone decides what joins.
 	paid := stream.Join(byOrder, payments, func(e EnrichedOrder, p Payment) PaidOrder {
 		return PaidOrder{EnrichedOrder: e, Payment: p}
-	}, stream.JoinTimeDifference(paymentWindow, 2*time.Hour), stream.Named("join-payments"),
-		stream.WithValueSerde(serde.JSON[PaidOrder]()), stream.WithOtherValueSerde(serde.JSON[Payment]()))
+	}, stream.JoinTimeDifference(paymentWindow, 2*time.Hour), stream.StreamJoinedAs[string, EnrichedOrder, Payment]("join-payments"))
 	paid.To(topicPaid)
 
 	topo, err := b.Build()

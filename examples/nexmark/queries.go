@@ -51,9 +51,10 @@ const DollarToEuro = 908
 
 // bids reads the events and keeps the bids.
 func bids(b *stream.Builder, in string) stream.KStream[[]byte, Bid] {
-	events := stream.Stream(b, in, serde.Bytes(), EventSerde())
+	stream.RegisterSerde(b, BidSerde())
+	events := stream.Stream(b, in, stream.ConsumedWith(serde.Bytes(), EventSerde()))
 	onlyBids := events.Filter(func(_ []byte, e Event) bool { return e.Kind == KindBid })
-	return stream.MapValues(onlyBids, func(e Event) Bid { return *e.Bid }, stream.WithValueSerde(BidSerde()))
+	return stream.MapValues(onlyBids, func(e Event) Bid { return *e.Bid })
 }
 
 // Q0 writes every bid unchanged: the cost of reading, decoding, encoding
@@ -68,7 +69,7 @@ func Q0(b *stream.Builder, in, out string, _ QueryOptions) {
 //
 //	SELECT auction, bidder, 0.908 * price AS price, dateTime, extra FROM bid
 func Q1(b *stream.Builder, in, out string, _ QueryOptions) {
-	stream.MapValues(bids(b, in), ConvertBid, stream.WithValueSerde(BidSerde())).To(out)
+	stream.MapValues(bids(b, in), ConvertBid).To(out)
 }
 
 // ConvertBid is Q1's mapping.
@@ -88,8 +89,8 @@ type Q2Result struct {
 //	SELECT auction, price FROM bid WHERE MOD(auction, 123) = 0
 func Q2(b *stream.Builder, in, out string, _ QueryOptions) {
 	sel := bids(b, in).Filter(func(_ []byte, bid Bid) bool { return bid.Auction%Q2Modulus == 0 })
-	stream.MapValues(sel, func(bid Bid) Q2Result { return Q2Result{bid.Auction, bid.Price} },
-		stream.WithValueSerde(serde.JSON[Q2Result]())).To(out)
+	stream.MapValues(sel, func(bid Bid) Q2Result { return Q2Result{bid.Auction, bid.Price} }).
+		To(out, stream.ProducedWith(serde.Bytes(), serde.JSON[Q2Result]()))
 }
 
 // Q3Result is a row of Q3.
@@ -126,7 +127,7 @@ const (
 // by person id through a repartition topic, so that each task joins its
 // own persons with its own auctions.
 func Q3(b *stream.Builder, in, out string, opts QueryOptions) {
-	events := stream.Stream(b, in, serde.Bytes(), EventSerde())
+	events := stream.Stream(b, in, stream.ConsumedWith(serde.Bytes(), EventSerde()))
 	relevant := events.Filter(func(_ []byte, e Event) bool {
 		return e.Kind == KindPerson || e.Kind == KindAuction && e.Auction.Category == Q3Category
 	})
@@ -135,7 +136,7 @@ func Q3(b *stream.Builder, in, out string, opts QueryOptions) {
 			return e.Person.ID
 		}
 		return e.Auction.Seller
-	}).Repartition(stream.Named("q3-by-person"), stream.WithKeySerde(serde.Int64()))
+	}).Repartition(stream.RepartitionedAs[int64, Event]("q3-by-person"))
 	engine := state.RocksDB
 	if opts.InMemory {
 		engine = state.InMemory
@@ -145,7 +146,7 @@ func Q3(b *stream.Builder, in, out string, opts QueryOptions) {
 	}
 	joined := stream.Process(byPerson, func() topology.Processor[int64, Event, int64, Q3Result] { return &q3Join{} },
 		stream.Stores(q3Persons, q3Pending))
-	joined.To(out, stream.WithKeySerde(serde.Int64()), stream.WithValueSerde(serde.JSON[Q3Result]()))
+	joined.To(out, stream.ProducedWith(serde.Int64(), serde.JSON[Q3Result]()))
 }
 
 // q3Join keeps every person (id -> name, city, state) and the auction ids

@@ -5,6 +5,7 @@ import (
 	"time"
 
 	"github.com/kafki/kafki/serde"
+	"github.com/kafki/kafki/state"
 	"github.com/kafki/kafki/stream"
 )
 
@@ -47,16 +48,14 @@ type HotItems struct {
 //	  FROM HOP(bid, 2s, 10s) GROUP BY auction, window_start)
 //	WHERE num >= ALL (the counts of the same window)
 func Q5(b *stream.Builder, in, out string, opts QueryOptions) {
-	byAuction := stream.GroupBy(bids(b, in), func(_ []byte, bid Bid) int64 { return bid.Auction },
-		stream.WithKeySerde(serde.Int64()), stream.Named("q5-by-auction"))
+	byAuction := stream.GroupBy(bids(b, in), func(_ []byte, bid Bid) int64 { return bid.Auction }, stream.GroupedAs[int64, Bid]("q5-by-auction"))
 	counts := stream.CountWindowed(stream.WindowedBy(byAuction, stream.TumblingWindows(Q5Size, WindowGrace).AdvanceBy(Q5Slide)),
-		storeOpts(opts, "q5-counts")...)
+		storeOpts[int64, int64](opts, "q5-counts"))
 	final := counts.Suppress(stream.UntilWindowCloses(stream.BufferConfig{})).ToStream()
 	perWindow := stream.Map(final, func(k stream.Windowed[int64], n int64) (int64, HotItems) {
 		return k.Start, HotItems{Start: k.Start, Bids: n, Auctions: []int64{k.Key}}
 	})
-	grouped := stream.GroupByKey(perWindow, stream.WithKeySerde(serde.Int64()),
-		stream.WithValueSerde(serde.JSON[HotItems]()), stream.Named("q5-by-window"))
+	grouped := stream.GroupByKey(perWindow, stream.GroupedWith(serde.Int64(), serde.JSON[HotItems]()).WithName("q5-by-window"))
 	hottest := stream.Reduce(grouped, func(agg, v HotItems) HotItems {
 		switch {
 		case v.Bids > agg.Bids:
@@ -66,7 +65,7 @@ func Q5(b *stream.Builder, in, out string, opts QueryOptions) {
 			slices.Sort(agg.Auctions)
 		}
 		return agg
-	}, append(storeOpts(opts, "q5-hottest"), stream.WithValueSerde(serde.JSON[HotItems]()))...)
+	}, storeOpts[int64, HotItems](opts, "q5-hottest").WithValueSerde(serde.JSON[HotItems]()))
 	hottest.ToStream().To(out)
 }
 
@@ -78,12 +77,10 @@ func Q5(b *stream.Builder, in, out string, opts QueryOptions) {
 //	  SELECT MAX(price) maxprice, window_end FROM TUMBLE(bid, 10s)) B1
 //	ON B.price = B1.maxprice AND B.dateTime in the window
 func Q7(b *stream.Builder, in, out string, opts QueryOptions) {
-	all := stream.GroupBy(bids(b, in), func([]byte, Bid) int64 { return 0 },
-		stream.WithKeySerde(serde.Int64()), stream.Named("q7-all"))
+	all := stream.GroupBy(bids(b, in), func([]byte, Bid) int64 { return 0 }, stream.GroupedAs[int64, Bid]("q7-all"))
 	highest := stream.ReduceWindowed(stream.WindowedBy(all, stream.TumblingWindows(Q7Size, WindowGrace)), HigherBid,
-		storeOpts(opts, "q7-highest")...)
-	highest.Suppress(stream.UntilWindowCloses(stream.BufferConfig{})).ToStream().
-		To(out, stream.WithKeySerde(stream.WindowedSerde(serde.Int64(), Q7Size)))
+		storeOpts[int64, Bid](opts, "q7-highest"))
+	highest.Suppress(stream.UntilWindowCloses(stream.BufferConfig{})).ToStream().To(out)
 }
 
 // HigherBid is q7's reducer: the higher price wins, the earlier bid on a
@@ -130,13 +127,11 @@ type NewUser struct {
 //	JOIN (SELECT seller, window_start starttime FROM TUMBLE(auction, 10s)) A
 //	ON P.id = A.seller AND P.starttime = A.starttime
 func Q8(b *stream.Builder, in, out string, opts QueryOptions) {
-	events := stream.Stream(b, in, serde.Bytes(), EventSerde())
+	events := stream.Stream(b, in, stream.ConsumedWith(serde.Bytes(), EventSerde()))
 	persons := stream.Map(events.Filter(func(_ []byte, e Event) bool { return e.Kind == KindPerson }),
-		func(_ []byte, e Event) (int64, Person) { return e.Person.ID, *e.Person },
-		stream.WithKeySerde(serde.Int64()), stream.WithValueSerde(serde.JSON[Person]()))
+		func(_ []byte, e Event) (int64, Person) { return e.Person.ID, *e.Person })
 	auctions := stream.Map(events.Filter(func(_ []byte, e Event) bool { return e.Kind == KindAuction }),
-		func(_ []byte, e Event) (int64, int64) { return e.Auction.Seller, e.Auction.DateTime },
-		stream.WithKeySerde(serde.Int64()), stream.WithValueSerde(serde.Int64()))
+		func(_ []byte, e Event) (int64, int64) { return e.Auction.Seller, e.Auction.DateTime })
 	size := Q8Size.Milliseconds()
 	joined := stream.Join(persons, auctions, func(p Person, auctionTime int64) NewUser {
 		start := p.DateTime - p.DateTime%size
@@ -144,20 +139,18 @@ func Q8(b *stream.Builder, in, out string, opts QueryOptions) {
 			return NewUser{} // not the same window: dropped below
 		}
 		return NewUser{ID: p.ID, Name: p.Name, Start: start}
-	}, stream.JoinTimeDifference(Q8Size, WindowGrace), stream.Named("q8-join"),
-		stream.WithValueSerde(serde.JSON[NewUser]()), stream.WithOtherValueSerde(serde.Int64()))
+	}, stream.JoinTimeDifference(Q8Size, WindowGrace), stream.StreamJoinedAs[int64, Person, int64]("q8-join").WithValueSerde(serde.JSON[Person]()))
 	sameWindow := joined.Filter(func(_ int64, u NewUser) bool { return u.ID != 0 })
 	once := stream.ReduceWindowed(stream.WindowedBy(stream.GroupByKey(sameWindow), stream.TumblingWindows(Q8Size, WindowGrace)),
-		func(agg, _ NewUser) NewUser { return agg }, storeOpts(opts, "q8-once")...)
-	once.Suppress(stream.UntilWindowCloses(stream.BufferConfig{})).ToStream().
-		To(out, stream.WithKeySerde(stream.WindowedSerde(serde.Int64(), Q8Size)))
+		func(agg, _ NewUser) NewUser { return agg }, storeOpts[int64, NewUser](opts, "q8-once").WithValueSerde(serde.JSON[NewUser]()))
+	once.Suppress(stream.UntilWindowCloses(stream.BufferConfig{})).ToStream().To(out)
 }
 
 // storeOpts names a query's store and picks its engine.
-func storeOpts(opts QueryOptions, name string) []stream.Option {
-	out := []stream.Option{stream.StoreName(name)}
+func storeOpts[K, V any](opts QueryOptions, name string) stream.Materialized[K, V] {
+	m := stream.MaterializedAs[K, V](name)
 	if opts.InMemory {
-		out = append(out, stream.InMemory())
+		m = m.WithEngine(state.InMemory)
 	}
-	return out
+	return m
 }

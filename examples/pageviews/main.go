@@ -93,19 +93,15 @@ func main() { exrun.Main("pageviews", parseFlags, run) }
 // 8-byte count.
 func buildTopology(cfg config) (*topology.Topology, error) {
 	b := stream.NewBuilder()
-	views := stream.Stream(b, cfg.input, serde.String(), serde.String())
+	views := stream.Stream(b, cfg.input, stream.ConsumedWith(serde.String(), serde.String()))
 	byPage := stream.GroupByKey(views)
 	final := stream.UntilWindowCloses(stream.BufferConfig{})
 
-	perMinute := stream.CountWindowed(stream.WindowedBy(byPage, stream.TumblingWindows(tumbleSize, grace)),
-		stream.StoreName("views-per-minute"))
-	perMinute.Suppress(final).ToStream().To(cfg.outTumble,
-		stream.WithKeySerde(stream.WindowedSerde(serde.String(), tumbleSize)))
+	perMinute := stream.CountWindowed(stream.WindowedBy(byPage, stream.TumblingWindows(tumbleSize, grace)), stream.MaterializedAs[string, int64]("views-per-minute"))
+	perMinute.Suppress(final).ToStream().To(cfg.outTumble)
 
-	per5 := stream.CountWindowed(stream.WindowedBy(byPage, stream.TumblingWindows(hopSize, grace).AdvanceBy(hopAdvance)),
-		stream.StoreName("views-per-5-minutes"))
-	per5.Suppress(final).ToStream().To(cfg.outHop,
-		stream.WithKeySerde(stream.WindowedSerde(serde.String(), hopSize)))
+	per5 := stream.CountWindowed(stream.WindowedBy(byPage, stream.TumblingWindows(hopSize, grace).AdvanceBy(hopAdvance)), stream.MaterializedAs[string, int64]("views-per-5-minutes"))
+	per5.Suppress(final).ToStream().To(cfg.outHop)
 
 	topo, err := b.Build()
 	if err != nil {

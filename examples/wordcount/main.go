@@ -13,6 +13,7 @@ import (
 
 	"github.com/kafki/kafki/examples/internal/exrun"
 	"github.com/kafki/kafki/serde"
+	"github.com/kafki/kafki/state"
 	"github.com/kafki/kafki/stream"
 	"github.com/kafki/kafki/topology"
 	"github.com/twmb/franz-go/pkg/kgo"
@@ -99,14 +100,14 @@ func main() { exrun.Main("wordcount", parseFlags, run) }
 // by one task), count, and write every count update to output.
 func buildTopology(cfg config) (*topology.Topology, error) {
 	b := stream.NewBuilder()
-	lines := stream.Stream(b, cfg.input, serde.String(), serde.String())
-	words := stream.FlatMapValues(lines, splitWords, stream.WithValueSerde(serde.String()))
-	byWord := stream.GroupBy(words, func(_, word string) string { return word }, stream.WithKeySerde(serde.String()))
-	opts := []stream.Option{stream.StoreName("counts")}
+	lines := stream.Stream(b, cfg.input, stream.ConsumedWith(serde.String(), serde.String()))
+	words := stream.FlatMapValues(lines, splitWords)
+	byWord := stream.GroupBy(words, func(_, word string) string { return word })
+	store := stream.MaterializedAs[string, int64]("counts")
 	if cfg.store == "memory" {
-		opts = append(opts, stream.InMemory())
+		store = store.WithEngine(state.InMemory)
 	}
-	stream.Count(byWord, opts...).ToStream().To(cfg.output)
+	stream.Count(byWord, store).ToStream().To(cfg.output)
 	topo, err := b.Build()
 	if err != nil {
 		return nil, fmt.Errorf("build topology: %w", err)

@@ -58,30 +58,30 @@ func buildTopology(t *testing.T, n names, extracted bool) *topology.Topology {
 	b := stream.NewBuilder()
 	var clicks stream.KStream[string, string]
 	if extracted {
-		raw := stream.Stream(b, n.clicks, serde.String(), serde.String(),
-			stream.WithTimestampExtractor(func(_ string, v string, _ int64) int64 {
+		raw := stream.Stream(b, n.clicks, stream.ConsumedWith(serde.String(), serde.String()).
+			WithTimestampExtractor(func(_ string, v string, _ time.Time) time.Time {
 				_, ts, _ := strings.Cut(v, " ")
 				n, err := strconv.ParseInt(ts, 10, 64)
 				if err != nil {
-					return -1 // dropped and counted
+					return time.Time{} // before the epoch: dropped and counted
 				}
-				return n
+				return time.UnixMilli(n)
 			}))
 		clicks = stream.MapValues(raw, func(v string) string { page, _, _ := strings.Cut(v, " "); return page })
 	} else {
-		clicks = stream.Stream(b, n.clicks, serde.String(), serde.String())
+		clicks = stream.Stream(b, n.clicks, stream.ConsumedWith(serde.String(), serde.String()))
 	}
-	users := stream.Table(b, n.users, serde.String(), serde.String(), stream.StoreName("users"))
+	users := stream.Table(b, n.users, stream.ConsumedWith(serde.String(), serde.String()), stream.MaterializedAs[string, string]("users"))
 	windows := stream.TumblingWindows(windowSize, grace).AdvanceBy(windowHop)
-	stream.CountWindowed(stream.WindowedBy(stream.GroupByKey(clicks), windows), stream.StoreName("clicks-per-user")).
-		Suppress(stream.UntilWindowCloses(stream.BufferConfig{}), stream.StoreName("clicks-per-user-final")).
+	stream.CountWindowed(stream.WindowedBy(stream.GroupByKey(clicks), windows), stream.MaterializedAs[string, int64]("clicks-per-user")).
+		Suppress(stream.UntilWindowCloses(stream.BufferConfig{}).WithName("clicks-per-user-final")).
 		ToStream().To(n.counts)
 	stream.LeftJoinTable(clicks, users, func(page string, region *string) string {
 		if region == nil {
 			return page + "@unknown"
 		}
 		return page + "@" + *region
-	}, stream.WithValueSerde(serde.String())).To(n.enriched)
+	}).To(n.enriched)
 	topo, err := b.Build()
 	if err != nil {
 		t.Fatalf("build topology: %v", err)
