@@ -105,6 +105,10 @@ func streamJoin[K, V1, V2, VR any](left KStream[K, V1], right KStream[K, V2], ki
 		ks = right.keySerde
 	}
 	v2s := serdeOf(b, o.ext.otherValueSerde, right.valueSerde, "join", "other value")
+	// StreamJoined's serdes serve the repartition topics too.
+	left.keySerde, right.keySerde = ks, serdeOf(b, o.keySerde, right.keySerde, "join", "key")
+	left.valueSerde = serdeOf(b, o.valueSerde, left.valueSerde, "join", "value")
+	right.valueSerde = v2s
 	lp := joinParent(left, o.name, "left")
 	rp := joinParent(right, o.name, "right")
 	lw, rw := b.newName("KSTREAM-WINDOWED-"), b.newName("KSTREAM-WINDOWED-")

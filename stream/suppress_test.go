@@ -76,7 +76,7 @@ func TestSuppressBufferSurvivesRestart(t *testing.T) {
 	pipe(t, in, "b", "x", 3)
 	pipe(t, in, "c", "x", 16) // closes [0,10): a and b are emitted, and tombstoned in the changelog
 	pipe(t, in, "c", "x", 17)
-	recs := d.ReadChangelog("final")
+	recs := d.ReadChangelog("final-store")
 	// One record per key and flush (each pipe flushes): a twice, b, c
 	// twice, and a and b tombstoned when they left.
 	if len(recs) != 7 {
