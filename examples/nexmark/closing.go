@@ -46,24 +46,24 @@ func higherWinning(a, b Winning) Winning {
 //	WHERE A.id = B.auction AND B.dateTime BETWEEN A.dateTime AND A.expires
 //	GROUP BY A.id, A.seller, A.category, A.expires
 func winningBids(b *stream.Builder, in, name string, opts QueryOptions) stream.KTable[int64, Winning] {
-	events := stream.Stream(b, in, serde.Bytes(), EventSerde())
+	stream.RegisterSerde(b, serde.JSON[Auction]())
+	stream.RegisterSerde(b, BidSerde())
+	stream.RegisterSerde(b, serde.JSON[Winning]())
+	events := stream.Stream(b, in, stream.ConsumedWith(serde.Bytes(), EventSerde()))
 	auctionEvents := events.Filter(func(_ []byte, e Event) bool { return e.Kind == KindAuction })
-	auctions := stream.Map(auctionEvents, func(_ []byte, e Event) (int64, Auction) { return e.Auction.ID, *e.Auction },
-		stream.WithKeySerde(serde.Int64()), stream.WithValueSerde(serde.JSON[Auction]()))
-	auctionTable := stream.Reduce(stream.GroupByKey(auctions, stream.Named(name+"-auctions-by-id")),
-		func(_, latest Auction) Auction { return latest }, storeOpts(opts, name+"-auctions")...)
+	auctions := stream.Map(auctionEvents, func(_ []byte, e Event) (int64, Auction) { return e.Auction.ID, *e.Auction })
+	auctionTable := stream.Reduce(stream.GroupByKey(auctions, stream.GroupedAs[int64, Auction](name+"-auctions-by-id")),
+		func(_, latest Auction) Auction { return latest }, storeOpts[int64, Auction](opts, name+"-auctions"))
 	bidEvents := events.Filter(func(_ []byte, e Event) bool { return e.Kind == KindBid })
-	byAuction := stream.Map(bidEvents, func(_ []byte, e Event) (int64, Bid) { return e.Bid.Auction, *e.Bid },
-		stream.WithKeySerde(serde.Int64()), stream.WithValueSerde(BidSerde())).
-		Repartition(stream.Named(name + "-bids-by-auction"))
+	byAuction := stream.Map(bidEvents, func(_ []byte, e Event) (int64, Bid) { return e.Bid.Auction, *e.Bid }).
+		Repartition(stream.RepartitionedAs[int64, Bid](name + "-bids-by-auction"))
 	valid := stream.JoinTable(byAuction, auctionTable, func(bid Bid, a Auction) Winning {
 		if bid.DateTime < a.DateTime || bid.DateTime > a.Expires {
 			return Winning{} // outside the auction's lifetime: dropped below
 		}
 		return Winning{Auction: a.ID, Seller: a.Seller, Category: a.Category, Expires: a.Expires, Price: bid.Price, DateTime: bid.DateTime}
-	}, stream.WithValueSerde(serde.JSON[Winning]())).Filter(func(_ int64, w Winning) bool { return w.Auction != 0 })
-	return stream.Reduce(stream.GroupByKey(valid), higherWinning,
-		append(storeOpts(opts, name+"-winning"), stream.WithValueSerde(serde.JSON[Winning]()))...)
+	}).Filter(func(_ int64, w Winning) bool { return w.Auction != 0 })
+	return stream.Reduce(stream.GroupByKey(valid), higherWinning, storeOpts[int64, Winning](opts, name+"-winning"))
 }
 
 // PriceSum is q4's aggregate: the sum and number of winning prices.
@@ -85,17 +85,17 @@ type PriceSum struct {
 func Q4(b *stream.Builder, in, out string, opts QueryOptions) {
 	winning := winningBids(b, in, "q4", opts)
 	byCategory := stream.GroupByTable(winning, func(_ int64, w Winning) (int64, int64) { return w.Category, w.Price },
-		stream.WithKeySerde(serde.Int64()), stream.WithValueSerde(serde.Int64()), stream.Named("q4-by-category"))
+		stream.GroupedAs[int64, int64]("q4-by-category"))
 	sums := stream.AggregateTable(byCategory, func() PriceSum { return PriceSum{} },
 		func(_ int64, price int64, s PriceSum) PriceSum { return PriceSum{s.Sum + price, s.Count + 1} },
 		func(_ int64, price int64, s PriceSum) PriceSum { return PriceSum{s.Sum - price, s.Count - 1} },
-		append(storeOpts(opts, "q4-sums"), stream.WithValueSerde(serde.JSON[PriceSum]()))...)
+		storeOpts[int64, PriceSum](opts, "q4-sums").WithValueSerde(serde.JSON[PriceSum]()))
 	stream.MapValuesTable(sums, func(s PriceSum) int64 {
 		if s.Count == 0 {
 			return 0
 		}
 		return s.Sum / s.Count
-	}, stream.WithValueSerde(serde.Int64())).ToStream().To(out, stream.WithKeySerde(serde.Int64()))
+	}).ToStream().To(out)
 }
 
 // Q6Auctions is how many of a seller's auctions q6 averages.
@@ -123,7 +123,7 @@ func byExpiry(a, b Winning) int {
 func Q6(b *stream.Builder, in, out string, opts QueryOptions) {
 	winning := winningBids(b, in, "q6", opts)
 	bySeller := stream.GroupByTable(winning, func(_ int64, w Winning) (int64, Winning) { return w.Seller, w },
-		stream.WithKeySerde(serde.Int64()), stream.WithValueSerde(serde.JSON[Winning]()), stream.Named("q6-by-seller"))
+		stream.GroupedAs[int64, Winning]("q6-by-seller"))
 	latest := stream.AggregateTable(bySeller, func() LatestWinning { return LatestWinning{} },
 		func(_ int64, w Winning, agg LatestWinning) LatestWinning {
 			// An auction older than all the kept ones, when they are
@@ -139,7 +139,7 @@ func Q6(b *stream.Builder, in, out string, opts QueryOptions) {
 		func(_ int64, w Winning, agg LatestWinning) LatestWinning {
 			return LatestWinning{slices.DeleteFunc(slices.Clone(agg.Auctions), func(x Winning) bool { return x.Auction == w.Auction })}
 		},
-		append(storeOpts(opts, "q6-latest"), stream.WithValueSerde(serde.JSON[LatestWinning]()))...)
+		storeOpts[int64, LatestWinning](opts, "q6-latest").WithValueSerde(serde.JSON[LatestWinning]()))
 	stream.MapValuesTable(latest, func(l LatestWinning) int64 {
 		if len(l.Auctions) == 0 {
 			return 0
@@ -149,5 +149,5 @@ func Q6(b *stream.Builder, in, out string, opts QueryOptions) {
 			sum += w.Price
 		}
 		return sum / int64(len(l.Auctions))
-	}, stream.WithValueSerde(serde.Int64())).ToStream().To(out, stream.WithKeySerde(serde.Int64()))
+	}).ToStream().To(out)
 }
