@@ -149,6 +149,10 @@ func NewRestorer(cfg RestorerConfig) (*Restorer, error) {
 	return &Restorer{cfg: cfg, logger: logger, admCl: admCl, adm: kadm.NewClient(admCl)}, nil
 }
 
+// Admin is the restorer's admin client (offsets, metadata), for callers
+// that check changelog ranges themselves.
+func (r *Restorer) Admin() *kadm.Client { return r.adm }
+
 // Close releases the restorer's client.
 func (r *Restorer) Close() { r.admCl.Close() }
 

@@ -4,10 +4,10 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"time"
 
 	"github.com/kafki/kafki/changelog"
 	"github.com/kafki/kafki/topology"
-	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kgo"
 )
 
@@ -24,9 +24,9 @@ type standbyTask struct {
 	progress map[changelog.TopicPartition]*RestoreProgress
 }
 
-// newStandby opens the stores of task id without logging and subscribes the
-// thread's standby consumer to their changelog partitions, from the
-// checkpoint.
+// newStandby opens the stores of task id without logging (Created); the
+// state updater then follows their changelog partitions from the
+// checkpoint (addStandby) until the standby is closed.
 func (th *streamThread) newStandby(ctx context.Context, id topology.TaskID) (_ *standbyTask, err error) {
 	sub, ok := th.app.subByID[id.SubTopology]
 	if !ok {
@@ -59,7 +59,6 @@ func (th *streamThread) newStandby(ctx context.Context, id topology.TaskID) (_ *
 	if err = th.resetStaleStandbyStores(ctx, s, cp); err != nil {
 		return nil, err
 	}
-	consume := map[string]map[int32]kgo.Offset{}
 	for _, st := range s.stores {
 		if !st.spec.Logging {
 			continue
@@ -69,21 +68,14 @@ func (th *streamThread) newStandby(ctx context.Context, id topology.TaskID) (_ *
 			return nil, fmt.Errorf("standby %s: %w", id, err)
 		}
 		s.byTP[st.logTP] = r
-		off := kgo.NewOffset().AtStart()
 		if start, ok := cp[st.logTP]; ok && st.trusted && start > 0 {
-			off = kgo.NewOffset().At(start)
 			s.next[st.logTP] = start
 		}
-		if consume[st.logTP.Topic] == nil {
-			consume[st.logTP.Topic] = map[int32]kgo.Offset{}
-		}
-		consume[st.logTP.Topic][st.logTP.Partition] = off
 		p := &RestoreProgress{Task: id.String(), Store: st.spec.Name, Topic: st.logTP.Topic, Partition: st.logTP.Partition,
 			Start: s.next[st.logTP], Position: s.next[st.logTP], Standby: true}
 		s.progress[st.logTP] = p
 		th.app.metrics.restore(*p)
 	}
-	th.standbyCl.AddConsumePartitions(consume)
 	return s, nil
 }
 
@@ -105,7 +97,7 @@ func (th *streamThread) resetStaleStandbyStores(ctx context.Context, s *standbyT
 	if len(check) == 0 {
 		return nil
 	}
-	adm := kadm.NewClient(th.standbyCl)
+	adm := th.restorer.Admin()
 	starts, err := adm.ListStartOffsets(ctx, topics...)
 	if err != nil {
 		return fmt.Errorf("standby %s: list changelog start offsets: %w", s.id, err)
@@ -134,60 +126,98 @@ func (th *streamThread) resetStaleStandbyStores(ctx context.Context, s *standbyT
 	return nil
 }
 
-// standbyLoop applies the changelog records the standby consumer fetches,
-// until ctx ends. It runs next to the thread's loop and takes the thread's
-// lock only to apply a fetch.
-func (th *streamThread) standbyLoop(ctx context.Context) {
-	for ctx.Err() == nil {
-		fetches := th.standbyCl.PollFetches(ctx)
-		if fetches.IsClientClosed() {
-			return
+// followStandby makes the restore consumer follow a standby's changelog
+// partitions. Runs on the updater goroutine, which owns the standby until
+// dropStandby.
+func (u *stateUpdater) followStandby(s *standbyTask) {
+	u.standbys[s] = true
+	for tp := range s.byTP {
+		if err := u.cons.Follow(tp, s.next[tp], u.applyStandby(s, tp)); err != nil {
+			u.setFatal(fmt.Errorf("standby %s: %w", s.id, err))
+			continue
 		}
-		th.mu.Lock()
-		if err := th.applyStandby(fetches); err != nil && th.fatal == nil {
-			th.fatal = err
-		}
-		th.mu.Unlock()
+		u.followers[tp] = s
 	}
 }
 
-// applyStandby applies one fetch of the standby consumer.
-func (th *streamThread) applyStandby(fetches kgo.Fetches) error {
-	var ferr error
-	fetches.EachError(func(topic string, p int32, err error) {
-		if !errors.Is(err, context.Canceled) {
-			th.logger.Warn("standby fetch", "topic", topic, "partition", p, "err", err)
-		}
-	})
-	fetches.EachPartition(func(p kgo.FetchTopicPartition) {
-		if ferr != nil || len(p.Records) == 0 {
-			return
-		}
-		tp := changelog.TopicPartition{Topic: p.Topic, Partition: p.Partition}
-		s := th.standbyByTP[tp]
-		if s == nil {
-			return // closed since it was fetched
-		}
-		data := make([]*kgo.Record, 0, len(p.Records))
-		for _, r := range p.Records {
-			if !r.Attrs.IsControl() && r.Offset >= s.next[tp] {
-				data = append(data, r)
+// applyStandby returns what applies the records of one standby changelog
+// partition.
+func (u *stateUpdater) applyStandby(s *standbyTask, tp changelog.TopicPartition) func([]*kgo.Record, int64, int64) error {
+	return func(data []*kgo.Record, next, hwm int64) error {
+		if len(data) > 0 {
+			if err := s.byTP[tp].RestoreBatch(data); err != nil {
+				return fmt.Errorf("standby %s: apply %s: %w", s.id, tp, err)
 			}
 		}
-		if err := s.byTP[tp].RestoreBatch(data); err != nil {
-			ferr = fmt.Errorf("standby %s: apply %s: %w", s.id, tp, err)
-			return
-		}
-		s.next[tp] = p.Records[len(p.Records)-1].Offset + 1
-		s.counters.consumed.Add(int64(len(p.Records)))
+		s.counters.consumed.Add(next - s.next[tp])
 		s.counters.processed.Add(int64(len(data)))
+		s.next[tp] = next
 		pr := s.progress[tp]
 		pr.Restored += int64(len(data))
-		pr.Position = s.next[tp]
-		pr.End = p.HighWatermark
-		th.app.metrics.restore(*pr)
-	})
-	return ferr
+		pr.Position = next
+		pr.End = hwm
+		u.th.app.metrics.restore(*pr)
+		return nil
+	}
+}
+
+// followFailed handles a standby partition the restore consumer stopped
+// following: one whose position left the changelog's range (records
+// deleted by retention while it was behind) is followed again from the
+// beginning, as the standby consumer's reset did; any other error stops
+// the thread.
+func (u *stateUpdater) followFailed(fe *changelog.FollowError) {
+	s := u.followers[fe.Partition]
+	delete(u.followers, fe.Partition)
+	if s == nil {
+		return
+	}
+	if errors.Is(fe.Err, changelog.ErrOffsetOutOfRange) {
+		u.th.logger.Warn("standby changelog position out of range; applying the changelog from its start",
+			"task", s.id.String(), "topic", fe.Partition.Topic, "partition", fe.Partition.Partition, "err", fe.Err)
+		delete(s.next, fe.Partition)
+		if err := u.cons.Follow(fe.Partition, 0, u.applyStandby(s, fe.Partition)); err == nil {
+			u.followers[fe.Partition] = s
+			return
+		}
+	}
+	u.setFatal(fmt.Errorf("standby %s: %w", s.id, fe.Err))
+}
+
+func (u *stateUpdater) setFatal(err error) {
+	u.mu.Lock()
+	if u.fatal == nil {
+		u.fatal = err
+	}
+	u.mu.Unlock()
+}
+
+// dropStandby stops following a standby's partitions and checkpoints it.
+func (u *stateUpdater) dropStandby(s *standbyTask) error {
+	var tps []changelog.TopicPartition
+	for tp := range s.byTP {
+		if u.followers[tp] == s {
+			delete(u.followers, tp)
+			tps = append(tps, tp)
+		}
+	}
+	if u.cons != nil {
+		u.cons.Unfollow(tps...)
+	}
+	delete(u.standbys, s)
+	return s.checkpoint()
+}
+
+// checkpointStandbys records how far the standbys are, every commit
+// interval, as the thread does for its active tasks.
+func (u *stateUpdater) checkpointStandbys() {
+	u.lastCP = time.Now()
+	for s := range u.standbys {
+		if err := s.checkpoint(); err != nil {
+			u.setFatal(err)
+			return
+		}
+	}
 }
 
 // checkpoint flushes the standby's stores and records how far they are.
@@ -206,17 +236,11 @@ func (s *standbyTask) checkpoint() error {
 	return s.dir.WriteCheckpoint(cp)
 }
 
-// closeStandby checkpoints and closes a standby and stops consuming its
-// changelogs.
+// closeStandby takes a standby back from the state updater, checkpointed,
+// and closes it.
 func (th *streamThread) closeStandby(s *standbyTask) error {
 	th.app.local.removeTask(s.id, true)
-	err := s.checkpoint()
-	remove := map[string][]int32{}
-	for tp := range s.byTP {
-		remove[tp.Topic] = append(remove[tp.Topic], tp.Partition)
-		delete(th.standbyByTP, tp)
-	}
-	th.standbyCl.RemoveConsumePartitions(remove)
+	err := th.updater.removeStandby(s)
 	for _, st := range s.stores {
 		err = errors.Join(err, st.inner.Close())
 	}

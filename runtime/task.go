@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"slices"
 	"sync/atomic"
 	"time"
 
@@ -282,49 +281,6 @@ func (th *streamThread) startTask(t *activeTask) (err error) {
 		return fmt.Errorf("task %s: %w", id, err)
 	}
 	return nil
-}
-
-// restore brings stores up to the end of their changelogs and returns the
-// offsets to checkpoint. A store whose checkpoint is outside its changelog
-// (records deleted by retention or DeleteRecords, a re-created topic) is
-// wiped and restored from the beginning, as Kafka Streams does for a
-// corrupted task: restoring from the log start over stale content would
-// keep keys the changelog no longer has.
-func (th *streamThread) restore(ctx context.Context, id topology.TaskID, dir *changelog.TaskDir, stores []*openedStore, standby bool) (changelog.Offsets, error) {
-	cp := dir.ReadCheckpoint()
-	out := changelog.Offsets{}
-	for attempt := 0; ; attempt++ {
-		jobs, err := restoreJobs(stores, cp)
-		if err != nil {
-			return nil, fmt.Errorf("task %s: %w", id, err)
-		}
-		if len(jobs) == 0 {
-			return out, nil
-		}
-		th.restoreTask.Store(id.String())
-		results, err := th.restorer.RestoreAll(ctx, jobs)
-		var oor *changelog.OffsetOutOfRangeError
-		if errors.As(err, &oor) && attempt < len(stores) {
-			i := slices.IndexFunc(stores, func(s *openedStore) bool { return s.spec.Name == oor.Store })
-			if i < 0 {
-				return nil, fmt.Errorf("task %s: restore: %w", id, err)
-			}
-			th.logger.Warn("checkpoint outside the changelog; wiping the store and restoring it from the beginning",
-				"task", id.String(), "store", oor.Store, "err", err)
-			if err := resetStore(dir, stores[i]); err != nil {
-				return nil, fmt.Errorf("task %s: %w", id, err)
-			}
-			th.app.metrics.storeResets.Add(1)
-			continue
-		}
-		if err != nil {
-			return nil, fmt.Errorf("task %s: restore: %w", id, err)
-		}
-		for i, j := range jobs {
-			out[j.Partition] = results[i].Next
-		}
-		return out, nil
-	}
 }
 
 // process runs up to limit buffered records through the task, across its

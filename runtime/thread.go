@@ -39,12 +39,12 @@ type streamThread struct {
 	tasks map[topology.TaskID]*activeTask
 	byTP  map[tp]*activeTask // running and restoring tasks
 	// restoring are the tasks the state updater has (updater.go).
-	restoring   map[topology.TaskID]*restoring
-	updater     *stateUpdater
-	standbys    map[topology.TaskID]*standbyTask
-	standbyByTP map[changelog.TopicPartition]*standbyTask
-	standbyCl   *kgo.Client
-	lastCommit  time.Time
+	restoring map[topology.TaskID]*restoring
+	updater   *stateUpdater
+	// standbys are the thread's standby tasks; the state updater owns
+	// them between newStandby and closeStandby.
+	standbys   map[topology.TaskID]*standbyTask
+	lastCommit time.Time
 
 	// mu serialises the loop's processing and commits with the rebalance
 	// callbacks and the final shutdown. kgo.BlockRebalanceOnPoll already
@@ -55,7 +55,6 @@ type streamThread struct {
 	failed      atomic.Bool
 	assigned    atomic.Bool
 	sawShutdown atomic.Bool
-	restoreTask atomic.Value // task id being restored, for metrics
 	meta        atomic.Pointer[ThreadMetadata]
 	// ready is closed when the thread is fully built: the client joins the
 	// group as soon as it exists, and the callbacks wait for the rest.
@@ -90,15 +89,14 @@ func (th *streamThread) publish() {
 func (a *App) newThread(id int) (*streamThread, error) {
 	th := &streamThread{
 		app: a, id: id,
-		logger:      a.cfg.logger.With("thread", id),
-		tasks:       map[topology.TaskID]*activeTask{},
-		restoring:   map[topology.TaskID]*restoring{},
-		byTP:        map[tp]*activeTask{},
-		standbys:    map[topology.TaskID]*standbyTask{},
-		standbyByTP: map[changelog.TopicPartition]*standbyTask{},
-		ready:       make(chan struct{}),
-		abandoned:   make(chan struct{}),
-		lastCommit:  time.Now(),
+		logger:     a.cfg.logger.With("thread", id),
+		tasks:      map[topology.TaskID]*activeTask{},
+		restoring:  map[topology.TaskID]*restoring{},
+		byTP:       map[tp]*activeTask{},
+		standbys:   map[topology.TaskID]*standbyTask{},
+		ready:      make(chan struct{}),
+		abandoned:  make(chan struct{}),
+		lastCommit: time.Now(),
 	}
 	th.name = fmt.Sprintf("%s-%s-StreamThread-%d", a.appID, a.processID, id)
 	th.updater = newStateUpdater(th)
@@ -138,8 +136,8 @@ func (a *App) newThread(id int) (*streamThread, error) {
 	opts = append(opts, a.eosClientOpts(id)...)
 	opts = append(opts, a.clientMetricsOpts()...)
 	opts = append(opts, a.cfg.clientOpts...)
-	// The restorer and the standby consumer first: the group client joins
-	// as soon as it exists.
+	// The restorer and the state updater's restore consumer first: the
+	// group client joins as soon as it exists.
 	var err error
 	ropts := append([]kgo.Opt{kgo.SeedBrokers(a.cfg.brokers...)}, a.cfg.clientOpts...)
 	th.restorer, err = changelog.NewRestorer(changelog.RestorerConfig{ClientOpts: ropts, Listener: th, Logger: th.logger,
@@ -147,16 +145,14 @@ func (a *App) newThread(id int) (*streamThread, error) {
 	if err != nil {
 		return nil, fmt.Errorf("thread %d: %w", id, err)
 	}
-	sopts := append([]kgo.Opt{kgo.SeedBrokers(a.cfg.brokers...), kgo.KeepControlRecords()}, a.eosReadOpts()...)
-	sopts = append(sopts, a.cfg.clientOpts...)
-	if th.standbyCl, err = kgo.NewClient(sopts...); err != nil {
+	if th.updater.cons, err = th.restorer.NewConsumer(); err != nil {
 		th.restorer.Close()
-		return nil, fmt.Errorf("thread %d: standby consumer: %w", id, err)
+		return nil, fmt.Errorf("thread %d: %w", id, err)
 	}
 	cl, err := kgo.NewClient(opts...)
 	if err != nil {
+		th.updater.cons.Close()
 		th.restorer.Close()
-		th.standbyCl.Close()
 		return nil, fmt.Errorf("thread %d: client: %w", id, err)
 	}
 	th.cl = cl
@@ -166,7 +162,6 @@ func (a *App) newThread(id int) (*streamThread, error) {
 		// lock and with retries: the broker may be down.
 		th.commit = th.newEOSCommitter()
 	}
-	th.restoreTask.Store("")
 	close(th.ready)
 	return th, nil
 }
@@ -174,20 +169,15 @@ func (a *App) newThread(id int) (*streamThread, error) {
 // run is the thread's loop. It returns nil when ctx is canceled (Close)
 // and the error that stopped it otherwise.
 func (th *streamThread) run(ctx context.Context) error {
-	sctx, stopStandbys := context.WithCancel(ctx)
-	var standbys sync.WaitGroup
-	standbys.Add(1)
+	uctx, stopUpdater := context.WithCancel(ctx)
+	var updater sync.WaitGroup
+	updater.Add(1)
 	go func() {
-		defer standbys.Done()
-		th.standbyLoop(sctx)
+		defer updater.Done()
+		th.updater.run(uctx)
 	}()
-	standbys.Add(1)
-	go func() {
-		defer standbys.Done()
-		th.updater.run(sctx)
-	}()
-	defer standbys.Wait()
-	defer stopStandbys()
+	defer updater.Wait()
+	defer stopUpdater()
 	if err := th.initEOS(ctx); err != nil {
 		return fmt.Errorf("thread %d: %w", th.id, err)
 	}
@@ -340,11 +330,6 @@ func (th *streamThread) commitAll(ctx context.Context) error {
 			}
 		}
 	}
-	for _, s := range th.standbys {
-		if err := s.checkpoint(); err != nil {
-			return err
-		}
-	}
 	th.lastCommit = time.Now()
 	th.app.metrics.commits.Add(1)
 	th.app.metrics.commitLat.observe(time.Since(start), 1)
@@ -461,9 +446,7 @@ func (th *streamThread) onAssigned(ctx context.Context, _ *kgo.Client, _ map[str
 			return
 		}
 		th.standbys[id] = s
-		for tp := range s.byTP {
-			th.standbyByTP[tp] = s
-		}
+		th.updater.addStandby(s)
 		th.app.local.addTask(id, nil, s.stores, true)
 		th.publish()
 	}
@@ -566,13 +549,14 @@ func (th *streamThread) shutdown(ctx context.Context, clean bool) {
 	th.mu.Unlock()
 	th.cl.AllowRebalance()
 	th.cl.Close()
-	th.standbyCl.Close()
+	th.updater.cons.Close()
 	th.restorer.Close()
 }
 
 // OnRestoreStart implements changelog.RestoreListener for metrics.
 func (th *streamThread) OnRestoreStart(store string, p changelog.TopicPartition, start, end int64) {
-	th.app.metrics.restore(RestoreProgress{Task: th.restoreTask.Load().(string), Store: store, Topic: p.Topic,
+	// Called on the state updater's goroutine, which owns taskOf.
+	th.app.metrics.restore(RestoreProgress{Task: th.updater.taskOf[p], Store: store, Topic: p.Topic,
 		Partition: p.Partition, Start: start, Position: start, End: end})
 	if l := th.app.cfg.restoreListener; l != nil {
 		l.OnRestoreStart(store, p, start, end)

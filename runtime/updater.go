@@ -3,6 +3,7 @@ package runtime
 import (
 	"context"
 	"errors"
+	"fmt"
 	"slices"
 	"sync"
 	"time"
@@ -11,29 +12,37 @@ import (
 )
 
 // The state updater (Kafka Streams' StateUpdater) restores the stores of a
-// stream thread's new active tasks on its own goroutine, so that the
-// rebalance callbacks only do bookkeeping and return at once, and the
-// thread keeps processing its running tasks meanwhile. A task's life:
+// stream thread's new active tasks and keeps its standby tasks up to date,
+// on its own goroutine with one long-lived restore consumer
+// (changelog.RestoreConsumer), so that the rebalance callbacks only do
+// bookkeeping and return at once, and the thread keeps processing its
+// running tasks meanwhile. A task's life:
 //
 //	Created (newActiveTask, in the callback: state directory locked, stores open)
-//	  -> Restoring (queued here; restored one task at a time, in large batches)
+//	  -> Restoring (handed here; every restoring task's changelog partitions
+//	     are assigned to the restore consumer at once and read together, in
+//	     large batches written with batched store writes)
 //	  -> Running (handed back; the thread makes its topology task: startTask)
 //	  -> Closed (revoked, lost or shut down; a restoring task is cancelled)
 //
+// A standby task is created the same way (newStandby) and then owned by
+// the updater until it is closed: the restore consumer follows its
+// changelog partitions, and the updater applies and checkpoints them.
 // Records fetched for a restoring task wait in its queues; backpressure
 // pauses its partitions when they fill.
 
 // restoring is a task handed to the state updater.
 type restoring struct {
-	t      *activeTask
-	ctx    context.Context
-	cancel context.CancelFunc
+	t *activeTask
 	// Set by the updater before it closes done.
 	restored changelog.Offsets
 	err      error
 	done     chan struct{}
 	// phase is guarded by stateUpdater.mu.
 	phase int
+	// rs and resets belong to the updater goroutine.
+	rs     *changelog.Restoration
+	resets int
 }
 
 const (
@@ -42,29 +51,60 @@ const (
 	phaseFinished
 )
 
+// standbyRemoval asks the updater to let go of a standby.
+type standbyRemoval struct {
+	s    *standbyTask
+	done chan error
+}
+
+// updaterPoll bounds how long the updater waits in a poll, hence how long
+// a callback that takes a task back from it waits.
+const updaterPoll = 100 * time.Millisecond
+
 // stateUpdater is one stream thread's restoration goroutine and the
 // queues between it and the thread.
 type stateUpdater struct {
-	th       *streamThread
+	th *streamThread
+
 	mu       sync.Mutex
 	queue    []*restoring
+	cancels  []*restoring
 	finished []*restoring
+	addSB    []*standbyTask
+	removeSB []standbyRemoval
+	fatal    error
 	stopped  bool
 	wake     chan struct{}
+
+	// Owned by the updater goroutine.
+	cons      *changelog.RestoreConsumer
+	active    map[*changelog.Restoration]*restoring
+	standbys  map[*standbyTask]bool
+	followers map[changelog.TopicPartition]*standbyTask
+	taskOf    map[changelog.TopicPartition]string // for the restore metrics
+	lastCP    time.Time
 }
 
 func newStateUpdater(th *streamThread) *stateUpdater {
-	return &stateUpdater{th: th, wake: make(chan struct{}, 1)}
+	return &stateUpdater{th: th, wake: make(chan struct{}, 1),
+		active: map[*changelog.Restoration]*restoring{}, standbys: map[*standbyTask]bool{},
+		followers: map[changelog.TopicPartition]*standbyTask{}, taskOf: map[changelog.TopicPartition]string{},
+		lastCP: time.Now()}
 }
 
-// add queues the created tasks of one assignment for restoration, all at
-// once so that the updater chooses among them (see next).
+func (u *stateUpdater) poke() {
+	select {
+	case u.wake <- struct{}{}:
+	default:
+	}
+}
+
+// add hands the created tasks of one assignment to the updater.
 func (u *stateUpdater) add(ts []*activeTask) []*restoring {
 	out := make([]*restoring, len(ts))
 	u.mu.Lock()
 	for i, t := range ts {
-		ctx, cancel := context.WithCancel(context.Background())
-		r := &restoring{t: t, ctx: ctx, cancel: cancel, done: make(chan struct{})}
+		r := &restoring{t: t, done: make(chan struct{})}
 		if u.stopped {
 			r.phase, r.err = phaseFinished, context.Canceled
 			close(r.done)
@@ -75,39 +115,35 @@ func (u *stateUpdater) add(ts []*activeTask) []*restoring {
 		out[i] = r
 	}
 	u.mu.Unlock()
-	select {
-	case u.wake <- struct{}{}:
-	default:
-	}
+	u.poke()
 	return out
 }
 
-// takeFinished returns the tasks restored (or failed) since the last call.
-func (u *stateUpdater) takeFinished() []*restoring {
+// takeFinished returns the tasks restored (or failed) since the last call,
+// and the error that stopped a standby, if any.
+func (u *stateUpdater) takeFinished() ([]*restoring, error) {
 	u.mu.Lock()
 	defer u.mu.Unlock()
-	out := u.finished
-	u.finished = nil
-	return out
+	out, err := u.finished, u.fatal
+	u.finished, u.fatal = nil, nil
+	return out, err
 }
 
 // remove takes a task away from the updater, cancelling its restoration
 // and waiting until the updater lets go of it.
 func (u *stateUpdater) remove(r *restoring) {
 	u.mu.Lock()
-	switch r.phase {
-	case phaseQueued:
+	switch {
+	case r.phase == phaseQueued:
 		i := indexOf(u.queue, r)
 		u.queue = append(u.queue[:i], u.queue[i+1:]...)
 		r.phase, r.err = phaseFinished, context.Canceled
 		close(r.done)
-	case phaseFinished:
-		if i := indexOf(u.finished, r); i >= 0 {
-			u.finished = append(u.finished[:i], u.finished[i+1:]...)
-		}
+	case r.phase == phaseRestoring && !u.stopped:
+		u.cancels = append(u.cancels, r)
 	}
 	u.mu.Unlock()
-	r.cancel()
+	u.poke()
 	<-r.done
 	u.mu.Lock()
 	if i := indexOf(u.finished, r); i >= 0 {
@@ -125,23 +161,42 @@ func indexOf(rs []*restoring, r *restoring) int {
 	return -1
 }
 
-// run restores queued tasks, one at a time, until ctx ends; then it
-// cancels what is left.
-func (u *stateUpdater) run(ctx context.Context) {
-	defer func() {
-		u.mu.Lock()
-		u.stopped = true
-		for _, r := range u.queue {
-			r.phase, r.err = phaseFinished, context.Canceled
-			close(r.done)
-			u.finished = append(u.finished, r)
-		}
-		u.queue = nil
+// addStandby hands a created standby to the updater.
+func (u *stateUpdater) addStandby(s *standbyTask) {
+	u.mu.Lock()
+	if !u.stopped {
+		u.addSB = append(u.addSB, s)
+	}
+	u.mu.Unlock()
+	u.poke()
+}
+
+// removeStandby takes a standby back from the updater, checkpointed.
+func (u *stateUpdater) removeStandby(s *standbyTask) error {
+	u.mu.Lock()
+	if u.stopped {
 		u.mu.Unlock()
-	}()
-	for {
-		r := u.next(ctx)
-		if r == nil {
+		return s.checkpoint()
+	}
+	if i := slices.Index(u.addSB, s); i >= 0 {
+		u.addSB = slices.Delete(u.addSB, i, i+1)
+		u.mu.Unlock()
+		return s.checkpoint()
+	}
+	done := make(chan error, 1)
+	u.removeSB = append(u.removeSB, standbyRemoval{s: s, done: done})
+	u.mu.Unlock()
+	u.poke()
+	return <-done
+}
+
+// run restores tasks and updates standbys until ctx ends; then it cancels
+// what is left.
+func (u *stateUpdater) run(ctx context.Context) {
+	defer u.stop()
+	for ctx.Err() == nil {
+		u.handleRequests(ctx)
+		if !u.cons.Busy() {
 			select {
 			case <-ctx.Done():
 				return
@@ -149,100 +204,173 @@ func (u *stateUpdater) run(ctx context.Context) {
 			}
 			continue
 		}
-		stop := context.AfterFunc(ctx, r.cancel)
-		t := r.t
-		if t.dir != nil {
-			r.restored, r.err = u.th.restore(r.ctx, t.id, t.dir, t.stores, false)
+		done, ferrs, err := u.cons.Poll(ctx, updaterPoll)
+		if err != nil {
+			return
 		}
-		stop()
-		u.mu.Lock()
-		r.phase = phaseFinished
-		u.finished = append(u.finished, r)
-		u.mu.Unlock()
-		close(r.done)
+		for _, rs := range done {
+			if r := u.active[rs]; r != nil {
+				delete(u.active, rs)
+				u.restorationDone(ctx, r, rs)
+			}
+		}
+		for _, fe := range ferrs {
+			u.followFailed(fe)
+		}
+		if time.Since(u.lastCP) >= u.th.app.cfg.commitInterval {
+			u.checkpointStandbys()
+		}
 	}
 }
 
-// next takes the queued task with the fewest changelog records to
-// restore, so that tasks with little or nothing to restore start at once
-// instead of waiting behind a large restoration (Kafka Streams restores
-// all its tasks together; one at a time, smallest first, comes close).
-func (u *stateUpdater) next(ctx context.Context) *restoring {
+// handleRequests applies what the thread asked for since the last poll.
+func (u *stateUpdater) handleRequests(ctx context.Context) {
 	u.mu.Lock()
-	queue := slices.Clone(u.queue)
+	queue, cancels, addSB, removeSB := u.queue, u.cancels, u.addSB, u.removeSB
+	u.queue, u.cancels, u.addSB, u.removeSB = nil, nil, nil, nil
+	for _, r := range queue {
+		r.phase = phaseRestoring
+	}
 	u.mu.Unlock()
-	if len(queue) == 0 {
-		return nil
-	}
-	var pick *restoring
-	if len(queue) > 1 {
-		lag := u.lags(ctx, queue)
-		for _, r := range queue {
-			if l, ok := lag[r]; ok && (pick == nil || l < lag[pick]) {
-				pick = r
-			}
+	for _, r := range cancels {
+		if r.rs != nil {
+			u.cons.Cancel(r.rs)
+			delete(u.active, r.rs)
 		}
+		u.finish(r, nil, context.Canceled)
 	}
-	u.mu.Lock()
-	defer u.mu.Unlock()
-	if pick == nil || indexOf(u.queue, pick) < 0 {
-		if len(u.queue) == 0 {
-			return nil
-		}
-		pick = u.queue[0]
+	for _, rm := range removeSB {
+		rm.done <- u.dropStandby(rm.s)
 	}
-	i := indexOf(u.queue, pick)
-	u.queue = append(u.queue[:i], u.queue[i+1:]...)
-	pick.phase = phaseRestoring
-	return pick
+	for _, s := range addSB {
+		u.followStandby(s)
+	}
+	for _, r := range queue {
+		u.start(ctx, r)
+	}
 }
 
-// lags estimates the records each queued task has to restore: from its
-// checkpoint (or the beginning) to the end of its changelogs.
-func (u *stateUpdater) lags(ctx context.Context, queue []*restoring) map[*restoring]int64 {
-	var tps []changelog.TopicPartition
-	for _, r := range queue {
-		for _, s := range r.t.stores {
-			if s.spec.Logging {
-				tps = append(tps, s.logTP)
-			}
+// start starts restoring a task's stores from their checkpoint (or the
+// beginning). A store whose checkpoint is outside its changelog (records
+// deleted by retention or DeleteRecords, a re-created topic) is wiped and
+// restored from the beginning, as Kafka Streams does for a corrupted task:
+// restoring from the log start over stale content would keep keys the
+// changelog no longer has.
+func (u *stateUpdater) start(ctx context.Context, r *restoring) {
+	t := r.t
+	if t.dir == nil {
+		u.finish(r, changelog.Offsets{}, nil)
+		return
+	}
+	cp := t.dir.ReadCheckpoint()
+	for {
+		jobs, err := restoreJobs(t.stores, cp)
+		if err != nil {
+			u.finish(r, nil, fmt.Errorf("task %s: %w", t.id, err))
+			return
 		}
-	}
-	out := map[*restoring]int64{}
-	if len(tps) == 0 {
-		return out
-	}
-	lctx, cancel := context.WithTimeout(ctx, 10*time.Second)
-	defer cancel()
-	ends, err := u.th.restorer.EndOffsets(lctx, tps...)
-	if err != nil {
-		return out // restore in arrival order
-	}
-	for _, r := range queue {
-		var cp changelog.Offsets
-		if r.t.dir != nil {
-			cp = r.t.dir.ReadCheckpoint()
+		for _, j := range jobs {
+			u.taskOf[j.Partition] = t.id.String()
 		}
-		var lag int64
-		for _, s := range r.t.stores {
-			if !s.spec.Logging {
+		rs, err := u.cons.Restore(ctx, jobs)
+		if err != nil {
+			if u.reset(r, err) {
 				continue
 			}
-			start := int64(0)
-			if s.trusted {
-				start = cp[s.logTP]
-			}
-			lag += max(ends[s.logTP]-start, 0)
+			u.finish(r, nil, fmt.Errorf("task %s: restore: %w", t.id, err))
+			return
 		}
-		out[r] = lag
+		r.rs = rs
+		if rs.Done() {
+			u.restorationDone(ctx, r, rs)
+			return
+		}
+		u.active[rs] = r
+		return
 	}
-	return out
+}
+
+// reset wipes the store an out-of-range error names, so that it is
+// restored from the beginning, and reports whether it did.
+func (u *stateUpdater) reset(r *restoring, err error) bool {
+	var oor *changelog.OffsetOutOfRangeError
+	t := r.t
+	if !errors.As(err, &oor) || r.resets >= len(t.stores) {
+		return false
+	}
+	i := slices.IndexFunc(t.stores, func(s *openedStore) bool { return s.spec.Name == oor.Store })
+	if i < 0 {
+		return false
+	}
+	r.resets++
+	u.th.logger.Warn("checkpoint outside the changelog; wiping the store and restoring it from the beginning",
+		"task", t.id.String(), "store", oor.Store, "err", err)
+	if rerr := resetStore(t.dir, t.stores[i]); rerr != nil {
+		u.th.logger.Warn("reset store", "task", t.id.String(), "err", rerr)
+		return false
+	}
+	u.th.app.metrics.storeResets.Add(1)
+	return true
+}
+
+// restorationDone hands a finished restoration's task back to the thread,
+// or restarts it when a store had to be reset.
+func (u *stateUpdater) restorationDone(ctx context.Context, r *restoring, rs *changelog.Restoration) {
+	if rs.Err != nil {
+		if u.reset(r, rs.Err) {
+			u.start(ctx, r)
+			return
+		}
+		u.finish(r, nil, fmt.Errorf("task %s: restore: %w", r.t.id, rs.Err))
+		return
+	}
+	out := changelog.Offsets{}
+	for i, j := range rs.Jobs {
+		out[j.Partition] = rs.Results[i].Next
+	}
+	u.finish(r, out, nil)
+}
+
+func (u *stateUpdater) finish(r *restoring, restored changelog.Offsets, err error) {
+	u.mu.Lock()
+	if r.phase == phaseFinished {
+		u.mu.Unlock()
+		return
+	}
+	r.phase, r.restored, r.err = phaseFinished, restored, err
+	u.finished = append(u.finished, r)
+	u.mu.Unlock()
+	close(r.done)
+}
+
+// stop cancels what is left when the updater ends.
+func (u *stateUpdater) stop() {
+	u.mu.Lock()
+	u.stopped = true
+	pending := append(u.queue, u.cancels...)
+	removeSB := u.removeSB
+	u.queue, u.cancels, u.addSB, u.removeSB = nil, nil, nil, nil
+	u.mu.Unlock()
+	for rs, r := range u.active {
+		u.cons.Cancel(rs)
+		pending = append(pending, r)
+	}
+	clear(u.active)
+	for _, r := range pending {
+		u.finish(r, nil, context.Canceled)
+	}
+	for _, rm := range removeSB {
+		rm.done <- u.dropStandby(rm.s)
+	}
 }
 
 // adoptRestored starts the tasks the updater finished and makes them
 // running. Called on the thread's goroutine with th.mu held.
 func (th *streamThread) adoptRestored() {
-	rs := th.updater.takeFinished()
+	rs, err := th.updater.takeFinished()
+	if err != nil && th.fatal == nil {
+		th.fatal = err
+	}
 	if len(rs) == 0 {
 		return
 	}
