@@ -39,8 +39,9 @@ type env struct {
 	RestoreKeys      int64
 	Events           int64  // Nexmark events in NexmarkTopic
 	NexmarkTopic     string // Nexmark events
-	// WindowEvents Nexmark events in NexmarkWindowTopic: the smaller input
-	// of the windowed queries.
+	// WindowEvents Nexmark events in NexmarkWindowTopic: the input of the
+	// windowed queries (as many as the others by default; smaller on
+	// request).
 	WindowEvents       int64
 	NexmarkWindowTopic string
 	Partitions         int

@@ -86,8 +86,8 @@ func nexmarkQuery(ctx context.Context, e env, q nexmark.Query) (measure, error) 
 	return m, err
 }
 
-// windowedQuery reports whether a query uses windows: those read the
-// smaller input (--nexmark-window-events).
+// windowedQuery reports whether a query uses windows: those read their
+// own input (--nexmark-window-events), which can be made smaller.
 func windowedQuery(name string) bool { return name == "q5" || name == "q7" || name == "q8" }
 
 // prepareNexmark writes n generated events to topic, round-robin over the

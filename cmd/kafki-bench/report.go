@@ -141,7 +141,7 @@ func (r *report) markdown() string {
 			e.Records, e.Partitions, wordsPerLine, vocabulary, wordsPerLine*6-1, e.Words)
 	}
 	if e.WindowLinesTopic != "" {
-		fmt.Fprintf(&b, "- Windowed input: %d such lines (the windowed scenarios are slower; --window-records sets it), event time 100 ms apart.\n", e.WindowRecords)
+		fmt.Fprintf(&b, "- Windowed input: %d such lines (--window-records sets it), event time 100 ms apart.\n", e.WindowRecords)
 	}
 	if e.RestoreTopic != "" {
 		fmt.Fprintf(&b, "- Restoration: a compacted one-partition changelog of %d distinct keys (11-byte keys, 16-byte values) restored into a RocksDB store, final flush included.\n", e.RestoreKeys)
