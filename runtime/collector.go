@@ -2,6 +2,7 @@ package runtime
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"sync"
 	"sync/atomic"
@@ -9,6 +10,7 @@ import (
 	"github.com/kafki/kafki/changelog"
 	"github.com/kafki/kafki/serde"
 	"github.com/kafki/kafki/topology"
+	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kgo"
 )
 
@@ -126,9 +128,20 @@ func (c *collector) failed(r *kgo.Record, err error) {
 		c.more++
 		return
 	}
-	if t.th.failed.Load() {
-		// The thread gave up already and aborted what it had buffered:
-		// these failures are its own doing, not the broker's answer.
+	if t.th.failed.Load() || errors.Is(err, kgo.ErrAborting) {
+		// The thread gave up already, or aborted the transaction, and
+		// with it what it had buffered: these failures are its own
+		// doing, not the broker's answer (Kafka Streams swallows
+		// TransactionAbortedException likewise).
+		return
+	}
+	if producerMigrated(err) {
+		// The producer was fenced or lost its epoch or sequence: "task
+		// migrated" (as Kafka Streams' RecordCollectorImpl decides,
+		// without the production handler, which could otherwise let
+		// the records go and commit past them). The commit fails with
+		// it and the thread rejoins with its tasks closed dirty.
+		c.err = taskMigrated(fmt.Errorf("send to %s/%d: %w", r.Topic, r.Partition, err))
 		return
 	}
 	raw := &topology.RawRecord{Topic: r.Topic, Partition: r.Partition, Offset: -1,
@@ -161,4 +174,12 @@ func (c *collector) produceErr() error {
 		return fmt.Errorf("%w (and %d more records failed)", c.err, c.more)
 	}
 	return c.err
+}
+
+// producerMigrated reports whether a record failed because the producer
+// was fenced or lost its epoch or sequence: errors no production handler
+// decides on.
+func producerMigrated(err error) bool {
+	return errors.Is(err, kerr.ProducerFenced) || errors.Is(err, kerr.InvalidProducerEpoch) ||
+		errors.Is(err, kerr.InvalidProducerIDMapping) || errors.Is(err, kerr.OutOfOrderSequenceNumber)
 }

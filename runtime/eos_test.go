@@ -16,6 +16,7 @@ import (
 	"github.com/kafki/kafki/changelog"
 	"github.com/kafki/kafki/internal/kafkatest"
 	"github.com/kafki/kafki/state"
+	"github.com/kafki/kafki/topology"
 	"github.com/twmb/franz-go/pkg/kgo"
 )
 
@@ -207,8 +208,17 @@ func TestEOSFencedProducerRejoins(t *testing.T) {
 	uncaught := make(chan error, 4)
 	var mu sync.Mutex
 	var msgs []string
+	// Records the fenced producer still had in flight fail with
+	// INVALID_PRODUCER_EPOCH: task migration, not the handler's to decide.
+	var asked []error
 	app := startApp(t, topo, appID, append(testOpts(c, t.TempDir()), Guarantee(ExactlyOnceV2), ProcessID("z"),
 		Logger(slog.New(captureHandler{&mu, &msgs})),
+		OnProductionError(func(_ HandlerContext, _ *topology.RawRecord, err error) HandlerResponse {
+			mu.Lock()
+			asked = append(asked, err)
+			mu.Unlock()
+			return Continue
+		}),
 		OnUncaughtError(func(err error) UncaughtErrorResponse { uncaught <- err; return ShutdownClient }))...)
 	prod := c.Client()
 	ids := map[string][]string{}
@@ -239,6 +249,11 @@ func TestEOSFencedProducerRejoins(t *testing.T) {
 	mu.Unlock()
 	if !migrated {
 		t.Fatal("the fence was not noticed (no task migration logged)")
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if len(asked) > 0 {
+		t.Fatalf("production handler asked about %v", asked)
 	}
 }
 

@@ -243,3 +243,46 @@ func TestProductionFailureLogsOnceAndNamesInput(t *testing.T) {
 		t.Fatalf("instance error: %v", err)
 	}
 }
+
+// TestProductionFencingIsTaskMigrated checks how a task's collector takes
+// records the broker failed, as Kafka Streams' RecordCollectorImpl does: a
+// fenced producer or a lost epoch or sequence is "task migrated" without
+// asking the production handler (which could let the records go and
+// commit past them, losing them under at-least-once); records the thread's
+// own abort dropped are not failures; any other error goes to the handler.
+func TestProductionFencingIsTaskMigrated(t *testing.T) {
+	var asked []error
+	app := &App{metrics: newMetrics()}
+	app.cfg.onProduce = func(_ HandlerContext, _ *topology.RawRecord, err error) HandlerResponse {
+		asked = append(asked, err)
+		return Continue
+	}
+	th := &streamThread{app: app, logger: slog.New(slog.DiscardHandler)}
+	newColl := func() *collector {
+		at := &activeTask{th: th, counters: app.metrics.task("0_0")}
+		at.coll = newCollector(nil, at)
+		return at.coll
+	}
+	rec := func() *kgo.Record { return &kgo.Record{Topic: "out", Partition: 1, Key: []byte("k")} }
+	for _, err := range []error{kerr.ProducerFenced, kerr.InvalidProducerEpoch, kerr.InvalidProducerIDMapping, kerr.OutOfOrderSequenceNumber} {
+		c := newColl()
+		c.failed(rec(), err)
+		got := c.produceErr()
+		if !errors.Is(got, errTaskMigrated) || !errors.Is(got, err) {
+			t.Errorf("%v: commit error %v, want task migrated", err, got)
+		}
+	}
+	c := newColl()
+	c.failed(rec(), kgo.ErrAborting)
+	if err := c.produceErr(); err != nil {
+		t.Errorf("a record dropped by the thread's own abort fails the commit: %v", err)
+	}
+	if len(asked) != 0 {
+		t.Fatalf("production handler asked about %v", asked)
+	}
+	c = newColl()
+	c.failed(rec(), kerr.MessageTooLarge)
+	if len(asked) != 1 || !errors.Is(asked[0], kerr.MessageTooLarge) || c.produceErr() != nil {
+		t.Fatalf("a refused record: handler asked %v, commit error %v; want the handler once (it said continue)", asked, c.produceErr())
+	}
+}

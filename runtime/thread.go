@@ -272,7 +272,10 @@ func (th *streamThread) handle(ctx context.Context, fetches kgo.Fetches) error {
 			th.lastCommit = time.Now()
 			return nil
 		}
-		return err
+		// At-least-once too: a producer that lost its sequence or epoch
+		// means "task migrated" (the tasks are closed dirty and processed
+		// again from the committed offsets), not a failed thread.
+		return taskMigrated(err)
 	}
 	return nil
 }
