@@ -243,9 +243,26 @@ func (a *App) startThreadLocked() error {
 	}
 	a.nextID++
 	a.threads[th.id] = th
+	a.resizeCachesLocked()
 	a.wg.Add(1)
 	go a.runThread(th)
 	return nil
+}
+
+// resizeCachesLocked splits CacheMaxBytes evenly over the running stream
+// threads, as Kafka Streams resizes its thread caches when a thread is
+// added or removed; a thread's caching stores evict down to the new budget
+// on their next write. Called with a.mu held.
+func (a *App) resizeCachesLocked() {
+	if a.cfg.cacheBytes <= 0 || len(a.threads) == 0 {
+		return
+	}
+	per := a.cfg.cacheBytes / int64(len(a.threads))
+	for _, th := range a.threads {
+		if th.cache != nil {
+			th.cache.Resize(per)
+		}
+	}
 }
 
 // runThread runs a thread to its end and applies the uncaught-error
@@ -291,6 +308,7 @@ func (a *App) runThread(th *streamThread) {
 
 	a.mu.Lock()
 	delete(a.threads, th.id)
+	a.resizeCachesLocked()
 	if resp == ReplaceThread && !a.closing {
 		th.logger.Info("replacing failed stream thread")
 		if rerr := a.startThreadLocked(); rerr == nil {
@@ -342,6 +360,7 @@ func (a *App) rejoin(th *streamThread, cause error) {
 		return
 	}
 	a.threads[th.id] = nt
+	a.resizeCachesLocked()
 	a.wg.Add(1)
 	go a.runThread(nt)
 }

@@ -202,8 +202,10 @@ func (gs *globalState) forget(s *globalStore) error {
 // checkpoint no longer in the topic (retention, deleted records) wipes that
 // store and reads its topic from the beginning.
 func (gs *globalState) bootstrap(ctx context.Context, copts []kgo.Opt) error {
+	// The user's restore listener hears about global stores too, as Kafka
+	// Streams' global thread calls its global state restore listener.
 	restorer, err := changelog.NewRestorer(changelog.RestorerConfig{ClientOpts: copts, Logger: gs.logger,
-		ReadCommitted: gs.app.cfg.guarantee == ExactlyOnceV2})
+		ReadCommitted: gs.app.cfg.guarantee == ExactlyOnceV2, Listener: gs.app.cfg.restoreListener})
 	if err != nil {
 		return fmt.Errorf("global stores: %w", err)
 	}

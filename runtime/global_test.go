@@ -4,6 +4,7 @@ import (
 	"context"
 	"os"
 	"path/filepath"
+	"sync"
 	"testing"
 	"time"
 
@@ -191,4 +192,78 @@ func TestGlobalCheckpointOutOfRangeResetsStore(t *testing.T) {
 			t.Errorf("%s = %q, want %q", k, got, want)
 		}
 	}
+}
+
+// storeRestores sums what a restore listener hears, by store.
+type storeRestores struct {
+	mu      sync.Mutex
+	starts  map[string]int
+	batched map[string]int64
+	ended   map[string]int64
+}
+
+func (l *storeRestores) OnRestoreStart(store string, _ changelog.TopicPartition, _, _ int64) {
+	l.mu.Lock()
+	l.starts[store]++
+	l.mu.Unlock()
+}
+
+func (l *storeRestores) OnBatchRestored(store string, _ changelog.TopicPartition, _ int64, n int) {
+	l.mu.Lock()
+	l.batched[store] += int64(n)
+	l.mu.Unlock()
+}
+
+func (l *storeRestores) OnRestoreEnd(store string, _ changelog.TopicPartition, total int64) {
+	l.mu.Lock()
+	l.ended[store] += total
+	l.mu.Unlock()
+}
+
+// The global thread tells the restore listener about the global stores it
+// bootstraps, as Kafka Streams' global state restore listener; and the
+// record-cache budget is split evenly over the stream threads.
+func TestGlobalRestoreListenerAndThreadCaches(t *testing.T) {
+	c := kafkatest.New(t, 1)
+	orders, customers, out := c.Topic("orders"), c.Topic("customers"), c.Topic("enriched")
+	c.CreateTopic(orders, 2, nil)
+	c.CreateTopic(customers, 3, nil)
+	c.CreateTopic(out, 2, nil)
+	produceKV(t, c.Client(), customers, "c1", "Alice", "c2", "Bob", "c3", "Carol", "c4", "Dan")
+	l := &storeRestores{starts: map[string]int{}, batched: map[string]int64{}, ended: map[string]int64{}}
+	a := startApp(t, ordersWithCustomers(t, orders, customers, out), c.Topic("global-listener"),
+		testOpts(c, t.TempDir(), OnRestore(l), NumStreamThreads(2), CacheMaxBytes(1<<20))...)
+	l.mu.Lock()
+	if l.starts["customers"] == 0 || l.batched["customers"] != 4 || l.ended["customers"] != 4 {
+		t.Errorf("global store restorations heard: %d starts, %d records in batches, %d at the ends; want 4 records",
+			l.starts["customers"], l.batched["customers"], l.ended["customers"])
+	}
+	l.mu.Unlock()
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if len(a.threads) != 2 {
+		t.Fatalf("%d threads", len(a.threads))
+	}
+	budgets := func(want int64) {
+		t.Helper()
+		for _, th := range a.threads {
+			if got := th.cache.MaxBytes(); got != want {
+				t.Errorf("%d threads: thread %d cache budget %d, want %d", len(a.threads), th.id, got, want)
+			}
+		}
+	}
+	budgets(1 << 19)
+	// A thread gone (as when a failed thread is not replaced): the others
+	// share its budget, and give it back when it returns.
+	var gone *streamThread
+	for _, th := range a.threads {
+		gone = th
+		break
+	}
+	delete(a.threads, gone.id)
+	a.resizeCachesLocked()
+	budgets(1 << 20)
+	a.threads[gone.id] = gone
+	a.resizeCachesLocked()
+	budgets(1 << 19)
 }

@@ -273,11 +273,13 @@ func ProcessID(id string) Opt { return func(c *config) { c.processID = id } }
 func StateCleanupDelay(d time.Duration) Opt { return func(c *config) { c.cleanupDelay = d } }
 
 // StateRestoreListener is told about the restoration of every store of an
-// active task (Kafka Streams' StateRestoreListener): OnRestoreStart with
+// active task and of every global store at start-up (Kafka Streams'
+// StateRestoreListener, which serves both): OnRestoreStart with
 // the changelog range to read, OnBatchRestored after each batch written to
 // the store, OnRestoreEnd with the number of records restored. It is
 // called from the stream threads' state updaters, one goroutine per
-// thread, and must be safe for concurrent use and return quickly.
+// thread, and from the global thread, and must be safe for concurrent use
+// and return quickly.
 type StateRestoreListener = changelog.RestoreListener
 
 // OnRestore sets the restore listener.
