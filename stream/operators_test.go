@@ -300,18 +300,16 @@ func TestKTableRegroupWithSubtraction(t *testing.T) {
 // time and a "tick" on wall-clock time.
 type dedupe struct {
 	ctx   topology.ProcessorContext[string, string]
-	store state.KeyValueStore
+	store *state.TypedKeyValueStore[string, string]
 }
 
-func (p *dedupe) Init(ctx topology.ProcessorContext[string, string]) error {
+func (p *dedupe) Init(ctx topology.ProcessorContext[string, string]) (err error) {
 	p.ctx = ctx
-	s, err := ctx.StateStore("seen")
-	if err != nil {
+	if p.store, err = topology.KeyValueStore(ctx, "seen", serde.String(), serde.String()); err != nil {
 		return err
 	}
-	p.store = s.(state.KeyValueStore)
 	if _, err := ctx.Schedule(10*time.Millisecond, topology.StreamTime, func(ts int64) error {
-		n, err := p.store.ApproximateNumEntries()
+		n, err := p.store.Store.ApproximateNumEntries()
 		if err != nil {
 			return err
 		}
@@ -326,11 +324,11 @@ func (p *dedupe) Init(ctx topology.ProcessorContext[string, string]) error {
 }
 
 func (p *dedupe) Process(rec topology.Record[string, string]) error {
-	old, err := p.store.Get([]byte(rec.Key))
-	if err != nil || string(old) == rec.Value {
+	old, ok, err := p.store.Get(rec.Key)
+	if err != nil || ok && old == rec.Value {
 		return err
 	}
-	if err := p.store.Put([]byte(rec.Key), []byte(rec.Value)); err != nil {
+	if err := p.store.Put(rec.Key, rec.Value); err != nil {
 		return err
 	}
 	return p.ctx.Forward(rec)

@@ -189,3 +189,11 @@ type funcProc struct {
 func (f *funcProc) Init(ctx topology.ProcessorContext[string, string]) error { return f.init(ctx) }
 func (f *funcProc) Process(topology.Record[string, string]) error            { return nil }
 func (f *funcProc) Close() error                                             { return nil }
+
+// A typed store accessor without a context is an error, not a panic.
+func TestTypedStoreAccessorNilContext(t *testing.T) {
+	var ctx topology.ProcessorContext[string, string]
+	if _, err := topology.KeyValueStore(ctx, "s", serde.String(), serde.String()); !errors.Is(err, topology.ErrInvalid) {
+		t.Fatalf("nil context: %v", err)
+	}
+}
