@@ -12,6 +12,7 @@ import (
 
 	havro "github.com/hamba/avro/v2"
 
+	"github.com/kafki/kafki/internal/clientconfig"
 	"github.com/kafki/kafki/serde"
 	"github.com/kafki/kafki/serde/avro"
 	"github.com/kafki/kafki/serde/registry"
@@ -22,7 +23,10 @@ import (
 // and registered under the topic's subject (TopicNameStrategy).
 //
 // Settings: schema.registry.url (required, comma-separated),
-// auto.register.schemas (default true). Connect int8/int16 travel as Avro
+// auto.register.schemas (default true), and for a secured registry
+// basic.auth.credentials.source=USER_INFO with basic.auth.user.info
+// (user:password) and schema.registry.ssl.* (PEM), as Confluent's
+// converter takes them. Connect int8/int16 travel as Avro
 // int and logical types as their underlying Avro type, each marked with
 // "connect.type"/"connect.name" properties so that they read back as
 // they were written.
@@ -59,7 +63,11 @@ func (c *AvroConverter) Configure(cfg Config, isKey bool) error {
 		if len(urls) == 0 {
 			return configErr("schema.registry.url", "missing: the Avro converter needs a schema registry")
 		}
-		cl, err := registry.NewClient(urls)
+		opts, err := registryOpts(cfg)
+		if err != nil {
+			return err
+		}
+		cl, err := registry.NewClient(urls, opts...)
 		if err != nil {
 			return fmt.Errorf("%w: schema.registry.url: %v", ErrConfig, err)
 		}
@@ -500,4 +508,28 @@ func connectSchemaOf(a havro.Schema, optional bool) (*Schema, error) {
 		}
 	}
 	return s, nil
+}
+
+// registryOpts reads a converter's registry security settings.
+func registryOpts(cfg Config) ([]registry.ClientOpt, error) {
+	sec := map[string]string{}
+	for k, v := range cfg {
+		switch {
+		case k == "basic.auth.credentials.source", k == "basic.auth.user.info", k == "schema.registry.basic.auth.user.info",
+			strings.HasPrefix(k, "schema.registry.ssl."):
+			sec[k] = v
+		}
+	}
+	if len(sec) == 0 {
+		return nil, nil
+	}
+	cc, err := clientconfig.FromMap(sec)
+	if err != nil {
+		return nil, fmt.Errorf("avro converter registry settings: %w", err)
+	}
+	opts, err := cc.RegistryOpts()
+	if err != nil {
+		return nil, fmt.Errorf("avro converter registry settings: %w", err)
+	}
+	return opts, nil
 }

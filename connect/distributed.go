@@ -129,6 +129,9 @@ func RunDistributed(ctx context.Context, cfg Config, log *slog.Logger, onListen 
 	if err != nil {
 		return err
 	}
+	if err := checkAccess(ctx, cfg, base); err != nil {
+		return err
+	}
 	if d.cl, err = kgo.NewClient(append(append([]kgo.Opt(nil), base...),
 		kgo.ConsumeTopics(d.topics.configs, d.topics.status),
 		kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()),

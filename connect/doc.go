@@ -25,6 +25,12 @@
 // Built-in connectors live in subpackages (connect/file,
 // connect/postgres) and register themselves with [RegisterConnector].
 //
-// It may import serde (and its registry and Avro packages) and franz-go;
-// it must not import stream, topology or runtime.
+// Workers read Kafka's client security settings (security.protocol,
+// ssl.*, sasl.*) from the worker configuration, and the Avro converter its
+// registry's (basic.auth.user.info, schema.registry.ssl.*), through
+// internal/clientconfig, the reader runtime/clientconfig re-exports.
+//
+// It may import serde (and its registry and Avro packages),
+// internal/clientconfig and franz-go; it must not import stream, topology
+// or runtime.
 package connect

@@ -2,14 +2,24 @@ package connect
 
 import (
 	"context"
+	"crypto/tls"
+	"crypto/x509"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
+	"maps"
+	"slices"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
 
+	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kgo"
+	"github.com/twmb/franz-go/pkg/kmsg"
+
+	"github.com/kafki/kafki/internal/clientconfig"
 )
 
 // Task and connector states, as Kafka Connect's status API names them.
@@ -79,13 +89,95 @@ func NewWorker(cfg Config, offsets OffsetStore, log *slog.Logger) (*Worker, erro
 	return &Worker{cfg: cfg, base: base, offsets: offsets, log: log, connectors: map[string]*runningConnector{}}, nil
 }
 
-// ClientOpts returns the franz-go options that reach the worker's cluster.
+// securityConfig reads the worker's client security settings.
+func securityConfig(cfg Config) (*clientconfig.Config, error) {
+	sec := map[string]string{}
+	for k, v := range cfg {
+		if isSecurityKey(k) {
+			sec[k] = v
+		}
+	}
+	cc, err := clientconfig.FromMap(sec)
+	if err != nil {
+		return nil, fmt.Errorf("worker security settings: %w", err)
+	}
+	return cc, nil
+}
+
+// checkAccess makes one request to the cluster, without retries, so that
+// a refused certificate or password stops the worker at once with a
+// message saying what to change, instead of being retried as a broker
+// that is not up yet. Other failures are left to the clients' retries.
+func checkAccess(ctx context.Context, cfg Config, base []kgo.Opt) error {
+	cc, err := securityConfig(cfg)
+	if err != nil || cc.SecurityProtocol == clientconfig.Plaintext {
+		return err
+	}
+	cl, err := kgo.NewClient(append(append([]kgo.Opt(nil), base...), kgo.RequestRetries(0))...)
+	if err != nil {
+		return err
+	}
+	defer cl.Close()
+	pctx, cancel := context.WithTimeout(ctx, 15*time.Second)
+	defer cancel()
+	_, err = kmsg.NewPtrMetadataRequest().RequestWith(pctx, cl)
+	if err == nil {
+		return nil
+	}
+	usesSASL := cc.SecurityProtocol == clientconfig.SASLPlaintext || cc.SecurityProtocol == clientconfig.SASLSSL
+	var x509Err x509.UnknownAuthorityError
+	var hostErr x509.HostnameError
+	var alert tls.AlertError
+	switch {
+	case errors.Is(err, kerr.SaslAuthenticationFailed), usesSASL && errors.Is(err, io.EOF):
+		return fmt.Errorf("SASL authentication of user %q (%s) refused by the cluster: check sasl.jaas.config or sasl.username/sasl.password: %w",
+			cc.Username, cc.Mechanism, err)
+	case errors.As(err, &x509Err), errors.As(err, &hostErr):
+		return fmt.Errorf("TLS: the broker's certificate is not trusted (ssl.truststore.location): %w", err)
+	case errors.As(err, &alert):
+		return fmt.Errorf("TLS: the broker refused the connection (a client certificate, ssl.keystore.location, may be needed or not trusted): %w", err)
+	}
+	return nil
+}
+
+// ClientOpts returns the franz-go options that reach the worker's cluster:
+// bootstrap.servers and the security settings Kafka's clients take
+// (security.protocol, ssl.* as PEM, sasl.mechanism, sasl.jaas.config or
+// sasl.username/sasl.password), read as runtime/clientconfig reads them.
+// They apply to every client of the worker: its own, the source tasks'
+// producers and the sink tasks' consumers. Kafka Connect reads the task
+// clients' settings from producer.* and consumer.* copies; such copies are
+// accepted when they repeat the worker's value and refused when they
+// differ, since kafki would not use them.
 func ClientOpts(cfg Config) ([]kgo.Opt, error) {
 	seeds := cfg.List("bootstrap.servers")
 	if len(seeds) == 0 {
 		return nil, configErr("bootstrap.servers", "missing")
 	}
-	return []kgo.Opt{kgo.SeedBrokers(seeds...), kgo.ClientID("kafki-connect")}, nil
+	for _, k := range slices.Sorted(maps.Keys(cfg)) {
+		v := cfg[k]
+		for _, prefix := range []string{"producer.", "consumer.", "admin."} {
+			rest, ok := strings.CutPrefix(k, prefix)
+			if ok && isSecurityKey(rest) && strings.TrimSpace(v) != strings.TrimSpace(cfg[rest]) {
+				return nil, configErr(k, "differs from %s: kafki connect uses the worker's security settings for every client; set %s alone", rest, rest)
+			}
+		}
+	}
+	cc, err := securityConfig(cfg)
+	if err != nil {
+		return nil, err
+	}
+	opts, err := cc.SecurityOpts()
+	if err != nil {
+		return nil, fmt.Errorf("worker security settings: %w", err)
+	}
+	return append([]kgo.Opt{kgo.SeedBrokers(seeds...), kgo.ClientID("kafki-connect")}, opts...), nil
+}
+
+// isSecurityKey reports whether k is a client security setting.
+func isSecurityKey(k string) bool {
+	return k == "security.protocol" || strings.HasPrefix(k, "ssl.") || strings.HasPrefix(k, "sasl.") ||
+		k == "enable.ssl.certificate.verification"
 }
 
 // converter builds the key or value converter for a connector: its own
@@ -293,13 +385,16 @@ func taskID(name string, id int) string { return name + "-" + strconv.Itoa(id) }
 // in the offsets topic offset.storage.topic, written in the same
 // transaction as the records).
 func Standalone(ctx context.Context, workerCfg Config, connectors []ConnectorConfig, log *slog.Logger) error {
+	base, err := ClientOpts(workerCfg)
+	if err != nil {
+		return err
+	}
+	if err := checkAccess(ctx, workerCfg, base); err != nil {
+		return err
+	}
 	var store OffsetStore
 	eos := workerCfg.String("exactly.once.source.support", "disabled") == "enabled"
 	if eos {
-		base, err := ClientOpts(workerCfg)
-		if err != nil {
-			return err
-		}
 		cl, err := kgo.NewClient(base...)
 		if err != nil {
 			return err
