@@ -93,11 +93,15 @@ func isRetriable(err error) bool {
 var errTaskMigrated = errors.New("task migrated")
 
 // migrationCause reports whether a commit or abort that failed with err
-// means "task migrated" rather than a failure of the application.
+// means "task migrated" rather than a failure of the application. A
+// transactional offset commit refused because the member left the group
+// (its session expired during a broker outage, or it was kicked from a
+// rebalance) is one too, as Kafka Streams turns the consumer's
+// CommitFailedException into a TaskMigratedException.
 func migrationCause(err error) bool {
 	return errors.Is(err, kerr.ProducerFenced) || errors.Is(err, kerr.InvalidProducerEpoch) ||
 		errors.Is(err, kerr.InvalidProducerIDMapping) || errors.Is(err, kerr.OutOfOrderSequenceNumber) ||
-		errors.Is(err, kerr.UnknownProducerID) || isRetriable(err)
+		errors.Is(err, kerr.UnknownProducerID) || isRebalanceErr(err) || isRetriable(err)
 }
 
 // taskMigrated wraps err with errTaskMigrated when its cause calls for it.
