@@ -428,3 +428,38 @@ func (th *streamThread) dropTask(t *activeTask, clean bool) {
 	}
 	th.publish()
 }
+
+// OnRestoreStart implements changelog.RestoreListener for metrics.
+func (th *streamThread) OnRestoreStart(store string, p changelog.TopicPartition, start, end int64) {
+	// Called on the state updater's goroutine, which owns taskOf.
+	th.app.metrics.restore(RestoreProgress{Task: th.updater.taskOf[p], Store: store, Topic: p.Topic,
+		Partition: p.Partition, Start: start, Position: start, End: end})
+	if l := th.app.cfg.restoreListener; l != nil {
+		l.OnRestoreStart(store, p, start, end)
+	}
+}
+
+// OnBatchRestored implements changelog.RestoreListener.
+func (th *streamThread) OnBatchRestored(store string, p changelog.TopicPartition, last int64, n int) {
+	th.app.metrics.mu.Lock()
+	if r := th.app.metrics.restores[tp{p.Topic, p.Partition}]; r != nil {
+		r.Restored += int64(n)
+		r.Position = last + 1
+	}
+	th.app.metrics.mu.Unlock()
+	if l := th.app.cfg.restoreListener; l != nil {
+		l.OnBatchRestored(store, p, last, n)
+	}
+}
+
+// OnRestoreEnd implements changelog.RestoreListener.
+func (th *streamThread) OnRestoreEnd(store string, p changelog.TopicPartition, total int64) {
+	th.app.metrics.mu.Lock()
+	if r := th.app.metrics.restores[tp{p.Topic, p.Partition}]; r != nil {
+		r.Restored, r.Done, r.Position = total, true, r.End
+	}
+	th.app.metrics.mu.Unlock()
+	if l := th.app.cfg.restoreListener; l != nil {
+		l.OnRestoreEnd(store, p, total)
+	}
+}

@@ -1,0 +1,218 @@
+package state
+
+import "bytes"
+
+// Range reads of the record cache: the cache's entries of a range merged
+// with the store's below it.
+
+func (c *CachingKeyValueStore) Range(from, to []byte) (KeyValueIterator, error) {
+	if from != nil && to != nil && bytes.Compare(from, to) > 0 {
+		return c.merged(nil, nil, false, false, true)
+	}
+	return c.merged(from, to, true, false, false)
+}
+
+func (c *CachingKeyValueStore) ReverseRange(from, to []byte) (KeyValueIterator, error) {
+	if from != nil && to != nil && bytes.Compare(from, to) > 0 {
+		return c.merged(nil, nil, false, true, true)
+	}
+	return c.merged(from, to, true, true, false)
+}
+
+func (c *CachingKeyValueStore) PrefixScan(prefix []byte) (KeyValueIterator, error) {
+	if len(prefix) == 0 {
+		return c.merged(nil, nil, false, false, false)
+	}
+	return c.merged(prefix, prefixEnd(prefix), false, false, false)
+}
+
+func (c *CachingKeyValueStore) All() (KeyValueIterator, error) {
+	return c.merged(nil, nil, false, false, false)
+}
+
+func (c *CachingKeyValueStore) ReverseAll() (KeyValueIterator, error) {
+	return c.merged(nil, nil, false, true, false)
+}
+
+// merged iterates the cache's entries of the range merged with the store's:
+// cached values win, cached deletes hide. The cache is read in chunks, as
+// the in-memory engine is, so an iterator costs what it reads.
+func (c *CachingKeyValueStore) merged(lo, hi []byte, hiIncl, reverse, empty bool) (KeyValueIterator, error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.closed {
+		return nil, ErrClosed
+	}
+	if empty {
+		return newEmptyKVIter(&c.iters), nil
+	}
+	var under KeyValueIterator
+	var err error
+	switch {
+	case lo == nil && hi == nil && reverse:
+		under, err = c.inner.ReverseAll()
+	case lo == nil && hi == nil:
+		under, err = c.inner.All()
+	case !hiIncl:
+		under, err = c.inner.PrefixScan(lo) // only prefix scans use an exclusive bound
+	case reverse:
+		under, err = c.inner.ReverseRange(lo, hi)
+	default:
+		under, err = c.inner.Range(lo, hi)
+	}
+	if err != nil {
+		return nil, err
+	}
+	c.iters.Opened()
+	cur := &cacheCursor{c: c, chunkBounds: chunkBounds{lo: lo, hi: hi, hiIncl: hiIncl, reverse: reverse}, chunk: 8}
+	return &cacheMergeIter{c: c, owner: &c.iters, cache: cur, under: under, reverse: reverse, underOK: under.Next()}, nil
+}
+
+type cacheMergeIter struct {
+	c          *CachingKeyValueStore
+	owner      *iterCount
+	cache      *cacheCursor
+	under      KeyValueIterator
+	underOK    bool // under is positioned on an entry not returned yet
+	advance    bool // the last entry returned was under's: move it first
+	reverse    bool
+	key, value []byte
+	err        error
+	closed     bool
+}
+
+func (it *cacheMergeIter) Next() bool {
+	if it.closed || it.err != nil {
+		return false
+	}
+	if it.c.closedFlag.Load() {
+		it.err = ErrClosed
+		return false
+	}
+	if it.advance {
+		it.advance = false
+		it.underOK = it.under.Next()
+	}
+	for {
+		if !it.underOK {
+			if it.err = it.under.Err(); it.err != nil {
+				return false
+			}
+		}
+		head, cacheOK := it.cache.peek()
+		if !cacheOK && !it.underOK {
+			it.key, it.value = nil, nil
+			return false
+		}
+		useCache := false
+		switch {
+		case !cacheOK:
+		case !it.underOK:
+			useCache = true
+		default:
+			c := bytes.Compare(head.key, it.under.Key())
+			if c == 0 {
+				it.underOK = it.under.Next() // the cached value wins
+				useCache = true
+			} else {
+				useCache = (c < 0) != it.reverse
+			}
+		}
+		if useCache {
+			e := head
+			it.cache.pos++
+			if e.value == nil {
+				continue // a cached delete
+			}
+			it.key, it.value = e.key, e.value
+			return true
+		}
+		it.key, it.value = it.under.Key(), it.under.Value()
+		it.advance = true
+		return true
+	}
+}
+
+func (it *cacheMergeIter) Key() []byte   { return it.key }
+func (it *cacheMergeIter) Value() []byte { return it.value }
+func (it *cacheMergeIter) Err() error    { return it.err }
+
+func (it *cacheMergeIter) Close() error {
+	if it.closed {
+		return nil
+	}
+	it.closed = true
+	it.cache.buf = nil
+	it.under.Close()
+	it.owner.Closed()
+	return nil
+}
+
+// cacheCursor walks the cache's entries of a range in chunks read under the
+// cache's lock, resuming after the last key read.
+type cacheCursor struct {
+	c *CachingKeyValueStore
+	chunkBounds
+	buf   []kvItem
+	pos   int
+	chunk int
+	done  bool
+}
+
+// peek returns the current entry without consuming it.
+func (cc *cacheCursor) peek() (kvItem, bool) {
+	if cc.pos < len(cc.buf) {
+		return cc.buf[cc.pos], true
+	}
+	if cc.done || !cc.fill() {
+		return kvItem{}, false
+	}
+	return cc.buf[cc.pos], true
+}
+
+func (cc *cacheCursor) fill() bool {
+	cc.buf, cc.pos = cc.buf[:0], 0
+	c := cc.c
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.closed {
+		cc.done = true
+		return false
+	}
+	cc.done = true
+	pivot, skip := cc.pivot()
+	visit := func(e *cacheEntry) bool {
+		if skip && bytes.Equal(e.key, pivot) {
+			return true
+		}
+		if cc.beyond(e.key) {
+			return false
+		}
+		cc.buf = append(cc.buf, kvItem{key: e.key, value: e.value})
+		if len(cc.buf) >= cc.chunk {
+			cc.done = false
+			return false
+		}
+		return true
+	}
+	switch {
+	case !cc.reverse && pivot == nil:
+		c.tree.Ascend(visit)
+	case !cc.reverse:
+		c.tree.AscendGreaterOrEqual(&cacheEntry{key: pivot}, visit)
+	case pivot == nil:
+		c.tree.Descend(visit)
+	default:
+		c.tree.DescendLessOrEqual(&cacheEntry{key: pivot}, visit)
+	}
+	cc.started = true
+	if cc.chunk < 256 {
+		cc.chunk *= 2
+	}
+	if len(cc.buf) == 0 {
+		cc.done = true
+		return false
+	}
+	cc.last = cc.buf[len(cc.buf)-1].key
+	return true
+}
