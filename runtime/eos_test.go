@@ -135,7 +135,7 @@ func produceSeqErr(cl *kgo.Client, topic string, ids map[string][]string, from, 
 // that a crash leaves none; a clean close writes one, and the next start
 // restores only the changelog's tail from it, on the store it kept.
 func TestEOSCheckpointOnlyAfterCleanClose(t *testing.T) {
-	c := kafkatest.New(t, 1)
+	c := kafkatest.New(t, 1, kafkatest.NoCompaction()) // aborts may happen: see NoCompaction
 	in, out := c.Topic("in"), c.Topic("out")
 	c.CreateTopic(in, 1, nil)
 	c.CreateTopic(out, 1, nil)
@@ -196,7 +196,7 @@ func TestEOSCheckpointOnlyAfterCleanClose(t *testing.T) {
 // what the fenced transaction held never becomes visible, and the output
 // is exactly that of one clean run.
 func TestEOSFencedProducerRejoins(t *testing.T) {
-	c := kafkatest.New(t, 1)
+	c := kafkatest.New(t, 1, kafkatest.NoCompaction()) // aborts may happen: see NoCompaction
 	in, out := c.Topic("in"), c.Topic("out")
 	c.CreateTopic(in, 2, nil)
 	c.CreateTopic(out, 2, nil)
@@ -262,7 +262,7 @@ func TestEOSFencedProducerRejoins(t *testing.T) {
 // revocation and restore committed state: the output is exactly that of
 // one clean run.
 func TestEOSScaleOutAndIn(t *testing.T) {
-	c := kafkatest.New(t, 1)
+	c := kafkatest.New(t, 1, kafkatest.NoCompaction()) // aborts may happen: see NoCompaction
 	in, out := c.Topic("in"), c.Topic("out")
 	c.CreateTopic(in, 4, nil)
 	c.CreateTopic(out, 4, nil)
@@ -321,7 +321,7 @@ func TestEOSScaleOutAndIn(t *testing.T) {
 // committed: the store is wiped and rebuilt from the committed changelog
 // rather than reused. (At-least-once would reuse it and count the junk.)
 func TestEOSCrashLeftoversWiped(t *testing.T) {
-	c := kafkatest.New(t, 1)
+	c := kafkatest.New(t, 1, kafkatest.NoCompaction()) // aborts may happen: see NoCompaction
 	in, out := c.Topic("in"), c.Topic("out")
 	c.CreateTopic(in, 1, nil)
 	c.CreateTopic(out, 1, nil)

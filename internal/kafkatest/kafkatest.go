@@ -33,6 +33,16 @@ type Cluster struct {
 // Real reports whether the tests run against a real cluster.
 func Real() bool { return os.Getenv(EnvBrokers) != "" }
 
+// NoCompaction is a kfake option that holds the log cleaner off. Tests
+// whose exactly-once transactions can abort (fencing, crashes, rebalances,
+// outages) need it: kfake compacts past open transactions, so a committed
+// value superseded by an aborted one is lost to read_committed readers,
+// which Kafka never does (TestKfakeCompactsPastOpenTransactions). It is a
+// no-op against a real cluster.
+func NoCompaction() kfake.Opt {
+	return kfake.BrokerConfigs(map[string]string{"log.cleaner.backoff.ms": "3600000"})
+}
+
 // New returns a cluster for t: the real one from KAFKI_TEST_BROKERS, or a
 // fresh in-process kfake cluster with the given number of brokers (3 when
 // brokers is 0) that is shut down when the test ends. Extra kfake options
