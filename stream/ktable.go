@@ -57,8 +57,8 @@ func MapValuesTable[K, V, V2 any](t KTable[K, V], fn func(V) V2, materialized ..
 	})
 }
 
-// tableMap adds a stateless table operator, materialised when Materialized names a store
-// given. fn returns false to forward nothing.
+// tableMap adds a stateless table operator, materialised when a
+// Materialized names a store. fn returns false to forward nothing.
 func tableMap[K, V, V2 any](t KTable[K, V], prefix string, def serde.Serde[V2], opts []option, fn func(K, Change[V]) (Change[V2], bool)) KTable[K, V2] {
 	b := t.b
 	o := collect(opts)

@@ -70,8 +70,9 @@ func ReduceSliding[K, V any](ws SlidingWindowedKStream[K, V], fn func(agg, v V) 
 }
 
 // AggregateSliding folds the values per key and sliding window into an
-// aggregate starting from init(); Materialized (or the builder's defaults) gives its serde. A
-// window's aggregate folds its records in timestamp order.
+// aggregate starting from init(); Materialized (or the builder's
+// defaults) gives its serde. A window's aggregate folds its records in
+// timestamp order.
 func AggregateSliding[K, V, VA any](ws SlidingWindowedKStream[K, V], init func() VA, fn func(K, V, VA) VA, materialized ...Materialized[K, VA]) KTable[Windowed[K], VA] {
 	return slidingAggregate(ws, "KSTREAM-AGGREGATE-", nil, emitOpts(configs(materialized), ws.emit), aggregateStep(init, fn))
 }
