@@ -33,6 +33,10 @@ type partQueue struct {
 	// (see activeTask.headTime).
 	headRec *kgo.Record
 	headTS  int64
+	// partTime is the partition time (Kafka Streams' RecordQueue
+	// partition time): the largest extracted timestamp of the records
+	// taken from the queue, or the one committed before; -1: none.
+	partTime int64
 }
 
 func (q *partQueue) len() int { return len(q.recs) - q.head }
@@ -71,9 +75,10 @@ type activeTask struct {
 	// its store stack.
 	rc  state.RecordContext
 	raw topology.RawRecord
-	// resumeStreamTime is the stream time committed with the input
-	// offsets, fetched when the task is created.
-	resumeStreamTime int64
+	// resumed is what was committed with the input offsets (partition
+	// times, stream time, processor metadata), fetched when the task is
+	// created.
+	resumed committedTimes
 }
 
 func (t *activeTask) handlerContext() HandlerContext {
@@ -213,11 +218,14 @@ func (th *streamThread) newActiveTask(ctx context.Context, id topology.TaskID) (
 			return nil, fmt.Errorf("task %s: %w", id, err)
 		}
 	}
-	if t.resumeStreamTime, err = th.committedStreamTime(ctx, sub.SourceTopics, id.Partition); err != nil {
+	if t.resumed, err = th.committedTimes(ctx, sub.SourceTopics, id.Partition); err != nil {
 		return nil, fmt.Errorf("task %s: %w", id, err)
 	}
 	for _, topic := range sub.SourceTopics {
-		q := &partQueue{topic: topic, partition: id.Partition, hwm: -1}
+		q := &partQueue{topic: topic, partition: id.Partition, hwm: -1, partTime: -1}
+		if pt, ok := t.resumed.partition[topic]; ok {
+			q.partTime = pt
+		}
 		t.queues = append(t.queues, q)
 		t.byTopic[topic] = q
 	}
@@ -249,7 +257,7 @@ func (th *streamThread) startTask(t *activeTask) (err error) {
 	}
 	cfg := th.app.cfg
 	t.task, err = th.app.topo.NewTask(topology.TaskConfig{
-		ResumeStreamTime: t.resumeStreamTime,
+		ResumeStreamTime: t.resumed.stream,
 		ID:               id,
 		ApplicationID:    th.app.appID,
 		Stores: func(spec state.Spec) (state.Store, error) {
@@ -276,6 +284,8 @@ func (th *streamThread) startTask(t *activeTask) (err error) {
 		},
 		OnDropped:     func(_, reason string) { th.app.metrics.drop(reason) },
 		RecordContext: &t.rc,
+
+		ResumeProcessorMetadata: t.resumed.meta,
 	})
 	if err != nil {
 		return fmt.Errorf("task %s: %w", id, err)
@@ -311,6 +321,13 @@ func (t *activeTask) process(limit int) (int, error) {
 		if q == nil {
 			return n, nil
 		}
+		// The extracted time of a head was computed to choose among
+		// several partitions; the only partition's time is the task's
+		// stream time, which counts the same records.
+		ts := int64(-1)
+		if len(t.queues) > 1 {
+			ts = t.headTime(q)
+		}
 		r := q.recs[q.head]
 		q.recs[q.head] = nil
 		q.head++
@@ -324,6 +341,10 @@ func (t *activeTask) process(limit int) (int, error) {
 		if err != nil {
 			return n, fmt.Errorf("task %s: process %s/%d@%d: %w", t.id, r.Topic, r.Partition, r.Offset, err)
 		}
+		if len(t.queues) == 1 {
+			ts = t.task.StreamTime()
+		}
+		q.partTime = max(q.partTime, ts)
 		n++
 		q.next = kgo.EpochOffset{Epoch: r.LeaderEpoch, Offset: r.Offset + 1}
 		q.dirty = true

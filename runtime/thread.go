@@ -315,8 +315,8 @@ func (th *streamThread) commitAll(ctx context.Context) error {
 				offsets[q.topic], meta[q.topic] = map[int32]kgo.EpochOffset{}, map[int32]string{}
 			}
 			offsets[q.topic][q.partition] = q.next
-			if st := t.task.StreamTime(); st >= 0 {
-				meta[q.topic][q.partition] = encodeStreamTime(st)
+			if m, ok := q.commitMetadata(t.task.ProcessorMetadata()); ok {
+				meta[q.topic][q.partition] = m
 			}
 		}
 	}

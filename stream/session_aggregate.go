@@ -155,7 +155,7 @@ func (p *sessionAggregator[K, V, VA]) Init(ctx topology.ProcessorContext[Windowe
 		if !ok {
 			return fmt.Errorf("stream: store %q is a %T, not a time-ordered session store (EmitStrategy(OnWindowClose) lists sessions by end time)", p.store, s)
 		}
-		p.closed = newSessionEmitter(byEnd, p.time.t, p.w.Grace.Milliseconds()+p.w.Gap.Milliseconds())
+		p.closed = newSessionEmitter(byEnd, newEmitMark(ctx, p.store), p.time.t, p.w.Grace.Milliseconds()+p.w.Gap.Milliseconds())
 		return nil
 	}
 	p.cached = forwardSessionFlushes(ctx, ss, p.store, p.ks, p.vs)
@@ -293,19 +293,27 @@ func (p *sessionAggregator[K, V, VA]) emitClosed(closeTime int64, headers []serd
 // sessionEmitter remembers up to which close time the sessions of a
 // time-ordered store were emitted (Kafka Streams' lastEmitWindowCloseTime:
 // a session is closed once its end is below the close time, stream time
-// minus grace minus gap).
+// minus grace minus gap), in the task's processor metadata as well, so
+// that it survives restarts.
 type sessionEmitter struct {
 	store state.TimeOrderedSessionStore
 	last  int64 // -1: nothing emitted yet
+	mark  emitMark
 }
 
-// newSessionEmitter starts from the close time of the resumed stream
-// time: the sessions that closed before a restart were emitted before it.
-func newSessionEmitter(store state.TimeOrderedSessionStore, resumed, graceAndGap int64) sessionEmitter {
-	e := sessionEmitter{store: store, last: -1}
-	if resumed >= 0 && resumed-graceAndGap > 0 {
+// newSessionEmitter starts from the close time kept in the processor
+// metadata or else from that of the resumed stream time: the sessions
+// that closed before a restart were emitted before it.
+func newSessionEmitter(store state.TimeOrderedSessionStore, mark emitMark, resumed, graceAndGap int64) sessionEmitter {
+	e := sessionEmitter{store: store, last: -1, mark: mark}
+	if v, ok := mark.load(); ok {
+		e.last = v
+	} else if resumed >= 0 && resumed-graceAndGap > 0 {
 		e.last = resumed - graceAndGap
 	}
+	// Kept from the start: a restart before the first emission must not
+	// take the resumed stream time's close time instead.
+	mark.store(e.last)
 	return e
 }
 
@@ -335,6 +343,7 @@ func (e *sessionEmitter) closedSince(closeTime int64, fn func(key []byte, start,
 		return err
 	}
 	e.last = closeTime
+	e.mark.store(closeTime)
 	return nil
 }
 

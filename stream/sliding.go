@@ -146,7 +146,7 @@ type slidingAggregator[K, V, VA any] struct {
 func (p *slidingAggregator[K, V, VA]) Init(ctx topology.ProcessorContext[Windowed[K], Change[VA]]) error {
 	p.ctx = ctx
 	p.time = resumeStreamTime(ctx)
-	p.emit = newFinalEmitter(p.final, p.time.t, p.grace)
+	p.emit = newFinalEmitter(ctx, p.store, p.final, p.time.t, p.grace)
 	var err error
 	if p.aggs, err = openWindowStore(ctx, p.store); err != nil {
 		return err

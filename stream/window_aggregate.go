@@ -147,7 +147,7 @@ type windowAggregator[K, V, VA any] struct {
 func (p *windowAggregator[K, V, VA]) Init(ctx topology.ProcessorContext[Windowed[K], Change[VA]]) error {
 	p.ctx = ctx
 	p.time = resumeStreamTime(ctx)
-	p.emit = newFinalEmitter(p.final, p.time.t, p.w.Grace.Milliseconds())
+	p.emit = newFinalEmitter(ctx, p.store, p.final, p.time.t, p.w.Grace.Milliseconds())
 	ws, err := openWindowStore(ctx, p.store)
 	if err != nil {
 		return err

@@ -236,19 +236,66 @@ func emitOpts(opts []option, e Emit) []option {
 
 // finalEmitter emits the windows of a window store that have closed since
 // its last emission, for OnWindowClose. last is the close time up to which
-// windows were emitted: at Init, that of the task's resumed stream time,
-// since a window closed before a restart was emitted before it.
+// windows were emitted, kept in the task's processor metadata under the
+// store's name (Kafka Streams' lastEmitWindowCloseTime) so that it
+// survives restarts: a window closed before a restart was emitted before
+// it, one that closes only with the resumed stream time is emitted after
+// it (when the aggregation had not seen the task's last records).
 type finalEmitter struct {
 	last int64
 	on   bool
+	mark emitMark
 }
 
-func newFinalEmitter(on bool, resumed, grace int64) finalEmitter {
+func newFinalEmitter(ctx any, store string, on bool, resumed, grace int64) finalEmitter {
+	mark := newEmitMark(ctx, store)
 	last := int64(math.MinInt64)
-	if resumed >= 0 {
+	if v, ok := mark.load(); ok {
+		last = v
+	} else if resumed >= 0 {
+		// Committed before the metadata was: the close time of the
+		// resumed stream time.
 		last = resumed - grace
 	}
-	return finalEmitter{last: last, on: on}
+	if on {
+		// Kept from the start: a restart before the first emission
+		// must not take the resumed stream time's close time instead.
+		mark.store(last)
+	}
+	return finalEmitter{last: last, on: on, mark: mark}
+}
+
+// processorMetadata is the task's processor metadata (Kafka Streams'
+// ProcessorMetadata, committed with the input offsets), which the
+// topology's processor contexts offer.
+type processorMetadata interface {
+	ProcessorMetadata(key string) (int64, bool)
+	SetProcessorMetadata(key string, v int64)
+}
+
+// emitMark keeps an emit-on-close aggregation's last emitted close time
+// in the processor metadata under key.
+type emitMark struct {
+	pm  processorMetadata
+	key string
+}
+
+func newEmitMark(ctx any, key string) emitMark {
+	pm, _ := ctx.(processorMetadata)
+	return emitMark{pm: pm, key: key}
+}
+
+func (m emitMark) load() (int64, bool) {
+	if m.pm == nil {
+		return 0, false
+	}
+	return m.pm.ProcessorMetadata(m.key)
+}
+
+func (m emitMark) store(closeTime int64) {
+	if m.pm != nil {
+		m.pm.SetProcessorMetadata(m.key, closeTime)
+	}
 }
 
 // emitClosed forwards, in window-start then key order, the windows of ws
@@ -266,6 +313,7 @@ func emitClosed[K, VA any](e *finalEmitter, ctx topology.ProcessorContext[Window
 		from = 0
 	}
 	e.last = closeTime
+	e.mark.store(closeTime)
 	if to < from {
 		return nil
 	}

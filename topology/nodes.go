@@ -223,6 +223,24 @@ func (p *procNode[KIn, VIn, KOut, VOut]) RecordMetadata() (RecordMetadata, bool)
 // flush finds the headers of the write there.
 func (p *procNode[KIn, VIn, KOut, VOut]) RecordContext() *state.RecordContext { return p.task.rc }
 
+// ProcessorMetadata returns the value kept under key in the task's
+// processor metadata (see Task.ProcessorMetadata): the DSL's emit-on-close
+// aggregations keep there, under their store's name, the close time up
+// to which they emitted, as Kafka Streams does.
+func (p *procNode[KIn, VIn, KOut, VOut]) ProcessorMetadata(key string) (int64, bool) {
+	v, ok := p.task.procMeta[key]
+	return v, ok
+}
+
+// SetProcessorMetadata keeps v under key in the task's processor
+// metadata, committed with the next offset commit.
+func (p *procNode[KIn, VIn, KOut, VOut]) SetProcessorMetadata(key string, v int64) {
+	if p.task.procMeta == nil {
+		p.task.procMeta = map[string]int64{}
+	}
+	p.task.procMeta[key] = v
+}
+
 func (p *procNode[KIn, VIn, KOut, VOut]) RecordDropped(reason string) { p.task.dropped(p.name, reason) }
 func (p *procNode[KIn, VIn, KOut, VOut]) TaskID() TaskID              { return p.task.cfg.ID }
 func (p *procNode[KIn, VIn, KOut, VOut]) ApplicationID() string       { return p.task.cfg.ApplicationID }

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"maps"
 	"strconv"
 	"time"
 
@@ -100,6 +101,11 @@ type TaskConfig struct {
 	// joins and suppression go on where they were: processors see it as
 	// CurrentStreamTime from Init on. Zero or negative: a new task.
 	ResumeStreamTime int64
+	// ResumeProcessorMetadata is the processor metadata committed with
+	// the input offsets (Kafka Streams' ProcessorMetadata): what the
+	// processors kept there before a restart, such as the close time up
+	// to which an emit-on-close aggregation emitted. nil: none.
+	ResumeProcessorMetadata map[string]int64
 }
 
 // ErrStoreNotConnected is returned by StateStore for a store the processor
@@ -167,6 +173,8 @@ type Task struct {
 	rc         *state.RecordContext
 	punct      punctuations
 	closed     bool
+	// procMeta is the processor metadata (see ProcessorMetadata).
+	procMeta map[string]int64
 }
 
 // NewTask opens the stores of sub-topology cfg.ID.SubTopology through
@@ -194,6 +202,9 @@ func (t *Topology) NewTask(cfg TaskConfig) (*Task, error) {
 	}
 	if cfg.ResumeStreamTime > 0 {
 		task.streamTime = cfg.ResumeStreamTime
+	}
+	if len(cfg.ResumeProcessorMetadata) > 0 {
+		task.procMeta = maps.Clone(cfg.ResumeProcessorMetadata)
 	}
 	if task.cfg.Now == nil {
 		task.cfg.Now = time.Now
@@ -332,6 +343,17 @@ func (t *Task) RecordContext() *state.RecordContext { return t.rc }
 
 // StreamTime is the largest timestamp processed so far, or -1.
 func (t *Task) StreamTime() int64 { return t.streamTime }
+
+// ProcessorMetadata is a copy of the task's processor metadata, which
+// the runtime commits with the input offsets (Kafka Streams'
+// ProcessorMetadata) and hands back as TaskConfig.ResumeProcessorMetadata
+// after a restart; nil when empty.
+func (t *Task) ProcessorMetadata() map[string]int64 {
+	if len(t.procMeta) == 0 {
+		return nil
+	}
+	return maps.Clone(t.procMeta)
+}
 
 // Flush flushes the stores in the order they were added; caching stores
 // forward what they hold downstream as they flush. The runtime calls it

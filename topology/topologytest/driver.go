@@ -28,6 +28,7 @@ type config struct {
 	onDeser   func(*topology.RawRecord, error) topology.ErrorAction
 	onProcErr func(*topology.ProcessingError) topology.ErrorAction
 	resume    int64
+	resumeMD  map[string]int64
 }
 
 // Option configures a Driver.
@@ -64,6 +65,14 @@ func ManualFlush() Option { return func(c *config) { c.noFlush = true } }
 // resumes a task after a restart from the stream time committed with its
 // offsets (see topology.TaskConfig.ResumeStreamTime).
 func ResumeStreamTime(ms int64) Option { return func(c *config) { c.resume = ms } }
+
+// ResumeProcessorMetadata starts every task with the processor metadata
+// md, as the runtime resumes a task with the metadata committed with its
+// offsets (see topology.TaskConfig.ResumeProcessorMetadata); pass what
+// ProcessorMetadata returned before a restart.
+func ResumeProcessorMetadata(md map[string]int64) Option {
+	return func(c *config) { c.resumeMD = md }
+}
 
 // OnDeserializationError sets the tasks' deserialisation-error handler.
 func OnDeserializationError(h func(*topology.RawRecord, error) topology.ErrorAction) Option {
@@ -168,6 +177,8 @@ func New(topo *topology.Topology, opts ...Option) (*Driver, error) {
 			OnProcessingError:      cfg.onProcErr,
 			OnDropped:              func(node, reason string) { d.drops[reason]++ },
 			ResumeStreamTime:       cfg.resume,
+
+			ResumeProcessorMetadata: cfg.resumeMD,
 		})
 		if err != nil {
 			return nil, errors.Join(err, d.Close())
@@ -327,6 +338,22 @@ func (d *Driver) ReadRaw(topic string) []topology.RawRecord {
 // Dropped returns how many records were dropped for reason so far (see
 // topology.TaskConfig.OnDropped).
 func (d *Driver) Dropped(reason string) int { return d.drops[reason] }
+
+// ProcessorMetadata is the processor metadata of the tasks, as the
+// runtime would commit it with their offsets (for ResumeProcessorMetadata
+// after a restart); nil when empty.
+func (d *Driver) ProcessorMetadata() map[string]int64 {
+	var out map[string]int64
+	for _, t := range d.tasks {
+		for k, v := range t.ProcessorMetadata() {
+			if out == nil {
+				out = map[string]int64{}
+			}
+			out[k] = v
+		}
+	}
+	return out
+}
 
 // Close closes every task and store.
 func (d *Driver) Close() error {
