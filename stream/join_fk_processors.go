@@ -43,6 +43,16 @@ func (p *subscriptionProcessor[K, KO, VO]) Process(rec topology.Record[KO, subsc
 		return fmt.Errorf("serialize foreign key for %s: %w", p.subStore, err)
 	}
 	key := subscriptionKey(fk, s.primary)
+	// As Kafka Streams' SubscriptionJoinProcessorSupplier: an answer
+	// carries the later of the subscription's and the right row's
+	// timestamps.
+	v, rts, has, err := p.right.getWithTime(fk)
+	if err != nil {
+		return fmt.Errorf("look up in %s: %w", p.rstore, err)
+	}
+	if has {
+		rec.Timestamp = max(rec.Timestamp, rts)
+	}
 	switch s.instr {
 	case subDeleteNoPropagate, subDeleteAndPropagate:
 		if _, err := p.subs.Delete(key); err != nil {
@@ -59,10 +69,6 @@ func (p *subscriptionProcessor[K, KO, VO]) Process(rec topology.Record[KO, subsc
 	}
 	if err := p.subs.Put(key, sb); err != nil {
 		return fmt.Errorf("write %s: %w", p.subStore, err)
-	}
-	v, has, err := p.right.get(fk)
-	if err != nil {
-		return fmt.Errorf("look up in %s: %w", p.rstore, err)
 	}
 	if !has && s.instr == subPropagateOnlyIfFK {
 		return nil

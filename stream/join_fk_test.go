@@ -80,3 +80,17 @@ func TestForeignKeyJoinTopicsFollowTheirTables(t *testing.T) {
 		}
 	}
 }
+
+// An answer from the right side carries the later of the order's and the
+// product's timestamps (Kafka Streams' SubscriptionJoinProcessorSupplier);
+// one triggered by a product update carries the update's.
+func TestForeignKeyJoinTimestamps(t *testing.T) {
+	c := newFKCase(t, func(o, p stream.KTable[string, string]) stream.KTable[string, string] {
+		return stream.JoinForeignKey(o, p, product, func(order, name string) string { return order + "/" + name })
+	})
+	pipe(t, c.products, "p1", "apple", 10)
+	pipe(t, c.orders, "o1", "p1:2", 5)
+	pipe(t, c.products, "p1", "pear", 7)
+	tombstone(t, c.orders, "o1", 3)
+	expect(t, "fk join timestamps", readAll(t, c.out), "o1=p1:2/apple@10 o1=p1:2/pear@7 o1=<nil>@7")
+}
