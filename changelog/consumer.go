@@ -265,25 +265,8 @@ func (c *RestoreConsumer) Poll(ctx context.Context, wait time.Duration) ([]*Rest
 			return // cancelled since it was fetched
 		}
 		ru.lastRecord = now
-		for _, rec := range fp.Records {
-			if rec.Offset < ru.pos {
-				continue
-			}
-			if rec.Offset >= ru.end {
-				ru.pos = ru.end
-				break
-			}
-			ru.pos = rec.Offset + 1
-			if rec.Attrs.IsControl() {
-				continue
-			}
-			ru.buf = append(ru.buf, rec)
-			if len(ru.buf) >= c.r.cfg.BatchSize {
-				if err := c.r.apply(ru); err != nil {
-					fail(c.owner[tp], err)
-					return
-				}
-			}
+		if err := c.r.take(ru, fp.Records); err != nil {
+			fail(c.owner[tp], err)
 		}
 	})
 	remove := map[string][]int32{}

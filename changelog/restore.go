@@ -367,25 +367,7 @@ func (r *Restorer) RestoreAll(ctx context.Context, jobs []Job) ([]Result, error)
 				return
 			}
 			ru.lastRecord = now
-			for _, rec := range fp.Records {
-				if rec.Offset < ru.pos {
-					continue
-				}
-				if rec.Offset >= ru.end {
-					ru.pos = ru.end
-					break
-				}
-				ru.pos = rec.Offset + 1
-				if rec.Attrs.IsControl() {
-					continue
-				}
-				ru.buf = append(ru.buf, rec)
-				if len(ru.buf) >= r.cfg.BatchSize {
-					if applyErr = r.apply(ru); applyErr != nil {
-						return
-					}
-				}
-			}
+			applyErr = r.take(ru, fp.Records)
 		})
 		if applyErr != nil {
 			return nil, applyErr
@@ -429,6 +411,31 @@ func (r *Restorer) RestoreAll(ctx context.Context, jobs []Job) ([]Result, error)
 		}
 	}
 	return results, nil
+}
+
+// take buffers the fetched records of ru's range [pos, end), control
+// records left out, and applies each full batch.
+func (r *Restorer) take(ru *run, recs []*kgo.Record) error {
+	for _, rec := range recs {
+		if rec.Offset < ru.pos {
+			continue
+		}
+		if rec.Offset >= ru.end {
+			ru.pos = ru.end
+			return nil
+		}
+		ru.pos = rec.Offset + 1
+		if rec.Attrs.IsControl() {
+			continue
+		}
+		ru.buf = append(ru.buf, rec)
+		if len(ru.buf) >= r.cfg.BatchSize {
+			if err := r.apply(ru); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
 }
 
 // apply writes the buffered records of a run to its store.

@@ -123,13 +123,9 @@ type KeyValueStore[K, V any] struct {
 // timestamped store (a KTable's) is read without its timestamps; see
 // GetTimestampedKeyValueStore.
 func GetKeyValueStore[K, V any](d *Driver, name string, keySerde serde.Serde[K], valueSerde serde.Serde[V]) (*KeyValueStore[K, V], error) {
-	s, err := d.StateStore(name)
+	kv, err := storeOfKind[state.KeyValueStore](d, name, "key-value")
 	if err != nil {
 		return nil, err
-	}
-	kv, ok := s.(state.KeyValueStore)
-	if !ok {
-		return nil, fmt.Errorf("topologytest: store %q is a %T, not a key-value store", name, s)
 	}
 	return &KeyValueStore[K, V]{store: kv, keySerde: keySerde, valueSerde: valueSerde, timestamped: d.specs[name].Timestamped}, nil
 }
@@ -139,13 +135,9 @@ func GetKeyValueStore[K, V any](d *Driver, name string, keySerde serde.Serde[K],
 // TimestampedKeyValueStore) whose values carry the timestamp of the record
 // that wrote them.
 func GetTimestampedKeyValueStore[K, V any](d *Driver, name string, keySerde serde.Serde[K], valueSerde serde.Serde[V]) (*KeyValueStore[K, state.ValueAndTimestamp[V]], error) {
-	s, err := d.StateStore(name)
+	kv, err := storeOfKind[state.KeyValueStore](d, name, "key-value")
 	if err != nil {
 		return nil, err
-	}
-	kv, ok := s.(state.KeyValueStore)
-	if !ok {
-		return nil, fmt.Errorf("topologytest: store %q is a %T, not a key-value store", name, s)
 	}
 	if !d.specs[name].Timestamped {
 		return nil, fmt.Errorf("topologytest: store %q is not timestamped", name)
