@@ -258,12 +258,31 @@ func (t *SourceTask) Start(tc connect.SourceTaskContext, m map[string]string) er
 		// for it without blocking a stop.
 		return nil
 	}
-	// No complete snapshot: start over with a fresh slot, so that its
-	// exported snapshot and its first change line up.
-	t.log.Info("postgres source: no complete snapshot stored; taking a new one on a fresh slot", "slot", sc.slot, "dropping_old_slot", slotExists)
+	if slotExists && sc.snapshot == "initial" {
+		// A snapshot was started, and perhaps partly or wholly delivered,
+		// but its completion was never stored (the worker died first).
+		// Its exported snapshot died with its transaction, so take a new
+		// one and then replay the slot from the position it kept: that
+		// replays every change since the first snapshot, deletes of rows
+		// it delivered included. Dropping the slot instead would leave
+		// such rows in every consumer for good. Replayed changes the new
+		// snapshot already holds arrive again (at least once) and leave
+		// the same final state.
+		t.log.Info("postgres source: no complete snapshot stored; taking a new one and replaying the slot from where it stands",
+			"slot", sc.slot, "slot_confirmed_lsn", slot.confirmed)
+		from, err := pglogrepl.ParseLSN(slot.confirmed)
+		if err != nil {
+			return fmt.Errorf("postgres source: slot %q confirmed position %q: %w", sc.slot, slot.confirmed, err)
+		}
+		t.snap, err = startSnapshot(ctx, t, "", from, tables)
+		return err
+	}
+	// No snapshot at all: start with a fresh slot, so that its exported
+	// snapshot and its first change line up.
+	t.log.Info("postgres source: no snapshot stored; creating the slot", "slot", sc.slot, "dropping_old_slot", slotExists)
 	if slotExists {
 		if err := pglogrepl.DropReplicationSlot(ctx, t.repl, sc.slot, pglogrepl.DropReplicationSlotOptions{Wait: true}); err != nil {
-			return fmt.Errorf("postgres source: drop incomplete slot %q: %w", sc.slot, err)
+			return fmt.Errorf("postgres source: drop old slot %q: %w", sc.slot, err)
 		}
 	}
 	action := "EXPORT_SNAPSHOT"

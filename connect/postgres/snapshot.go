@@ -12,10 +12,13 @@ import (
 	"github.com/kafki/kafki/connect"
 )
 
-// snapshot reads every included table inside the snapshot the slot
-// exported when it was created, so that the rows read and the first
-// change streamed afterwards line up exactly: nothing is missed and
-// nothing is read twice.
+// snapshot reads every included table. On a new slot it reads inside the
+// snapshot the slot exported when it was created, so that the rows read
+// and the first change streamed afterwards line up exactly: nothing is
+// missed and nothing is read twice. Retaking a snapshot on an existing
+// slot (name empty) reads the database as it is now; the stream then
+// replays from the slot's older position, so nothing is missed and some
+// changes arrive twice.
 type snapshot struct {
 	t      *SourceTask
 	lsn    pglogrepl.LSN
@@ -28,6 +31,9 @@ type snapshot struct {
 func startSnapshot(ctx context.Context, t *SourceTask, name string, lsn pglogrepl.LSN, tables []*table) (*snapshot, error) {
 	if _, err := t.conn.Exec(ctx, "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY"); err != nil {
 		return nil, fmt.Errorf("postgres source: snapshot: %w", err)
+	}
+	if name == "" {
+		return &snapshot{t: t, lsn: lsn, tables: tables}, nil
 	}
 	if _, err := t.conn.Exec(ctx, "SET TRANSACTION SNAPSHOT '"+strings.ReplaceAll(name, "'", "''")+"'"); err != nil {
 		return nil, fmt.Errorf("postgres source: import snapshot %s: %w", name, err)
