@@ -18,7 +18,7 @@ import (
 type taskContext struct{ log *slog.Logger }
 
 func (taskContext) OffsetReader() connect.OffsetReader { return noOffsets{} }
-func (c taskContext) Logger() *slog.Logger            { return c.log }
+func (c taskContext) Logger() *slog.Logger             { return c.log }
 
 type noOffsets struct{}
 
