@@ -8,6 +8,10 @@
 //     suppressed until the windows close, printed as final results.
 //   - enrich: orders joined with customers and products tables, and with
 //     payments within 10 minutes.
+//   - sessions: clicks counted per user session (session windows, final
+//     results only), joined with a users table.
+//   - heartbeat: the Processor API: a processor with a key-value store and
+//     a wall-clock punctuator reports devices that go silent.
 //   - nexmark: the Nexmark generator and queries, a package that
 //     cmd/kafki-bench runs (make bench BENCH_FLAGS=--nexmark).
 //
