@@ -1,6 +1,7 @@
 package state
 
 import (
+	"bytes"
 	"errors"
 	"sync"
 	"sync/atomic"
@@ -40,6 +41,10 @@ type CachingKeyValueStore struct {
 
 	mu   sync.Mutex
 	tree *btree.BTreeG[*cacheEntry]
+	// treeLive: the tree holds every entry. It is built on the first
+	// range read and kept from then on: a store read by key only (a
+	// windowed aggregation's) never pays for it.
+	treeLive bool
 	// index finds an entry by key in O(1): point reads and writes are the
 	// per-record path of every aggregation, the tree serves range scans.
 	index    map[string]*cacheEntry
@@ -67,6 +72,11 @@ type CachingKeyValueStore struct {
 	ctxs    []RecordContext
 	hits    int64
 	misses  int64
+	// missKey is the last key a read found in neither the cache nor the
+	// store below (missOK: it is set); an entry created for it by the next
+	// write knows that the store below holds nothing for it.
+	missKey []byte
+	missOK  bool
 }
 
 type flushed struct {
@@ -164,7 +174,7 @@ func (c *CachingKeyValueStore) over() bool {
 func (c *CachingKeyValueStore) CacheStats() (bytes int64, entries int, hits, misses int64) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	return c.size, c.tree.Len(), c.hits, c.misses
+	return c.size, len(c.index), c.hits, c.misses
 }
 
 func (c *CachingKeyValueStore) lookup(key []byte) *cacheEntry {
@@ -178,19 +188,50 @@ func (c *CachingKeyValueStore) touch(e *cacheEntry) {
 	}
 }
 
+// ensureTree builds the tree of entries on the first range read. Called
+// with mu held.
+func (c *CachingKeyValueStore) ensureTree() {
+	if c.treeLive {
+		return
+	}
+	c.treeLive = true
+	for _, e := range c.index {
+		c.tree.ReplaceOrInsert(e)
+	}
+}
+
+// noteMiss remembers that key is in neither the cache nor the store below.
+// Called with mu held.
+func (c *CachingKeyValueStore) noteMiss(key []byte) {
+	c.missKey, c.missOK = append(c.missKey[:0], key...), true
+}
+
 // insert caches value for key (dirty or clean) and evicts what no longer
 // fits. Called with mu held.
 func (c *CachingKeyValueStore) insert(key, value []byte, ts int64, dirty bool) error {
+	return c.insertKey(key, false, value, ts, dirty)
+}
+
+// insertKey is insert; ownKey: key was allocated for the cache, which
+// keeps it instead of a copy.
+func (c *CachingKeyValueStore) insertKey(key []byte, ownKey bool, value []byte, ts int64, dirty bool) error {
 	e := c.lookup(key)
 	if e == nil {
-		e = &cacheEntry{key: append([]byte(nil), key...)}
-		c.tree.ReplaceOrInsert(e)
+		if !ownKey {
+			key = append([]byte(nil), key...)
+		}
+		e = &cacheEntry{key: key}
+		e.belowNil = dirty && c.missOK && bytes.Equal(key, c.missKey)
+		if c.treeLive {
+			c.tree.ReplaceOrInsert(e)
+		}
 		c.index[string(e.key)] = e
 		c.lru.pushLRU(e)
 	} else {
 		c.addSize(-e.size())
 		c.touch(e)
 	}
+	c.missOK = false
 	if value != nil {
 		value = append(make([]byte, 0, len(value)), value...)
 	}
@@ -222,7 +263,9 @@ func (c *CachingKeyValueStore) evict() error {
 			}
 		}
 		c.lru.removeLRU(e)
-		c.tree.Delete(e)
+		if c.treeLive {
+			c.tree.Delete(e)
+		}
 		delete(c.index, string(e.key))
 		c.addSize(-e.size())
 	}
@@ -233,10 +276,11 @@ func (c *CachingKeyValueStore) evict() error {
 // them clean and queues them for the listener. Called with mu held.
 func (c *CachingKeyValueStore) writeBelow(entries []*cacheEntry) error {
 	c.batch, c.ctxs = c.batch[:0], c.ctxs[:0]
+	c.missOK = false
 	start := len(c.pending)
 	for _, e := range entries {
 		var old []byte
-		if c.listener != nil || e.value == nil {
+		if (c.listener != nil || e.value == nil) && !e.belowNil {
 			var err error
 			if old, err = c.inner.Get(e.key); err != nil {
 				return err
@@ -244,6 +288,7 @@ func (c *CachingKeyValueStore) writeBelow(entries []*cacheEntry) error {
 		}
 		c.dirty.removeDirty(e)
 		e.dirty = false
+		e.belowNil = e.value == nil
 		if e.value == nil && old == nil && c.listener != nil {
 			continue // never reached the store: nothing to write or forward
 		}
@@ -352,6 +397,9 @@ func (c *CachingKeyValueStore) Get(key []byte) ([]byte, error) {
 	}
 	c.misses++
 	v, err := c.inner.Get(key)
+	if err == nil && v == nil {
+		c.noteMiss(key)
+	}
 	if err != nil || v == nil {
 		c.mu.Unlock()
 		return v, err
@@ -391,6 +439,21 @@ func (c *CachingKeyValueStore) put(key, value []byte, ts int64) error {
 		return ErrClosed
 	}
 	return c.unlockAndNotify(c.insert(key, value, ts, true))
+}
+
+// putEncoded is Put (withTS false) or PutWithTimestamp for a key the
+// caller encoded for this call (the window and session caches' keys): the
+// cache keeps it rather than a copy.
+func (c *CachingKeyValueStore) putEncoded(key, value []byte, ts int64, withTS bool) error {
+	c.mu.Lock()
+	if c.closed {
+		c.mu.Unlock()
+		return ErrClosed
+	}
+	if !withTS {
+		ts = c.now()
+	}
+	return c.unlockAndNotify(c.insertKey(key, true, value, ts, true))
 }
 
 // getLocked reads through the cache without caching the read.
@@ -502,6 +565,7 @@ func (c *CachingKeyValueStore) Close() error {
 	c.closed = true
 	c.closedFlag.Store(true)
 	c.tree.Clear(false)
+	c.treeLive = false
 	clear(c.index)
 	c.addSize(-c.size)
 	c.lru, c.dirty = entryList{}, entryList{}

@@ -21,6 +21,11 @@ type cacheEntry struct {
 	ts      int64
 	headers []serde.Header
 	dirty   bool
+	// belowNil: the store below holds nothing for key (the entry was
+	// created right after a read found nothing there, or its last write
+	// below was a delete), so a write below needs no read for the old
+	// value the listener is passed.
+	belowNil bool
 
 	prev, next   *cacheEntry // LRU list: head is least recently used
 	dprev, dnext *cacheEntry // dirty list, in order of last update

@@ -180,6 +180,7 @@ func (cc *cacheCursor) fill() bool {
 		return false
 	}
 	cc.done = true
+	c.ensureTree()
 	pivot, skip := cc.pivot()
 	visit := func(e *cacheEntry) bool {
 		if skip && bytes.Equal(e.key, pivot) {

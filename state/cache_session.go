@@ -58,7 +58,7 @@ func (c *CachingSessionStore) Put(key []byte, start, end int64, value []byte) er
 	if !c.observe(end) {
 		return nil
 	}
-	return c.kv.Put(SessionKey(key, start, end), value)
+	return c.kv.putEncoded(SessionKey(key, start, end), value, 0, false)
 }
 
 // PutWithTimestamp caches the session with the timestamp of the record that
@@ -67,11 +67,11 @@ func (c *CachingSessionStore) PutWithTimestamp(key []byte, start, end int64, val
 	if !c.observe(end) {
 		return nil
 	}
-	return c.kv.PutWithTimestamp(SessionKey(key, start, end), value, ts)
+	return c.kv.putEncoded(SessionKey(key, start, end), value, ts, true)
 }
 
 func (c *CachingSessionStore) Remove(key []byte, start, end int64) error {
-	return c.kv.Put(SessionKey(key, start, end), nil)
+	return c.kv.putEncoded(SessionKey(key, start, end), nil, 0, false)
 }
 
 func (c *CachingSessionStore) FetchSession(key []byte, start, end int64) ([]byte, error) {

@@ -231,3 +231,42 @@ func TestCachingWindowStore(t *testing.T) {
 		t.Fatalf("inner has %q", v)
 	}
 }
+
+// The old value passed to the listener is what the store below holds; the
+// cache reads it below only when it does not know it: not for an entry
+// created right after a read found nothing below, nor after it wrote a
+// delete below.
+func TestCacheOldValueKnownWithoutRead(t *testing.T) {
+	c, inner, recs := newTestCache(t, 1<<20)
+	must(t, inner.KeyValueStore.Put(b("b"), b("below")))
+	flushReads := func(want int) {
+		t.Helper()
+		gets := inner.gets
+		must(t, c.Flush())
+		if n := inner.gets - gets; n != want {
+			t.Errorf("flush read %d old values below, want %d", n, want)
+		}
+	}
+	getEq(t, c, "z", "")
+	must(t, c.Put(b("b"), b("b1"))) // not the key that missed
+	getEq(t, c, "a", "")            // a miss: nothing below
+	must(t, c.Put(b("a"), b("a1")))
+	must(t, c.Put(b("x"), b("x1"))) // written without a read
+	flushReads(2)                   // b and x
+	getEq(t, c, "y", "")
+	must(t, c.Put(b("y"), b("y1")))
+	must(t, c.Put(b("a"), nil))
+	flushReads(1) // a
+	must(t, c.Put(b("a"), b("a2")))
+	must(t, c.Put(b("b"), b("b2")))
+	flushReads(1) // b: a's delete was written below
+	got := fmt.Sprint(*recs)
+	want := fmt.Sprint([]flushRec{
+		{"b", "b1", "below", 0}, {"a", "a1", "<nil>", 0}, {"x", "x1", "<nil>", 0},
+		{"y", "y1", "<nil>", 0}, {"a", "<nil>", "a1", 0},
+		{"a", "a2", "<nil>", 0}, {"b", "b2", "b1", 0},
+	})
+	if got != want {
+		t.Errorf("forwarded\n got %s\nwant %s", got, want)
+	}
+}

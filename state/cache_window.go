@@ -61,7 +61,7 @@ func (c *CachingWindowStore) Put(key, value []byte, windowStart int64) error {
 	if !c.observe(windowStart) {
 		return nil
 	}
-	return c.kv.Put(WindowKey(key, windowStart), value)
+	return c.kv.putEncoded(WindowKey(key, windowStart), value, 0, false)
 }
 
 // PutWithTimestamp caches the window with the timestamp of the record that
@@ -70,7 +70,7 @@ func (c *CachingWindowStore) PutWithTimestamp(key, value []byte, windowStart, ts
 	if !c.observe(windowStart) {
 		return nil
 	}
-	return c.kv.PutWithTimestamp(WindowKey(key, windowStart), value, ts)
+	return c.kv.putEncoded(WindowKey(key, windowStart), value, ts, true)
 }
 
 func (c *CachingWindowStore) Fetch(key []byte, windowStart int64) ([]byte, error) {

@@ -31,6 +31,11 @@ type bufferEntry struct {
 	key  []byte
 	time int64
 	val  BufferValue
+	// logged: the entry is in the dirty list, to be logged at the next
+	// flush; gone: it was taken out of the buffer since (the flush logs a
+	// tombstone), and stays in the index until then so that a put of its
+	// key finds it and keeps its place in the dirty list.
+	logged, gone bool
 }
 
 func bufferLess(a, b *bufferEntry) bool {
@@ -56,30 +61,31 @@ func bufferLess(a, b *bufferEntry) bool {
 // A TimeOrderedBuffer belongs to one task and is used from its goroutine
 // only; it is not safe for concurrent use.
 type TimeOrderedBuffer struct {
-	name    string
+	name string
+	// index finds a key's entry, including the gone entries of a logged
+	// buffer until the next flush; n counts the others.
 	index   map[string]*bufferEntry
+	n       int
 	sorted  *btree.BTreeG[*bufferEntry]
 	size    int64
 	minTime int64
 	closed  bool
 
 	// log is set when the buffer is logged (BuildStore); dirty lists the
-	// keys changed since the last flush, in the order they first changed,
-	// dirtySet the same keys for lookups.
-	log      *Changelog
-	dirty    [][]byte
-	dirtySet map[string]struct{}
+	// entries of the keys changed since the last flush, in the order they
+	// first changed.
+	log   *Changelog
+	dirty []*bufferEntry
 }
 
 // NewTimeOrderedBuffer returns an empty buffer. BuildStore makes it log to
 // its changelog when its spec asks for logging.
 func NewTimeOrderedBuffer(name string) *TimeOrderedBuffer {
 	return &TimeOrderedBuffer{
-		name:     name,
-		index:    map[string]*bufferEntry{},
-		sorted:   btree.NewG[*bufferEntry](btreeDegree, bufferLess),
-		minTime:  math.MaxInt64,
-		dirtySet: map[string]struct{}{},
+		name:    name,
+		index:   map[string]*bufferEntry{},
+		sorted:  btree.NewG[*bufferEntry](btreeDegree, bufferLess),
+		minTime: math.MaxInt64,
 	}
 }
 
@@ -96,7 +102,7 @@ func (b *TimeOrderedBuffer) Name() string { return b.name }
 func (b *TimeOrderedBuffer) Persistent() bool { return false }
 
 // NumRecords is the number of buffered keys.
-func (b *TimeOrderedBuffer) NumRecords() int { return len(b.index) }
+func (b *TimeOrderedBuffer) NumRecords() int { return b.n }
 
 // BufferSize is the buffer's size in bytes, counted as Kafka Streams counts
 // it for maxBytes: per entry the buffer time, the key, the values (the old
@@ -116,40 +122,42 @@ func (b *TimeOrderedBuffer) Put(bufferTime int64, key, old, new []byte, rc Recor
 	if b.closed {
 		return ErrClosed
 	}
-	prior := old
-	if e, ok := b.index[string(key)]; ok {
-		prior = e.val.Prior
+	e := b.put(bufferTime, key, BufferValue{Old: old, New: new, Context: rc}, false)
+	if b.log != nil && !e.logged {
+		e.logged = true
+		b.dirty = append(b.dirty, e)
 	}
-	b.cleanPut(bufferTime, key, BufferValue{Prior: prior, Old: old, New: new, Context: rc})
-	b.markDirty(key)
 	return nil
 }
 
-// cleanPut inserts or replaces key's entry, keeping the buffer time of an
-// entry already there.
-func (b *TimeOrderedBuffer) cleanPut(t int64, key []byte, v BufferValue) {
-	if e, ok := b.index[string(key)]; ok {
+// put inserts or replaces key's entry with one lookup. An entry already
+// buffered keeps its buffer time, and its prior value unless restored (a
+// restored v is whole); a new one takes its old value as prior unless
+// restored.
+func (b *TimeOrderedBuffer) put(t int64, key []byte, v BufferValue, restored bool) *bufferEntry {
+	e, ok := b.index[string(key)]
+	if ok && !e.gone {
 		b.size -= recordSize(e.key, &e.val)
+		if !restored {
+			v.Prior = e.val.Prior
+		}
 		e.val = v
 		b.size += recordSize(e.key, &e.val)
-		return
+		return e
 	}
-	e := &bufferEntry{key: key, time: t, val: v}
-	b.index[string(key)] = e
+	if !ok {
+		e = &bufferEntry{key: key}
+		b.index[string(key)] = e
+	}
+	if !restored {
+		v.Prior = v.Old
+	}
+	e.time, e.val, e.gone = t, v, false
 	b.sorted.ReplaceOrInsert(e)
+	b.n++
 	b.minTime = min(b.minTime, t)
-	b.size += recordSize(key, &v)
-}
-
-func (b *TimeOrderedBuffer) markDirty(key []byte) {
-	if b.log == nil {
-		return
-	}
-	if _, ok := b.dirtySet[string(key)]; ok {
-		return
-	}
-	b.dirtySet[string(key)] = struct{}{}
-	b.dirty = append(b.dirty, key)
+	b.size += recordSize(e.key, &e.val)
+	return e
 }
 
 // EvictWhile takes out the oldest entries, in (buffer time, key) order,
@@ -161,21 +169,31 @@ func (b *TimeOrderedBuffer) EvictWhile(more func() bool, emit func(key []byte, v
 	if b.closed {
 		return ErrClosed
 	}
-	for b.sorted.Len() > 0 && more() {
+	for b.n > 0 && more() {
 		e, _ := b.sorted.Min()
 		if err := emit(e.key, &e.val); err != nil {
 			return err
 		}
-		b.remove(e)
-		b.markDirty(e.key)
+		b.sorted.DeleteMin()
+		b.removed(e, true)
 	}
 	return nil
 }
 
-func (b *TimeOrderedBuffer) remove(e *bufferEntry) {
-	b.sorted.Delete(e)
-	delete(b.index, string(e.key))
+// removed accounts for e, already out of the sorted tree; logged: the
+// removal goes to the changelog at the next flush.
+func (b *TimeOrderedBuffer) removed(e *bufferEntry, logged bool) {
+	b.n--
 	b.size -= recordSize(e.key, &e.val)
+	if logged && b.log != nil {
+		e.gone = true
+		if !e.logged {
+			e.logged = true
+			b.dirty = append(b.dirty, e)
+		}
+	} else {
+		delete(b.index, string(e.key))
+	}
 	if e.time == b.minTime {
 		b.minTime = math.MaxInt64
 		if first, ok := b.sorted.Min(); ok {
@@ -198,26 +216,34 @@ func (b *TimeOrderedBuffer) Flush() error {
 	// Kafka Streams sends these with no timestamp (the producer's clock):
 	// they are not event-time data, and the changelog is compacted.
 	now := time.Now().UnixMilli()
-	for i, key := range b.dirty {
+	for i, e := range b.dirty {
 		var value []byte
 		var headers []serde.Header
-		if e, ok := b.index[string(key)]; ok {
+		if !e.gone {
 			value = encodeBufferValue(&e.val, e.time)
 			headers = bufferChangelogHeaders
 		}
-		if err := b.log.Sink.Send(b.log.Topic, b.log.Partition, key, value, headers, now); err != nil {
-			// Keep the keys not sent yet for the next flush.
-			for _, k := range b.dirty[:i] {
-				delete(b.dirtySet, string(k))
-			}
+		if err := b.log.Sink.Send(b.log.Topic, b.log.Partition, e.key, value, headers, now); err != nil {
+			// Keep the entries not logged yet for the next flush.
+			b.logged(b.dirty[:i])
 			b.dirty = append(b.dirty[:0], b.dirty[i:]...)
 			return fmt.Errorf("state: log suppression buffer %s: %w", b.name, err)
 		}
 	}
+	b.logged(b.dirty)
 	clear(b.dirty)
 	b.dirty = b.dirty[:0]
-	clear(b.dirtySet)
 	return nil
+}
+
+// logged marks entries as logged and forgets those that were gone.
+func (b *TimeOrderedBuffer) logged(entries []*bufferEntry) {
+	for _, e := range entries {
+		e.logged = false
+		if e.gone {
+			delete(b.index, string(e.key))
+		}
+	}
 }
 
 // Restore applies one record of the buffer's changelog: a tombstone
@@ -228,8 +254,9 @@ func (b *TimeOrderedBuffer) Restore(key, value []byte, headers []serde.Header) e
 		return ErrClosed
 	}
 	if value == nil {
-		if e, ok := b.index[string(key)]; ok {
-			b.remove(e)
+		if e, ok := b.index[string(key)]; ok && !e.gone {
+			b.sorted.Delete(e)
+			b.removed(e, false)
 		}
 		return nil
 	}
@@ -250,7 +277,7 @@ func (b *TimeOrderedBuffer) Restore(key, value []byte, headers []serde.Header) e
 	if err != nil {
 		return err
 	}
-	b.cleanPut(t, bytes.Clone(key), v)
+	b.put(t, bytes.Clone(key), v, true)
 	return nil
 }
 
@@ -264,8 +291,8 @@ func (b *TimeOrderedBuffer) Close() error {
 		return nil
 	}
 	b.closed = true
-	b.index, b.sorted, b.dirty, b.dirtySet = nil, nil, nil, nil
-	b.size, b.minTime = 0, math.MaxInt64
+	b.index, b.sorted, b.dirty = nil, nil, nil
+	b.n, b.size, b.minTime = 0, 0, math.MaxInt64
 	return nil
 }
 

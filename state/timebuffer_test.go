@@ -185,3 +185,36 @@ func FuzzBufferValueDecode(f *testing.F) {
 		}
 	})
 }
+
+// A key taken out and buffered again between two flushes is logged once,
+// in the place it first changed, with its new entry (buffer time and prior
+// of the new put), as with Kafka Streams' dirty key set.
+func TestTimeOrderedBufferKeyBackBeforeFlushLogsOnce(t *testing.T) {
+	sink := &recordingSink{}
+	buf := NewTimeOrderedBuffer("buf").logTo(Changelog{Topic: "app-buf-changelog", Sink: sink})
+	must(t, buf.Put(10, b("k"), b("o1"), b("1"), ctxAt(10)))
+	must(t, buf.Put(20, b("other"), nil, b("x"), ctxAt(20)))
+	must(t, buf.EvictWhile(func() bool { return buf.MinTimestamp() <= 10 }, func([]byte, *BufferValue) error { return nil }))
+	if buf.NumRecords() != 1 {
+		t.Fatalf("%d records after evicting k, want 1", buf.NumRecords())
+	}
+	must(t, buf.Put(40, b("k"), b("o2"), b("2"), ctxAt(40)))
+	must(t, buf.Flush())
+	if len(sink.recs) != 2 || string(sink.recs[0].key) != "k" || string(sink.recs[1].key) != "other" || sink.recs[0].value == nil {
+		t.Fatalf("logged %d records: %v", len(sink.recs), sink.recs)
+	}
+	restored := NewTimeOrderedBuffer("buf")
+	for _, r := range sink.recs {
+		must(t, restored.Restore(r.key, r.value, r.headers))
+	}
+	if got, want := drain(t, restored), "other=x(,)@20/20 k=2(o2,o2)@40/40"; got != want {
+		t.Errorf("restored:\n got %s\nwant %s", got, want)
+	}
+	// Taken out again: the next flush logs its tombstone, once.
+	must(t, buf.EvictWhile(func() bool { return true }, func([]byte, *BufferValue) error { return nil }))
+	must(t, buf.Flush())
+	must(t, buf.Flush())
+	if len(sink.recs) != 4 || sink.recs[2].value != nil || sink.recs[3].value != nil {
+		t.Fatalf("after evicting everything: %d records: %v", len(sink.recs), sink.recs)
+	}
+}
