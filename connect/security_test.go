@@ -12,6 +12,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -56,7 +57,9 @@ func TestDistributedWorkerOnSASLCluster(t *testing.T) {
 			"session.timeout.ms":       "6000",
 		}
 	}
-	var logs bytes.Buffer
+	// The workers write their logs from their own goroutines while the
+	// test reads them.
+	var logs lockedBuffer
 	log := slog.New(slog.NewTextHandler(&logs, nil))
 	t.Cleanup(func() {
 		if t.Failed() {
@@ -151,4 +154,22 @@ func TestDistributedWorkerOnSASLCluster(t *testing.T) {
 	if strings.Contains(logs.String(), "connect-pw") {
 		t.Fatal("the password shows in the worker's logs")
 	}
+}
+
+// lockedBuffer is a bytes.Buffer safe for one writer and one reader.
+type lockedBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *lockedBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *lockedBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
 }
