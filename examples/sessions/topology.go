@@ -37,14 +37,12 @@ type Report struct {
 // keeps each count back until its session closes, re-keys the final
 // counts by user and joins them with the users table.
 func buildTopology(cfg config) (*topology.Topology, error) {
-	b := stream.NewBuilder(stream.DefaultSerde(serde.JSON[User]()), stream.DefaultSerde(serde.JSON[Session]()),
-		stream.DefaultSerde(serde.JSON[Report]()))
-	users := stream.Table[string, User](b, cfg.users, stream.MaterializedAs[string, User]("users"))
+	b := stream.NewBuilder(stream.DefaultSerde(serde.JSON[User]()), stream.DefaultSerde(serde.JSON[Session]()), stream.DefaultSerde(serde.JSON[Report]()))
+	users := stream.Table[string, User](b, cfg.users)
 	clicks := stream.Stream[string, string](b, cfg.clicks)
 
 	sessions := stream.SessionWindowedBy(stream.GroupByKey(clicks), stream.SessionWindowsWithGap(inactivityGap, grace))
-	counts := stream.CountSessions(sessions, stream.MaterializedAs[string, int64]("click-sessions")).
-		Suppress(stream.UntilWindowCloses(stream.BufferConfig{}))
+	counts := stream.CountSessions(sessions).Suppress(stream.UntilWindowCloses(stream.BufferConfig{}))
 	byUser := stream.Map(counts.ToStream(), func(w stream.Windowed[string], n int64) (string, Session) {
 		return w.Key, Session{Start: time.UnixMilli(w.Start).UTC(), End: time.UnixMilli(w.End).UTC(), Clicks: n}
 	})
