@@ -9,6 +9,7 @@ import (
 
 	"github.com/kafki/kafki/changelog"
 	"github.com/kafki/kafki/serde"
+	"github.com/kafki/kafki/state"
 	"github.com/kafki/kafki/topology"
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kgo"
@@ -23,7 +24,10 @@ type collector struct {
 	promise func(*kgo.Record, error) // bound once: no allocation per record
 
 	// changelogs maps the task's changelog partitions to the next offset
-	// after the last acknowledged record, for checkpoints.
+	// after the last acknowledged record, for checkpoints. Each logged
+	// store sends through its partition's changelogSink, whose records
+	// carry the counter to their acknowledgement: no lookup per record.
+	// Written on the thread's goroutine before the task sends anything.
 	changelogs map[changelog.TopicPartition]*atomic.Int64
 
 	// inRecord is set while the task processes an input record (t.raw):
@@ -46,6 +50,9 @@ type collector struct {
 type sentRecord struct {
 	rec kgo.Record
 	src sourceContext
+	// next is the changelog partition's acknowledged offset counter, nil
+	// for records that are not changelog records.
+	next *atomic.Int64
 }
 
 // sourceContext is a produced record's Context: never canceled (the
@@ -70,9 +77,36 @@ func newCollector(cl *kgo.Client, t *activeTask) *collector {
 	return c
 }
 
+// changelogSink is the state.ChangelogSink of one changelog partition of
+// the task: the logging store of that partition sends through it only.
+type changelogSink struct {
+	c    *collector
+	next *atomic.Int64
+}
+
+func (s changelogSink) Send(topic string, partition int32, key, value []byte, headers []serde.Header, timestamp int64) error {
+	return s.c.send(topic, partition, key, value, headers, timestamp, s.next)
+}
+
+// changelogSink returns the sink of changelog partition tp, whose
+// acknowledgements advance c.changelogs[tp].
+func (c *collector) changelogSink(tp changelog.TopicPartition) state.ChangelogSink {
+	next := c.changelogs[tp]
+	if next == nil {
+		next = &atomic.Int64{}
+		c.changelogs[tp] = next
+	}
+	return changelogSink{c: c, next: next}
+}
+
 // Send implements topology.RecordCollector.
 func (c *collector) Send(topic string, partition int32, key, value []byte, headers []serde.Header, timestamp int64) error {
+	return c.send(topic, partition, key, value, headers, timestamp, nil)
+}
+
+func (c *collector) send(topic string, partition int32, key, value []byte, headers []serde.Header, timestamp int64, next *atomic.Int64) error {
 	sent := recordPool.Get().(*sentRecord)
+	sent.next = next
 	sent.src.topic, sent.src.partition, sent.src.offset = "", -1, -1
 	if c.inRecord {
 		raw := &c.task.raw
@@ -98,21 +132,21 @@ func (c *collector) Send(topic string, partition int32, key, value []byte, heade
 }
 
 func (c *collector) onAck(r *kgo.Record, err error) {
+	src, ok := r.Context.(*sourceContext)
 	if err != nil {
 		c.failed(r, err)
-	} else if len(c.changelogs) > 0 {
-		if next := c.changelogs[changelog.TopicPartition{Topic: r.Topic, Partition: r.Partition}]; next != nil {
-			for {
-				cur := next.Load()
-				if r.Offset+1 <= cur || next.CompareAndSwap(cur, r.Offset+1) {
-					break
-				}
+	} else if ok && src.owner.next != nil {
+		next := src.owner.next
+		for {
+			cur := next.Load()
+			if r.Offset+1 <= cur || next.CompareAndSwap(cur, r.Offset+1) {
+				break
 			}
 		}
 	}
-	src, ok := r.Context.(*sourceContext)
 	*r = kgo.Record{}
 	if ok {
+		src.owner.next = nil
 		recordPool.Put(src.owner)
 	}
 }

@@ -111,8 +111,8 @@ func lockTaskDir(ctx context.Context, sd *changelog.StateDir, id topology.TaskID
 // (changelog.OpenStore: a foreign or corrupt directory is wiped and its
 // checkpoint entry dropped) and builds the store stack over each
 // (state.BuildStore, the place the test driver builds its stores too).
-// Standbys pass a nil sink and no cache: they write nothing.
-func openStores(specs []state.Spec, appID string, id topology.TaskID, dir *changelog.TaskDir, sink changelog.Sink,
+// Standbys pass no collector and no cache: they write nothing.
+func openStores(specs []state.Spec, appID string, id topology.TaskID, dir *changelog.TaskDir, coll *collector,
 	rc *state.RecordContext, cache *state.ThreadCache) ([]*openedStore, error) {
 	var out []*openedStore
 	for _, spec := range specs {
@@ -126,13 +126,11 @@ func openStores(specs []state.Spec, appID string, id topology.TaskID, dir *chang
 			return nil, fmt.Errorf("open store %s: %w", spec.Name, err)
 		}
 		os := &openedStore{spec: spec, inner: inner, logTP: logTP, persist: inner.Persistent(), trusted: trusted}
-		os.wrap = func(inner state.Store) (state.Store, error) {
-			cfg := state.StackConfig{RecordContext: rc, ThreadCache: cache}
-			if sink != nil {
-				cfg.Changelog = state.Changelog{Topic: logTP.Topic, Partition: logTP.Partition, Sink: sink}
-			}
-			return state.BuildStore(spec, inner, cfg)
+		cfg := state.StackConfig{RecordContext: rc, ThreadCache: cache}
+		if coll != nil && spec.Logging {
+			cfg.Changelog = state.Changelog{Topic: logTP.Topic, Partition: logTP.Partition, Sink: coll.changelogSink(logTP)}
 		}
+		os.wrap = func(inner state.Store) (state.Store, error) { return state.BuildStore(spec, inner, cfg) }
 		out = append(out, os)
 		if os.store, err = os.wrap(inner); err != nil {
 			closeStores(out)
@@ -245,9 +243,13 @@ func (th *streamThread) startTask(t *activeTask) (err error) {
 		}
 		for _, s := range t.stores {
 			if s.spec.Logging {
-				next := &atomic.Int64{}
+				// The counter the store's changelog sink advances.
+				next := t.coll.changelogs[s.logTP]
+				if next == nil {
+					next = &atomic.Int64{}
+					t.coll.changelogs[s.logTP] = next
+				}
 				next.Store(t.restored[s.logTP])
-				t.coll.changelogs[s.logTP] = next
 			}
 		}
 	}

@@ -58,9 +58,11 @@ type LoggedStore interface {
 type changeLogger struct{ cl Changelog }
 
 func (l *changeLogger) log(key, value []byte) error {
-	ts := time.Now().UnixMilli()
+	var ts int64
 	if l.cl.Context != nil {
 		ts = l.cl.Context.Timestamp
+	} else {
+		ts = time.Now().UnixMilli()
 	}
 	// Changelog records carry no headers, as in Kafka Streams without
 	// position tracking: restoration needs key and value only.
