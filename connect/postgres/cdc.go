@@ -48,6 +48,12 @@ var ErrSlotMissing = errors.New("replication slot missing")
 // slot.max.retries × slot.retry.delay.ms in all, and then fails naming
 // the process that holds it.
 //
+// A task that stops before its snapshot's completion is stored (a crash,
+// or a task moved to another worker mid-snapshot) takes the snapshot
+// again when it restarts, and then replays the slot from where it stood,
+// so that rows deleted or changed in between reach the consumers too:
+// some changes arrive twice, none is missed.
+//
 // The database needs wal_level=logical and a user with the REPLICATION
 // attribute. One task.
 type SourceConnector struct{ cfg map[string]string }
