@@ -96,32 +96,63 @@ func (r *kvRestorable) RestoreBatch(records []*kgo.Record) error {
 	return nil
 }
 
-type windowRestorable struct{ store state.WindowStore }
+type windowRestorable struct {
+	store state.WindowStore
+	buf   []state.WindowKeyValue
+}
 
 func (r *windowRestorable) Name() string { return r.store.Name() }
 
+// RestoreBatch writes the records as one batch when the store has a batch
+// write (one engine write per time segment), else one at a time.
 func (r *windowRestorable) RestoreBatch(records []*kgo.Record) error {
+	bw, batched := r.store.(state.WindowBatchWriter)
+	buf := r.buf[:0]
 	for _, rec := range records {
 		key, start, _, err := DecodeWindowChangelogKey(rec.Key)
 		if err != nil {
 			return fmt.Errorf("changelog: restore %s at offset %d: %w", r.store.Name(), rec.Offset, err)
 		}
+		if batched {
+			buf = append(buf, state.WindowKeyValue{Key: key, Start: start, Value: rec.Value})
+			continue
+		}
 		if err := r.store.Put(key, rec.Value, start); err != nil {
 			return fmt.Errorf("changelog: restore %s: %w", r.store.Name(), err)
 		}
 	}
+	if !batched {
+		return nil
+	}
+	err := bw.PutWindows(buf)
+	clear(buf) // do not pin record memory between batches
+	r.buf = buf[:0]
+	if err != nil {
+		return fmt.Errorf("changelog: restore %s: %w", r.store.Name(), err)
+	}
 	return nil
 }
 
-type sessionRestorable struct{ store state.SessionStore }
+type sessionRestorable struct {
+	store state.SessionStore
+	buf   []state.SessionKeyValue
+}
 
 func (r *sessionRestorable) Name() string { return r.store.Name() }
 
+// RestoreBatch writes the records as one batch when the store has a batch
+// write, else one at a time; a tombstone removes its session.
 func (r *sessionRestorable) RestoreBatch(records []*kgo.Record) error {
+	bw, batched := r.store.(state.SessionBatchWriter)
+	buf := r.buf[:0]
 	for _, rec := range records {
 		key, start, end, err := DecodeSessionChangelogKey(rec.Key)
 		if err != nil {
 			return fmt.Errorf("changelog: restore %s at offset %d: %w", r.store.Name(), rec.Offset, err)
+		}
+		if batched {
+			buf = append(buf, state.SessionKeyValue{Key: key, Start: start, End: end, Value: rec.Value})
+			continue
 		}
 		if rec.Value == nil {
 			err = r.store.Remove(key, start, end)
@@ -131,6 +162,15 @@ func (r *sessionRestorable) RestoreBatch(records []*kgo.Record) error {
 		if err != nil {
 			return fmt.Errorf("changelog: restore %s: %w", r.store.Name(), err)
 		}
+	}
+	if !batched {
+		return nil
+	}
+	err := bw.PutSessions(buf)
+	clear(buf)
+	r.buf = buf[:0]
+	if err != nil {
+		return fmt.Errorf("changelog: restore %s: %w", r.store.Name(), err)
 	}
 	return nil
 }

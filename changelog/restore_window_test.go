@@ -110,10 +110,20 @@ func restoreFromScratch(t *testing.T, c *kafkatest.Cluster, sd *StateDir, spec s
 func TestRestoreWindowStore(t *testing.T) {
 	c := kafkatest.New(t, 1)
 	for _, engine := range []state.Engine{state.RocksDB, state.Pebble, state.InMemory} {
-		for _, dups := range []bool{false, true} {
-			t.Run(fmt.Sprintf("%s/dups=%v", engine.String(), dups), func(t *testing.T) {
+		for _, tc := range []struct {
+			dups, expiring bool
+		}{{false, false}, {true, false}, {false, true}, {true, true}} {
+			dups := tc.dups
+			// expiring: stream time moves through many 5-minute segments
+			// of a 10-minute retention, so that restore batches span
+			// segment boundaries and expire windows and segments midway.
+			retention := time.Hour
+			if tc.expiring {
+				retention = 10 * time.Minute
+			}
+			t.Run(fmt.Sprintf("%s/dups=%v/expiring=%v", engine.String(), dups, tc.expiring), func(t *testing.T) {
 				spec := state.Spec{Name: "w", Kind: state.KindWindow, Engine: engine, Logging: true,
-					Retention: time.Hour, WindowSize: time.Minute, RetainDuplicates: dups}
+					Retention: retention, WindowSize: time.Minute, RetainDuplicates: dups}
 				sd, td, st, tp := newLoggedTask(t, c, spec)
 				sink := newProducerSink(t, c)
 				logged := NewLoggingWindowStore(st.(state.WindowStore), dups, tp.Topic, 0, sink, nil)
@@ -121,6 +131,9 @@ func TestRestoreWindowStore(t *testing.T) {
 				for i := 0; i < 2000; i++ {
 					key := []byte(fmt.Sprintf("k%02d", i%50))
 					start := base + int64(i%30)*60_000
+					if tc.expiring {
+						start = base + int64(i/10-i%3)*60_000
+					}
 					var value []byte
 					if i%7 != 0 {
 						value = []byte(fmt.Sprintf("v%d", i))

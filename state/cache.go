@@ -314,6 +314,14 @@ func (c *CachingKeyValueStore) writeBelow(entries []*cacheEntry) error {
 			err = c.inner.PutAll(c.batch)
 		}
 	case encodedKV:
+		if in.putBatch != nil && len(c.batch) > 1 {
+			var ctxs []RecordContext
+			if c.rc != nil {
+				ctxs = c.ctxs
+			}
+			err = in.putBatch(c.batch, ctxs)
+			break
+		}
 		// A window or session store: its logging wrapper logs each Put
 		// with the context in rc, so set it entry by entry.
 		if c.rc == nil {

@@ -92,12 +92,26 @@ type encodedKV struct {
 	Store
 	get func(enc []byte) ([]byte, error)
 	put func(enc, value []byte) error // a nil value removes
+	// putBatch, when the store has a batch write, writes entries as put
+	// would one by one, logging each with its record context from ctxs
+	// (nil: the current one).
+	putBatch func(entries []KeyValue, ctxs []RecordContext) error
+}
+
+// windowContextPutter and sessionContextPutter are the logging wrappers'
+// batch writes with a record context per entry.
+type windowContextPutter interface {
+	putWindowsWithContexts(entries []WindowKeyValue, ctxs []RecordContext) error
+}
+
+type sessionContextPutter interface {
+	putSessionsWithContexts(entries []SessionKeyValue, ctxs []RecordContext) error
 }
 
 var errWindowKVRange = errors.New("state: range reads on the key-value view of a cached window or session store")
 
 func windowKV(w WindowStore) encodedKV {
-	return encodedKV{Store: w,
+	a := encodedKV{Store: w,
 		get: func(enc []byte) ([]byte, error) {
 			key, start, _, err := DecodeWindowKey(enc)
 			if err != nil {
@@ -112,10 +126,30 @@ func windowKV(w WindowStore) encodedKV {
 			}
 			return w.Put(key, value, start)
 		}}
+	cp, logged := w.(windowContextPutter)
+	bw, ok := w.(WindowBatchWriter)
+	if !logged && !ok {
+		return a
+	}
+	a.putBatch = func(entries []KeyValue, ctxs []RecordContext) error {
+		ws := make([]WindowKeyValue, len(entries))
+		for i, e := range entries {
+			key, start, _, err := DecodeWindowKey(e.Key)
+			if err != nil {
+				return err
+			}
+			ws[i] = WindowKeyValue{Key: key, Start: start, Value: e.Value}
+		}
+		if logged {
+			return cp.putWindowsWithContexts(ws, ctxs)
+		}
+		return bw.PutWindows(ws)
+	}
+	return a
 }
 
 func sessionKV(s SessionStore) encodedKV {
-	return encodedKV{Store: s,
+	a := encodedKV{Store: s,
 		get: func(enc []byte) ([]byte, error) {
 			key, start, end, err := DecodeSessionKey(enc)
 			if err != nil {
@@ -133,6 +167,26 @@ func sessionKV(s SessionStore) encodedKV {
 			}
 			return s.Put(key, start, end, value)
 		}}
+	cp, logged := s.(sessionContextPutter)
+	bw, ok := s.(SessionBatchWriter)
+	if !logged && !ok {
+		return a
+	}
+	a.putBatch = func(entries []KeyValue, ctxs []RecordContext) error {
+		ss := make([]SessionKeyValue, len(entries))
+		for i, e := range entries {
+			key, start, end, err := DecodeSessionKey(e.Key)
+			if err != nil {
+				return err
+			}
+			ss[i] = SessionKeyValue{Key: key, Start: start, End: end, Value: e.Value}
+		}
+		if logged {
+			return cp.putSessionsWithContexts(ss, ctxs)
+		}
+		return bw.PutSessions(ss)
+	}
+	return a
 }
 
 func (a encodedKV) Get(enc []byte) ([]byte, error) { return a.get(enc) }

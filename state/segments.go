@@ -61,11 +61,14 @@ func (g *segments) id(t int64) int64 { return floorDiv(t, g.interval) }
 
 // minLive is the smallest time still retained: times at or below observed -
 // retention are expired.
-func (g *segments) minLiveLocked() int64 {
-	if g.observed == minTime || g.observed-g.retention+1 > g.observed {
+func (g *segments) minLiveLocked() int64 { return g.minLiveAt(g.observed) }
+
+// minLiveAt is minLive had the stream time been observed.
+func (g *segments) minLiveAt(observed int64) int64 {
+	if observed == minTime || observed-g.retention+1 > observed {
 		return minTime
 	}
-	return g.observed - g.retention + 1
+	return observed - g.retention + 1
 }
 
 func (g *segments) minLive() int64 {

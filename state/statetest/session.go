@@ -97,7 +97,19 @@ func SessionContract(t *testing.T, e SegEngine) {
 	})
 	t.Run("RandomAgainstModel", func(t *testing.T) {
 		s := fresh(t, 200*ms, 70*ms)
-		runSessionModel(t, s, 2)
+		runSessionModel(t, s, 2, false)
+	})
+	t.Run("BatchesAgainstModel", func(t *testing.T) {
+		s := fresh(t, 200*ms, 70*ms)
+		if _, ok := s.(state.SessionBatchWriter); !ok {
+			t.Skip("no batch writes")
+		}
+		runSessionModel(t, s, 2, true)
+		seq := fresh(t, 200*ms, 70*ms)
+		runSessionModel(t, seq, 2, false)
+		if a, b := s.(state.ExpiredRecordCounter).DroppedExpiredRecords(), seq.(state.ExpiredRecordCounter).DroppedExpiredRecords(); a != b {
+			t.Fatalf("batches dropped %d expired writes, puts %d", a, b)
+		}
 	})
 	t.Run("IteratorLeakIsReported", func(t *testing.T) {
 		s := e.Session(t, t.TempDir(), time.Hour, time.Minute)
@@ -132,9 +144,35 @@ type sesModelKey struct {
 	start, end int64
 }
 
-func runSessionModel(t *testing.T, s state.SessionStore, seed int64) {
+// With batched, the puts and removes go through PutSessions in batches of
+// random size, each written before the store is read.
+func runSessionModel(t *testing.T, s state.SessionStore, seed int64, batched bool) {
 	t.Helper()
 	rnd := rand.New(rand.NewSource(seed))
+	brnd := rand.New(rand.NewSource(seed + 1))
+	var pending []state.SessionKeyValue
+	next := 1
+	flush := func() {
+		if len(pending) > 0 {
+			must(t, s.(state.SessionBatchWriter).PutSessions(pending))
+			pending, next = nil, 1+brnd.Intn(80)
+		}
+	}
+	defer flush()
+	write := func(k string, start, end int64, v []byte) {
+		if !batched {
+			if v == nil {
+				must(t, s.Remove(b(k), start, end))
+			} else {
+				must(t, s.Put(b(k), start, end, v))
+			}
+			return
+		}
+		pending = append(pending, state.SessionKeyValue{Key: b(k), Start: start, End: end, Value: v})
+		if len(pending) >= next {
+			flush()
+		}
+	}
 	retention := int64(200)
 	model := map[sesModelKey]string{}
 	observed := int64(minTime)
@@ -145,15 +183,18 @@ func runSessionModel(t *testing.T, s state.SessionStore, seed int64) {
 		now += int64(rnd.Intn(4))
 		end := now - int64(rnd.Intn(250))
 		start := end - int64(rnd.Intn(40))
+		if i%300 == 299 {
+			must(t, s.Flush()) // a cache writes its entries below in one batch
+		}
 		k := keys[rnd.Intn(len(keys))]
 		mk := sesModelKey{k, start, end}
 		switch rnd.Intn(6) {
 		case 0:
-			must(t, s.Remove(b(k), start, end))
+			write(k, start, end, nil)
 			delete(model, mk)
 		default:
 			v := fmt.Sprint(i)
-			must(t, s.Put(b(k), start, end, b(v)))
+			write(k, start, end, b(v))
 			observed = max(observed, end)
 			if live(end) {
 				model[mk] = v
@@ -162,6 +203,7 @@ func runSessionModel(t *testing.T, s state.SessionStore, seed int64) {
 		if i%50 != 0 {
 			continue
 		}
+		flush()
 		fk := keys[rnd.Intn(len(keys))]
 		earliestEnd := now - int64(rnd.Intn(300))
 		latestStart := earliestEnd + int64(rnd.Intn(100)) - 30

@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/kafki/kafki/serde"
 	"github.com/kafki/kafki/state"
 )
 
@@ -24,10 +25,43 @@ type SegEngine struct {
 	Session    func(t testing.TB, dir string, retention, interval time.Duration) state.SessionStore
 }
 
-// WithCaches returns base and base behind the record cache, one large
-// cache and one small enough to evict all the time.
+// discardSink is a changelog sink that drops what it is sent.
+type discardSink struct{}
+
+func (discardSink) Send(string, int32, []byte, []byte, []serde.Header, int64) error { return nil }
+
+// loggedStack is the stack the runtime builds (state.BuildStore): the
+// record cache of size bytes over the changelog-logging layer over the
+// engine store, with a record context as a task has.
+func loggedStack(t testing.TB, kind state.Kind, engine state.Store, r time.Duration, size int64) state.Store {
+	st, err := state.BuildStore(state.Spec{Name: engine.Name(), Kind: kind, Logging: true, Caching: true, Retention: r}, engine,
+		state.StackConfig{Changelog: state.Changelog{Topic: "app-" + engine.Name() + "-changelog", Sink: discardSink{}},
+			RecordContext: &state.RecordContext{Timestamp: 1}, CacheMaxBytes: size})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return st
+}
+
+// WithCaches returns base and base behind the record cache: one large
+// cache and one small enough to evict all the time, directly over the
+// engine, and the small one over the changelog-logging layer, as
+// state.BuildStore stacks them.
 func WithCaches(base SegEngine) []SegEngine {
 	out := []SegEngine{base}
+	logged := SegEngine{
+		Name:       "cache500-logged-" + base.Name,
+		Persistent: base.Persistent,
+		NoDups:     true,
+		Window: func(t testing.TB, dir string, r, i time.Duration, dup bool) state.WindowStore {
+			return loggedStack(t, state.KindWindow, base.Window(t, dir, r, i, dup), r, 500).(state.WindowStore)
+		},
+	}
+	if base.Session != nil {
+		logged.Session = func(t testing.TB, dir string, r, i time.Duration) state.SessionStore {
+			return loggedStack(t, state.KindSession, base.Session(t, dir, r, i), r, 500).(state.SessionStore)
+		}
+	}
 	for _, size := range []int64{1 << 20, 500} {
 		size := size
 		e := SegEngine{
@@ -45,7 +79,7 @@ func WithCaches(base SegEngine) []SegEngine {
 		}
 		out = append(out, e)
 	}
-	return out
+	return append(out, logged)
 }
 
 // KVWithCaches returns base and base behind record caches: large enough
@@ -228,7 +262,27 @@ func WindowContract(t *testing.T, e SegEngine) {
 				continue
 			}
 			s := fresh(t, 200*ms, 70*ms, dup)
-			runWindowModel(t, s, dup, 1)
+			runWindowModel(t, s, dup, 1, false)
+		}
+	})
+	// Batches (restoration, a cache's flush) must leave what Puts in order
+	// leave, across segment boundaries and expiry within a batch, and drop
+	// as many writes as expired.
+	t.Run("BatchesAgainstModel", func(t *testing.T) {
+		for _, dup := range []bool{false, true} {
+			if dup && e.NoDups {
+				continue
+			}
+			s := fresh(t, 200*ms, 70*ms, dup)
+			if _, ok := s.(state.WindowBatchWriter); !ok {
+				t.Skip("no batch writes")
+			}
+			runWindowModel(t, s, dup, 1, true)
+			seq := fresh(t, 200*ms, 70*ms, dup)
+			runWindowModel(t, seq, dup, 1, false)
+			if a, b := s.(state.ExpiredRecordCounter).DroppedExpiredRecords(), seq.(state.ExpiredRecordCounter).DroppedExpiredRecords(); a != b {
+				t.Fatalf("batches dropped %d expired writes, puts %d", a, b)
+			}
 		}
 	})
 	t.Run("IteratorLeakIsReported", func(t *testing.T) {
@@ -276,9 +330,21 @@ type winModelKey struct {
 
 // runWindowModel puts random windows and checks every fetch against a
 // sorted map with the same retention rule.
-func runWindowModel(t *testing.T, s state.WindowStore, dup bool, seed int64) {
+// With batched, the puts go through PutWindows in batches of random size,
+// each written before the store is read.
+func runWindowModel(t *testing.T, s state.WindowStore, dup bool, seed int64, batched bool) {
 	t.Helper()
 	rnd := rand.New(rand.NewSource(seed))
+	brnd := rand.New(rand.NewSource(seed + 1))
+	var pending []state.WindowKeyValue
+	next := 1
+	flush := func() {
+		if len(pending) > 0 {
+			must(t, s.(state.WindowBatchWriter).PutWindows(pending))
+			pending, next = nil, 1+brnd.Intn(80)
+		}
+	}
+	defer flush()
 	retention := int64(200)
 	model := map[winModelKey][]string{}
 	observed := int64(minTime)
@@ -293,7 +359,17 @@ func runWindowModel(t *testing.T, s state.WindowStore, dup bool, seed int64) {
 		if rnd.Intn(6) > 0 {
 			v = b(fmt.Sprint(i))
 		}
-		must(t, s.Put(b(k), v, ts))
+		if batched {
+			pending = append(pending, state.WindowKeyValue{Key: b(k), Start: ts, Value: v})
+			if len(pending) >= next {
+				flush()
+			}
+		} else {
+			must(t, s.Put(b(k), v, ts))
+		}
+		if i%300 == 299 {
+			must(t, s.Flush()) // a cache writes its entries below in one batch
+		}
 		if v == nil && dup {
 			continue
 		}
@@ -313,6 +389,7 @@ func runWindowModel(t *testing.T, s state.WindowStore, dup bool, seed int64) {
 		if i%50 != 0 {
 			continue
 		}
+		flush()
 		from := now - int64(rnd.Intn(300))
 		to := from + int64(rnd.Intn(200))
 		var ents []winModelKey
