@@ -4,6 +4,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"math"
 	"strings"
 	"time"
 
@@ -184,11 +185,19 @@ type streamJoiner[K, V1, V2, VR any] struct {
 	left, right          state.WindowStore
 	outer                state.KeyValueStore
 	time                 streamTime
+	// minOuter is a lower bound of the timestamps in the outer store
+	// (math.MaxInt64: the store is empty; math.MinInt64: not known yet,
+	// as after a restart). As Kafka Streams' sharedTimeTracker.minTime,
+	// it spares the scan of the outer store while nothing in it can be
+	// due, and a scan starts at it, past the deleted entries below it
+	// that an engine such as RocksDB would otherwise step over one by one.
+	minOuter int64
 }
 
 func (p *streamJoiner[K, V1, V2, VR]) Init(ctx topology.ProcessorContext[K, VR]) error {
 	p.ctx = ctx
 	p.time = resumeStreamTime(ctx)
+	p.minOuter = math.MinInt64
 	var err error
 	if p.left, err = openWindowStore(ctx, p.stores[0]); err != nil {
 		return err
@@ -323,6 +332,7 @@ func (p *streamJoiner[K, V1, V2, VR]) Process(rec topology.Record[K, joinSide[V1
 		if err := p.outer.Put(outerKey(ts, isRight, kb), vb); err != nil {
 			return fmt.Errorf("put into outer join store %s: %w", p.stores[2], err)
 		}
+		p.minOuter = min(p.minOuter, ts)
 	}
 	return nil
 }
@@ -332,30 +342,42 @@ func (p *streamJoiner[K, V1, V2, VR]) Process(rec topology.Record[K, joinSide[V1
 // for a right one, as Kafka Streams does. Joins never pair a record with a
 // partner whose window has closed, so an emitted record never joins later.
 func (p *streamJoiner[K, V1, V2, VR]) emitExpired(now int64) error {
-	if p.outer == nil {
+	if p.outer == nil || !p.outerMayBeDue(now) {
 		return nil
 	}
-	it, err := p.outer.All()
+	var it state.KeyValueIterator
+	var err error
+	if p.minOuter == math.MinInt64 {
+		it, err = p.outer.All()
+	} else {
+		// Every entry's key is at or above the lowest key of minOuter.
+		it, err = p.outer.Range(outerKey(p.minOuter, true, nil), nil)
+	}
 	if err != nil {
 		return fmt.Errorf("read outer join store %s: %w", p.stores[2], err)
 	}
 	var due []state.KeyValue
 	var leftOpen, rightOpen bool
+	p.minOuter = math.MaxInt64
 	for it.Next() && !(leftOpen && rightOpen) {
 		k := it.Key()
 		if len(k) < 9 {
 			it.Close()
+			p.minOuter = math.MinInt64
 			return fmt.Errorf("stream: outer join store %s holds a %d-byte key", p.stores[2], len(k))
 		}
 		if !p.closed(outerTimeOf(k), k[8] == outerSideRight, now) {
 			// Entries are in timestamp order: this side has nothing more
-			// to emit, the other side may.
+			// to emit, the other side may. The first entry left is the
+			// lowest timestamp that stays.
+			p.minOuter = min(p.minOuter, outerTimeOf(k))
 			leftOpen, rightOpen = leftOpen || k[8] == outerSideLeft, rightOpen || k[8] == outerSideRight
 			continue
 		}
 		due = append(due, state.KeyValue{Key: append([]byte(nil), k...), Value: append([]byte(nil), it.Value()...)})
 	}
 	if err := errors.Join(it.Err(), it.Close()); err != nil {
+		p.minOuter = math.MinInt64
 		return fmt.Errorf("read outer join store %s: %w", p.stores[2], err)
 	}
 	for _, e := range due {
@@ -385,6 +407,24 @@ func (p *streamJoiner[K, V1, V2, VR]) emitExpired(now int64) error {
 		}
 	}
 	return nil
+}
+
+// outerMayBeDue reports whether the outer store may hold an entry whose
+// window has closed at stream time now.
+func (p *streamJoiner[K, V1, V2, VR]) outerMayBeDue(now int64) bool {
+	switch p.minOuter {
+	case math.MaxInt64:
+		return false
+	case math.MinInt64:
+		return true
+	}
+	// A left join keeps left records only; an outer join both sides, and
+	// the side that closes first decides.
+	reach := p.after
+	if p.kind == outerJoin {
+		reach = min(p.after, p.before)
+	}
+	return p.minOuter+reach+p.grace < now
 }
 
 // closed reports whether the join window of a record at ts has closed: a

@@ -65,6 +65,7 @@ var scenarios = []scenario{
 			return hoppingWindowOn(ctx, e, "hopping-window-pebble", state.Pebble)
 		}},
 	{name: "stream-table-join", title: "stream-table join", input: "line", needs: "lines", run: streamTableJoin},
+	{name: "stream-stream-join", title: "stream-stream outer join (5 s windows)", input: "line", needs: "lines", run: streamStreamJoin},
 	{name: "wordcount-eos", title: "word count, exactly-once v2", input: "line", needs: "lines", run: wordCountEOS},
 	{name: "restore", title: "restore a store from its changelog (RocksDB)", input: "changelog record", needs: "restore",
 		run: func(ctx context.Context, e env) (measure, error) { return restore(ctx, e, state.RocksDB) }},

@@ -95,3 +95,47 @@ func streamTableJoin(ctx context.Context, e env) (measure, error) {
 	m.Note = strings.Replace(m.Note, "words", "lines", 1)
 	return m, err
 }
+
+// streamStreamJoin outer-joins the lines keyed by their first word with the
+// lines keyed by their last word, within 5 s of event time (5,000 lines
+// either side): both sides go through a repartition topic, each record
+// probes the other side's window store, and the records that found no
+// partner wait in the outer-join store until their window closes.
+func streamStreamJoin(ctx context.Context, e env) (measure, error) {
+	out := "bench-stream-stream-join-" + e.RunID + "-out"
+	if err := createTopic(ctx, e, out, e.Partitions); err != nil {
+		return measure{}, err
+	}
+	b := stream.NewBuilder()
+	lines := stream.Stream(b, e.LinesTopic, stream.ConsumedWith(serde.Bytes(), serde.String()))
+	byFirst := stream.SelectKey(lines, func(_ []byte, line string) string {
+		first, _, _ := strings.Cut(line, " ")
+		return first
+	})
+	byLast := stream.SelectKey(lines, func(_ []byte, line string) string {
+		return line[strings.LastIndexByte(line, ' ')+1:]
+	})
+	joined := stream.OuterJoin(byFirst, byLast, func(l, r *string) string {
+		switch {
+		case l == nil:
+			return "- | " + *r
+		case r == nil:
+			return *l + " | -"
+		}
+		return *l + " | " + *r
+	}, stream.JoinTimeDifference(5*time.Second, 0))
+	joined.To(out)
+	topo, err := b.Build()
+	if err != nil {
+		return measure{}, err
+	}
+	// The lines, then each line again from both repartition topics.
+	m, err := runApp(ctx, e, topo, "bench-stream-stream-join-"+e.RunID, 3*e.Records)
+	if err != nil {
+		return m, err
+	}
+	m.Records = e.Records
+	m.Note, err = outputNote(ctx, e, out, e.Records)
+	m.Note = strings.Replace(m.Note, "words", "lines", 1)
+	return m, err
+}
