@@ -45,31 +45,27 @@ type collector struct {
 }
 
 // sentRecord is a produced record with the position of the input record
-// that caused it. The record's Context points at src, which takes it back
-// to its sentRecord in the acknowledgement: no allocation per record.
+// that caused it, in one allocation. The record's Context points at src,
+// which the acknowledgement reads back. A fresh one per record costs less
+// than a pool here: a pooled record comes back from the producer's
+// goroutines cold in another core's cache, and taking it for the next
+// send cost more than allocating.
 type sentRecord struct {
 	rec kgo.Record
 	src sourceContext
-	// next is the changelog partition's acknowledged offset counter, nil
-	// for records that are not changelog records.
-	next *atomic.Int64
 }
 
 // sourceContext is a produced record's Context: never canceled (the
 // client's own context bounds the produce), carrying the input position.
 type sourceContext struct {
 	context.Context
-	owner     *sentRecord
 	topic     string
 	partition int32
 	offset    int64
+	// next is the changelog partition's acknowledged offset counter, nil
+	// for records that are not changelog records.
+	next *atomic.Int64
 }
-
-var recordPool = sync.Pool{New: func() any {
-	s := new(sentRecord)
-	s.src = sourceContext{Context: context.Background(), owner: s}
-	return s
-}}
 
 func newCollector(cl *kgo.Client, t *activeTask) *collector {
 	c := &collector{cl: cl, task: t, changelogs: map[changelog.TopicPartition]*atomic.Int64{}}
@@ -105,15 +101,13 @@ func (c *collector) Send(topic string, partition int32, key, value []byte, heade
 }
 
 func (c *collector) send(topic string, partition int32, key, value []byte, headers []serde.Header, timestamp int64, next *atomic.Int64) error {
-	sent := recordPool.Get().(*sentRecord)
-	sent.next = next
-	sent.src.topic, sent.src.partition, sent.src.offset = "", -1, -1
+	sent := &sentRecord{src: sourceContext{Context: context.Background(), partition: -1, offset: -1, next: next}}
 	if c.inRecord {
 		raw := &c.task.raw
 		sent.src.topic, sent.src.partition, sent.src.offset = raw.Topic, raw.Partition, raw.Offset
 	}
 	r := &sent.rec
-	*r = kgo.Record{Topic: topic, Partition: partition, Key: key, Value: value, Context: &sent.src}
+	r.Topic, r.Partition, r.Key, r.Value, r.Context = topic, partition, key, value, &sent.src
 	if timestamp >= 0 {
 		r.Timestamp = timeFromMillis(timestamp)
 	}
@@ -132,22 +126,17 @@ func (c *collector) send(topic string, partition int32, key, value []byte, heade
 }
 
 func (c *collector) onAck(r *kgo.Record, err error) {
-	src, ok := r.Context.(*sourceContext)
 	if err != nil {
 		c.failed(r, err)
-	} else if ok && src.owner.next != nil {
-		next := src.owner.next
+		return
+	}
+	if src, ok := r.Context.(*sourceContext); ok && src.next != nil {
 		for {
-			cur := next.Load()
-			if r.Offset+1 <= cur || next.CompareAndSwap(cur, r.Offset+1) {
+			cur := src.next.Load()
+			if r.Offset+1 <= cur || src.next.CompareAndSwap(cur, r.Offset+1) {
 				break
 			}
 		}
-	}
-	*r = kgo.Record{}
-	if ok {
-		src.owner.next = nil
-		recordPool.Put(src.owner)
 	}
 }
 
