@@ -2,6 +2,7 @@ package stream_test
 
 import (
 	"testing"
+	"time"
 
 	"github.com/kafki/kafki/serde"
 	"github.com/kafki/kafki/stream"
@@ -31,7 +32,7 @@ func TestStreamJoinTimeAdvancesOnNullRecords(t *testing.T) {
 	c := outerJoinCase(t)
 	pipe(t, c.left, "k", "A", 0)
 	// A null value joins nothing but still moves stream time to 100.
-	if err := c.right.PipeRecord(topology.Record[string, string]{Key: "k", NullValue: true, Timestamp: 100}); err != nil {
+	if err := c.right.PipeRecord(topology.Record[string, string]{Key: "k", NullValue: true, Timestamp: time.UnixMilli(100)}); err != nil {
 		t.Fatal(err)
 	}
 	pipe(t, c.right, "k", "a", 5) // its window closed at 15 < 100: late, A stays alone
@@ -123,7 +124,7 @@ func TestWindowsResumeStreamTime(t *testing.T) {
 	stream.CountWindowed(stream.WindowedBy(g, stream.TumblingWindows(10*ms, 0))).ToStream().To("tumbling")
 	stream.CountSliding(stream.SlidingWindowedBy(g, stream.SlidingWindowsWithTimeDifference(10*ms, 0))).ToStream().To("sliding")
 	stream.CountSessions(stream.SessionWindowedBy(g, stream.SessionWindowsWithGap(10*ms, 0))).ToStream().To("sessions")
-	d := newDriver(t, b, topologytest.StoreOpener(openStores), topologytest.ResumeStreamTime(100))
+	d := newDriver(t, b, topologytest.StoreOpener(openStores), topologytest.ResumeStreamTime(time.UnixMilli(100)))
 	in := topologytest.CreateInputTopic(d, "in", serde.String(), serde.String())
 	pipe(t, in, "a", "x", 50)
 	for _, topic := range []string{"tumbling", "sliding", "sessions"} {

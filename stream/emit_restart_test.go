@@ -2,6 +2,7 @@ package stream_test
 
 import (
 	"testing"
+	"time"
 
 	"github.com/kafki/kafki/serde"
 	"github.com/kafki/kafki/state"
@@ -67,7 +68,7 @@ func TestEmitOnWindowCloseSessionsResumeLastEmission(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	in, out, d = filteredSessionCounts(t, stores, topologytest.ResumeStreamTime(100), topologytest.ResumeProcessorMetadata(md))
+	in, out, d = filteredSessionCounts(t, stores, topologytest.ResumeStreamTime(time.UnixMilli(100)), topologytest.ResumeProcessorMetadata(md))
 	// Stream time 100 (close time 85) closes b [30,35], which the
 	// aggregation had not emitted: it goes out with the first record.
 	pipe(t, in, "c", "x", 101)
@@ -93,7 +94,7 @@ func TestEmitOnWindowCloseSessionsResumeBeforeFirstEmission(t *testing.T) {
 	if err := d.Close(); err != nil {
 		t.Fatal(err)
 	}
-	in, out, _ = filteredSessionCounts(t, stores, topologytest.ResumeStreamTime(100), topologytest.ResumeProcessorMetadata(md))
+	in, out, _ = filteredSessionCounts(t, stores, topologytest.ResumeStreamTime(time.UnixMilli(100)), topologytest.ResumeProcessorMetadata(md))
 	pipe(t, in, "c", "x", 100)
 	expect(t, "after", readAll(t, out), "[a@0/0]=1@0")
 }
@@ -119,7 +120,7 @@ func TestEmitOnWindowCloseTumblingResumesLastEmission(t *testing.T) {
 	if err := d.Close(); err != nil {
 		t.Fatal(err)
 	}
-	in, out, _ = build(stores, topologytest.ResumeStreamTime(100), topologytest.ResumeProcessorMetadata(md))
+	in, out, _ = build(stores, topologytest.ResumeStreamTime(time.UnixMilli(100)), topologytest.ResumeProcessorMetadata(md))
 	pipe(t, in, "c", "x", 101) // close time 96: [10,20) closes now
 	expect(t, "after", readAll(t, out), "[a@10/20]=1@16 [b@10/20]=1@18")
 }

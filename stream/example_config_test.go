@@ -2,6 +2,7 @@ package stream_test
 
 import (
 	"fmt"
+	"time"
 
 	"github.com/kafki/kafki/serde"
 	"github.com/kafki/kafki/stream"
@@ -37,9 +38,9 @@ func ExampleDefaultSerde() {
 	defer d.Close()
 	in := topologytest.CreateInputTopic(d, "orders", serde.String(), serde.JSON[order]())
 	out := topologytest.CreateOutputTopic(d, "totals", serde.String(), serde.Int64())
-	_ = in.Pipe("o1", order{"ann", 5}, 1)
-	_ = in.Pipe("o2", order{"bob", 7}, 2)
-	_ = in.Pipe("o3", order{"ann", 3}, 3)
+	_ = in.Pipe("o1", order{"ann", 5}, time.UnixMilli(1))
+	_ = in.Pipe("o2", order{"bob", 7}, time.UnixMilli(2))
+	_ = in.Pipe("o3", order{"ann", 3}, time.UnixMilli(3))
 	kvs, _ := out.ReadKeyValues()
 	for _, kv := range kvs {
 		fmt.Println(kv.Key, kv.Value)
@@ -75,8 +76,8 @@ func ExampleMapValuesRecord() {
 	defer d.Close()
 	in := topologytest.CreateInputTopic(d, "in", serde.String(), serde.String())
 	out := topologytest.CreateOutputTopic(d, "out", serde.String(), serde.String())
-	_ = in.Pipe("k", "v", 1)
-	_ = in.PipeTombstone("k", 2)
+	_ = in.Pipe("k", "v", time.UnixMilli(1))
+	_ = in.PipeTombstone("k", time.UnixMilli(2))
 	recs, _ := out.ReadRecords()
 	for _, r := range recs {
 		fmt.Println(r.Key, r.Value, r.NullValue)

@@ -36,7 +36,7 @@ func Example_windowedCount() {
 		at   time.Duration
 	}{{"alice", 5 * time.Second}, {"bob", 20 * time.Second}, {"alice", 50 * time.Second}, {"alice", 65 * time.Second},
 		{"bob", 58 * time.Second}, {"carol", 75 * time.Second}} {
-		if err := in.Pipe(v.user, "/index.html", v.at.Milliseconds()); err != nil {
+		if err := in.Pipe(v.user, "/index.html", time.UnixMilli(v.at.Milliseconds())); err != nil {
 			fmt.Println(err)
 			return
 		}
@@ -83,10 +83,10 @@ func Example_streamStreamJoin() {
 	clk := topologytest.CreateInputTopic(d, "clicks", serde.String(), serde.String())
 	out := topologytest.CreateOutputTopic(d, "ad-results", serde.String(), serde.String())
 	steps := []error{
-		imp.Pipe("u1", "ad-1", 1000),
-		imp.Pipe("u2", "ad-2", 2000),
-		clk.Pipe("u1", "mobile", 4000),
-		imp.Pipe("u3", "ad-3", 30000), // moves stream time past ad-2's window
+		imp.Pipe("u1", "ad-1", time.UnixMilli(1000)),
+		imp.Pipe("u2", "ad-2", time.UnixMilli(2000)),
+		clk.Pipe("u1", "mobile", time.UnixMilli(4000)),
+		imp.Pipe("u3", "ad-3", time.UnixMilli(30000)),
 	}
 	for _, err := range steps {
 		if err != nil {

@@ -19,8 +19,8 @@ type ticker struct {
 
 func (p *ticker) Init(ctx topology.ProcessorContext[string, int64]) error {
 	p.ctx = ctx
-	_, err := ctx.Schedule(10*time.Millisecond, topology.StreamTime, func(ts int64) error {
-		return ctx.Forward(topology.Record[string, int64]{Key: "tick", Value: ctx.CurrentStreamTime(), Timestamp: ts})
+	_, err := ctx.Schedule(10*time.Millisecond, topology.StreamTime, func(ts time.Time) error {
+		return ctx.Forward(topology.Record[string, int64]{Key: "tick", Value: ctx.CurrentStreamTime().UnixMilli(), Timestamp: ts})
 	})
 	return err
 }

@@ -143,11 +143,11 @@ func (p *streamAggregate[K, V, VA]) Process(rec topology.Record[K, V]) error {
 	agg := p.step(rec.Key, rec.Value, old, had)
 	// As Kafka Streams: the aggregate carries the latest timestamp of the
 	// records folded into it.
-	ts := rec.Timestamp
+	ts := ms(rec.Timestamp)
 	if had {
 		ts = max(ts, oldTs)
 	}
-	return p.emit.write(kb, topology.Record[K, Change[VA]]{Key: rec.Key, Timestamp: ts, Headers: rec.Headers,
+	return p.emit.write(kb, topology.Record[K, Change[VA]]{Key: rec.Key, Timestamp: msTime(ts), Headers: rec.Headers,
 		Value: Change[VA]{New: agg, HasNew: true, Old: old, HasOld: had}})
 }
 

@@ -51,7 +51,7 @@ func (p *subscriptionProcessor[K, KO, VO]) Process(rec topology.Record[KO, subsc
 		return fmt.Errorf("look up in %s: %w", p.rstore, err)
 	}
 	if has {
-		rec.Timestamp = max(rec.Timestamp, rts)
+		rec.Timestamp = msTime(max(ms(rec.Timestamp), rts))
 	}
 	switch s.instr {
 	case subDeleteNoPropagate, subDeleteAndPropagate:

@@ -3,6 +3,7 @@ package stream_test
 import (
 	"fmt"
 	"testing"
+	"time"
 
 	"github.com/kafki/kafki/serde"
 	"github.com/kafki/kafki/stream"
@@ -62,7 +63,7 @@ func TestStreamStreamJoinSemanticsTable(t *testing.T) {
 				if step.right {
 					in = c.right
 				}
-				rec := topology.Record[string, string]{Key: "k", Value: step.value, NullValue: step.value == "", Timestamp: step.ts}
+				rec := topology.Record[string, string]{Key: "k", Value: step.value, NullValue: step.value == "", Timestamp: time.UnixMilli(step.ts)}
 				if err := in.PipeRecord(rec); err != nil {
 					t.Fatal(err)
 				}
@@ -129,7 +130,7 @@ func TestTableTableJoinSemanticsTable(t *testing.T) {
 				if step.right {
 					in = c.r
 				}
-				rec := topology.Record[string, string]{Key: "k", Value: step.value, NullValue: step.value == "", Timestamp: step.ts}
+				rec := topology.Record[string, string]{Key: "k", Value: step.value, NullValue: step.value == "", Timestamp: time.UnixMilli(step.ts)}
 				if err := in.PipeRecord(rec); err != nil {
 					t.Fatal(err)
 				}
@@ -179,7 +180,7 @@ func TestStreamTableJoinSemanticsTable(t *testing.T) {
 		if step.table {
 			in = tin
 		}
-		if err := in.PipeRecord(topology.Record[string, string]{Key: "k", Value: step.value, NullValue: step.value == "", Timestamp: step.ts}); err != nil {
+		if err := in.PipeRecord(topology.Record[string, string]{Key: "k", Value: step.value, NullValue: step.value == "", Timestamp: time.UnixMilli(step.ts)}); err != nil {
 			t.Fatal(err)
 		}
 		for _, o := range []struct {

@@ -236,7 +236,7 @@ func outerKey(ts int64, right bool, kb []byte) []byte {
 func outerTimeOf(k []byte) int64 { return int64(binary.BigEndian.Uint64(k) ^ (1 << 63)) }
 
 func (p *streamJoiner[K, V1, V2, VR]) Process(rec topology.Record[K, joinSide[V1, V2]]) error {
-	ts, isRight := rec.Timestamp, rec.Value.right
+	ts, isRight := ms(rec.Timestamp), rec.Value.right
 	// Every record advances the join's stream time, even one dropped for
 	// its null key or value, as in Kafka Streams.
 	now := p.time.observe(ts)
@@ -250,7 +250,7 @@ func (p *streamJoiner[K, V1, V2, VR]) Process(rec topology.Record[K, joinSide[V1
 		} else {
 			l = rec.Value.l
 		}
-		return p.ctx.Forward(topology.Record[K, VR]{NullKey: true, Value: p.fn(l, !isRight, r, isRight), Timestamp: ts, Headers: rec.Headers})
+		return p.ctx.Forward(topology.Record[K, VR]{NullKey: true, Value: p.fn(l, !isRight, r, isRight), Timestamp: rec.Timestamp, Headers: rec.Headers})
 	}
 	if rec.NullKey || rec.NullValue {
 		p.ctx.RecordDropped("null-key-or-value")
@@ -303,7 +303,7 @@ func (p *streamJoiner[K, V1, V2, VR]) Process(rec topology.Record[K, joinSide[V1
 		return fmt.Errorf("fetch from join store: %w", err)
 	}
 	for _, m := range matches {
-		out := topology.Record[K, VR]{Key: rec.Key, Timestamp: max(ts, m.ts), Headers: rec.Headers}
+		out := topology.Record[K, VR]{Key: rec.Key, Timestamp: msTime(max(ts, m.ts)), Headers: rec.Headers}
 		if isRight {
 			l, err := p.v1s.Deserialize(p.stores[0], nil, m.v)
 			if err != nil {
@@ -388,7 +388,7 @@ func (p *streamJoiner[K, V1, V2, VR]) emitExpired(now int64) error {
 		if err != nil {
 			return fmt.Errorf("deserialize key from outer join store %s: %w", p.stores[2], err)
 		}
-		out := topology.Record[K, VR]{Key: k, Timestamp: outerTimeOf(e.Key)}
+		out := topology.Record[K, VR]{Key: k, Timestamp: msTime(outerTimeOf(e.Key))}
 		var l V1
 		var r V2
 		if e.Key[8] == outerSideRight {

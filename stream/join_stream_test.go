@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"slices"
 	"testing"
+	"time"
 
 	"github.com/kafki/kafki/serde"
 	"github.com/kafki/kafki/stream"
@@ -87,7 +88,7 @@ func TestStreamStreamOuterJoin(t *testing.T) {
 	expect(t, "closed windows", readAll(t, c.out), "q=null-bq@10 p=ap-null@12")
 	pipe(t, c.right, "t", "bt", 45)
 	expect(t, "join", readAll(t, c.out), "t=at-bt@45")
-	if err := c.right.PipeRecord(topology.Record[string, string]{Value: "bn", NullKey: true, Timestamp: 46}); err != nil {
+	if err := c.right.PipeRecord(topology.Record[string, string]{Value: "bn", NullKey: true, Timestamp: time.UnixMilli(46)}); err != nil {
 		t.Fatal(err)
 	}
 	recs, err := c.out.ReadRecords()

@@ -3,6 +3,7 @@ package stream_test
 import (
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/kafki/kafki/serde"
 	"github.com/kafki/kafki/stream"
@@ -11,7 +12,7 @@ import (
 
 func tombstone[K, V any](t *testing.T, in *topologytest.InputTopic[K, V], k K, ts int64) {
 	t.Helper()
-	if err := in.PipeTombstone(k, ts); err != nil {
+	if err := in.PipeTombstone(k, time.UnixMilli(ts)); err != nil {
 		t.Fatal(err)
 	}
 }

@@ -176,8 +176,8 @@ func (p *tableJoinSide[K, V, VO, VR]) Process(rec topology.Record[K, Change[V]])
 	// As Kafka Streams: the result is as recent as the newer of the two
 	// rows it joins (tombstones included).
 	ts := rec.Timestamp
-	if has {
-		ts = max(ts, theirTs)
+	if has && theirTs > ms(ts) {
+		ts = msTime(theirTs)
 	}
 	return p.ctx.Forward(topology.Record[K, Change[VR]]{Key: rec.Key, Value: out, Timestamp: ts, Headers: rec.Headers})
 }

@@ -276,8 +276,8 @@ func (p *tableAggregator[K, V, VA]) Process(rec topology.Record[K, Change[V]]) e
 	// As Kafka Streams' KTableAggregate: an aggregate that existed keeps
 	// the latest timestamp of the updates folded into it.
 	ts := rec.Timestamp
-	if had {
-		ts = max(ts, oldTs)
+	if had && oldTs > ms(ts) {
+		ts = msTime(oldTs)
 	}
 	return p.emit.write(kb, topology.Record[K, Change[VA]]{Key: rec.Key, Timestamp: ts, Headers: rec.Headers,
 		Value: Change[VA]{New: agg, HasNew: true, Old: old, HasOld: had}})

@@ -16,10 +16,10 @@ import (
 // partner yet), and a plain record; on a table the last two are an
 // insert then a delete.
 var nullInputs = []topology.Record[string, string]{
-	{NullKey: true, Value: "a", Timestamp: 1},
-	{Key: "k", NullValue: true, Timestamp: 2},
-	{Key: "k", Value: "b", Timestamp: 3},
-	{Key: "k", NullValue: true, Timestamp: 4},
+	{NullKey: true, Value: "a", Timestamp: time.UnixMilli(1)},
+	{Key: "k", NullValue: true, Timestamp: time.UnixMilli(2)},
+	{Key: "k", Value: "b", Timestamp: time.UnixMilli(3)},
+	{Key: "k", NullValue: true, Timestamp: time.UnixMilli(4)},
 }
 
 // renderNulls prints records as key=value@ts with <null> for nulls.
@@ -38,7 +38,7 @@ func renderNulls[K, V any](t *testing.T, out *topologytest.OutputTopic[K, V]) st
 		if r.NullValue {
 			v = "<null>"
 		}
-		parts[i] = fmt.Sprintf("%s=%s@%d", k, v, r.Timestamp)
+		parts[i] = fmt.Sprintf("%s=%s@%d", k, v, r.Timestamp.UnixMilli())
 	}
 	return strings.Join(parts, " ")
 }

@@ -34,7 +34,7 @@ func newDriver(t *testing.T, b *stream.Builder, opts ...topologytest.Option) *to
 
 func pipe[K, V any](t *testing.T, in *topologytest.InputTopic[K, V], k K, v V, ts int64) {
 	t.Helper()
-	if err := in.Pipe(k, v, ts); err != nil {
+	if err := in.Pipe(k, v, time.UnixMilli(ts)); err != nil {
 		t.Fatal(err)
 	}
 }
@@ -51,7 +51,7 @@ func read[K, V any](t *testing.T, out *topologytest.OutputTopic[K, V]) string {
 		if r.NullValue {
 			v = "<nil>"
 		}
-		parts[i] = strings.TrimSpace(strings.Join([]string{toS(r.Key), "=", toS(v), "@", strconv.FormatInt(r.Timestamp, 10)}, ""))
+		parts[i] = strings.TrimSpace(strings.Join([]string{toS(r.Key), "=", toS(v), "@", strconv.FormatInt(r.Timestamp.UnixMilli(), 10)}, ""))
 	}
 	return strings.Join(parts, " ")
 }
@@ -187,7 +187,7 @@ func TestGroupByKeyAggregations(t *testing.T) {
 	pipe(t, in, "a", 1, 10)
 	pipe(t, in, "b", 2, 11)
 	pipe(t, in, "a", 3, 12)
-	if err := in.PipeTombstone("a", 13); err != nil { // null values are skipped by aggregations
+	if err := in.PipeTombstone("a", time.UnixMilli(13)); err != nil { // null values are skipped by aggregations
 		t.Fatal(err)
 	}
 	if d.Dropped("null-key-or-value") != 3 {
@@ -223,10 +223,10 @@ func TestKTableUpdatesAndDeletes(t *testing.T) {
 	pipe(t, in, "u1", "xavier", 1)
 	pipe(t, in, "u2", "bob", 2)
 	pipe(t, in, "u1", "yann", 3) // update: leaves the filter
-	if err := in.PipeTombstone("u2", 4); err != nil {
+	if err := in.PipeTombstone("u2", time.UnixMilli(4)); err != nil {
 		t.Fatal(err)
 	}
-	if err := in.PipeRecord(topology.Record[string, string]{Value: "nokey", NullKey: true, Timestamp: 5}); err != nil {
+	if err := in.PipeRecord(topology.Record[string, string]{Value: "nokey", NullKey: true, Timestamp: time.UnixMilli(5)}); err != nil {
 		t.Fatal(err)
 	}
 	for topic, want := range map[string]string{
@@ -278,7 +278,7 @@ func TestKTableRegroupWithSubtraction(t *testing.T) {
 	pipe(t, in, "alice", "eu", 1)
 	pipe(t, in, "bob", "eu", 2)
 	pipe(t, in, "alice", "us", 3) // moves: eu loses one, us gains one
-	if err := in.PipeTombstone("bob", 4); err != nil {
+	if err := in.PipeTombstone("bob", time.UnixMilli(4)); err != nil {
 		t.Fatal(err)
 	}
 	want := "eu=1@1 eu=2@2 eu=1@3 us=1@3 eu=0@4"
@@ -308,7 +308,7 @@ func (p *dedupe) Init(ctx topology.ProcessorContext[string, string]) (err error)
 	if p.store, err = topology.KeyValueStore(ctx, "seen", serde.String(), serde.String()); err != nil {
 		return err
 	}
-	if _, err := ctx.Schedule(10*time.Millisecond, topology.StreamTime, func(ts int64) error {
+	if _, err := ctx.Schedule(10*time.Millisecond, topology.StreamTime, func(ts time.Time) error {
 		n, err := p.store.Store.ApproximateNumEntries()
 		if err != nil {
 			return err
@@ -317,7 +317,7 @@ func (p *dedupe) Init(ctx topology.ProcessorContext[string, string]) (err error)
 	}); err != nil {
 		return err
 	}
-	_, err = ctx.Schedule(time.Second, topology.WallClockTime, func(ts int64) error {
+	_, err = ctx.Schedule(time.Second, topology.WallClockTime, func(ts time.Time) error {
 		return ctx.Forward(topology.Record[string, string]{Key: "tick", Value: "wall", Timestamp: ts})
 	})
 	return err

@@ -235,7 +235,7 @@ func (e *tableEmitter[K, V]) init(ctx topology.ProcessorContext[K, Change[V]]) e
 	e.kv = kv
 	if e.caching {
 		e.cached = setFlushListener(kv.s, func(key, newValue, oldValue []byte, ts int64) error {
-			rec := topology.Record[K, Change[V]]{Timestamp: ts, Headers: flushHeaders(ctx)}
+			rec := topology.Record[K, Change[V]]{Timestamp: msTime(ts), Headers: flushHeaders(ctx)}
 			var err error
 			if rec.Key, err = e.ks.Deserialize(e.store, nil, key); err != nil {
 				return err
@@ -244,9 +244,10 @@ func (e *tableEmitter[K, V]) init(ctx topology.ProcessorContext[K, Change[V]]) e
 			// timestamp, else (a delete) the entry's.
 			if newValue != nil {
 				rec.Value.HasNew = true
-				if rec.Value.New, rec.Timestamp, err = e.kv.decode(newValue); err != nil {
+				if rec.Value.New, ts, err = e.kv.decode(newValue); err != nil {
 					return err
 				}
+				rec.Timestamp = msTime(ts)
 			}
 			if oldValue != nil {
 				rec.Value.HasOld = true
@@ -265,9 +266,9 @@ func (e *tableEmitter[K, V]) init(ctx topology.ProcessorContext[K, Change[V]]) e
 func (e *tableEmitter[K, V]) write(kb []byte, rec topology.Record[K, Change[V]]) error {
 	var err error
 	if rec.Value.HasNew {
-		err = e.kv.put(kb, rec.Value.New, rec.Timestamp)
+		err = e.kv.put(kb, rec.Value.New, ms(rec.Timestamp))
 	} else {
-		err = e.kv.remove(kb, rec.Timestamp)
+		err = e.kv.remove(kb, ms(rec.Timestamp))
 	}
 	if err != nil || e.cached {
 		return err

@@ -176,7 +176,7 @@ func (p *sessionAggregator[K, V, VA]) Process(rec topology.Record[K, V]) error {
 	if err != nil {
 		return fmt.Errorf("serialize key for store %s: %w", p.store, err)
 	}
-	ts := rec.Timestamp
+	ts := ms(rec.Timestamp)
 	gap := p.w.Gap.Milliseconds()
 	// A session stays open to records within the gap of its end, so it
 	// closes gap plus grace after it (Kafka Streams 3.3+).
@@ -235,7 +235,7 @@ func (p *sessionAggregator[K, V, VA]) Process(rec topology.Record[K, V]) error {
 			continue
 		}
 		if err := p.ctx.Forward(topology.Record[Windowed[K], Change[VA]]{Key: Windowed[K]{Key: rec.Key, Start: s.start, End: s.end},
-			Value: Change[VA]{Old: s.agg, HasOld: true}, Timestamp: s.end, Headers: rec.Headers}); err != nil {
+			Value: Change[VA]{Old: s.agg, HasOld: true}, Timestamp: msTime(s.end), Headers: rec.Headers}); err != nil {
 			return err
 		}
 	}
@@ -250,7 +250,7 @@ func (p *sessionAggregator[K, V, VA]) Process(rec topology.Record[K, V]) error {
 		return nil
 	}
 	return p.ctx.Forward(topology.Record[Windowed[K], Change[VA]]{Key: Windowed[K]{Key: rec.Key, Start: start, End: end},
-		Value: Change[VA]{New: agg, HasNew: true}, Timestamp: end, Headers: rec.Headers})
+		Value: Change[VA]{New: agg, HasNew: true}, Timestamp: msTime(end), Headers: rec.Headers})
 }
 
 // emitClosed forwards, for OnWindowClose, the sessions that closed since
@@ -276,7 +276,7 @@ func (p *sessionAggregator[K, V, VA]) emitClosed(closeTime int64, headers []serd
 			return fmt.Errorf("deserialize aggregate of store %s: %w", p.store, err)
 		}
 		out = append(out, topology.Record[Windowed[K], Change[VA]]{Key: Windowed[K]{Key: k, Start: start, End: end},
-			Value: Change[VA]{New: v, HasNew: true}, Timestamp: end, Headers: headers})
+			Value: Change[VA]{New: v, HasNew: true}, Timestamp: msTime(end), Headers: headers})
 		return nil
 	})
 	if err != nil {

@@ -88,7 +88,7 @@ func TestEmitOnWindowCloseSessionsOnLateRecord(t *testing.T) {
 func TestEmitOnWindowCloseSessionsKeepsHeadersOfTheClosingRecord(t *testing.T) {
 	in, out, _ := sessionFinalCounts(t)
 	pipe(t, in, "a", "x", 0)
-	if err := in.PipeRecord(topology.Record[string, string]{Key: "b", Value: "x", Timestamp: 100,
+	if err := in.PipeRecord(topology.Record[string, string]{Key: "b", Value: "x", Timestamp: time.UnixMilli(100),
 		Headers: []serde.Header{{Key: "h", Value: []byte("v")}}}); err != nil {
 		t.Fatal(err)
 	}
@@ -96,7 +96,7 @@ func TestEmitOnWindowCloseSessionsKeepsHeadersOfTheClosingRecord(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(recs) != 1 || recs[0].Timestamp != 0 || len(recs[0].Headers) != 1 || string(recs[0].Headers[0].Value) != "v" {
+	if len(recs) != 1 || recs[0].Timestamp.UnixMilli() != 0 || len(recs[0].Headers) != 1 || string(recs[0].Headers[0].Value) != "v" {
 		t.Fatalf("emitted %+v, want a@[0,0] at 0 with header h=v", recs)
 	}
 }
@@ -126,7 +126,7 @@ func TestEmitOnWindowCloseSessionsMatchesLastUpdates(t *testing.T) {
 				delete(last, k)
 				continue
 			}
-			last[k] = fmt.Sprintf("%d@%d", r.Value, r.Timestamp)
+			last[k] = fmt.Sprintf("%d@%d", r.Value, r.Timestamp.UnixMilli())
 		}
 		return last
 	}
@@ -194,7 +194,7 @@ func TestEmitOnWindowCloseSessionsAcrossRestart(t *testing.T) {
 				t.Fatal(err)
 			}
 
-			in, out, d = sessionFinalCounts(t, topologytest.StoreOpener(open), topologytest.ResumeStreamTime(30))
+			in, out, d = sessionFinalCounts(t, topologytest.StoreOpener(open), topologytest.ResumeStreamTime(time.UnixMilli(30)))
 			pipe(t, in, "b", "x", 16) // within the gap of b [10,14], which is final: a new session
 			pipe(t, in, "d", "x", 2)  // late before the restart: late after it
 			pipe(t, in, "d", "x", 25) // d [20,25]

@@ -202,7 +202,7 @@ func (p *slidingAggregator[K, V, VA]) Process(rec topology.Record[K, V]) error {
 		// Windows that closed are emitted before the record's windows are
 		// written, which may expire them from the store. A sliding
 		// window's end is inclusive: it has closed when end < close time.
-		closeTime := max(p.time.t, rec.Timestamp) - p.grace
+		closeTime := max(p.time.t, ms(rec.Timestamp)) - p.grace
 		if err := emitClosed(&p.emit, p.ctx, p.aggs, p.store, p.ks, p.vas, p.diff, 0, closeTime, rec.Headers); err != nil {
 			return err
 		}
@@ -215,7 +215,7 @@ func (p *slidingAggregator[K, V, VA]) process(rec topology.Record[K, V]) error {
 		p.ctx.RecordDropped("null-key-or-value")
 		return nil
 	}
-	t := rec.Timestamp
+	t := ms(rec.Timestamp)
 	closeTime := p.time.observe(t) - p.grace
 	if t+1+p.diff <= closeTime { // its left and right windows have closed
 		dropLate(p.ctx, t, t+1+p.diff, closeTime)
@@ -295,7 +295,7 @@ walk:
 // start before 0: as Kafka Streams, the window [0, diff] holds every such
 // record.
 func (p *slidingAggregator[K, V, VA]) processEarly(rec topology.Record[K, V], kb []byte, closeTime int64) error {
-	t := rec.Timestamp
+	t := ms(rec.Timestamp)
 	wins, err := p.windows(kb, 0, t+1, false)
 	if err != nil {
 		return err
@@ -348,10 +348,10 @@ func (p *slidingAggregator[K, V, VA]) processEarly(rec topology.Record[K, V], kb
 func (p *slidingAggregator[K, V, VA]) update(rec topology.Record[K, V], kb []byte, w slidingWindow[VA], closeTime int64) error {
 	end := w.start + p.diff
 	if end < closeTime {
-		dropLate(p.ctx, rec.Timestamp, end, closeTime)
+		dropLate(p.ctx, ms(rec.Timestamp), end, closeTime)
 		return nil
 	}
-	ts := rec.Timestamp
+	ts := ms(rec.Timestamp)
 	if w.has {
 		ts = max(ts, w.ts)
 	}
@@ -380,7 +380,7 @@ func (p *slidingAggregator[K, V, VA]) put(rec topology.Record[K, V], kb []byte, 
 		return nil
 	}
 	return p.ctx.Forward(topology.Record[Windowed[K], Change[VA]]{Key: Windowed[K]{Key: rec.Key, Start: start, End: start + p.diff},
-		Value: ch, Timestamp: ts, Headers: rec.Headers})
+		Value: ch, Timestamp: msTime(ts), Headers: rec.Headers})
 }
 
 func (p *slidingAggregator[K, V, VA]) Close() error { return nil }

@@ -25,7 +25,7 @@ func TestTypedWindowAndSessionStoreViews(t *testing.T) {
 		k  string
 		ts int64
 	}{{"a", 1}, {"a", 3}, {"b", 4}, {"a", 12}} {
-		if err := in.PipeRecord(topology.Record[string, string]{Key: r.k, Value: "x", Timestamp: r.ts}); err != nil {
+		if err := in.PipeRecord(topology.Record[string, string]{Key: r.k, Value: "x", Timestamp: time.UnixMilli(r.ts)}); err != nil {
 			t.Fatal(err)
 		}
 	}

@@ -177,7 +177,8 @@ func (p *suppressor[K, V]) Init(ctx topology.ProcessorContext[K, Change[V]]) err
 }
 
 func (p *suppressor[K, V]) Process(rec topology.Record[K, Change[V]]) error {
-	now := p.time.observe(rec.Timestamp)
+	ts := ms(rec.Timestamp)
+	now := p.time.observe(ts)
 	kb, err := p.ks.Serialize(p.store, nil, rec.Key)
 	if err != nil {
 		return fmt.Errorf("serialize key for suppression buffer %s: %w", p.store, err)
@@ -193,11 +194,11 @@ func (p *suppressor[K, V]) Process(rec topology.Record[K, Change[V]]) error {
 			return fmt.Errorf("serialize old value for suppression buffer %s: %w", p.store, err)
 		}
 	}
-	bt := rec.Timestamp
+	bt := ts
 	if p.final {
 		bt = any(rec.Key).(windowEnder).windowEnd()
 	}
-	rc := state.RecordContext{Timestamp: rec.Timestamp, Headers: rec.Headers, Partition: -1, Offset: -1}
+	rc := state.RecordContext{Timestamp: ts, Headers: rec.Headers, Partition: -1, Offset: -1}
 	if m, ok := p.ctx.RecordMetadata(); ok {
 		rc.Topic, rc.Partition, rc.Offset = m.Topic, m.Partition, m.Offset
 	}
@@ -245,7 +246,7 @@ func (p *suppressor[K, V]) forward(kb []byte, v *state.BufferValue) error {
 		}
 		ch.HasOld = true
 	}
-	return p.ctx.Forward(topology.Record[K, Change[V]]{Key: k, Value: ch, Timestamp: v.Context.Timestamp, Headers: v.Context.Headers})
+	return p.ctx.Forward(topology.Record[K, Change[V]]{Key: k, Value: ch, Timestamp: msTime(v.Context.Timestamp), Headers: v.Context.Headers})
 }
 
 func (p *suppressor[K, V]) Close() error { return nil }

@@ -88,7 +88,7 @@ func TestSuppressBufferSurvivesRestart(t *testing.T) {
 	if err := d.Close(); err != nil {
 		t.Fatal(err)
 	}
-	d = newDriver(t, finalCounts(stream.BufferConfig{}), topologytest.StoreOpener(opener), topologytest.ResumeStreamTime(17))
+	d = newDriver(t, finalCounts(stream.BufferConfig{}), topologytest.StoreOpener(opener), topologytest.ResumeStreamTime(time.UnixMilli(17)))
 	in = topologytest.CreateInputTopic(d, "in", serde.String(), serde.String())
 	out := topologytest.CreateOutputTopic(d, "out", stream.WindowedSerde(serde.String(), 10*ms), serde.Int64())
 	pipe(t, in, "d", "x", 30)
@@ -116,10 +116,10 @@ func TestSuppressEmitsLatestTimestampAndHeaders(t *testing.T) {
 	out := topologytest.CreateOutputTopic(d, "out", serde.String(), serde.String())
 	hs := func(v string) []serde.Header { return []serde.Header{{Key: "h", Value: []byte(v)}} }
 	for _, r := range []topology.Record[string, string]{
-		{Key: "b", Value: "1", Timestamp: 0, Headers: hs("b1")},
-		{Key: "a", Value: "1", Timestamp: 0, Headers: hs("a1")},
-		{Key: "a", Value: "2", Timestamp: 7, Headers: hs("a2")},
-		{Key: "c", Value: "1", Timestamp: 10, Headers: hs("c1")},
+		{Key: "b", Value: "1", Timestamp: time.UnixMilli(0), Headers: hs("b1")},
+		{Key: "a", Value: "1", Timestamp: time.UnixMilli(0), Headers: hs("a1")},
+		{Key: "a", Value: "2", Timestamp: time.UnixMilli(7), Headers: hs("a2")},
+		{Key: "c", Value: "1", Timestamp: time.UnixMilli(10), Headers: hs("c1")},
 	} {
 		if err := in.PipeRecord(r); err != nil {
 			t.Fatal(err)
@@ -132,7 +132,7 @@ func TestSuppressEmitsLatestTimestampAndHeaders(t *testing.T) {
 	// Both were buffered at 0: key order, each with its latest update.
 	var got []string
 	for _, r := range recs {
-		got = append(got, fmt.Sprintf("%s=%s@%d %s", r.Key, r.Value, r.Timestamp, r.Headers[0].Value))
+		got = append(got, fmt.Sprintf("%s=%s@%d %s", r.Key, r.Value, r.Timestamp.UnixMilli(), r.Headers[0].Value))
 	}
 	if want := "a=2@7 a2,b=1@0 b1"; strings.Join(got, ",") != want {
 		t.Errorf("emitted %q, want %q", strings.Join(got, ","), want)
@@ -153,7 +153,7 @@ func TestSuppressMaxBytesCountsAsKafkaStreams(t *testing.T) {
 		d := newDriver(t, b, topologytest.StoreOpener(openStores))
 		in := topologytest.CreateInputTopic(d, "in", serde.String(), serde.String())
 		pipe(t, in, "a", "1", 0)
-		err := in.Pipe("b", "1", 0)
+		err := in.Pipe("b", "1", time.UnixMilli(0))
 		if tc.fits != (err == nil) || (err != nil && !errors.Is(err, stream.ErrSuppressionBufferFull)) {
 			t.Errorf("two 32-byte entries in %d bytes: %v", tc.maxBytes, err)
 		}
@@ -165,7 +165,7 @@ func TestSuppressBufferFullShutsDown(t *testing.T) {
 	in := topologytest.CreateInputTopic(d, "in", serde.String(), serde.String())
 	pipe(t, in, "a", "x", 1)
 	pipe(t, in, "b", "x", 1)
-	err := in.Pipe("c", "x", 1)
+	err := in.Pipe("c", "x", time.UnixMilli(1))
 	if !errors.Is(err, stream.ErrSuppressionBufferFull) {
 		t.Fatalf("third key in a 2-record buffer: %v, want ErrSuppressionBufferFull", err)
 	}
@@ -188,7 +188,7 @@ func TestSuppressUntilTimeLimitRateLimits(t *testing.T) {
 	pipe(t, in, "c", "1", 11)
 	pipe(t, in, "d", "1", 12) // three keys in a 2-record buffer: the oldest (b) goes early
 	expect(t, "emit early", readAll(t, out), "b=1@5")
-	if err := in.PipeTombstone("c", 30); err != nil {
+	if err := in.PipeTombstone("c", time.UnixMilli(30)); err != nil {
 		t.Fatal(err)
 	}
 	// c keeps its first buffer time, 11, so it goes before d.

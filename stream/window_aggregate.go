@@ -168,7 +168,8 @@ func (p *windowAggregator[K, V, VA]) Process(rec topology.Record[K, V]) error {
 	if err != nil {
 		return fmt.Errorf("serialize key for store %s: %w", p.store, err)
 	}
-	now := p.time.observe(rec.Timestamp)
+	t := ms(rec.Timestamp)
+	now := p.time.observe(t)
 	closeTime := now - p.w.Grace.Milliseconds()
 	size := p.w.Size.Milliseconds()
 	// Windows that closed are emitted before the record's windows are
@@ -177,10 +178,10 @@ func (p *windowAggregator[K, V, VA]) Process(rec topology.Record[K, V]) error {
 	if err := emitClosed(&p.emit, p.ctx, p.ws, p.store, p.ks, p.vs, size, 1, closeTime, rec.Headers); err != nil {
 		return err
 	}
-	return p.w.windowStarts(rec.Timestamp, func(start int64) error {
+	return p.w.windowStarts(t, func(start int64) error {
 		end := start + size
 		if end <= closeTime {
-			dropLate(p.ctx, rec.Timestamp, end, closeTime)
+			dropLate(p.ctx, t, end, closeTime)
 			return nil
 		}
 		old, err := p.ws.Fetch(kb, start)
@@ -188,7 +189,7 @@ func (p *windowAggregator[K, V, VA]) Process(rec topology.Record[K, V]) error {
 			return fmt.Errorf("fetch window %d of store %s: %w", start, p.store, err)
 		}
 		var ch Change[VA]
-		ts := rec.Timestamp
+		ts := t
 		if old != nil {
 			oldTs, ob, err := state.DecodeTimestamped(old)
 			if err != nil {
@@ -212,7 +213,7 @@ func (p *windowAggregator[K, V, VA]) Process(rec topology.Record[K, V]) error {
 			return nil
 		}
 		return p.ctx.Forward(topology.Record[Windowed[K], Change[VA]]{
-			Key: Windowed[K]{Key: rec.Key, Start: start, End: end}, Value: ch, Timestamp: ts, Headers: rec.Headers})
+			Key: Windowed[K]{Key: rec.Key, Start: start, End: end}, Value: ch, Timestamp: msTime(ts), Headers: rec.Headers})
 	})
 }
 

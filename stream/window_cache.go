@@ -39,16 +39,17 @@ func forwardWindowFlushes[K, VA any](ctx topology.ProcessorContext[Windowed[K], 
 	}
 	c.SetWindowFlushListener(func(kb []byte, start int64, newValue, oldValue []byte, ts int64) error {
 		rec := topology.Record[Windowed[K], Change[VA]]{Key: Windowed[K]{Start: start, End: start + size},
-			Timestamp: ts, Headers: flushHeaders(ctx)}
+			Timestamp: msTime(ts), Headers: flushHeaders(ctx)}
 		var err error
 		if rec.Key.Key, err = ks.Deserialize(store, nil, kb); err != nil {
 			return fmt.Errorf("deserialize key of store %s: %w", store, err)
 		}
 		if newValue != nil {
 			var vb []byte
-			if rec.Timestamp, vb, err = state.DecodeTimestamped(newValue); err != nil {
+			if ts, vb, err = state.DecodeTimestamped(newValue); err != nil {
 				return fmt.Errorf("stream: store %s: %w", store, err)
 			}
+			rec.Timestamp = msTime(ts)
 			if rec.Value.New, err = vs.Deserialize(store, nil, vb); err != nil {
 				return fmt.Errorf("deserialize aggregate of store %s: %w", store, err)
 			}
@@ -83,7 +84,7 @@ func forwardSessionFlushes[K, VA any](ctx topology.ProcessorContext[Windowed[K],
 	}
 	c.SetSessionFlushListener(func(kb []byte, start, end int64, newValue, oldValue []byte, _ int64) error {
 		rec := topology.Record[Windowed[K], Change[VA]]{Key: Windowed[K]{Start: start, End: end},
-			Timestamp: end, Headers: flushHeaders(ctx)}
+			Timestamp: msTime(end), Headers: flushHeaders(ctx)}
 		var err error
 		if rec.Key.Key, err = ks.Deserialize(store, nil, kb); err != nil {
 			return fmt.Errorf("deserialize key of store %s: %w", store, err)

@@ -24,11 +24,11 @@ func applyUpdates(t *testing.T, m map[string]int64, out *topologytest.OutputTopi
 		k := fmt.Sprint(r.Key)
 		if r.NullValue {
 			delete(m, k)
-			parts = append(parts, fmt.Sprintf("%s=<nil>@%d", k, r.Timestamp))
+			parts = append(parts, fmt.Sprintf("%s=<nil>@%d", k, r.Timestamp.UnixMilli()))
 			continue
 		}
 		m[k] = r.Value
-		parts = append(parts, fmt.Sprintf("%s=%d@%d", k, r.Value, r.Timestamp))
+		parts = append(parts, fmt.Sprintf("%s=%d@%d", k, r.Value, r.Timestamp.UnixMilli()))
 	}
 	return strings.Join(parts, " ")
 }

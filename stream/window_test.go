@@ -27,7 +27,7 @@ func readAll[K, V any](t *testing.T, out *topologytest.OutputTopic[K, V]) string
 		if r.NullValue {
 			v = "<nil>"
 		}
-		parts[i] = fmt.Sprintf("%v=%s@%d", r.Key, v, r.Timestamp)
+		parts[i] = fmt.Sprintf("%v=%s@%d", r.Key, v, r.Timestamp.UnixMilli())
 	}
 	return strings.Join(parts, " ")
 }

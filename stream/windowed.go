@@ -349,7 +349,7 @@ func emitClosed[K, VA any](e *finalEmitter, ctx topology.ProcessorContext[Window
 	}
 	for _, c := range out {
 		if err := ctx.Forward(topology.Record[Windowed[K], Change[VA]]{Key: c.w, Value: Change[VA]{New: c.v, HasNew: true},
-			Timestamp: c.ts, Headers: headers}); err != nil {
+			Timestamp: msTime(c.ts), Headers: headers}); err != nil {
 			return err
 		}
 	}
@@ -366,9 +366,7 @@ func timestampExtractor[K, V any](o *options) topology.TimestampExtractor[K, V] 
 	if fn == nil {
 		return nil
 	}
-	// A time before the epoch (the zero time.Time too) comes out
-	// negative, which the source drops.
-	return func(k K, v V, ts int64) int64 { return fn(k, v, time.UnixMilli(ts)).UnixMilli() }
+	return fn
 }
 
 // streamTime is the largest timestamp a processor has seen. Processors
@@ -383,7 +381,7 @@ func newStreamTime() streamTime { return streamTime{t: -1} }
 // is -1 for a new task and the stream time committed before a restart for
 // a resumed one, so that what was late before the restart stays late.
 func resumeStreamTime[KO, VO any](ctx topology.ProcessorContext[KO, VO]) streamTime {
-	return streamTime{t: ctx.CurrentStreamTime()}
+	return streamTime{t: ms(ctx.CurrentStreamTime())}
 }
 
 func (s *streamTime) observe(ts int64) int64 {

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/kafki/kafki/serde"
 	"github.com/kafki/kafki/stream"
@@ -89,7 +90,7 @@ func TestWordCountDriver(t *testing.T) {
 	in := topologytest.CreateInputTopic(d, "streams-plaintext-input", serde.String(), serde.String())
 	out := topologytest.CreateOutputTopic(d, "streams-wordcount-output", serde.String(), serde.Int64())
 	for i, line := range []string{"all streams lead to kafka", "hello kafka streams"} {
-		if err := in.PipeRecord(topology.Record[string, string]{Value: line, Timestamp: int64(i), NullKey: true}); err != nil {
+		if err := in.PipeRecord(topology.Record[string, string]{Value: line, Timestamp: time.UnixMilli(int64(i)), NullKey: true}); err != nil {
 			t.Fatal(err)
 		}
 	}

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"reflect"
 	"slices"
+	"time"
 
 	"github.com/kafki/kafki/serde"
 	"github.com/kafki/kafki/state"
@@ -106,11 +107,12 @@ func AddSource[K, V any](b *Builder, name string, keySerde serde.Serde[K], value
 
 // TimestampExtractor gives a source's records their event time (Kafka
 // Streams' TimestampExtractor): it gets the deserialised key and value
-// (zero values for null ones) and the timestamp the record has in Kafka,
-// and returns the timestamp in epoch ms that the record carries downstream
-// and that advances the task's stream time. A negative result drops the
-// record, counted as DropNegativeTimestamp.
-type TimestampExtractor[K, V any] func(key K, value V, recordTimestamp int64) int64
+// (zero values for null ones) and the timestamp the record has in Kafka
+// (the zero time if it has none), and returns the time that the record
+// carries downstream, truncated to milliseconds, and that advances the
+// task's stream time. A result before the epoch (the zero time too) drops
+// the record, counted as DropNegativeTimestamp.
+type TimestampExtractor[K, V any] func(key K, value V, recordTimestamp time.Time) time.Time
 
 // AddSourceWithExtractor is AddSource with a timestamp extractor (nil: the
 // record's own timestamp). The source applies it before the task's stream

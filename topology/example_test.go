@@ -22,7 +22,7 @@ func (c *counter) Init(ctx topology.ProcessorContext[string, int64]) (err error)
 	if c.counts, err = topology.KeyValueStore(ctx, "counts", serde.String(), serde.Int64()); err != nil {
 		return err
 	}
-	_, err = ctx.Schedule(time.Second, topology.WallClockTime, func(now int64) error {
+	_, err = ctx.Schedule(time.Second, topology.WallClockTime, func(now time.Time) error {
 		it, err := c.counts.All()
 		if err != nil {
 			return err
@@ -70,7 +70,7 @@ func ExampleKeyValueStore() {
 	in := topologytest.CreateInputTopic(d, "words", serde.String(), serde.String())
 	out := topologytest.CreateOutputTopic(d, "word-counts", serde.String(), serde.Int64())
 	for _, w := range []string{"a", "b", "a"} {
-		_ = in.Pipe(w, "", 1)
+		_ = in.Pipe(w, "", time.UnixMilli(1))
 	}
 	_ = d.AdvanceWallClockTime(time.Second)
 	kvs, _ := out.ReadKeyValues()

@@ -18,27 +18,27 @@ func TestSourceTimestampExtractor(t *testing.T) {
 	var fired, seen []int64
 	b := topology.NewBuilder()
 	topology.AddSourceWithExtractor(b, "src", serde.String(), serde.String(),
-		func(_ string, v string, recordTs int64) int64 {
+		func(_ string, v string, recordTs time.Time) time.Time {
 			if v == "repair" {
-				return 40 // a record whose own timestamp is unusable
+				return time.UnixMilli(40) // a record whose own timestamp is unusable
 			}
 			ts, err := strconv.ParseInt(v, 10, 64)
 			if err != nil {
-				return -1
+				return time.Time{}
 			}
-			return ts
+			return time.UnixMilli(ts)
 		}, "in")
 	topology.AddProcessor(b, "p", func() topology.Processor[string, string, string, string] {
 		return &recordingProc{
 			init: func(ctx topology.ProcessorContext[string, string]) error {
-				_, err := ctx.Schedule(10*time.Millisecond, topology.StreamTime, func(ts int64) error {
-					fired = append(fired, ts)
+				_, err := ctx.Schedule(10*time.Millisecond, topology.StreamTime, func(ts time.Time) error {
+					fired = append(fired, ts.UnixMilli())
 					return nil
 				})
 				return err
 			},
 			process: func(ctx topology.ProcessorContext[string, string], rec topology.Record[string, string]) error {
-				seen = append(seen, rec.Timestamp)
+				seen = append(seen, rec.Timestamp.UnixMilli())
 				return ctx.Forward(rec)
 			},
 		}

@@ -106,13 +106,17 @@ func (s *sourceNode[K, V]) processRaw(raw *RawRecord) error {
 	if err != nil {
 		return err
 	}
+	ts := raw.Timestamp
 	if s.extract != nil {
-		if rec.Timestamp = s.extract(rec.Key, rec.Value, raw.Timestamp); rec.Timestamp < 0 {
-			s.dropNegative(raw, rec.Timestamp)
+		rec.Timestamp = s.extract(rec.Key, rec.Value, rec.Timestamp)
+		if ts = rec.Timestamp.UnixMilli(); ts < 0 {
+			s.dropNegative(raw, ts)
 			return nil
 		}
+		// Kafka keeps milliseconds: downstream sees what a sink writes.
+		rec.Timestamp = time.UnixMilli(ts)
 	}
-	s.task.observe(rec.Timestamp)
+	s.task.observe(ts)
 	return s.out.forward(rec)
 }
 
@@ -127,7 +131,7 @@ func (s *sourceNode[K, V]) timestamp(raw *RawRecord) int64 {
 	if err != nil {
 		return raw.Timestamp
 	}
-	return s.extract(rec.Key, rec.Value, raw.Timestamp)
+	return s.extract(rec.Key, rec.Value, rec.Timestamp).UnixMilli()
 }
 
 // dropNegative counts a record dropped for its timestamp at the task, not
@@ -140,7 +144,7 @@ func (s *sourceNode[K, V]) dropNegative(raw *RawRecord, ts int64) {
 }
 
 func (s *sourceNode[K, V]) deserialize(raw *RawRecord) (Record[K, V], error) {
-	rec := Record[K, V]{Timestamp: raw.Timestamp, Headers: raw.Headers}
+	rec := Record[K, V]{Timestamp: fromMillis(raw.Timestamp), Headers: raw.Headers}
 	var err error
 	if raw.Key == nil {
 		rec.NullKey = true
@@ -177,7 +181,7 @@ func (p *procNode[KIn, VIn, KOut, VOut]) process(rec Record[KIn, VIn]) error {
 	// written after a Forward sees this record's timestamp, not a child's.
 	rc := p.task.rc
 	ts, hs := rc.Timestamp, rc.Headers
-	rc.Timestamp, rc.Headers = rec.Timestamp, rec.Headers
+	rc.Timestamp, rc.Headers = millis(rec.Timestamp), rec.Headers
 	err := p.proc.Process(rec)
 	rc.Timestamp, rc.Headers = ts, hs
 	if err != nil {
@@ -244,9 +248,11 @@ func (p *procNode[KIn, VIn, KOut, VOut]) SetProcessorMetadata(key string, v int6
 func (p *procNode[KIn, VIn, KOut, VOut]) RecordDropped(reason string) { p.task.dropped(p.name, reason) }
 func (p *procNode[KIn, VIn, KOut, VOut]) TaskID() TaskID              { return p.task.cfg.ID }
 func (p *procNode[KIn, VIn, KOut, VOut]) ApplicationID() string       { return p.task.cfg.ApplicationID }
-func (p *procNode[KIn, VIn, KOut, VOut]) CurrentStreamTime() int64    { return p.task.streamTime }
-func (p *procNode[KIn, VIn, KOut, VOut]) CurrentSystemTime() int64 {
-	return p.task.now().UnixMilli()
+func (p *procNode[KIn, VIn, KOut, VOut]) CurrentStreamTime() time.Time {
+	return fromMillis(p.task.streamTime)
+}
+func (p *procNode[KIn, VIn, KOut, VOut]) CurrentSystemTime() time.Time {
+	return time.UnixMilli(p.task.now().UnixMilli())
 }
 func (p *procNode[KIn, VIn, KOut, VOut]) Logger() *slog.Logger { return p.logger }
 
@@ -294,7 +300,7 @@ func (s *sinkNode[K, V]) process(rec Record[K, V]) error {
 			return s.task.handleProcessingError(s.name, fmt.Errorf("serialize value for %s: %w", topic, err))
 		}
 	}
-	if err := s.task.cfg.Collector.Send(topic, -1, key, value, rec.Headers, rec.Timestamp); err != nil {
+	if err := s.task.cfg.Collector.Send(topic, -1, key, value, rec.Headers, millis(rec.Timestamp)); err != nil {
 		return &ProcessingError{Task: s.task.cfg.ID, Node: s.name, Meta: s.task.meta, HasMeta: s.task.hasMeta,
 			Err: fmt.Errorf("send to %s: %w", topic, err)}
 	}

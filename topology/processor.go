@@ -47,9 +47,11 @@ func (p PunctuationType) String() string {
 	return "STREAM_TIME"
 }
 
-// Punctuator is called with the time (stream time or wall-clock time, epoch
-// milliseconds) at which it fires.
-type Punctuator func(timestamp int64) error
+// Punctuator is called with the time (stream time or wall-clock time, in
+// whole milliseconds) at which it fires. Records it forwards without a
+// timestamp of their own should carry that time, as Kafka Streams'
+// punctuation record context does.
+type Punctuator func(timestamp time.Time) error
 
 // Cancellable cancels a scheduled punctuator.
 type Cancellable interface {
@@ -80,11 +82,12 @@ type ProcessorContext[KOut, VOut any] interface {
 	TaskID() TaskID
 	ApplicationID() string
 	// CurrentStreamTime is the largest record timestamp the task has seen
-	// (epoch ms; extracted timestamps where a source has an extractor), or
-	// -1 before the first record.
-	CurrentStreamTime() int64
-	// CurrentSystemTime is the task's wall clock in epoch ms.
-	CurrentSystemTime() int64
+	// (extracted timestamps where a source has an extractor), or the zero
+	// time before the first record.
+	CurrentStreamTime() time.Time
+	// CurrentSystemTime is the task's wall clock, in whole milliseconds as
+	// punctuators see it.
+	CurrentSystemTime() time.Time
 	// Logger is the task's logger, tagged with the task and node.
 	Logger() *slog.Logger
 }

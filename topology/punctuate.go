@@ -69,7 +69,7 @@ func (p *punctuations) fire(t *Task, typ PunctuationType, now int64) error {
 		// A punctuator writes and forwards with the punctuation time and
 		// no headers, as Kafka Streams' punctuation record context.
 		*t.rc = state.RecordContext{Timestamp: now, Offset: -1, Partition: -1}
-		if err := due.fn(now); err != nil {
+		if err := due.fn(time.UnixMilli(now)); err != nil {
 			return &ProcessingError{Task: t.cfg.ID, Node: due.node, Err: fmt.Errorf("%s punctuator: %w", typ, err)}
 		}
 	}

@@ -1,6 +1,10 @@
 package topology
 
-import "github.com/kafki/kafki/serde"
+import (
+	"time"
+
+	"github.com/kafki/kafki/serde"
+)
 
 // Record is a typed record travelling between the processors of one
 // sub-topology.
@@ -10,10 +14,17 @@ import "github.com/kafki/kafki/serde"
 // A record with NullValue set is a tombstone; sinks write it as a Kafka
 // null. Sources set the flags from the bytes they read; a processor that
 // builds a new record leaves them false unless it means to emit a null.
+//
+// Timestamp is the record's event time. Kafka keeps milliseconds, so a
+// finer part is dropped where the record is written (sinks, changelogs,
+// repartition topics); timestamps the task makes (sources, punctuators)
+// are whole milliseconds in the Local location, as time.UnixMilli makes
+// them. A zero Timestamp is written without one, as a Kafka producer
+// given none: the broker or client clock stamps it.
 type Record[K, V any] struct {
 	Key       K
 	Value     V
-	Timestamp int64 // event time, epoch milliseconds
+	Timestamp time.Time
 	Headers   []serde.Header
 	NullKey   bool
 	NullValue bool
@@ -32,4 +43,22 @@ type RecordMetadata struct {
 	Topic     string
 	Partition int32
 	Offset    int64
+}
+
+// millis is t in epoch milliseconds, as Kafka carries it: a zero t (no
+// timestamp) maps to -1, Kafka's "none".
+func millis(t time.Time) int64 {
+	if t.IsZero() {
+		return -1
+	}
+	return t.UnixMilli()
+}
+
+// fromMillis is the Timestamp of a record whose Kafka timestamp is ms:
+// Kafka's "none" (negative) is the zero time.
+func fromMillis(ms int64) time.Time {
+	if ms < 0 {
+		return time.Time{}
+	}
+	return time.UnixMilli(ms)
 }

@@ -34,7 +34,7 @@ type upper struct {
 
 func (u *upper) Init(ctx topology.ProcessorContext[string, string]) error {
 	u.ctx = ctx
-	_, err := ctx.Schedule(10*time.Millisecond, topology.StreamTime, func(ts int64) error {
+	_, err := ctx.Schedule(10*time.Millisecond, topology.StreamTime, func(ts time.Time) error {
 		return ctx.Forward(topology.Record[string, string]{Key: "tick", Value: "t", Timestamp: ts})
 	})
 	return err
@@ -156,8 +156,8 @@ func TestWallClockPunctuation(t *testing.T) {
 	topology.AddSource(b, "src", serde.String(), serde.String(), "in")
 	topology.AddProcessor(b, "p", func() topology.Processor[string, string, string, string] {
 		return &funcProc{init: func(ctx topology.ProcessorContext[string, string]) error {
-			_, err := ctx.Schedule(100*time.Millisecond, topology.WallClockTime, func(ts int64) error {
-				fired = append(fired, ts)
+			_, err := ctx.Schedule(100*time.Millisecond, topology.WallClockTime, func(ts time.Time) error {
+				fired = append(fired, ts.UnixMilli())
 				return nil
 			})
 			return err

@@ -5,6 +5,7 @@ import (
 	"reflect"
 	"slices"
 	"testing"
+	"time"
 
 	"github.com/kafki/kafki/serde"
 	"github.com/kafki/kafki/state"
@@ -44,7 +45,7 @@ func runQuery(t *testing.T, q func(*stream.Builder, string, string, QueryOptions
 	defer d.Close()
 	in := topologytest.CreateInputTopic(d, "events", serde.Bytes(), EventSerde())
 	for _, e := range events {
-		if err := in.PipeRecord(topology.Record[[]byte, Event]{Value: e, NullKey: true, Timestamp: e.Timestamp()}); err != nil {
+		if err := in.PipeRecord(topology.Record[[]byte, Event]{Value: e, NullKey: true, Timestamp: time.UnixMilli(e.Timestamp())}); err != nil {
 			t.Fatalf("pipe: %v", err)
 		}
 	}

@@ -61,10 +61,13 @@ func Logger(l *slog.Logger) Option { return func(c *config) { c.logger = l } }
 // record caches hold and merge updates until Flush is called.
 func ManualFlush() Option { return func(c *config) { c.noFlush = true } }
 
-// ResumeStreamTime starts every task at stream time ms, as the runtime
+// ResumeStreamTime starts every task at stream time t, as the runtime
 // resumes a task after a restart from the stream time committed with its
-// offsets (see topology.TaskConfig.ResumeStreamTime).
-func ResumeStreamTime(ms int64) Option { return func(c *config) { c.resume = ms } }
+// offsets (see topology.TaskConfig.ResumeStreamTime); pass what a
+// processor's CurrentStreamTime was before the restart.
+func ResumeStreamTime(t time.Time) Option {
+	return func(c *config) { c.resume = millis(t) }
+}
 
 // ResumeProcessorMetadata starts every task with the processor metadata
 // md, as the runtime resumes a task with the metadata committed with its

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/kafki/kafki/serde"
 	"github.com/kafki/kafki/state"
@@ -69,10 +70,10 @@ func TestGlobalStoreAndDeserializationErrors(t *testing.T) {
 	names := topologytest.CreateInputTopic(d, "names", serde.String(), serde.String())
 	ids := topologytest.CreateInputTopic(d, "ids", serde.String(), serde.Int64())
 	out := topologytest.CreateOutputTopic(d, "named", serde.String(), serde.String())
-	if err := names.Pipe("k1", "one", 0); err != nil {
+	if err := names.Pipe("k1", "one", time.UnixMilli(0)); err != nil {
 		t.Fatal(err)
 	}
-	if err := ids.Pipe("k1", 7, 1); err != nil {
+	if err := ids.Pipe("k1", 7, time.UnixMilli(1)); err != nil {
 		t.Fatal(err)
 	}
 	// A value that is not 8 bytes cannot be an int64: skipped, counted.

@@ -2,6 +2,7 @@ package topologytest
 
 import (
 	"fmt"
+	"time"
 
 	"github.com/kafki/kafki/serde"
 	"github.com/kafki/kafki/state"
@@ -28,19 +29,26 @@ func CreateInputTopic[K, V any](d *Driver, topic string, keySerde serde.Serde[K]
 	return &InputTopic[K, V]{d: d, topic: topic, keySerde: keySerde, valueSerde: valueSerde}
 }
 
-// Pipe sends key and value with timestamp ts (epoch ms).
-func (in *InputTopic[K, V]) Pipe(key K, value V, ts int64) error {
+// Pipe sends key and value with timestamp ts (Kafka keeps milliseconds;
+// time.UnixMilli makes one from epoch milliseconds).
+func (in *InputTopic[K, V]) Pipe(key K, value V, ts time.Time) error {
 	return in.PipeRecord(topology.Record[K, V]{Key: key, Value: value, Timestamp: ts})
 }
 
 // PipeTombstone sends key with a null value.
-func (in *InputTopic[K, V]) PipeTombstone(key K, ts int64) error {
+func (in *InputTopic[K, V]) PipeTombstone(key K, ts time.Time) error {
 	return in.PipeRecord(topology.Record[K, V]{Key: key, Timestamp: ts, NullValue: true})
 }
 
 // PipeRecord sends rec; its NullKey and NullValue flags become Kafka nulls.
+// A record with a zero Timestamp gets the driver's wall-clock time, as a
+// producer stamps a record it is given without one.
 func (in *InputTopic[K, V]) PipeRecord(rec topology.Record[K, V]) error {
-	raw := topology.RawRecord{Topic: in.topic, Timestamp: rec.Timestamp, Headers: rec.Headers}
+	ts := rec.Timestamp
+	if ts.IsZero() {
+		ts = in.d.now
+	}
+	raw := topology.RawRecord{Topic: in.topic, Timestamp: millis(ts), Headers: rec.Headers}
 	var err error
 	if !rec.NullKey {
 		if raw.Key, err = in.keySerde.Serialize(in.topic, rec.Headers, rec.Key); err != nil {
@@ -74,7 +82,7 @@ func (o *OutputTopic[K, V]) ReadRecords() ([]topology.Record[K, V], error) {
 	raws := o.d.ReadRaw(o.topic)
 	out := make([]topology.Record[K, V], 0, len(raws))
 	for _, r := range raws {
-		rec := topology.Record[K, V]{Timestamp: r.Timestamp, Headers: r.Headers, NullKey: r.Key == nil, NullValue: r.Value == nil}
+		rec := topology.Record[K, V]{Timestamp: fromMillis(r.Timestamp), Headers: r.Headers, NullKey: r.Key == nil, NullValue: r.Value == nil}
 		var err error
 		if r.Key != nil {
 			if rec.Key, err = o.keySerde.Deserialize(o.topic, r.Headers, r.Key); err != nil {
@@ -191,4 +199,22 @@ func (s *KeyValueStore[K, V]) All() ([]KeyValue[K, V], error) {
 		out = append(out, KeyValue[K, V]{k, v})
 	}
 	return out, it.Err()
+}
+
+// millis is t as Kafka carries it: epoch milliseconds, -1 for none (the
+// zero time), as the topology's sinks write it.
+func millis(t time.Time) int64 {
+	if t.IsZero() {
+		return -1
+	}
+	return t.UnixMilli()
+}
+
+// fromMillis is the Timestamp of a record whose Kafka timestamp is ms, as
+// the topology's sources read it.
+func fromMillis(ms int64) time.Time {
+	if ms < 0 {
+		return time.Time{}
+	}
+	return time.UnixMilli(ms)
 }
