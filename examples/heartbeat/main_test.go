@@ -35,7 +35,7 @@ func TestTopology(t *testing.T) {
 	defer d.Close()
 	in := topologytest.CreateInputTopic(d, cfg.heartbeats, serde.String(), serde.String())
 	out := topologytest.CreateOutputTopic(d, cfg.alerts, serde.String(), serde.JSON[Alert]())
-	ms := func(d time.Duration) int64 { return start.Add(d).UnixMilli() }
+	ms := func(d time.Duration) time.Time { return start.Add(d) }
 	var got []string
 	read := func() {
 		t.Helper()
@@ -45,7 +45,7 @@ func TestTopology(t *testing.T) {
 		}
 		for _, r := range recs {
 			got = append(got, fmt.Sprintf("%s online=%v last=%s @%s", r.Key, r.Value.Online,
-				r.Value.LastSeen.Format("05.000"), time.UnixMilli(r.Timestamp).UTC().Format("05.000")))
+				r.Value.LastSeen.Format("05.000"), r.Timestamp.UTC().Format("05.000")))
 		}
 	}
 	pipe := func(device string, at time.Duration) {

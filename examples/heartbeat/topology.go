@@ -43,28 +43,29 @@ func (m *monitor) Process(rec topology.Record[string, string]) error {
 		m.ctx.RecordDropped("null-key")
 		return nil
 	}
+	ts := rec.Timestamp.UnixMilli()
 	last, known, err := m.lastSeen.Get(rec.Key)
-	if err != nil || rec.Timestamp <= last {
+	if err != nil || ts <= last {
 		return err // a heartbeat older than the latest changes nothing
 	}
 	if !known {
-		alert := Alert{Online: true, LastSeen: time.UnixMilli(rec.Timestamp).UTC()}
+		alert := Alert{Online: true, LastSeen: rec.Timestamp.UTC()}
 		if err := m.ctx.Forward(topology.Record[string, Alert]{Key: rec.Key, Value: alert, Timestamp: rec.Timestamp}); err != nil {
 			return err
 		}
 	}
-	return m.lastSeen.Put(rec.Key, rec.Timestamp)
+	return m.lastSeen.Put(rec.Key, ts)
 }
 
 // sweep reports and forgets the devices silent for longer than m.silence.
-func (m *monitor) sweep(now int64) error {
+func (m *monitor) sweep(now time.Time) error {
 	it, err := m.lastSeen.All()
 	if err != nil {
 		return err
 	}
 	var silent []topology.Record[string, Alert]
 	for it.Next() {
-		if now-it.Value() > m.silence.Milliseconds() {
+		if now.Sub(time.UnixMilli(it.Value())) > m.silence {
 			silent = append(silent, topology.Record[string, Alert]{Key: it.Key(), Value: Alert{LastSeen: time.UnixMilli(it.Value()).UTC()}, Timestamp: now})
 		}
 	}

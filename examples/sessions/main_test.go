@@ -32,10 +32,10 @@ func TestTopology(t *testing.T) {
 	users := topologytest.CreateInputTopic(d, cfg.users, serde.String(), serde.JSON[User]())
 	clicks := topologytest.CreateInputTopic(d, cfg.clicks, serde.String(), serde.String())
 	out := topologytest.CreateOutputTopic(d, cfg.output, serde.String(), serde.JSON[Report]())
-	s := func(sec int64) int64 { return sec * 1000 }
+	s := func(sec int64) time.Time { return time.Unix(sec, 0) }
 	steps := []error{
-		users.Pipe("u1", User{"Ann", "pro"}, 0),
-		users.Pipe("u2", User{"Bob", "free"}, 0),
+		users.Pipe("u1", User{"Ann", "pro"}, s(0)),
+		users.Pipe("u2", User{"Bob", "free"}, s(0)),
 		clicks.Pipe("u1", "/", s(0)),
 		clicks.Pipe("u2", "/", s(30)),
 		clicks.Pipe(guest, "/", s(40)),
@@ -63,7 +63,7 @@ func TestTopology(t *testing.T) {
 	var got []string
 	for _, r := range recs {
 		got = append(got, fmt.Sprintf("%s=%s/%s %s-%s %d@%d", r.Key, r.Value.Name, r.Value.Plan,
-			r.Value.Start.Format(time.TimeOnly), r.Value.End.Format(time.TimeOnly), r.Value.Clicks, r.Timestamp))
+			r.Value.Start.Format(time.TimeOnly), r.Value.End.Format(time.TimeOnly), r.Value.Clicks, r.Timestamp.UnixMilli()))
 	}
 	want := []string{"u1=Ann/pro 00:00:00-00:03:20 3@200000", "u2=Bob/free 00:00:30-00:06:20 3@380000"}
 	if !slices.Equal(got, want) {
