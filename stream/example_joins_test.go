@@ -2,6 +2,7 @@ package stream_test
 
 import (
 	"fmt"
+	"time"
 
 	"github.com/kafki/kafki/serde"
 	"github.com/kafki/kafki/stream"
@@ -41,11 +42,11 @@ func ExampleJoinTable() {
 	defer d.Close()
 	u := topologytest.CreateInputTopic(d, "users", serde.String(), serde.String())
 	c := topologytest.CreateInputTopic(d, "clicks", serde.String(), serde.String())
-	_ = c.Pipe("u1", "/home", 1) // no user yet: dropped
-	_ = u.Pipe("u1", "ann", 2)
-	_ = c.Pipe("u1", "/cart", 3)
-	_ = u.Pipe("u1", "anna", 4) // a table update alone emits nothing
-	_ = c.Pipe("u1", "/pay", 5)
+	_ = c.Pipe("u1", "/home", time.UnixMilli(1)) // no user yet: dropped
+	_ = u.Pipe("u1", "ann", time.UnixMilli(2))
+	_ = c.Pipe("u1", "/cart", time.UnixMilli(3))
+	_ = u.Pipe("u1", "anna", time.UnixMilli(4)) // a table update alone emits nothing
+	_ = c.Pipe("u1", "/pay", time.UnixMilli(5))
 	printRecords(d, "named-clicks", serde.String(), serde.String())
 	// Output:
 	// u1 ann opened /cart
@@ -70,11 +71,11 @@ func ExampleJoinGlobal() {
 	defer d.Close()
 	n := topologytest.CreateInputTopic(d, "customer-names", serde.String(), serde.String())
 	in := topologytest.CreateInputTopic(d, "orders", serde.String(), serde.JSON[order]())
-	_ = n.Pipe("c1", "Ann", 0)
-	_ = n.Pipe("c2", "Bob", 0)
-	_ = in.Pipe("o1", order{"c2", 7}, 1)
-	_ = in.Pipe("o2", order{"c1", 5}, 2)
-	_ = in.Pipe("o3", order{"c9", 1}, 3) // no such customer: dropped
+	_ = n.Pipe("c1", "Ann", time.UnixMilli(0))
+	_ = n.Pipe("c2", "Bob", time.UnixMilli(0))
+	_ = in.Pipe("o1", order{"c2", 7}, time.UnixMilli(1))
+	_ = in.Pipe("o2", order{"c1", 5}, time.UnixMilli(2))
+	_ = in.Pipe("o3", order{"c9", 1}, time.UnixMilli(3)) // no such customer: dropped
 	printRecords(d, "receipts", serde.String(), serde.String())
 	// Output:
 	// o1 Bob paid 7
@@ -100,11 +101,11 @@ func ExampleJoinTables() {
 	defer d.Close()
 	n := topologytest.CreateInputTopic(d, "names", serde.String(), serde.String())
 	bal := topologytest.CreateInputTopic(d, "balances", serde.String(), serde.Int64())
-	_ = n.Pipe("a1", "ann", 1) // no balance yet: nothing
-	_ = bal.Pipe("a1", 10, 2)
-	_ = bal.Pipe("a1", 15, 3)
-	_ = n.Pipe("a1", "anna", 4)
-	_ = bal.PipeTombstone("a1", 5)
+	_ = n.Pipe("a1", "ann", time.UnixMilli(1)) // no balance yet: nothing
+	_ = bal.Pipe("a1", 10, time.UnixMilli(2))
+	_ = bal.Pipe("a1", 15, time.UnixMilli(3))
+	_ = n.Pipe("a1", "anna", time.UnixMilli(4))
+	_ = bal.PipeTombstone("a1", time.UnixMilli(5))
 	printRecords(d, "statements", serde.String(), serde.String())
 	// Output:
 	// a1 ann has 10
@@ -132,13 +133,13 @@ func ExampleJoinForeignKey() {
 	defer d.Close()
 	o := topologytest.CreateInputTopic(d, "orders", serde.String(), serde.JSON[order]())
 	c := topologytest.CreateInputTopic(d, "customers", serde.String(), serde.String())
-	_ = c.Pipe("c1", "Ann", 1)
-	_ = o.Pipe("o1", order{"c1", 5}, 2)
-	_ = o.Pipe("o2", order{"c1", 8}, 3)
-	_ = o.Pipe("o3", order{"c2", 1}, 4) // no customer c2 yet: nothing
-	_ = c.Pipe("c1", "Anna", 5)         // both of c1's orders follow
-	_ = c.Pipe("c2", "Bob", 6)
-	_ = o.PipeTombstone("o1", 7)
+	_ = c.Pipe("c1", "Ann", time.UnixMilli(1))
+	_ = o.Pipe("o1", order{"c1", 5}, time.UnixMilli(2))
+	_ = o.Pipe("o2", order{"c1", 8}, time.UnixMilli(3))
+	_ = o.Pipe("o3", order{"c2", 1}, time.UnixMilli(4)) // no customer c2 yet: nothing
+	_ = c.Pipe("c1", "Anna", time.UnixMilli(5))         // both of c1's orders follow
+	_ = c.Pipe("c2", "Bob", time.UnixMilli(6))
+	_ = o.PipeTombstone("o1", time.UnixMilli(7))
 	printRecords(d, "orders-with-names", serde.String(), serde.String())
 	// Output:
 	// o1 Ann: 5

@@ -33,7 +33,7 @@ func ExampleKStream_Split() {
 	defer d.Close()
 	in := topologytest.CreateInputTopic(d, "logs", serde.String(), serde.String())
 	for i, line := range []string{"INFO up", "WARN slow", "ERROR down", "ERROR WARN both"} {
-		_ = in.Pipe("web", line, int64(i))
+		_ = in.Pipe("web", line, time.UnixMilli(int64(i)))
 	}
 	fmt.Println("errors:")
 	printRecords(d, "errors", serde.String(), serde.String())
@@ -72,7 +72,7 @@ func ExampleKTable_Suppress() {
 		at     time.Duration
 	}{{"s1", 20, 0}, {"s1", 21, 10 * time.Second}, {"s2", 5, 30 * time.Second}, {"s1", 22, 50 * time.Second},
 		{"s1", 23, 65 * time.Second}, {"s2", 6, 100 * time.Second}} {
-		_ = in.Pipe(r.sensor, r.value, r.at.Milliseconds())
+		_ = in.Pipe(r.sensor, r.value, time.UnixMilli(r.at.Milliseconds()))
 	}
 	printRecords(d, "readings-per-minute", serde.String(), serde.Int64())
 	// Output:
@@ -99,9 +99,9 @@ func ExampleCountSessions() {
 	defer d.Close()
 	in := topologytest.CreateInputTopic(d, "clicks", serde.String(), serde.String())
 	minute := time.Minute.Milliseconds()
-	_ = in.Pipe("ann", "/", 0)
-	_ = in.Pipe("ann", "/cart", 8*minute) // more than 5 minutes later: a new session
-	_ = in.Pipe("ann", "/item", 4*minute) // within 5 minutes of both: merges them
+	_ = in.Pipe("ann", "/", time.UnixMilli(0))
+	_ = in.Pipe("ann", "/cart", time.UnixMilli(8*minute)) // more than 5 minutes later: a new session
+	_ = in.Pipe("ann", "/item", time.UnixMilli(4*minute)) // within 5 minutes of both: merges them
 	printRecords(d, "sessions", stream.SessionWindowedSerde(serde.String()), serde.Int64())
 	// Output:
 	// [ann@0/0] 1
@@ -128,8 +128,8 @@ func ExampleCountWindowed() {
 	d, _ := topologytest.New(topo)
 	defer d.Close()
 	in := topologytest.CreateInputTopic(d, "views", serde.String(), serde.String())
-	_ = in.Pipe("/home", "ann", 30*time.Second.Milliseconds())
-	_ = in.Pipe("/home", "bob", 90*time.Second.Milliseconds())
+	_ = in.Pipe("/home", "ann", time.UnixMilli(30*time.Second.Milliseconds()))
+	_ = in.Pipe("/home", "bob", time.UnixMilli(90*time.Second.Milliseconds()))
 	printRecords(d, "views-per-2-minutes", stream.WindowedSerde(serde.String(), 2*time.Minute), serde.Int64())
 	// Output:
 	// [/home@0/120000] 1
@@ -156,7 +156,7 @@ func ExampleCountSliding() {
 	defer d.Close()
 	in := topologytest.CreateInputTopic(d, "failed-logins", serde.String(), serde.String())
 	for _, at := range []int64{10000, 14000, 25000} {
-		_ = in.Pipe("ann", "bad password", at)
+		_ = in.Pipe("ann", "bad password", time.UnixMilli(at))
 	}
 	printRecords(d, "failures-in-10s", stream.WindowedSerde(serde.String(), 10*time.Second), serde.Int64())
 	// Output:
@@ -181,10 +181,10 @@ func ExampleAggregateTable() {
 	d, _ := topologytest.New(topo)
 	defer d.Close()
 	in := topologytest.CreateInputTopic(d, "player-team", serde.String(), serde.String())
-	_ = in.Pipe("ann", "red", 1)
-	_ = in.Pipe("bob", "red", 2)
-	_ = in.Pipe("ann", "blue", 3) // ann moves: red loses one, blue gains one
-	_ = in.PipeTombstone("bob", 4)
+	_ = in.Pipe("ann", "red", time.UnixMilli(1))
+	_ = in.Pipe("bob", "red", time.UnixMilli(2))
+	_ = in.Pipe("ann", "blue", time.UnixMilli(3)) // ann moves: red loses one, blue gains one
+	_ = in.PipeTombstone("bob", time.UnixMilli(4))
 	printRecords(d, "team-sizes", serde.String(), serde.Int64())
 	// Output:
 	// red 1
@@ -235,9 +235,9 @@ func ExampleProcess() {
 	d, _ := topologytest.New(topo)
 	defer d.Close()
 	in := topologytest.CreateInputTopic(d, "events", serde.String(), serde.String())
-	_ = in.Pipe("e1", "paid", 1)
-	_ = in.Pipe("e2", "shipped", 2)
-	_ = in.Pipe("e1", "paid", 3) // a redelivery
+	_ = in.Pipe("e1", "paid", time.UnixMilli(1))
+	_ = in.Pipe("e2", "shipped", time.UnixMilli(2))
+	_ = in.Pipe("e1", "paid", time.UnixMilli(3)) // a redelivery
 	printRecords(d, "unique-events", serde.String(), serde.String())
 	// Output:
 	// e1 paid

@@ -19,8 +19,6 @@ type perMinute struct {
 	counts *state.TypedWindowStore[string, int64]
 }
 
-const minute = int64(60_000)
-
 func (p *perMinute) Init(ctx topology.ProcessorContext[string, int64]) (err error) {
 	p.ctx = ctx
 	if p.counts, err = topology.WindowStore(ctx, "minute-counts", serde.String(), serde.Int64()); err != nil {
@@ -31,7 +29,7 @@ func (p *perMinute) Init(ctx topology.ProcessorContext[string, int64]) (err erro
 }
 
 func (p *perMinute) Process(rec topology.Record[string, string]) error {
-	start := rec.Timestamp - rec.Timestamp%minute
+	start := rec.Timestamp.Truncate(time.Minute).UnixMilli()
 	n, _, err := p.counts.Fetch(rec.Key, start)
 	if err != nil {
 		return err
@@ -41,8 +39,8 @@ func (p *perMinute) Process(rec topology.Record[string, string]) error {
 
 // emit runs once stream time reaches each whole minute, with the stream
 // time (of the record that got it there), and forwards the minute before.
-func (p *perMinute) emit(now int64) error {
-	last := now - now%minute - minute
+func (p *perMinute) emit(now time.Time) error {
+	last := now.Truncate(time.Minute).Add(-time.Minute).UnixMilli()
 	it, err := p.counts.FetchAll(last, last)
 	if err != nil {
 		return err
@@ -84,7 +82,7 @@ func ExampleWindowStore() {
 		page string
 		at   int64
 	}{{"/a", 1_000}, {"/b", 2_000}, {"/a", 59_000}, {"/a", 61_000}, {"/b", 125_000}} {
-		_ = in.Pipe(v.page, "", v.at)
+		_ = in.Pipe(v.page, "", time.UnixMilli(v.at))
 	}
 	kvs, _ := out.ReadKeyValues()
 	for _, kv := range kvs {
