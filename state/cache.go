@@ -5,6 +5,7 @@ import (
 	"errors"
 	"sync"
 	"sync/atomic"
+	"unsafe"
 
 	"github.com/google/btree"
 	"github.com/kafki/kafki/serde"
@@ -225,7 +226,8 @@ func (c *CachingKeyValueStore) insertKey(key []byte, ownKey bool, value []byte, 
 		if c.treeLive {
 			c.tree.ReplaceOrInsert(e)
 		}
-		c.index[string(e.key)] = e
+		// The entry's key is never modified: the index shares its bytes.
+		c.index[unsafe.String(unsafe.SliceData(e.key), len(e.key))] = e
 		c.lru.pushLRU(e)
 	} else {
 		c.addSize(-e.size())

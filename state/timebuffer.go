@@ -7,6 +7,7 @@ import (
 	"math"
 	"time"
 	"unicode/utf8"
+	"unsafe"
 
 	"github.com/google/btree"
 
@@ -147,7 +148,8 @@ func (b *TimeOrderedBuffer) put(t int64, key []byte, v BufferValue, restored boo
 	}
 	if !ok {
 		e = &bufferEntry{key: key}
-		b.index[string(key)] = e
+		// The buffer keeps key unmodified: the index shares its bytes.
+		b.index[unsafe.String(unsafe.SliceData(key), len(key))] = e
 	}
 	if !restored {
 		v.Prior = v.Old
@@ -186,7 +188,8 @@ func (b *TimeOrderedBuffer) removed(e *bufferEntry, logged bool) {
 	b.n--
 	b.size -= recordSize(e.key, &e.val)
 	if logged && b.log != nil {
-		e.gone = true
+		// Only the key is needed to log the removal.
+		e.gone, e.val = true, BufferValue{}
 		if !e.logged {
 			e.logged = true
 			b.dirty = append(b.dirty, e)
