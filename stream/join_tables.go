@@ -164,7 +164,11 @@ func (p *tableJoinSide[K, V, VO, VR]) Process(rec topology.Record[K, Change[V]])
 	case outerJoin:
 		out.HasNew, out.HasOld = c.HasNew || has, c.HasOld || has
 	}
-	if !out.HasNew && !out.HasOld {
+	if !out.HasNew && !out.HasOld && !has {
+		// A delete of a row this side never had, with no row on the other
+		// side: nothing to say. With a row on the other side, Kafka Streams
+		// forwards the delete as a tombstone (KTableKTableInnerJoin and
+		// LeftJoin forward Change(null, null)), and so does this.
 		return nil
 	}
 	if out.HasNew {
