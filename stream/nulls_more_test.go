@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/kafki/kafki/serde"
 	"github.com/kafki/kafki/stream"
@@ -32,7 +33,7 @@ func TestNullsThroughMoreOperators(t *testing.T) {
 	}
 	var calls []string
 	record := func(k, v string) { calls = append(calls, fmt.Sprintf("(%q,%q)", k, v)) }
-	rightX := []piped{{"right", topology.Record[string, string]{Key: "k", Value: "x"}}}
+	rightX := []piped{{"right", topology.Record[string, string]{Key: "k", Value: "x", Timestamp: time.UnixMilli(0)}}}
 	cases := []struct {
 		op        string
 		build     func(b *stream.Builder)
@@ -71,9 +72,9 @@ func TestNullsThroughMoreOperators(t *testing.T) {
 			stream.LeftJoinGlobal(stream.Stream(b, "probe", strs), g, func(k, _ string) string { return k },
 				func(v string, r *string) string { return v + "+" + show(r) }).To("out")
 		}, nil, []piped{
-			{"probe", topology.Record[string, string]{Key: "k", Value: "p", Timestamp: 5}},
+			{"probe", topology.Record[string, string]{Key: "k", Value: "p", Timestamp: time.UnixMilli(5)}},
 			// A stored null key would be found under the zero key "".
-			{"probe", topology.Record[string, string]{NullKey: true, Value: "q", Timestamp: 6}},
+			{"probe", topology.Record[string, string]{NullKey: true, Value: "q", Timestamp: time.UnixMilli(6)}},
 		}, "k=p+<nil>@5 <null>=q+<nil>@6", ""},
 		{"JoinTables: with a right row, every delete is forwarded, even of a row that never was", func(b *stream.Builder) {
 			stream.JoinTables(stream.Table(b, "in", strs, uncached), stream.Table(b, "right", strs, uncached),
@@ -98,11 +99,11 @@ func TestNullsThroughMoreOperators(t *testing.T) {
 		{"JoinForeignKey: a delete of a row that never was is not forwarded; a deleted row deletes its result", func(b *stream.Builder) {
 			stream.JoinForeignKey(stream.Table(b, "in", strs, uncached), stream.Table(b, "right", strs, uncached),
 				func(fk string) string { return fk }, func(l, r string) string { return l + "+" + r }).ToStream().To("out")
-		}, []piped{{"right", topology.Record[string, string]{Key: "b", Value: "y"}}}, nil, "k=b+y@3 k=<null>@4", ""},
+		}, []piped{{"right", topology.Record[string, string]{Key: "b", Value: "y", Timestamp: time.UnixMilli(0)}}}, nil, "k=b+y@3 k=<null>@4", ""},
 		{"LeftJoinForeignKey: the same", func(b *stream.Builder) {
 			stream.LeftJoinForeignKey(stream.Table(b, "in", strs, uncached), stream.Table(b, "right", strs, uncached),
 				func(fk string) string { return fk }, func(l string, r *string) string { return l + "+" + show(r) }).ToStream().To("out")
-		}, []piped{{"right", topology.Record[string, string]{Key: "b", Value: "y"}}}, nil, "k=b+y@3 k=<null>@4", ""},
+		}, []piped{{"right", topology.Record[string, string]{Key: "b", Value: "y", Timestamp: time.UnixMilli(0)}}}, nil, "k=b+y@3 k=<null>@4", ""},
 	}
 	for _, c := range cases {
 		t.Run(c.op, func(t *testing.T) {
