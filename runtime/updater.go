@@ -40,9 +40,15 @@ type restoring struct {
 	done     chan struct{}
 	// phase is guarded by stateUpdater.mu.
 	phase int
-	// rs and resets belong to the updater goroutine.
+	// rs, resets and the retry state belong to the updater goroutine.
 	rs     *changelog.Restoration
 	resets int
+	// A restoration that failed with a retriable error (the broker is
+	// unreachable) is started again at retryAt, until restoreRetryTimeout
+	// has passed since failingSince.
+	retryAt      time.Time
+	failingSince time.Time
+	backoff      time.Duration
 }
 
 const (
@@ -60,6 +66,11 @@ type standbyRemoval struct {
 // updaterPoll bounds how long the updater waits in a poll, hence how long
 // a callback that takes a task back from it waits.
 const updaterPoll = 100 * time.Millisecond
+
+// restoreRetryTimeout is how long a restoration keeps retrying retriable
+// errors (a broker outage) before the task fails: Kafka Streams'
+// task.timeout.ms default.
+const restoreRetryTimeout = 5 * time.Minute
 
 // stateUpdater is one stream thread's restoration goroutine and the
 // queues between it and the thread.
@@ -83,6 +94,7 @@ type stateUpdater struct {
 	followers map[changelog.TopicPartition]*standbyTask
 	taskOf    map[changelog.TopicPartition]string // for the restore metrics
 	lastCP    time.Time
+	retrying  []*restoring // waiting to start again after a retriable error
 }
 
 func newStateUpdater(th *streamThread) *stateUpdater {
@@ -196,11 +208,21 @@ func (u *stateUpdater) run(ctx context.Context) {
 	defer u.stop()
 	for ctx.Err() == nil {
 		u.handleRequests(ctx)
+		u.startDueRetries(ctx)
 		if !u.cons.Busy() {
+			var retry <-chan time.Time
+			var timer *time.Timer
+			if next, ok := u.nextRetry(); ok {
+				timer = time.NewTimer(time.Until(next))
+				retry = timer.C
+			}
 			select {
 			case <-ctx.Done():
-				return
 			case <-u.wake:
+			case <-retry:
+			}
+			if timer != nil {
+				timer.Stop()
 			}
 			continue
 		}
@@ -236,6 +258,9 @@ func (u *stateUpdater) handleRequests(ctx context.Context) {
 		if r.rs != nil {
 			u.cons.Cancel(r.rs)
 			delete(u.active, r.rs)
+		}
+		if i := indexOf(u.retrying, r); i >= 0 {
+			u.retrying = slices.Delete(u.retrying, i, i+1)
 		}
 		u.finish(r, nil, context.Canceled)
 	}
@@ -277,10 +302,13 @@ func (u *stateUpdater) start(ctx context.Context, r *restoring) {
 			if u.reset(r, err) {
 				continue
 			}
+			if u.retryLater(r, err) {
+				return
+			}
 			u.finish(r, nil, fmt.Errorf("task %s: restore: %w", t.id, err))
 			return
 		}
-		r.rs = rs
+		r.rs, r.failingSince = rs, time.Time{}
 		if rs.Done() {
 			u.restorationDone(ctx, r, rs)
 			return
@@ -313,12 +341,65 @@ func (u *stateUpdater) reset(r *restoring, err error) bool {
 	return true
 }
 
+// retryLater schedules a restoration that failed with a retriable error
+// (the broker or the changelog's leader is unreachable) to start again
+// from the task's checkpoint, with backoff, as Kafka Streams' state
+// updater retries timeouts until task.timeout.ms. It reports false when
+// err is not retriable or the task has been failing for too long.
+func (u *stateUpdater) retryLater(r *restoring, err error) bool {
+	now := time.Now()
+	if !isRetriable(err) || errors.Is(err, context.Canceled) {
+		return false
+	}
+	if r.failingSince.IsZero() {
+		r.failingSince, r.backoff = now, 100*time.Millisecond
+	} else if now.Sub(r.failingSince) >= restoreRetryTimeout {
+		return false
+	}
+	u.th.logger.Warn("restore failed with a retriable error; retrying", "task", r.t.id.String(),
+		"in", r.backoff, "failing_for", now.Sub(r.failingSince).Round(time.Millisecond), "err", err)
+	r.rs, r.retryAt = nil, now.Add(r.backoff)
+	r.backoff = min(2*r.backoff, 5*time.Second)
+	u.retrying = append(u.retrying, r)
+	return true
+}
+
+// startDueRetries starts again the restorations whose retry time came.
+func (u *stateUpdater) startDueRetries(ctx context.Context) {
+	now := time.Now()
+	var due []*restoring
+	u.retrying = slices.DeleteFunc(u.retrying, func(r *restoring) bool {
+		if now.Before(r.retryAt) {
+			return false
+		}
+		due = append(due, r)
+		return true
+	})
+	for _, r := range due {
+		u.start(ctx, r)
+	}
+}
+
+// nextRetry returns the earliest retry time, if any restoration waits.
+func (u *stateUpdater) nextRetry() (time.Time, bool) {
+	var next time.Time
+	for _, r := range u.retrying {
+		if next.IsZero() || r.retryAt.Before(next) {
+			next = r.retryAt
+		}
+	}
+	return next, !next.IsZero()
+}
+
 // restorationDone hands a finished restoration's task back to the thread,
 // or restarts it when a store had to be reset.
 func (u *stateUpdater) restorationDone(ctx context.Context, r *restoring, rs *changelog.Restoration) {
 	if rs.Err != nil {
 		if u.reset(r, rs.Err) {
 			u.start(ctx, r)
+			return
+		}
+		if u.retryLater(r, rs.Err) {
 			return
 		}
 		u.finish(r, nil, fmt.Errorf("task %s: restore: %w", r.t.id, rs.Err))
@@ -356,6 +437,8 @@ func (u *stateUpdater) stop() {
 		pending = append(pending, r)
 	}
 	clear(u.active)
+	pending = append(pending, u.retrying...)
+	u.retrying = nil
 	for _, r := range pending {
 		u.finish(r, nil, context.Canceled)
 	}
