@@ -52,7 +52,7 @@ func pollUntil(t *testing.T, c *RestoreConsumer, rs ...*Restoration) []*Restorat
 func TestRestoreConsumerRestoresTogetherAndFollows(t *testing.T) {
 	c := kafkatest.New(t, 0)
 	appID := c.Topic("app")
-	spec := state.Spec{Name: "s", Kind: state.KindKeyValue, Engine: state.InMemory, Logging: true}
+	spec := state.Spec{Name: "s", Kind: state.KindKeyValue, Engine: state.InMemory}
 	topic := ChangelogTopic(appID, spec.Name)
 	createChangelog(c, topic, 3, spec)
 	sink := newProducerSink(t, c)

@@ -256,7 +256,7 @@ func TestOpenStoreInMemoryIsNeverTrusted(t *testing.T) {
 func TestCorruptStoreRebuiltFromChangelog(t *testing.T) {
 	c := kafkatest.New(t, 1)
 	appID := c.Topic("app")
-	spec := state.Spec{Name: "s", Kind: state.KindKeyValue, Engine: state.RocksDB, Logging: true}
+	spec := state.Spec{Name: "s", Kind: state.KindKeyValue, Engine: state.RocksDB}
 	topic := ChangelogTopic(appID, spec.Name)
 	createChangelog(c, topic, 1, spec)
 	tp := TopicPartition{topic, 0}

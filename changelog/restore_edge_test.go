@@ -122,7 +122,7 @@ func TestRestoreTransactional(t *testing.T) {
 func TestRestoreEndsAfterInvisibleRecords(t *testing.T) {
 	c := kafkatest.New(t, 1)
 	topic := c.Topic("stall-changelog")
-	spec := state.Spec{Name: "s", Kind: state.KindKeyValue, Engine: state.InMemory, Logging: true}
+	spec := state.Spec{Name: "s", Kind: state.KindKeyValue, Engine: state.InMemory}
 	createChangelog(c, topic, 1, spec)
 	tp := TopicPartition{topic, 0}
 
@@ -169,7 +169,7 @@ func TestRestoreCompactedChangelog(t *testing.T) {
 		t.Skip("compaction cannot be forced on a real cluster")
 	}
 	topic := c.Topic("compacted-changelog")
-	spec := state.Spec{Name: "s", Kind: state.KindKeyValue, Engine: state.InMemory, Logging: true}
+	spec := state.Spec{Name: "s", Kind: state.KindKeyValue, Engine: state.InMemory}
 	createChangelog(c, topic, 1, spec)
 	tp := TopicPartition{topic, 0}
 	sink := newProducerSink(t, c)
@@ -220,7 +220,7 @@ func TestRestoreCompactedChangelog(t *testing.T) {
 func TestRestoreOldTimestamps(t *testing.T) {
 	c := kafkatest.New(t, 1)
 	topic := c.Topic("old-changelog")
-	spec := state.Spec{Name: "s", Kind: state.KindKeyValue, Engine: state.InMemory, Logging: true}
+	spec := state.Spec{Name: "s", Kind: state.KindKeyValue, Engine: state.InMemory}
 	createChangelog(c, topic, 1, spec)
 	sink := newProducerSink(t, c)
 	want := map[string]string{}

@@ -55,7 +55,7 @@ func TestRestoreKeyValue(t *testing.T) {
 func testRestoreKeyValue(t *testing.T, engine state.Engine) {
 	c := kafkatest.New(t, 1)
 	appID := c.Topic("app")
-	spec := state.Spec{Name: "counts", Kind: state.KindKeyValue, Engine: engine, Logging: true}
+	spec := state.Spec{Name: "counts", Kind: state.KindKeyValue, Engine: engine}
 	topic := ChangelogTopic(appID, spec.Name)
 	createChangelog(c, topic, 2, spec)
 	tp := TopicPartition{Topic: topic, Partition: 1}
@@ -186,7 +186,7 @@ func mustRestorable(t testing.TB, s state.Store) Restorable {
 func TestRestoreEmptyChangelog(t *testing.T) {
 	c := kafkatest.New(t, 1)
 	topic := c.Topic("empty-changelog")
-	spec := state.Spec{Name: "s", Kind: state.KindKeyValue, Engine: state.InMemory, Logging: true}
+	spec := state.Spec{Name: "s", Kind: state.KindKeyValue, Engine: state.InMemory}
 	createChangelog(c, topic, 1, spec)
 	r := newRestorer(t, c, RestorerConfig{})
 	store := state.NewInMemoryKeyValueStore("s")
@@ -214,7 +214,7 @@ func TestRestoreMissingTopic(t *testing.T) {
 func TestRestoreAllPartitions(t *testing.T) {
 	c := kafkatest.New(t, 0)
 	appID := c.Topic("app")
-	spec := state.Spec{Name: "s", Kind: state.KindKeyValue, Engine: state.InMemory, Logging: true}
+	spec := state.Spec{Name: "s", Kind: state.KindKeyValue, Engine: state.InMemory}
 	topic := ChangelogTopic(appID, spec.Name)
 	createChangelog(c, topic, 3, spec)
 	sink := newProducerSink(t, c)
@@ -253,7 +253,7 @@ func TestRestoreAllPartitions(t *testing.T) {
 func TestRestoreOffsetOutOfRange(t *testing.T) {
 	c := kafkatest.New(t, 1)
 	topic := c.Topic("oor-changelog")
-	spec := state.Spec{Name: "s", Kind: state.KindKeyValue, Engine: state.InMemory, Logging: true}
+	spec := state.Spec{Name: "s", Kind: state.KindKeyValue, Engine: state.InMemory}
 	createChangelog(c, topic, 1, spec)
 	sink := newProducerSink(t, c)
 	writeKV(t, NewLoggingKeyValueStore(state.NewInMemoryKeyValueStore("s"), topic, 0, sink, nil), map[string]string{}, 0, 100)
@@ -290,7 +290,7 @@ func TestRestoreOffsetOutOfRange(t *testing.T) {
 func TestRestoreProgressLog(t *testing.T) {
 	c := kafkatest.New(t, 1)
 	topic := c.Topic("progress-changelog")
-	spec := state.Spec{Name: "s", Kind: state.KindKeyValue, Engine: state.InMemory, Logging: true}
+	spec := state.Spec{Name: "s", Kind: state.KindKeyValue, Engine: state.InMemory}
 	createChangelog(c, topic, 1, spec)
 	sink := newProducerSink(t, c)
 	logged := NewLoggingKeyValueStore(state.NewInMemoryKeyValueStore("s"), topic, 0, sink, nil)

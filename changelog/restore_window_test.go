@@ -122,7 +122,7 @@ func TestRestoreWindowStore(t *testing.T) {
 				retention = 10 * time.Minute
 			}
 			t.Run(fmt.Sprintf("%s/dups=%v/expiring=%v", engine.String(), dups, tc.expiring), func(t *testing.T) {
-				spec := state.Spec{Name: "w", Kind: state.KindWindow, Engine: engine, Logging: true,
+				spec := state.Spec{Name: "w", Kind: state.KindWindow, Engine: engine,
 					Retention: retention, WindowSize: time.Minute, RetainDuplicates: dups}
 				sd, td, st, tp := newLoggedTask(t, c, spec)
 				sink := newProducerSink(t, c)
@@ -166,7 +166,7 @@ func TestRestoreSessionStore(t *testing.T) {
 	c := kafkatest.New(t, 1)
 	for _, engine := range []state.Engine{state.RocksDB, state.Pebble, state.InMemory} {
 		t.Run(engine.String(), func(t *testing.T) {
-			spec := state.Spec{Name: "sessions", Kind: state.KindSession, Engine: engine, Logging: true, Retention: time.Hour}
+			spec := state.Spec{Name: "sessions", Kind: state.KindSession, Engine: engine, Retention: time.Hour}
 			sd, td, st, tp := newLoggedTask(t, c, spec)
 			sink := newProducerSink(t, c)
 			logged := NewLoggingSessionStore(st.(state.SessionStore), tp.Topic, 0, sink, nil)

@@ -76,7 +76,7 @@ func seqCountTopology(in, out string, engine state.Engine) (*topology.Topology, 
 	b := topology.NewBuilder()
 	topology.AddSource(b, "source", serde.String(), serde.String(), in)
 	topology.AddProcessor(b, "count", func() topology.Processor[string, string, string, string] { return &seqCounter{} }, "source")
-	b.AddStateStore(state.Spec{Name: "counts", Kind: state.KindKeyValue, Engine: engine, Logging: true}, "count")
+	b.AddStateStore(state.Spec{Name: "counts", Kind: state.KindKeyValue, Engine: engine}, "count")
 	topology.AddSink(b, "sink", out, serde.String(), serde.String(), "count")
 	return b.Build()
 }

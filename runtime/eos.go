@@ -342,7 +342,7 @@ func (th *streamThread) eosCommitFailed(ctx context.Context, err error) error {
 func eosPrepareTaskDir(dir *changelog.TaskDir, appID string, id topology.TaskID, specs []state.Spec) error {
 	cp := dir.ReadCheckpoint()
 	for _, spec := range specs {
-		if !spec.Logging || spec.Engine == state.InMemory {
+		if spec.LoggingDisabled || spec.Engine == state.InMemory {
 			continue
 		}
 		tp := changelog.TopicPartition{Topic: changelog.ChangelogTopic(appID, spec.Name), Partition: id.Partition}

@@ -354,7 +354,7 @@ func TestEOSCrashLeftoversWiped(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	spec := state.Spec{Name: "counts", Kind: state.KindKeyValue, Engine: state.RocksDB, Logging: true}
+	spec := state.Spec{Name: "counts", Kind: state.KindKeyValue, Engine: state.RocksDB}
 	st, trusted, err := changelog.OpenStore(td, spec, changelog.StoreOptions{})
 	if err != nil || !trusted {
 		t.Fatalf("open the store of the closed task: trusted %v, %v", trusted, err)

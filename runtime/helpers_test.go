@@ -65,7 +65,7 @@ func wordCount(t testing.TB, in, out string, engine state.Engine) *topology.Topo
 	topology.AddProcessor(b, "count", func() topology.Processor[string, string, string, string] {
 		return &counter{name: "counts"}
 	}, "source")
-	b.AddStateStore(state.Spec{Name: "counts", Kind: state.KindKeyValue, Engine: engine, Logging: true}, "count")
+	b.AddStateStore(state.Spec{Name: "counts", Kind: state.KindKeyValue, Engine: engine}, "count")
 	topology.AddSink(b, "sink", out, serde.String(), serde.String(), "count")
 	topo, err := b.Build()
 	if err != nil {

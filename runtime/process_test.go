@@ -67,7 +67,7 @@ func taggerTopology(in, out string) (*topology.Topology, error) {
 	b := topology.NewBuilder()
 	topology.AddSource(b, "source", serde.String(), serde.String(), in)
 	topology.AddProcessor(b, "tag", func() topology.Processor[string, string, string, string] { return &tagger{} }, "source")
-	b.AddStateStore(state.Spec{Name: "seen", Kind: state.KindKeyValue, Engine: state.RocksDB, Logging: true}, "tag")
+	b.AddStateStore(state.Spec{Name: "seen", Kind: state.KindKeyValue, Engine: state.RocksDB}, "tag")
 	topology.AddSink(b, "sink", out, serde.String(), serde.String(), "tag")
 	return b.Build()
 }

@@ -60,7 +60,7 @@ func (th *streamThread) newStandby(ctx context.Context, id topology.TaskID) (_ *
 		return nil, err
 	}
 	for _, st := range s.stores {
-		if !st.spec.Logging {
+		if st.spec.LoggingDisabled {
 			continue
 		}
 		r, err := changelog.NewRestorable(st.inner)
@@ -89,7 +89,7 @@ func (th *streamThread) resetStaleStandbyStores(ctx context.Context, s *standbyT
 	var check []*openedStore
 	var topics []string
 	for _, st := range s.stores {
-		if off, ok := cp[st.logTP]; ok && st.spec.Logging && st.trusted && off > 0 {
+		if off, ok := cp[st.logTP]; ok && !st.spec.LoggingDisabled && st.trusted && off > 0 {
 			check = append(check, st)
 			topics = append(topics, st.logTP.Topic)
 		}

@@ -117,7 +117,7 @@ func openStores(specs []state.Spec, appID string, id topology.TaskID, dir *chang
 	var out []*openedStore
 	for _, spec := range specs {
 		var logTP changelog.TopicPartition
-		if spec.Logging {
+		if !spec.LoggingDisabled {
 			logTP = changelog.TopicPartition{Topic: changelog.ChangelogTopic(appID, spec.Name), Partition: id.Partition}
 		}
 		inner, trusted, err := changelog.OpenStore(dir, spec, changelog.StoreOptions{Changelog: logTP})
@@ -127,7 +127,7 @@ func openStores(specs []state.Spec, appID string, id topology.TaskID, dir *chang
 		}
 		os := &openedStore{spec: spec, inner: inner, logTP: logTP, persist: inner.Persistent(), trusted: trusted}
 		cfg := state.StackConfig{RecordContext: rc, ThreadCache: cache}
-		if coll != nil && spec.Logging {
+		if coll != nil && !spec.LoggingDisabled {
 			cfg.Changelog = state.Changelog{Topic: logTP.Topic, Partition: logTP.Partition, Sink: coll.changelogSink(logTP)}
 		}
 		os.wrap = func(inner state.Store) (state.Store, error) { return state.BuildStore(spec, inner, cfg) }
@@ -152,7 +152,7 @@ func closeStores(stores []*openedStore) {
 func restoreJobs(stores []*openedStore, cp changelog.Offsets) ([]changelog.Job, error) {
 	var jobs []changelog.Job
 	for _, s := range stores {
-		if !s.spec.Logging {
+		if s.spec.LoggingDisabled {
 			continue
 		}
 		r, err := changelog.NewRestorable(s.inner)
@@ -242,7 +242,7 @@ func (th *streamThread) startTask(t *activeTask) (err error) {
 			}
 		}
 		for _, s := range t.stores {
-			if s.spec.Logging {
+			if !s.spec.LoggingDisabled {
 				// The counter the store's changelog sink advances.
 				next := t.coll.changelogs[s.logTP]
 				if next == nil {
@@ -386,7 +386,7 @@ func (t *activeTask) headTime(q *partQueue) int64 {
 func (t *activeTask) checkpointOffsets() changelog.Offsets {
 	out := changelog.Offsets{}
 	for _, s := range t.stores {
-		if s.spec.Logging && s.persist {
+		if !s.spec.LoggingDisabled && s.persist {
 			out[s.logTP] = t.coll.changelogs[s.logTP].Load()
 		}
 	}

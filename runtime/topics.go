@@ -132,7 +132,7 @@ func setupTopics(ctx context.Context, adm *kadm.Client, appID string, subs []top
 		}
 		n := counts[s.SourceTopics[0]]
 		for _, spec := range s.Stores {
-			if !spec.Logging {
+			if spec.LoggingDisabled {
 				continue
 			}
 			name := changelog.ChangelogTopic(appID, spec.Name)

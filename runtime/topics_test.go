@@ -23,7 +23,7 @@ func joinLike(t *testing.T, left, right, out string) *topology.Topology {
 	topology.AddProcessor(b, "count", func() topology.Processor[string, string, string, string] {
 		return &counter{name: "counts"}
 	}, "left", "right")
-	b.AddStateStore(state.Spec{Name: "counts", Kind: state.KindKeyValue, Engine: state.InMemory, Logging: true}, "count")
+	b.AddStateStore(state.Spec{Name: "counts", Kind: state.KindKeyValue, Engine: state.InMemory}, "count")
 	topology.AddSink(b, "sink", out, serde.String(), serde.String(), "count")
 	topo, err := b.Build()
 	if err != nil {

@@ -62,12 +62,18 @@ type Spec struct {
 	Kind   Kind
 	Engine Engine
 
-	// Logging writes every change to a changelog topic (default on in the
-	// DSL). LogConfig adds topic configs to the changelog topic.
-	Logging   bool
-	LogConfig map[string]string
+	// LoggingDisabled turns the store's changelog off. A store is logged
+	// by default, as Kafka Streams' store builders and DSL stores are:
+	// every change goes to the compacted topic
+	// <application.id>-<store>-changelog, from which a task that moves to
+	// another instance, or restarts with an in-memory store, rebuilds it.
+	// An unlogged store (Kafka Streams' withLoggingDisabled) starts empty
+	// in those cases. LogConfig adds topic configs to the changelog topic.
+	LoggingDisabled bool
+	LogConfig       map[string]string
 
-	// Caching puts a record cache in front of the store.
+	// Caching puts a record cache in front of the store (off by default,
+	// as in Kafka Streams' store builders; the DSL turns it on).
 	Caching bool
 
 	// Retention is how long window and session stores keep data.

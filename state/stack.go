@@ -70,7 +70,7 @@ func BuildStore(spec Spec, engine Store, cfg StackConfig) (Store, error) {
 		return nil, fmt.Errorf("state: build store %q: no engine store", spec.Name)
 	}
 	store := engine
-	if spec.Logging && cfg.Changelog.Sink != nil {
+	if !spec.LoggingDisabled && cfg.Changelog.Sink != nil {
 		cl := cfg.Changelog
 		if cl.Context == nil {
 			cl.Context = cfg.RecordContext

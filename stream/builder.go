@@ -158,7 +158,7 @@ func collect(opts []option) *options {
 
 func (o *options) spec(name string) state.Spec {
 	return state.Spec{Name: name, Kind: state.KindKeyValue, Engine: o.engine,
-		Logging: !o.noLogging, LogConfig: o.logConfig, Caching: !o.noCaching}
+		LoggingDisabled: o.noLogging, LogConfig: o.logConfig, Caching: !o.noCaching}
 }
 
 // tableSpec is the spec of a KTable's store: timestamped, as Kafka
@@ -307,7 +307,7 @@ func GlobalTable[K, V any](b *Builder, topic string, opts ...TableOption[K, V]) 
 	proc := b.nameOr(o, "KTABLE-SOURCE-")
 	keySerde, valueSerde := sourceSerdes[K, V](b, o, proc, fmt.Sprintf("global table topic %q", topic))
 	spec := o.spec(store)
-	spec.Logging = false // the source topic is the changelog
+	spec.LoggingDisabled = true // the source topic is the changelog
 	spec.Caching = false
 	b.tb.AddGlobalStore(topology.GlobalStore{Topic: topic, Spec: spec, SourceName: src, ProcessorName: proc})
 	return GlobalKTable[K, V]{store: store, keySerde: keySerde, valueSerde: valueSerde}

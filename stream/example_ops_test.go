@@ -223,7 +223,7 @@ func (p *dedup) Close() error { return nil }
 // connects it to a store the builder declares.
 func ExampleProcess() {
 	b := stream.NewBuilder()
-	b.AddStateStore(state.Spec{Name: "seen", Kind: state.KindKeyValue, Logging: true})
+	b.AddStateStore(state.Spec{Name: "seen", Kind: state.KindKeyValue})
 	events := stream.Stream[string, string](b, "events") // key: event id
 	stream.Process(events, func() topology.Processor[string, string, string, string] { return &dedup{} },
 		stream.Stores("seen")).To("unique-events")

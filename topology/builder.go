@@ -262,6 +262,9 @@ func (b *Builder) AddGlobalStore(g GlobalStore) {
 	case b.hasStore(g.Spec.Name) || b.hasGlobal(g.Spec.Name):
 		b.problems = append(b.problems, fmt.Errorf("%w: store %q is added twice", ErrDuplicateName, g.Spec.Name))
 	default:
+		// Its topic is its changelog: Kafka Streams refuses a logged
+		// global store, and a zero Spec logs by default.
+		g.Spec.LoggingDisabled = true
 		b.globals = append(b.globals, g)
 	}
 }

@@ -54,7 +54,7 @@ func ExampleKeyValueStore() {
 	b := topology.NewBuilder()
 	topology.AddSource(b, "in", serde.String(), serde.String(), "words")
 	topology.AddProcessor(b, "count", func() topology.Processor[string, string, string, int64] { return &counter{} }, "in")
-	b.AddStateStore(state.Spec{Name: "counts", Kind: state.KindKeyValue, Logging: true}, "count")
+	b.AddStateStore(state.Spec{Name: "counts", Kind: state.KindKeyValue}, "count")
 	topology.AddSink(b, "out", "word-counts", serde.String(), serde.Int64(), "count")
 	topo, err := b.Build()
 	if err != nil {

@@ -62,7 +62,7 @@ func ExampleWindowStore() {
 	b := topology.NewBuilder()
 	topology.AddSource(b, "in", serde.String(), serde.String(), "views")
 	topology.AddProcessor(b, "count", func() topology.Processor[string, string, string, int64] { return &perMinute{} }, "in")
-	b.AddStateStore(state.Spec{Name: "minute-counts", Kind: state.KindWindow, Logging: true,
+	b.AddStateStore(state.Spec{Name: "minute-counts", Kind: state.KindWindow,
 		Retention: time.Hour, WindowSize: time.Minute}, "count")
 	topology.AddSink(b, "out", "views-per-minute", serde.String(), serde.Int64(), "count")
 	topo, err := b.Build()

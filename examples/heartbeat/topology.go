@@ -93,7 +93,7 @@ func buildTopology(cfg config) (*topology.Topology, error) {
 	topology.AddProcessor(b, "monitor", func() topology.Processor[string, string, string, Alert] {
 		return &monitor{silence: cfg.silence}
 	}, "heartbeats")
-	b.AddStateStore(state.Spec{Name: lastSeenStore, Kind: state.KindKeyValue, Logging: true}, "monitor")
+	b.AddStateStore(state.Spec{Name: lastSeenStore, Kind: state.KindKeyValue}, "monitor")
 	topology.AddSink(b, "alerts", cfg.alerts, serde.String(), serde.JSON[Alert](), "monitor")
 	return b.Build()
 }

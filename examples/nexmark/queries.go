@@ -142,7 +142,7 @@ func Q3(b *stream.Builder, in, out string, opts QueryOptions) {
 		engine = state.InMemory
 	}
 	for _, name := range []string{q3Persons, q3Pending} {
-		b.AddStateStore(state.Spec{Name: name, Kind: state.KindKeyValue, Engine: engine, Logging: true})
+		b.AddStateStore(state.Spec{Name: name, Kind: state.KindKeyValue, Engine: engine})
 	}
 	joined := stream.Process(byPerson, func() topology.Processor[int64, Event, int64, Q3Result] { return &q3Join{} },
 		stream.Stores(q3Persons, q3Pending))

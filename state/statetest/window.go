@@ -34,7 +34,7 @@ func (discardSink) Send(string, int32, []byte, []byte, []serde.Header, int64) er
 // record cache of size bytes over the changelog-logging layer over the
 // engine store, with a record context as a task has.
 func loggedStack(t testing.TB, kind state.Kind, engine state.Store, r time.Duration, size int64) state.Store {
-	st, err := state.BuildStore(state.Spec{Name: engine.Name(), Kind: kind, Logging: true, Caching: true, Retention: r}, engine,
+	st, err := state.BuildStore(state.Spec{Name: engine.Name(), Kind: kind, Caching: true, Retention: r}, engine,
 		state.StackConfig{Changelog: state.Changelog{Topic: "app-" + engine.Name() + "-changelog", Sink: discardSink{}},
 			RecordContext: &state.RecordContext{Timestamp: 1}, CacheMaxBytes: size})
 	if err != nil {
