@@ -1,8 +1,11 @@
 package state
 
 import (
+	"bytes"
 	"sync"
 	"unsafe"
+
+	"github.com/google/btree"
 )
 
 // A persistent engine pays for every call (a cgo crossing and a memtable
@@ -14,7 +17,7 @@ import (
 // caching layers, so what is forwarded downstream and what is logged does
 // not change: "cache off" still forwards and logs every update.
 //
-// Scans are served by the engine: the buffer is written to it first. A
+// Scans merge the buffered entries with the engine's (writeback_iter.go). A
 // batch write (PutAll, restoration) also writes the buffer first, then goes
 // straight to the engine. The buffer is bounded: past maxBytes it is
 // written early.
@@ -29,6 +32,7 @@ const writeBackOverhead = 64
 // pendingValue is a buffered write; a pointer, so that an overwrite
 // changes it without assigning the map (which would copy the key).
 type pendingValue struct {
+	k string // the map key
 	v []byte // nil: deleted
 }
 
@@ -41,6 +45,10 @@ type writeBack struct {
 	closed  bool // closed or destroyed: writes fail as the engine's would
 	bytes   int
 	batch   []KeyValue
+	// tree orders the buffered entries for scans; nil until the first.
+	tree *btree.BTreeG[*pendingValue]
+	// gen counts the drains, which open scans notice.
+	gen uint64
 }
 
 // NewWriteBackStore puts a write-back buffer of at most maxBytes in front of
@@ -76,7 +84,11 @@ func (w *writeBack) drainLocked() error {
 		return err
 	}
 	clear(w.pending)
+	if w.tree != nil {
+		w.tree.Clear(false)
+	}
 	w.bytes = 0
+	w.gen++
 	return nil
 }
 
@@ -108,12 +120,15 @@ func (w *writeBack) putLocked(key, value []byte) error {
 		// view of the buffer.
 		buf := make([]byte, len(key)+len(value))
 		copy(buf, key)
-		p := &pendingValue{}
+		p := &pendingValue{k: unsafe.String(unsafe.SliceData(buf), len(key))}
 		if value != nil {
 			copy(buf[len(key):], value)
 			p.v = buf[len(key):]
 		}
-		w.pending[unsafe.String(unsafe.SliceData(buf), len(key))] = p
+		w.pending[p.k] = p
+		if w.tree != nil {
+			w.tree.ReplaceOrInsert(p)
+		}
 		w.bytes += len(key) + len(value) + writeBackOverhead
 	}
 	if w.bytes >= w.max {
@@ -194,45 +209,32 @@ func (w *writeBack) ApproximateNumEntries() (int64, error) {
 }
 
 func (w *writeBack) Range(from, to []byte) (KeyValueIterator, error) {
-	if err := w.drain(); err != nil {
-		return nil, err
+	if from != nil && to != nil && bytes.Compare(from, to) > 0 {
+		return w.inner.Range(from, to) // empty
 	}
-	return w.inner.Range(from, to)
+	return w.merged(from, to, true, false)
 }
 
 func (w *writeBack) ReverseRange(from, to []byte) (KeyValueIterator, error) {
-	if err := w.drain(); err != nil {
-		return nil, err
+	if from != nil && to != nil && bytes.Compare(from, to) > 0 {
+		return w.inner.ReverseRange(from, to) // empty
 	}
-	return w.inner.ReverseRange(from, to)
+	return w.merged(from, to, true, true)
 }
 
 func (w *writeBack) PrefixScan(prefix []byte) (KeyValueIterator, error) {
-	if err := w.drain(); err != nil {
-		return nil, err
+	if len(prefix) == 0 {
+		return w.merged(nil, nil, false, false)
 	}
-	return w.inner.PrefixScan(prefix)
+	return w.merged(prefix, prefixEnd(prefix), false, false)
 }
 
-func (w *writeBack) All() (KeyValueIterator, error) {
-	if err := w.drain(); err != nil {
-		return nil, err
-	}
-	return w.inner.All()
-}
+func (w *writeBack) All() (KeyValueIterator, error) { return w.merged(nil, nil, false, false) }
 
-func (w *writeBack) ReverseAll() (KeyValueIterator, error) {
-	if err := w.drain(); err != nil {
-		return nil, err
-	}
-	return w.inner.ReverseAll()
-}
+func (w *writeBack) ReverseAll() (KeyValueIterator, error) { return w.merged(nil, nil, false, true) }
 
 func (w *writeBack) Scan(lo, hi []byte, hiIncl, reverse bool) (KeyValueIterator, error) {
-	if err := w.drain(); err != nil {
-		return nil, err
-	}
-	return w.inner.Scan(lo, hi, hiIncl, reverse)
+	return w.merged(lo, hi, hiIncl, reverse)
 }
 
 // Flush writes the buffer as one batch, then makes the engine durable.
@@ -248,6 +250,7 @@ func (w *writeBack) Close() error {
 	w.mu.Lock()
 	err := w.drainLocked()
 	clear(w.pending)
+	w.tree = nil
 	w.closed = true
 	w.mu.Unlock()
 	if cerr := w.inner.Close(); cerr != nil {
@@ -263,6 +266,7 @@ func (w *writeBack) Close() error {
 func (w *writeBack) Destroy() error {
 	w.mu.Lock()
 	clear(w.pending)
+	w.tree = nil
 	w.bytes = 0
 	w.closed = true
 	w.mu.Unlock()

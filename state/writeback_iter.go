@@ -1,0 +1,252 @@
+package state
+
+import (
+	"bytes"
+
+	"github.com/google/btree"
+)
+
+// Scans of the write-back buffer: the buffered entries of the range, in key
+// order, merged with the engine's. A scan used to write the buffer to the
+// engine first, which a store scanned on every record (a stream-stream
+// join's window stores, its outer store) paid as one engine write per
+// record. The buffer's keys are ordered in a B-tree built on the first scan
+// and kept while the buffer is scanned.
+//
+// Like the in-memory engine and the record cache, the iterator reads the
+// buffer in chunks and is weakly consistent: it may see writes made after
+// it was opened, at keys it has not reached. A write of the buffer to the
+// engine while it is open (a commit's flush, from another goroutine for an
+// interactive query) moves entries it has not reached into the engine,
+// behind its engine iterator's snapshot: it then reopens the engine
+// iterator past the last key it returned.
+
+func pendingLess(a, b *pendingValue) bool { return a.k < b.k }
+
+// ensureTreeLocked orders the buffered keys for scans.
+func (w *writeBack) ensureTreeLocked() {
+	if w.tree != nil {
+		return
+	}
+	w.tree = btree.NewG[*pendingValue](btreeDegree, pendingLess)
+	for _, p := range w.pending {
+		w.tree.ReplaceOrInsert(p)
+	}
+}
+
+// merged scans keys from lo (inclusive, nil = open) to hi (inclusive when
+// hiIncl, else exclusive; nil = open).
+func (w *writeBack) merged(lo, hi []byte, hiIncl, reverse bool) (KeyValueIterator, error) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if w.closed {
+		return nil, ErrClosed
+	}
+	under, err := w.inner.Scan(lo, hi, hiIncl, reverse)
+	if err != nil || len(w.pending) == 0 {
+		// Nothing buffered: what is written from now on comes after
+		// the iterator was opened, which it need not see.
+		return under, err
+	}
+	w.ensureTreeLocked()
+	it := &wbMergeIter{w: w, lo: lo, hi: hi, hiIncl: hiIncl, reverse: reverse, under: under, gen: w.gen,
+		cur: wbCursor{w: w, chunkBounds: chunkBounds{lo: lo, hi: hi, hiIncl: hiIncl, reverse: reverse}, chunk: 8}}
+	it.underOK = under.Next()
+	return it, nil
+}
+
+type wbMergeIter struct {
+	w          *writeBack
+	lo, hi     []byte
+	hiIncl     bool
+	reverse    bool
+	cur        wbCursor
+	under      KeyValueIterator
+	underOK    bool   // under is on an entry not returned yet
+	advance    bool   // the last entry returned was under's: move it first
+	gen        uint64 // the buffer's drain count when under was opened
+	returned   bool
+	last       []byte // the last key returned
+	key, value []byte
+	err        error
+	closed     bool
+}
+
+// reopenLocked reopens the engine iterator past the last key returned,
+// after a drain moved buffered entries into the engine.
+func (it *wbMergeIter) reopenLocked() error {
+	it.under.Close()
+	lo, hi, hiIncl := it.lo, it.hi, it.hiIncl
+	if it.returned {
+		if it.reverse {
+			hi, hiIncl = it.last, false
+		} else {
+			lo = it.last
+		}
+	}
+	under, err := it.w.inner.Scan(lo, hi, hiIncl, it.reverse)
+	if err != nil {
+		it.under = emptyIter{}
+		return err
+	}
+	it.under, it.gen, it.advance = under, it.w.gen, false
+	it.underOK = under.Next()
+	if it.underOK && it.returned && !it.reverse && bytes.Equal(under.Key(), it.last) {
+		it.underOK = under.Next()
+	}
+	return nil
+}
+
+func (it *wbMergeIter) Next() bool {
+	if it.closed || it.err != nil {
+		return false
+	}
+	w := it.w
+	w.mu.Lock()
+	if w.closed {
+		w.mu.Unlock()
+		it.err = ErrClosed
+		return false
+	}
+	if w.gen != it.gen {
+		if it.err = it.reopenLocked(); it.err != nil {
+			w.mu.Unlock()
+			return false
+		}
+	}
+	w.mu.Unlock()
+	if it.advance {
+		it.advance = false
+		it.underOK = it.under.Next()
+	}
+	for {
+		if !it.underOK {
+			if it.err = it.under.Err(); it.err != nil {
+				return false
+			}
+		}
+		head, bufOK := it.cur.peek()
+		if !bufOK && !it.underOK {
+			it.key, it.value = nil, nil
+			return false
+		}
+		useBuf := false
+		switch {
+		case !bufOK:
+		case !it.underOK:
+			useBuf = true
+		default:
+			c := bytes.Compare(head.key, it.under.Key())
+			if c == 0 {
+				it.underOK = it.under.Next() // the buffered value wins
+				useBuf = true
+			} else {
+				useBuf = (c < 0) != it.reverse
+			}
+		}
+		if useBuf {
+			it.cur.pos++
+			if head.value == nil {
+				continue // a buffered delete
+			}
+			it.key, it.value = head.key, head.value
+		} else {
+			it.key, it.value = it.under.Key(), it.under.Value()
+			it.advance = true
+		}
+		it.returned = true
+		it.last = append(it.last[:0], it.key...)
+		return true
+	}
+}
+
+func (it *wbMergeIter) Key() []byte   { return it.key }
+func (it *wbMergeIter) Value() []byte { return it.value }
+func (it *wbMergeIter) Err() error    { return it.err }
+
+func (it *wbMergeIter) Close() error {
+	if it.closed {
+		return nil
+	}
+	it.closed = true
+	it.cur.buf = nil
+	return it.under.Close()
+}
+
+// wbCursor walks the buffered entries of a range in chunks read under the
+// buffer's lock, resuming after the last key read.
+type wbCursor struct {
+	w *writeBack
+	chunkBounds
+	buf   []kvItem
+	pos   int
+	chunk int
+	done  bool
+}
+
+func (cc *wbCursor) peek() (kvItem, bool) {
+	if cc.pos < len(cc.buf) {
+		return cc.buf[cc.pos], true
+	}
+	if cc.done || !cc.fill() {
+		return kvItem{}, false
+	}
+	return cc.buf[cc.pos], true
+}
+
+func (cc *wbCursor) fill() bool {
+	cc.buf, cc.pos = cc.buf[:0], 0
+	w := cc.w
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	cc.done = true
+	if w.closed || w.tree == nil {
+		return false
+	}
+	pivot, skip := cc.pivot()
+	visit := func(p *pendingValue) bool {
+		k := []byte(p.k)
+		if skip && bytes.Equal(k, pivot) {
+			return true
+		}
+		if cc.beyond(k) {
+			return false
+		}
+		// The key is copied: the buffer's keys live only until a drain.
+		cc.buf = append(cc.buf, kvItem{key: k, value: p.v})
+		if len(cc.buf) >= cc.chunk {
+			cc.done = false
+			return false
+		}
+		return true
+	}
+	switch {
+	case !cc.reverse && pivot == nil:
+		w.tree.Ascend(visit)
+	case !cc.reverse:
+		w.tree.AscendGreaterOrEqual(&pendingValue{k: string(pivot)}, visit)
+	case pivot == nil:
+		w.tree.Descend(visit)
+	default:
+		w.tree.DescendLessOrEqual(&pendingValue{k: string(pivot)}, visit)
+	}
+	cc.started = true
+	if cc.chunk < 256 {
+		cc.chunk *= 2
+	}
+	if len(cc.buf) == 0 {
+		cc.done = true
+		return false
+	}
+	cc.last = cc.buf[len(cc.buf)-1].key
+	return true
+}
+
+// emptyIter is what a merge iterator holds after its engine failed to reopen.
+type emptyIter struct{}
+
+func (emptyIter) Next() bool    { return false }
+func (emptyIter) Key() []byte   { return nil }
+func (emptyIter) Value() []byte { return nil }
+func (emptyIter) Err() error    { return nil }
+func (emptyIter) Close() error  { return nil }
