@@ -65,20 +65,19 @@ func (c *CachingKeyValueStore) merged(lo, hi []byte, hiIncl, reverse, empty bool
 	}
 	c.iters.Opened()
 	cur := &cacheCursor{c: c, chunkBounds: chunkBounds{lo: lo, hi: hi, hiIncl: hiIncl, reverse: reverse}, chunk: 8}
-	return &cacheMergeIter{c: c, owner: &c.iters, cache: cur, under: under, reverse: reverse, underOK: under.Next()}, nil
+	return &cacheMergeIter{c: c, owner: &c.iters, cache: cur,
+		merge: kvMerge{over: cur, under: under, reverse: reverse, underOK: under.Next()}}, nil
 }
 
 type cacheMergeIter struct {
-	c          *CachingKeyValueStore
-	owner      *iterCount
-	cache      *cacheCursor
-	under      KeyValueIterator
-	underOK    bool // under is positioned on an entry not returned yet
-	advance    bool // the last entry returned was under's: move it first
-	reverse    bool
-	key, value []byte
-	err        error
-	closed     bool
+	c      *CachingKeyValueStore
+	owner  *iterCount
+	cache  *cacheCursor
+	merge  kvMerge
+	key    []byte
+	value  []byte
+	err    error
+	closed bool
 }
 
 func (it *cacheMergeIter) Next() bool {
@@ -89,48 +88,9 @@ func (it *cacheMergeIter) Next() bool {
 		it.err = ErrClosed
 		return false
 	}
-	if it.advance {
-		it.advance = false
-		it.underOK = it.under.Next()
-	}
-	for {
-		if !it.underOK {
-			if it.err = it.under.Err(); it.err != nil {
-				return false
-			}
-		}
-		head, cacheOK := it.cache.peek()
-		if !cacheOK && !it.underOK {
-			it.key, it.value = nil, nil
-			return false
-		}
-		useCache := false
-		switch {
-		case !cacheOK:
-		case !it.underOK:
-			useCache = true
-		default:
-			c := bytes.Compare(head.key, it.under.Key())
-			if c == 0 {
-				it.underOK = it.under.Next() // the cached value wins
-				useCache = true
-			} else {
-				useCache = (c < 0) != it.reverse
-			}
-		}
-		if useCache {
-			e := head
-			it.cache.pos++
-			if e.value == nil {
-				continue // a cached delete
-			}
-			it.key, it.value = e.key, e.value
-			return true
-		}
-		it.key, it.value = it.under.Key(), it.under.Value()
-		it.advance = true
-		return true
-	}
+	var ok bool
+	it.key, it.value, ok, it.err = it.merge.next()
+	return ok
 }
 
 func (it *cacheMergeIter) Key() []byte   { return it.key }
@@ -143,13 +103,68 @@ func (it *cacheMergeIter) Close() error {
 	}
 	it.closed = true
 	it.cache.buf = nil
-	it.under.Close()
+	it.merge.under.Close()
 	it.owner.Closed()
 	return nil
 }
 
 // cacheCursor walks the cache's entries of a range in chunks read under the
 // cache's lock, resuming after the last key read.
+// kvMerge merges a sorted run of entries that override the store's (the
+// record cache's, the write-back buffer's) with the store's own iterator:
+// at equal keys the run's value wins, and its nil values (deletes) hide
+// the key.
+type kvMerge struct {
+	over    kvSource
+	under   KeyValueIterator
+	underOK bool // under is positioned on an entry not returned yet
+	advance bool // the last entry returned was under's: move it first
+	reverse bool
+}
+
+// next returns the next entry of the merge; ok is false at the end or on
+// an error of the store's iterator.
+func (m *kvMerge) next() (key, value []byte, ok bool, err error) {
+	if m.advance {
+		m.advance = false
+		m.underOK = m.under.Next()
+	}
+	for {
+		if !m.underOK {
+			if err := m.under.Err(); err != nil {
+				return nil, nil, false, err
+			}
+		}
+		head, overOK := m.over.peek()
+		if !overOK && !m.underOK {
+			return nil, nil, false, nil
+		}
+		useOver := false
+		switch {
+		case !overOK:
+		case !m.underOK:
+			useOver = true
+		default:
+			c := bytes.Compare(head.key, m.under.Key())
+			if c == 0 {
+				m.underOK = m.under.Next() // the overriding value wins
+				useOver = true
+			} else {
+				useOver = (c < 0) != m.reverse
+			}
+		}
+		if useOver {
+			m.over.pop()
+			if head.value == nil {
+				continue // a delete
+			}
+			return head.key, head.value, true, nil
+		}
+		m.advance = true
+		return m.under.Key(), m.under.Value(), true, nil
+	}
+}
+
 type cacheCursor struct {
 	c *CachingKeyValueStore
 	chunkBounds

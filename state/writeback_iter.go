@@ -49,9 +49,9 @@ func (w *writeBack) merged(lo, hi []byte, hiIncl, reverse bool) (KeyValueIterato
 		return under, err
 	}
 	w.ensureTreeLocked()
-	it := &wbMergeIter{w: w, lo: lo, hi: hi, hiIncl: hiIncl, reverse: reverse, under: under, gen: w.gen,
+	it := &wbMergeIter{w: w, lo: lo, hi: hi, hiIncl: hiIncl, gen: w.gen,
 		cur: wbCursor{w: w, chunkBounds: chunkBounds{lo: lo, hi: hi, hiIncl: hiIncl, reverse: reverse}, chunk: 8}}
-	it.underOK = under.Next()
+	it.merge = kvMerge{over: &it.cur, under: under, reverse: reverse, underOK: under.Next()}
 	return it, nil
 }
 
@@ -59,12 +59,9 @@ type wbMergeIter struct {
 	w          *writeBack
 	lo, hi     []byte
 	hiIncl     bool
-	reverse    bool
 	cur        wbCursor
-	under      KeyValueIterator
-	underOK    bool   // under is on an entry not returned yet
-	advance    bool   // the last entry returned was under's: move it first
-	gen        uint64 // the buffer's drain count when under was opened
+	merge      kvMerge
+	gen        uint64 // the buffer's drain count when merge.under was opened
 	returned   bool
 	last       []byte // the last key returned
 	key, value []byte
@@ -75,24 +72,25 @@ type wbMergeIter struct {
 // reopenLocked reopens the engine iterator past the last key returned,
 // after a drain moved buffered entries into the engine.
 func (it *wbMergeIter) reopenLocked() error {
-	it.under.Close()
+	m := &it.merge
+	m.under.Close()
 	lo, hi, hiIncl := it.lo, it.hi, it.hiIncl
 	if it.returned {
-		if it.reverse {
+		if m.reverse {
 			hi, hiIncl = it.last, false
 		} else {
 			lo = it.last
 		}
 	}
-	under, err := it.w.inner.Scan(lo, hi, hiIncl, it.reverse)
+	under, err := it.w.inner.Scan(lo, hi, hiIncl, m.reverse)
 	if err != nil {
-		it.under = emptyIter{}
+		m.under = emptyIter{}
 		return err
 	}
-	it.under, it.gen, it.advance = under, it.w.gen, false
-	it.underOK = under.Next()
-	if it.underOK && it.returned && !it.reverse && bytes.Equal(under.Key(), it.last) {
-		it.underOK = under.Next()
+	m.under, it.gen, m.advance = under, it.w.gen, false
+	m.underOK = under.Next()
+	if m.underOK && it.returned && !m.reverse && bytes.Equal(under.Key(), it.last) {
+		m.underOK = under.Next()
 	}
 	return nil
 }
@@ -115,49 +113,13 @@ func (it *wbMergeIter) Next() bool {
 		}
 	}
 	w.mu.Unlock()
-	if it.advance {
-		it.advance = false
-		it.underOK = it.under.Next()
+	var ok bool
+	if it.key, it.value, ok, it.err = it.merge.next(); !ok {
+		return false
 	}
-	for {
-		if !it.underOK {
-			if it.err = it.under.Err(); it.err != nil {
-				return false
-			}
-		}
-		head, bufOK := it.cur.peek()
-		if !bufOK && !it.underOK {
-			it.key, it.value = nil, nil
-			return false
-		}
-		useBuf := false
-		switch {
-		case !bufOK:
-		case !it.underOK:
-			useBuf = true
-		default:
-			c := bytes.Compare(head.key, it.under.Key())
-			if c == 0 {
-				it.underOK = it.under.Next() // the buffered value wins
-				useBuf = true
-			} else {
-				useBuf = (c < 0) != it.reverse
-			}
-		}
-		if useBuf {
-			it.cur.pos++
-			if head.value == nil {
-				continue // a buffered delete
-			}
-			it.key, it.value = head.key, head.value
-		} else {
-			it.key, it.value = it.under.Key(), it.under.Value()
-			it.advance = true
-		}
-		it.returned = true
-		it.last = append(it.last[:0], it.key...)
-		return true
-	}
+	it.returned = true
+	it.last = append(it.last[:0], it.key...)
+	return true
 }
 
 func (it *wbMergeIter) Key() []byte   { return it.key }
@@ -170,7 +132,7 @@ func (it *wbMergeIter) Close() error {
 	}
 	it.closed = true
 	it.cur.buf = nil
-	return it.under.Close()
+	return it.merge.under.Close()
 }
 
 // wbCursor walks the buffered entries of a range in chunks read under the
@@ -193,6 +155,8 @@ func (cc *wbCursor) peek() (kvItem, bool) {
 	}
 	return cc.buf[cc.pos], true
 }
+
+func (cc *wbCursor) pop() { cc.pos++ }
 
 func (cc *wbCursor) fill() bool {
 	cc.buf, cc.pos = cc.buf[:0], 0
