@@ -57,7 +57,7 @@ func cachedWindowCounts(t *testing.T, in, out string) *topology.Topology {
 	words := stream.Stream(b, in, stream.ConsumedWith(serde.String(), serde.String()))
 	counts := stream.CountWindowed(stream.WindowedBy(stream.GroupByKey(words), stream.TumblingWindows(10*time.Second, time.Hour)), stream.MaterializedAs[string, int64]("wcounts").WithEngine(state.InMemory))
 	stream.Map(counts.ToStream(), func(k stream.Windowed[string], n int64) (string, string) {
-		return k.Key + "@" + strconv.FormatInt(k.Start, 10), strconv.FormatInt(n, 10)
+		return k.Key + "@" + strconv.FormatInt(k.Window.Start().UnixMilli(), 10), strconv.FormatInt(n, 10)
 	}).To(out)
 	topo, err := b.Build()
 	if err != nil {

@@ -334,7 +334,7 @@ func crashRun(t *testing.T, g ProcessingGuarantee) crashResult {
 			if err != nil {
 				t.Fatalf("windowed count %x: %v", r.Value, err)
 			}
-			win := fmt.Sprintf("%s@%d", k.Key, k.Start)
+			win := fmt.Sprintf("%s@%d", k.Key, k.Window.Start().UnixMilli())
 			res.windowed[win] = append(res.windowed[win], strconv.FormatInt(v, 10))
 		})
 	}

@@ -234,7 +234,7 @@ func (p *sessionAggregator[K, V, VA]) Process(rec topology.Record[K, V]) error {
 		if p.final || p.cached {
 			continue
 		}
-		if err := p.ctx.Forward(topology.Record[Windowed[K], Change[VA]]{Key: Windowed[K]{Key: rec.Key, Start: s.start, End: s.end},
+		if err := p.ctx.Forward(topology.Record[Windowed[K], Change[VA]]{Key: Windowed[K]{Key: rec.Key, Window: Window{start: s.start, end: s.end}},
 			Value: Change[VA]{Old: s.agg, HasOld: true}, Timestamp: msTime(s.end), Headers: rec.Headers}); err != nil {
 			return err
 		}
@@ -249,7 +249,7 @@ func (p *sessionAggregator[K, V, VA]) Process(rec topology.Record[K, V]) error {
 	if p.final || p.cached {
 		return nil
 	}
-	return p.ctx.Forward(topology.Record[Windowed[K], Change[VA]]{Key: Windowed[K]{Key: rec.Key, Start: start, End: end},
+	return p.ctx.Forward(topology.Record[Windowed[K], Change[VA]]{Key: Windowed[K]{Key: rec.Key, Window: Window{start: start, end: end}},
 		Value: Change[VA]{New: agg, HasNew: true}, Timestamp: msTime(end), Headers: rec.Headers})
 }
 
@@ -275,7 +275,7 @@ func (p *sessionAggregator[K, V, VA]) emitClosed(closeTime int64, headers []serd
 		if err != nil {
 			return fmt.Errorf("deserialize aggregate of store %s: %w", p.store, err)
 		}
-		out = append(out, topology.Record[Windowed[K], Change[VA]]{Key: Windowed[K]{Key: k, Start: start, End: end},
+		out = append(out, topology.Record[Windowed[K], Change[VA]]{Key: Windowed[K]{Key: k, Window: Window{start: start, end: end}},
 			Value: Change[VA]{New: v, HasNew: true}, Timestamp: msTime(end), Headers: headers})
 		return nil
 	})

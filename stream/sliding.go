@@ -379,7 +379,7 @@ func (p *slidingAggregator[K, V, VA]) put(rec topology.Record[K, V], kb []byte, 
 	if p.final || p.cached {
 		return nil
 	}
-	return p.ctx.Forward(topology.Record[Windowed[K], Change[VA]]{Key: Windowed[K]{Key: rec.Key, Start: start, End: start + p.diff},
+	return p.ctx.Forward(topology.Record[Windowed[K], Change[VA]]{Key: Windowed[K]{Key: rec.Key, Window: Window{start: start, end: start + p.diff}},
 		Value: ch, Timestamp: msTime(ts), Headers: rec.Headers})
 }
 

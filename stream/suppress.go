@@ -78,7 +78,7 @@ func UntilTimeLimit(limit time.Duration, buffer BufferConfig) Suppressed {
 // window, the time a final result waits for.
 type windowEnder interface{ windowEnd() int64 }
 
-func (w Windowed[K]) windowEnd() int64 { return w.End }
+func (w Windowed[K]) windowEnd() int64 { return w.Window.end }
 
 // Suppress holds back the table's updates as s says. The buffer is Kafka
 // Streams' in-memory time-ordered buffer, logged to its own changelog

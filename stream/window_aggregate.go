@@ -213,7 +213,7 @@ func (p *windowAggregator[K, V, VA]) Process(rec topology.Record[K, V]) error {
 			return nil
 		}
 		return p.ctx.Forward(topology.Record[Windowed[K], Change[VA]]{
-			Key: Windowed[K]{Key: rec.Key, Start: start, End: end}, Value: ch, Timestamp: msTime(ts), Headers: rec.Headers})
+			Key: Windowed[K]{Key: rec.Key, Window: Window{start: start, end: end}}, Value: ch, Timestamp: msTime(ts), Headers: rec.Headers})
 	})
 }
 

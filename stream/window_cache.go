@@ -38,7 +38,7 @@ func forwardWindowFlushes[K, VA any](ctx topology.ProcessorContext[Windowed[K], 
 		return false
 	}
 	c.SetWindowFlushListener(func(kb []byte, start int64, newValue, oldValue []byte, ts int64) error {
-		rec := topology.Record[Windowed[K], Change[VA]]{Key: Windowed[K]{Start: start, End: start + size},
+		rec := topology.Record[Windowed[K], Change[VA]]{Key: Windowed[K]{Window: Window{start: start, end: start + size}},
 			Timestamp: msTime(ts), Headers: flushHeaders(ctx)}
 		var err error
 		if rec.Key.Key, err = ks.Deserialize(store, nil, kb); err != nil {
@@ -83,7 +83,7 @@ func forwardSessionFlushes[K, VA any](ctx topology.ProcessorContext[Windowed[K],
 		return false
 	}
 	c.SetSessionFlushListener(func(kb []byte, start, end int64, newValue, oldValue []byte, _ int64) error {
-		rec := topology.Record[Windowed[K], Change[VA]]{Key: Windowed[K]{Start: start, End: end},
+		rec := topology.Record[Windowed[K], Change[VA]]{Key: Windowed[K]{Window: Window{start: start, end: end}},
 			Timestamp: msTime(end), Headers: flushHeaders(ctx)}
 		var err error
 		if rec.Key.Key, err = ks.Deserialize(store, nil, kb); err != nil {

@@ -106,7 +106,7 @@ func TestSessionWindowsMergeAndEmitTombstones(t *testing.T) {
 
 func TestWindowedSerdesRoundTrip(t *testing.T) {
 	ws := stream.WindowedSerde(serde.String(), time.Minute)
-	b, err := ws.Serialize("t", nil, stream.Windowed[string]{Key: "k", Start: 60000, End: 120000})
+	b, err := ws.Serialize("t", nil, stream.Windowed[string]{Key: "k", Window: stream.NewWindow(time.UnixMilli(60000), time.UnixMilli(120000))})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -114,15 +114,15 @@ func TestWindowedSerdesRoundTrip(t *testing.T) {
 		t.Fatalf("time-windowed key is %d bytes, want key + 8", len(b))
 	}
 	w, err := ws.Deserialize("t", nil, b)
-	if err != nil || w != (stream.Windowed[string]{Key: "k", Start: 60000, End: 120000}) {
+	if err != nil || w != (stream.Windowed[string]{Key: "k", Window: stream.NewWindow(time.UnixMilli(60000), time.UnixMilli(120000))}) {
 		t.Fatalf("round trip: %v %v", w, err)
 	}
 	ss := stream.SessionWindowedSerde(serde.String())
-	b, err = ss.Serialize("t", nil, stream.Windowed[string]{Key: "k", Start: 5, End: 9})
+	b, err = ss.Serialize("t", nil, stream.Windowed[string]{Key: "k", Window: stream.NewWindow(time.UnixMilli(5), time.UnixMilli(9))})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if w, err := ss.Deserialize("t", nil, b); err != nil || w.Start != 5 || w.End != 9 || w.Key != "k" {
+	if w, err := ss.Deserialize("t", nil, b); err != nil || w.Window != stream.NewWindow(time.UnixMilli(5), time.UnixMilli(9)) || w.Key != "k" {
 		t.Fatalf("session round trip: %v %v", w, err)
 	}
 	if _, err := ws.Deserialize("t", nil, []byte{1, 2}); err == nil {
@@ -190,5 +190,35 @@ func TestSlidingWindowCount(t *testing.T) {
 	expect(t, "late", readAll(t, out), "[a@190/200]=1@200")
 	if n := d.Dropped(stream.DropLate); n != 1 {
 		t.Errorf("late records counted: %d, want 1", n)
+	}
+}
+
+// TestWindowedKeyKeepsMillisecondsOnTheWire checks that a Windowed key's
+// time.Time API changes none of the forms it is written in: the windowed
+// serdes' bytes, String and JSON all carry epoch milliseconds.
+func TestWindowedKeyKeepsMillisecondsOnTheWire(t *testing.T) {
+	start, end := time.UnixMilli(60000).Add(999*time.Microsecond), time.UnixMilli(120000)
+	w := stream.Windowed[string]{Key: "k", Window: stream.NewWindow(start, end)}
+	if !w.Window.Start().Equal(time.UnixMilli(60000)) || !w.Window.End().Equal(end) || w.Window.Size() != time.Minute {
+		t.Fatalf("window %v: start %v end %v size %v, want the bounds truncated to ms", w.Window, w.Window.Start(), w.Window.End(), w.Window.Size())
+	}
+	b, err := stream.WindowedSerde(serde.String(), time.Minute).Serialize("t", nil, w)
+	if want := "6b000000000000ea60"; err != nil || fmt.Sprintf("%x", b) != want {
+		t.Errorf("time-windowed bytes %x %v, want %s", b, err, want)
+	}
+	b, err = stream.SessionWindowedSerde(serde.String()).Serialize("t", nil, w)
+	if want := "6b000000000001d4c0000000000000ea60"; err != nil || fmt.Sprintf("%x", b) != want {
+		t.Errorf("session-windowed bytes %x %v, want %s", b, err, want)
+	}
+	if got, want := w.String(), "[k@60000/120000]"; got != want {
+		t.Errorf("String %q, want %q", got, want)
+	}
+	js := serde.JSON[stream.Windowed[string]]()
+	b, err = js.Serialize("t", nil, w)
+	if want := `{"Key":"k","Start":60000,"End":120000}`; err != nil || string(b) != want {
+		t.Errorf("JSON %s %v, want %s", b, err, want)
+	}
+	if back, err := js.Deserialize("t", nil, b); err != nil || back != w {
+		t.Errorf("JSON round trip %v %v, want %v", back, err, w)
 	}
 }

@@ -2,6 +2,7 @@ package stream
 
 import (
 	"encoding/binary"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"math"
@@ -13,16 +14,70 @@ import (
 )
 
 // Windowed is a key of a windowed aggregation: the grouping key and the
-// window it belongs to, in epoch milliseconds. For time windows End is
-// exclusive (Start+size); for session windows both bounds are the
-// timestamps of the session's first and last record, as in Kafka Streams.
+// window it belongs to (Kafka Streams' Windowed, whose window() is the
+// Window field here).
 type Windowed[K any] struct {
+	Key    K
+	Window Window
+}
+
+// Window is the time span of a Windowed key. For time windows End is
+// exclusive (Start plus the window size); for session windows both bounds
+// are the timestamps of the session's first and last record, as in Kafka
+// Streams. The bounds are held as epoch milliseconds, the unit Kafka and
+// the stores keep, so a Window converts nothing until Start or End is
+// called.
+type Window struct{ start, end int64 }
+
+// NewWindow returns the window from start to end, truncated to
+// milliseconds as Kafka keeps time.
+func NewWindow(start, end time.Time) Window {
+	return Window{start: start.UnixMilli(), end: end.UnixMilli()}
+}
+
+// Start is the window's first instant (Kafka Streams' startTime()).
+func (w Window) Start() time.Time { return time.UnixMilli(w.start) }
+
+// End is the window's end (Kafka Streams' endTime()): exclusive for time
+// windows, the last record's timestamp for session windows.
+func (w Window) End() time.Time { return time.UnixMilli(w.end) }
+
+// Size is End minus Start.
+func (w Window) Size() time.Duration { return time.Duration(w.end-w.start) * time.Millisecond }
+
+// String prints the window as "[start/end]" in epoch milliseconds, the
+// bounds Windowed.String prints.
+func (w Window) String() string { return fmt.Sprintf("[%d/%d]", w.start, w.end) }
+
+// String prints the key's window as Kafka Streams does: "[k@start/end]",
+// the bounds in epoch milliseconds.
+func (w Windowed[K]) String() string {
+	return fmt.Sprintf("[%v@%d/%d]", w.Key, w.Window.start, w.Window.end)
+}
+
+// windowedJSON is a Windowed key's JSON form, as it was when the bounds
+// were exported millisecond fields; the JSON methods keep it so that a
+// Windowed key written with a JSON serde reads the same as before.
+type windowedJSON[K any] struct {
 	Key        K
 	Start, End int64
 }
 
-// String prints the key's window as Kafka Streams does: "[k@start/end]".
-func (w Windowed[K]) String() string { return fmt.Sprintf("[%v@%d/%d]", w.Key, w.Start, w.End) }
+// MarshalJSON writes {"Key":k,"Start":ms,"End":ms}, the bounds in epoch
+// milliseconds.
+func (w Windowed[K]) MarshalJSON() ([]byte, error) {
+	return json.Marshal(windowedJSON[K]{Key: w.Key, Start: w.Window.start, End: w.Window.end})
+}
+
+// UnmarshalJSON reads what MarshalJSON writes.
+func (w *Windowed[K]) UnmarshalJSON(b []byte) error {
+	var j windowedJSON[K]
+	if err := json.Unmarshal(b, &j); err != nil {
+		return err
+	}
+	*w = Windowed[K]{Key: j.Key, Window: Window{start: j.Start, end: j.End}}
+	return nil
+}
 
 // ErrBadWindowedKey is returned when windowed key bytes are too short.
 var ErrBadWindowedKey = errors.New("stream: malformed windowed key")
@@ -45,7 +100,7 @@ func (s windowedSerde[K]) Serialize(topic string, h []serde.Header, w Windowed[K
 	if err != nil {
 		return nil, err
 	}
-	return binary.BigEndian.AppendUint64(append(make([]byte, 0, len(kb)+8), kb...), uint64(w.Start)), nil
+	return binary.BigEndian.AppendUint64(append(make([]byte, 0, len(kb)+8), kb...), uint64(w.Window.start)), nil
 }
 
 func (s windowedSerde[K]) Deserialize(topic string, h []serde.Header, data []byte) (Windowed[K], error) {
@@ -58,11 +113,12 @@ func (s windowedSerde[K]) Deserialize(topic string, h []serde.Header, data []byt
 	if err != nil {
 		return w, err
 	}
-	w.Key, w.Start = k, int64(binary.BigEndian.Uint64(data[n:]))
-	w.End = w.Start + s.size
-	if w.End < w.Start { // overflow: Kafka Streams caps the end likewise
-		w.End = math.MaxInt64
+	start := int64(binary.BigEndian.Uint64(data[n:]))
+	end := start + s.size
+	if end < start { // overflow: Kafka Streams caps the end likewise
+		end = math.MaxInt64
 	}
+	w.Key, w.Window = k, Window{start: start, end: end}
 	return w, nil
 }
 
@@ -81,8 +137,8 @@ func (s sessionWindowedSerde[K]) Serialize(topic string, h []serde.Header, w Win
 		return nil, err
 	}
 	out := append(make([]byte, 0, len(kb)+16), kb...)
-	out = binary.BigEndian.AppendUint64(out, uint64(w.End))
-	return binary.BigEndian.AppendUint64(out, uint64(w.Start)), nil
+	out = binary.BigEndian.AppendUint64(out, uint64(w.Window.end))
+	return binary.BigEndian.AppendUint64(out, uint64(w.Window.start)), nil
 }
 
 func (s sessionWindowedSerde[K]) Deserialize(topic string, h []serde.Header, data []byte) (Windowed[K], error) {
@@ -96,8 +152,8 @@ func (s sessionWindowedSerde[K]) Deserialize(topic string, h []serde.Header, dat
 		return w, err
 	}
 	w.Key = k
-	w.End = int64(binary.BigEndian.Uint64(data[n:]))
-	w.Start = int64(binary.BigEndian.Uint64(data[n+8:]))
+	w.Window.end = int64(binary.BigEndian.Uint64(data[n:]))
+	w.Window.start = int64(binary.BigEndian.Uint64(data[n+8:]))
 	return w, nil
 }
 
@@ -342,7 +398,7 @@ func emitClosed[K, VA any](e *finalEmitter, ctx topology.ProcessorContext[Window
 			it.Close()
 			return fmt.Errorf("deserialize aggregate of %s: %w", store, err)
 		}
-		out = append(out, closed{Windowed[K]{Key: k, Start: it.WindowStart(), End: it.WindowStart() + length}, v, ts})
+		out = append(out, closed{Windowed[K]{Key: k, Window: Window{start: it.WindowStart(), end: it.WindowStart() + length}}, v, ts})
 	}
 	if err := errors.Join(it.Err(), it.Close()); err != nil {
 		return fmt.Errorf("fetch closed windows of %s: %w", store, err)

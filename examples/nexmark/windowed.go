@@ -53,7 +53,8 @@ func Q5(b *stream.Builder, in, out string, opts QueryOptions) {
 		storeOpts[int64, int64](opts, "q5-counts"))
 	final := counts.Suppress(stream.UntilWindowCloses(stream.BufferConfig{})).ToStream()
 	perWindow := stream.Map(final, func(k stream.Windowed[int64], n int64) (int64, HotItems) {
-		return k.Start, HotItems{Start: k.Start, Bids: n, Auctions: []int64{k.Key}}
+		start := k.Window.Start().UnixMilli()
+		return start, HotItems{Start: start, Bids: n, Auctions: []int64{k.Key}}
 	})
 	grouped := stream.GroupByKey(perWindow, stream.GroupedWith(serde.Int64(), serde.JSON[HotItems]()).WithName("q5-by-window"))
 	hottest := stream.Reduce(grouped, func(agg, v HotItems) HotItems {

@@ -105,10 +105,10 @@ func TestQ7HighestBid(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if _, dup := got[k.Start]; dup {
-			t.Fatalf("window %d emitted twice", k.Start)
+		if _, dup := got[k.Window.Start().UnixMilli()]; dup {
+			t.Fatalf("window %d emitted twice", k.Window.Start().UnixMilli())
 		}
-		got[k.Start] = v
+		got[k.Window.Start().UnixMilli()] = v
 	}
 	if len(want) < 8 || !maps.Equal(got, want) {
 		t.Fatalf("q7: %d windows, want %d:\n got %v\nwant %v", len(got), len(want), got, want)

@@ -145,7 +145,7 @@ func follow(ctx context.Context, broker *exrun.Broker, app *runtime.App, cfg con
 			return fmt.Errorf("%s offset %d: %w", r.Topic, r.Offset, err)
 		}
 		next[r.Topic][r.Partition] = r.Offset + 1
-		live.add(result{size: sizes[r.Topic], start: k.Start, page: k.Key, count: n})
+		live.add(result{size: sizes[r.Topic], start: k.Window.Start().UnixMilli(), page: k.Key, count: n})
 		return nil
 	}
 	for {

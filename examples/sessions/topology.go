@@ -44,7 +44,7 @@ func buildTopology(cfg config) (*topology.Topology, error) {
 	sessions := stream.SessionWindowedBy(stream.GroupByKey(clicks), stream.SessionWindowsWithGap(inactivityGap, grace))
 	counts := stream.CountSessions(sessions).Suppress(stream.UntilWindowCloses(stream.BufferConfig{}))
 	byUser := stream.Map(counts.ToStream(), func(w stream.Windowed[string], n int64) (string, Session) {
-		return w.Key, Session{Start: time.UnixMilli(w.Start).UTC(), End: time.UnixMilli(w.End).UTC(), Clicks: n}
+		return w.Key, Session{Start: w.Window.Start().UTC(), End: w.Window.End().UTC(), Clicks: n}
 	})
 	stream.JoinTable(byUser, users, func(s Session, u User) Report { return Report{s, u} }).To(cfg.output)
 	return b.Build()

@@ -314,7 +314,7 @@ func run(t *testing.T, c *kafkatest.Cluster, s scenario, how restart, extracted 
 		}
 		// Last value per windowed key: at-least-once may repeat an
 		// output, never change the final one.
-		res.counts[fmt.Sprintf("%s@%d", w.Key, w.Start)] = v
+		res.counts[fmt.Sprintf("%s@%d", w.Key, w.Window.Start().UnixMilli())] = v
 	}
 	for _, r := range readAll(t, c, n.enriched) {
 		res.enriched = append(res.enriched, fmt.Sprintf("%s %s %d", r.Key, r.Value, r.Timestamp.UnixMilli()))
