@@ -69,6 +69,8 @@ type CachingKeyValueStore struct {
 	// pending holds what was written below and awaits the listener; the
 	// listener runs after mu is released so that it may read the store.
 	pending []flushed
+	// scratch lists the entries a flush or eviction writes below.
+	scratch []*cacheEntry
 	batch   []KeyValue
 	ctxs    []RecordContext
 	hits    int64
@@ -254,13 +256,25 @@ func (c *CachingKeyValueStore) insertKey(key []byte, ownKey bool, value []byte, 
 	return c.evict()
 }
 
-// evict drops least recently used entries until the cache fits, writing
-// dirty ones below first.
+// evict drops least recently used entries until the cache fits. Evicting
+// a dirty entry first writes every dirty entry below in one batch, the
+// evicted one first and then the others in the order of their last update,
+// as Kafka Streams' NamedCache.evict flushes the whole cache when its
+// eldest entry is dirty: the store below gets batches rather than single
+// writes, and what is forwarded is what Kafka Streams forwards.
 func (c *CachingKeyValueStore) evict() error {
 	for c.over() && c.lru.head != nil {
 		e := c.lru.head
 		if e.dirty {
-			if err := c.writeBelow([]*cacheEntry{e}); err != nil {
+			c.scratch = append(c.scratch[:0], e)
+			for d := c.dirty.head; d != nil; d = d.dnext {
+				if d != e {
+					c.scratch = append(c.scratch, d)
+				}
+			}
+			err := c.writeBelow(c.scratch)
+			clear(c.scratch)
+			if err != nil {
 				return err
 			}
 		}
@@ -545,14 +559,16 @@ func (c *CachingKeyValueStore) FlushCache() error {
 }
 
 func (c *CachingKeyValueStore) flushLocked() error {
-	var dirty []*cacheEntry
+	c.scratch = c.scratch[:0]
 	for e := c.dirty.head; e != nil; e = e.dnext {
-		dirty = append(dirty, e)
+		c.scratch = append(c.scratch, e)
 	}
-	if len(dirty) == 0 {
+	if len(c.scratch) == 0 {
 		return nil
 	}
-	return c.writeBelow(dirty)
+	err := c.writeBelow(c.scratch)
+	clear(c.scratch)
+	return err
 }
 
 // Flush flushes the cache (see FlushCache), then the store below.

@@ -99,6 +99,10 @@ func TestCacheFlushOrderIsLastUpdate(t *testing.T) {
 	eq(t, keys, []string{"b", "c", "a"})
 }
 
+// Evicting a dirty entry flushes every dirty entry, as Kafka Streams'
+// NamedCache.evict does: the evicted one first, then the others in the
+// order of their last update, in one batch below; clean entries are
+// evicted without forwarding anything.
 func TestCacheEviction(t *testing.T) {
 	c, inner, recs := newTestCache(t, 3*(cacheEntryOverhead+4))
 	c.SetTimestampSource(func() int64 { return 7 })
@@ -110,24 +114,24 @@ func TestCacheEviction(t *testing.T) {
 	if size > 3*(cacheEntryOverhead+4) || entries > 3 {
 		t.Fatalf("cache holds %d bytes in %d entries", size, entries)
 	}
-	if len(*recs) < 7 {
-		t.Fatalf("only %d evictions forwarded", len(*recs))
+	// Worked out from Kafka Streams' NamedCache and ThreadCache.maybeEvict:
+	// k1, k4 and k7 are evicted dirty (each flushes the cache), k2, k3, k5
+	// and k6 clean.
+	want := []flushRec{
+		{"k1", "v", "<nil>", 7}, {"k2", "v", "<nil>", 7}, {"k0", "u2", "<nil>", 7}, {"k3", "v", "<nil>", 7},
+		{"k4", "v", "<nil>", 7}, {"k5", "v", "<nil>", 7}, {"k0", "u5", "u2", 7}, {"k6", "v", "<nil>", 7},
+		{"k7", "v", "<nil>", 7}, {"k8", "v", "<nil>", 7}, {"k0", "u8", "u5", 7}, {"k9", "v", "<nil>", 7},
 	}
-	for _, r := range *recs {
-		if r.key == "k0" {
-			t.Fatalf("recently used k0 evicted: %v", *recs)
-		}
-		if r.ts != 7 {
-			t.Fatalf("timestamp source ignored: %v", r)
-		}
+	if fmt.Sprint(*recs) != fmt.Sprint(want) {
+		t.Fatalf("evictions forwarded\n%v, want\n%v", *recs, want)
+	}
+	if inner.putAlls != 3 || inner.puts != 0 {
+		t.Fatalf("evictions wrote in %d batches and %d single puts, want 3 batches", inner.putAlls, inner.puts)
 	}
 	must(t, c.Flush())
-	seen := map[string]int{}
-	for _, r := range *recs {
-		seen[r.key]++
-	}
-	if len(seen) != 10 {
-		t.Fatalf("forwarded keys %v", seen)
+	want = append(want, flushRec{"k0", "u9", "u8", 7})
+	if fmt.Sprint(*recs) != fmt.Sprint(want) {
+		t.Fatalf("flush forwarded\n%v, want\n%v", *recs, want)
 	}
 	getEq(t, inner.KeyValueStore, "k0", "u9")
 	getEq(t, c, "k1", "v") // evicted: read from below
