@@ -210,14 +210,16 @@ func TestLocalQueriesDSLStores(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	base := int64(1_000_000_000_000)
+	base := time.UnixMilli(1_000_000_000_000)
+	at := func(ms int64) time.Time { return base.Add(time.Duration(ms) * time.Millisecond) }
+	since := func(t time.Time) int64 { return t.Sub(base).Milliseconds() }
 	var recs []*kgo.Record
 	// key "a": at 0s, 1s, 12s and 30s; key "b": at 2s.
 	for _, r := range []struct {
 		k  string
 		at int64
 	}{{"a", 0}, {"a", 1000}, {"b", 2000}, {"a", 12000}, {"a", 30000}} {
-		recs = append(recs, &kgo.Record{Topic: in, Key: []byte(r.k), Value: []byte("x"), Timestamp: time.UnixMilli(base + r.at)})
+		recs = append(recs, &kgo.Record{Topic: in, Key: []byte(r.k), Value: []byte("x"), Timestamp: at(r.at)})
 	}
 	if err := c.Client().ProduceSync(context.Background(), recs...).FirstErr(); err != nil {
 		t.Fatal(err)
@@ -237,7 +239,7 @@ func TestLocalQueriesDSLStores(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		_, ok, err = sv.FetchSession("a", base+30000, base+30000)
+		_, ok, err = sv.FetchSession("a", at(30000), at(30000))
 		return err == nil && ok
 	})
 	// Reads across all partitions need every task restored, not only a's.
@@ -246,7 +248,7 @@ func TestLocalQueriesDSLStores(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if v, ok, err := tsv.Get("a"); err != nil || !ok || v.Value != 4 || v.Timestamp != base+30000 {
+	if v, ok, err := tsv.Get("a"); err != nil || !ok || v.Value != 4 || !v.Timestamp.Equal(at(30000)) {
 		t.Fatalf("timestamped Get(a) = %+v, %v, %v", v, ok, err)
 	}
 	wv, err := WindowStoreView(app, "per10s", serde.String(), serde.Int64())
@@ -255,7 +257,7 @@ func TestLocalQueriesDSLStores(t *testing.T) {
 	}
 	type win struct{ start, n int64 }
 	var got []win
-	if err := wv.FetchRange("a", base, base+60000, func(start int64, n int64) bool { got = append(got, win{start - base, n}); return true }); err != nil {
+	if err := wv.FetchRange("a", base, at(60000), func(start time.Time, n int64) bool { got = append(got, win{since(start), n}); return true }); err != nil {
 		t.Fatal(err)
 	}
 	if !slices.Equal(got, []win{{0, 2}, {10000, 1}, {30000, 1}}) {
@@ -265,8 +267,8 @@ func TestLocalQueriesDSLStores(t *testing.T) {
 		t.Fatalf("Fetch(b, 0) = %d, %v, %v", n, ok, err)
 	}
 	var all []string
-	if err := wv.FetchAll(base, base+60000, func(k string, start, n int64) bool {
-		all = append(all, fmt.Sprintf("%s@%d=%d", k, start-base, n))
+	if err := wv.FetchAll(base, at(60000), func(k string, start time.Time, n int64) bool {
+		all = append(all, fmt.Sprintf("%s@%d=%d", k, since(start), n))
 		return true
 	}); err != nil {
 		t.Fatal(err)
@@ -279,8 +281,8 @@ func TestLocalQueriesDSLStores(t *testing.T) {
 		t.Fatal(err)
 	}
 	var sessions []string
-	if err := sv.Fetch("a", func(start, end, n int64) bool {
-		sessions = append(sessions, fmt.Sprintf("%d-%d=%d", start-base, end-base, n))
+	if err := sv.Fetch("a", func(start, end time.Time, n int64) bool {
+		sessions = append(sessions, fmt.Sprintf("%d-%d=%d", since(start), since(end), n))
 		return true
 	}); err != nil {
 		t.Fatal(err)

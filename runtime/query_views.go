@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"cmp"
 	"fmt"
+	"time"
 
 	"github.com/kafki/kafki/serde"
 	"github.com/kafki/kafki/state"
@@ -243,8 +244,9 @@ func (v *KeyValueView[K, V]) ApproximateNumEntries() (int64, error) {
 }
 
 // WindowView is a read-only view of a window store (Kafka Streams'
-// ReadOnlyWindowStore). Times are epoch milliseconds; a window is named by
-// its start. Safe for concurrent use.
+// ReadOnlyWindowStore). A window is named by its start; times are whole
+// milliseconds, as the store keeps them (finer parts of the bounds given
+// are dropped). Safe for concurrent use.
 type WindowView[K, V any] struct{ view[K, V] }
 
 // WindowStoreView returns a view of the window store name. Windowed
@@ -269,22 +271,24 @@ func TimestampedWindowStoreView[K, V any](a *App, name string, keys serde.Serde[
 }
 
 // Fetch returns the value of key's window that starts at windowStart.
-func (v *WindowView[K, V]) Fetch(key K, windowStart int64) (val V, ok bool, err error) {
-	return v.get(key, func(s state.Store, kb []byte) ([]byte, error) { return s.(state.WindowStore).Fetch(kb, windowStart) })
+func (v *WindowView[K, V]) Fetch(key K, windowStart time.Time) (val V, ok bool, err error) {
+	return v.get(key, func(s state.Store, kb []byte) ([]byte, error) {
+		return s.(state.WindowStore).Fetch(kb, windowStart.UnixMilli())
+	})
 }
 
 // FetchRange calls fn with key's windows that start in [timeFrom, timeTo],
 // by start time, until fn returns false.
-func (v *WindowView[K, V]) FetchRange(key K, timeFrom, timeTo int64, fn func(windowStart int64, val V) bool) error {
-	return v.fetchKey(key, timeFrom, timeTo, false, fn)
+func (v *WindowView[K, V]) FetchRange(key K, timeFrom, timeTo time.Time, fn func(windowStart time.Time, val V) bool) error {
+	return v.fetchKey(key, timeFrom.UnixMilli(), timeTo.UnixMilli(), false, fn)
 }
 
 // BackwardFetchRange is FetchRange by descending start time.
-func (v *WindowView[K, V]) BackwardFetchRange(key K, timeFrom, timeTo int64, fn func(windowStart int64, val V) bool) error {
-	return v.fetchKey(key, timeFrom, timeTo, true, fn)
+func (v *WindowView[K, V]) BackwardFetchRange(key K, timeFrom, timeTo time.Time, fn func(windowStart time.Time, val V) bool) error {
+	return v.fetchKey(key, timeFrom.UnixMilli(), timeTo.UnixMilli(), true, fn)
 }
 
-func (v *WindowView[K, V]) fetchKey(key K, timeFrom, timeTo int64, backward bool, fn func(int64, V) bool) error {
+func (v *WindowView[K, V]) fetchKey(key K, timeFrom, timeTo int64, backward bool, fn func(time.Time, V) bool) error {
 	kb, err := keyBytes(v.t, v.keys, key)
 	if err != nil {
 		return err
@@ -306,7 +310,7 @@ func (v *WindowView[K, V]) fetchKey(key K, timeFrom, timeTo int64, backward bool
 			if err != nil {
 				return err
 			}
-			if !fn(it.WindowStart(), val) {
+			if !fn(time.UnixMilli(it.WindowStart()), val) {
 				return nil
 			}
 		}
@@ -316,7 +320,8 @@ func (v *WindowView[K, V]) fetchKey(key K, timeFrom, timeTo int64, backward bool
 
 // FetchAll calls fn with every window that starts in [timeFrom, timeTo]
 // over the partitions hosted here, ordered by start time then key.
-func (v *WindowView[K, V]) FetchAll(timeFrom, timeTo int64, fn func(key K, windowStart int64, val V) bool) error {
+func (v *WindowView[K, V]) FetchAll(timeFrom, timeTo time.Time, fn func(key K, windowStart time.Time, val V) bool) error {
+	from, to := timeFrom.UnixMilli(), timeTo.UnixMilli()
 	byTime := func(a, b state.WindowIterator) int {
 		if c := cmp.Compare(a.WindowStart(), b.WindowStart()); c != 0 {
 			return c
@@ -324,12 +329,13 @@ func (v *WindowView[K, V]) FetchAll(timeFrom, timeTo int64, fn func(key K, windo
 		return bytes.Compare(a.Key(), b.Key())
 	}
 	return mergeAll(v.view, func(s state.Store) (state.WindowIterator, error) {
-		return s.(state.WindowStore).FetchAll(timeFrom, timeTo)
-	}, byTime, func(it state.WindowIterator, k K, val V) bool { return fn(k, it.WindowStart(), val) })
+		return s.(state.WindowStore).FetchAll(from, to)
+	}, byTime, func(it state.WindowIterator, k K, val V) bool { return fn(k, time.UnixMilli(it.WindowStart()), val) })
 }
 
 // SessionView is a read-only view of a session store (Kafka Streams'
-// ReadOnlySessionStore). Safe for concurrent use.
+// ReadOnlySessionStore). A session's start and end are the timestamps of
+// its first and last record, whole milliseconds. Safe for concurrent use.
 type SessionView[K, V any] struct{ view[K, V] }
 
 // SessionStoreView returns a view of the session store name.
@@ -343,7 +349,7 @@ func SessionStoreView[K, V any](a *App, name string, keys serde.Serde[K], values
 
 // Fetch calls fn with every retained session of key, ordered by end time,
 // until fn returns false.
-func (v *SessionView[K, V]) Fetch(key K, fn func(start, end int64, val V) bool) error {
+func (v *SessionView[K, V]) Fetch(key K, fn func(start, end time.Time, val V) bool) error {
 	kb, err := keyBytes(v.t, v.keys, key)
 	if err != nil {
 		return err
@@ -359,7 +365,7 @@ func (v *SessionView[K, V]) Fetch(key K, fn func(start, end int64, val V) bool) 
 			if err != nil {
 				return err
 			}
-			if !fn(it.Start(), it.End(), val) {
+			if !fn(time.UnixMilli(it.Start()), time.UnixMilli(it.End()), val) {
 				return nil
 			}
 		}
@@ -368,8 +374,8 @@ func (v *SessionView[K, V]) Fetch(key K, fn func(start, end int64, val V) bool) 
 }
 
 // FetchSession returns the value of key's session [start, end].
-func (v *SessionView[K, V]) FetchSession(key K, start, end int64) (val V, ok bool, err error) {
+func (v *SessionView[K, V]) FetchSession(key K, start, end time.Time) (val V, ok bool, err error) {
 	return v.get(key, func(s state.Store, kb []byte) ([]byte, error) {
-		return s.(state.SessionStore).FetchSession(kb, start, end)
+		return s.(state.SessionStore).FetchSession(kb, start.UnixMilli(), end.UnixMilli())
 	})
 }

@@ -1,18 +1,41 @@
 package state
 
 import (
+	"time"
+
 	"github.com/kafki/kafki/serde"
 )
 
 // Typed stores: thin wrappers that serialize keys and values through serdes
 // over a byte store. The serdes see the store's name as the topic (Kafka
 // Streams passes the changelog topic; serdes rarely care) and no headers.
+// Their times are time.Time, converted to and from the epoch milliseconds
+// the byte stores keep (finer parts are dropped) at the call.
 
 // ValueAndTimestamp is a value with the timestamp of the record that wrote
-// it, as timestamped stores keep them.
+// it, as timestamped stores keep them. Timestamp is whole milliseconds; a
+// zero Timestamp is stored as Kafka's "no timestamp" (-1) and reads back
+// as zero.
 type ValueAndTimestamp[V any] struct {
 	Value     V
-	Timestamp int64
+	Timestamp time.Time
+}
+
+// recordMillis is a record timestamp in epoch milliseconds: the zero time
+// is -1, Kafka's "none", as topology.Record's.
+func recordMillis(t time.Time) int64 {
+	if t.IsZero() {
+		return -1
+	}
+	return t.UnixMilli()
+}
+
+// recordTime is recordMillis's inverse: a negative ms is the zero time.
+func recordTime(ms int64) time.Time {
+	if ms < 0 {
+		return time.Time{}
+	}
+	return time.UnixMilli(ms)
 }
 
 // TimestampedSerde turns a value serde into one for ValueAndTimestamp,
@@ -28,7 +51,7 @@ func (s timestampedSerde[V]) Serialize(topic string, h []serde.Header, v ValueAn
 	if err != nil {
 		return nil, err
 	}
-	return AppendTimestamped(make([]byte, 0, TimestampSize+len(raw)), v.Timestamp, raw), nil
+	return AppendTimestamped(make([]byte, 0, TimestampSize+len(raw)), recordMillis(v.Timestamp), raw), nil
 }
 
 func (s timestampedSerde[V]) Deserialize(topic string, h []serde.Header, data []byte) (ValueAndTimestamp[V], error) {
@@ -37,7 +60,7 @@ func (s timestampedSerde[V]) Deserialize(topic string, h []serde.Header, data []
 		return ValueAndTimestamp[V]{}, err
 	}
 	v, err := s.values.Deserialize(topic, h, raw)
-	return ValueAndTimestamp[V]{Value: v, Timestamp: ts}, err
+	return ValueAndTimestamp[V]{Value: v, Timestamp: recordTime(ts)}, err
 }
 
 // encodeValue serializes v for a typed store: a value that serializes to
@@ -277,7 +300,8 @@ func NewTimestampedWindowStore[K, V any](store WindowStore, keys serde.Serde[K],
 	return NewTypedWindowStore(store, keys, TimestampedSerde(values))
 }
 
-func (s *TypedWindowStore[K, V]) Put(key K, value V, windowStart int64) error {
+// Put writes key's window starting at windowStart.
+func (s *TypedWindowStore[K, V]) Put(key K, value V, windowStart time.Time) error {
 	kb, err := s.Keys.Serialize(s.topic, nil, key)
 	if err != nil {
 		return err
@@ -286,59 +310,67 @@ func (s *TypedWindowStore[K, V]) Put(key K, value V, windowStart int64) error {
 	if err != nil {
 		return err
 	}
-	return s.Store.Put(kb, vb, windowStart)
+	return s.Store.Put(kb, vb, windowStart.UnixMilli())
 }
 
 // Delete removes the window (key, windowStart).
-func (s *TypedWindowStore[K, V]) Delete(key K, windowStart int64) error {
+func (s *TypedWindowStore[K, V]) Delete(key K, windowStart time.Time) error {
 	kb, err := s.Keys.Serialize(s.topic, nil, key)
 	if err != nil {
 		return err
 	}
-	return s.Store.Put(kb, nil, windowStart)
+	return s.Store.Put(kb, nil, windowStart.UnixMilli())
 }
 
-func (s *TypedWindowStore[K, V]) Fetch(key K, windowStart int64) (v V, ok bool, err error) {
+// Fetch returns key's window starting at windowStart; ok is false when
+// there is none.
+func (s *TypedWindowStore[K, V]) Fetch(key K, windowStart time.Time) (v V, ok bool, err error) {
 	kb, err := s.Keys.Serialize(s.topic, nil, key)
 	if err != nil {
 		return v, false, err
 	}
-	raw, err := s.Store.Fetch(kb, windowStart)
+	raw, err := s.Store.Fetch(kb, windowStart.UnixMilli())
 	if err != nil {
 		return v, false, err
 	}
 	return decodeValue(s.Values, s.topic, raw)
 }
 
-func (s *TypedWindowStore[K, V]) FetchRange(key K, timeFrom, timeTo int64) (*TypedWindowIterator[K, V], error) {
+// FetchRange iterates key's windows that start in [timeFrom, timeTo], by
+// start time.
+func (s *TypedWindowStore[K, V]) FetchRange(key K, timeFrom, timeTo time.Time) (*TypedWindowIterator[K, V], error) {
 	kb, err := s.Keys.Serialize(s.topic, nil, key)
 	if err != nil {
 		return nil, err
 	}
-	return s.wrap(s.Store.FetchRange(kb, timeFrom, timeTo))
+	return s.wrap(s.Store.FetchRange(kb, timeFrom.UnixMilli(), timeTo.UnixMilli()))
 }
 
-func (s *TypedWindowStore[K, V]) BackwardFetchRange(key K, timeFrom, timeTo int64) (*TypedWindowIterator[K, V], error) {
+// BackwardFetchRange is FetchRange by descending start time.
+func (s *TypedWindowStore[K, V]) BackwardFetchRange(key K, timeFrom, timeTo time.Time) (*TypedWindowIterator[K, V], error) {
 	kb, err := s.Keys.Serialize(s.topic, nil, key)
 	if err != nil {
 		return nil, err
 	}
-	return s.wrap(s.Store.BackwardFetchRange(kb, timeFrom, timeTo))
+	return s.wrap(s.Store.BackwardFetchRange(kb, timeFrom.UnixMilli(), timeTo.UnixMilli()))
 }
 
-// FetchKeyRange: nil bounds are open.
-func (s *TypedWindowStore[K, V]) FetchKeyRange(keyFrom, keyTo *K, timeFrom, timeTo int64) (*TypedWindowIterator[K, V], error) {
+// FetchKeyRange iterates the windows of the keys in [keyFrom, keyTo] (nil
+// bounds are open) that start in [timeFrom, timeTo].
+func (s *TypedWindowStore[K, V]) FetchKeyRange(keyFrom, keyTo *K, timeFrom, timeTo time.Time) (*TypedWindowIterator[K, V], error) {
 	fb, tb, err := encodeBounds(s.Keys, s.topic, keyFrom, keyTo)
 	if err != nil {
 		return nil, err
 	}
-	return s.wrap(s.Store.FetchKeyRange(fb, tb, timeFrom, timeTo))
+	return s.wrap(s.Store.FetchKeyRange(fb, tb, timeFrom.UnixMilli(), timeTo.UnixMilli()))
 }
 
-func (s *TypedWindowStore[K, V]) FetchAll(timeFrom, timeTo int64) (*TypedWindowIterator[K, V], error) {
-	return s.wrap(s.Store.FetchAll(timeFrom, timeTo))
+// FetchAll iterates every window that starts in [timeFrom, timeTo].
+func (s *TypedWindowStore[K, V]) FetchAll(timeFrom, timeTo time.Time) (*TypedWindowIterator[K, V], error) {
+	return s.wrap(s.Store.FetchAll(timeFrom.UnixMilli(), timeTo.UnixMilli()))
 }
 
+// All iterates every window of the store.
 func (s *TypedWindowStore[K, V]) All() (*TypedWindowIterator[K, V], error) {
 	return s.wrap(s.Store.All())
 }
@@ -356,12 +388,25 @@ type TypedWindowIterator[K, V any] struct {
 	it WindowIterator
 }
 
-func (t *TypedWindowIterator[K, V]) Next() bool         { return t.next(t.it) }
-func (t *TypedWindowIterator[K, V]) Key() K             { return t.key }
-func (t *TypedWindowIterator[K, V]) WindowStart() int64 { return t.it.WindowStart() }
-func (t *TypedWindowIterator[K, V]) Value() V           { return t.value }
-func (t *TypedWindowIterator[K, V]) Err() error         { return t.errOr(t.it) }
-func (t *TypedWindowIterator[K, V]) Close() error       { return t.it.Close() }
+// Next moves to the next window; false at the end or on an error (Err).
+func (t *TypedWindowIterator[K, V]) Next() bool { return t.next(t.it) }
+
+// Key is the current window's key.
+func (t *TypedWindowIterator[K, V]) Key() K { return t.key }
+
+// WindowStart is the current window's start.
+func (t *TypedWindowIterator[K, V]) WindowStart() time.Time {
+	return time.UnixMilli(t.it.WindowStart())
+}
+
+// Value is the current window's value.
+func (t *TypedWindowIterator[K, V]) Value() V { return t.value }
+
+// Err is the error that ended the iteration, if any.
+func (t *TypedWindowIterator[K, V]) Err() error { return t.errOr(t.it) }
+
+// Close releases the iterator.
+func (t *TypedWindowIterator[K, V]) Close() error { return t.it.Close() }
 
 // TypedSessionStore is a SessionStore seen through serdes.
 type TypedSessionStore[K, V any] struct {
@@ -376,7 +421,8 @@ func NewTypedSessionStore[K, V any](store SessionStore, keys serde.Serde[K], val
 	return &TypedSessionStore[K, V]{Store: store, Keys: keys, Values: values, topic: store.Name()}
 }
 
-func (s *TypedSessionStore[K, V]) Put(key K, start, end int64, value V) error {
+// Put writes key's session [start, end].
+func (s *TypedSessionStore[K, V]) Put(key K, start, end time.Time, value V) error {
 	kb, err := s.Keys.Serialize(s.topic, nil, key)
 	if err != nil {
 		return err
@@ -385,37 +431,44 @@ func (s *TypedSessionStore[K, V]) Put(key K, start, end int64, value V) error {
 	if err != nil {
 		return err
 	}
-	return s.Store.Put(kb, start, end, vb)
+	return s.Store.Put(kb, start.UnixMilli(), end.UnixMilli(), vb)
 }
 
-func (s *TypedSessionStore[K, V]) Remove(key K, start, end int64) error {
+// Remove deletes key's session [start, end].
+func (s *TypedSessionStore[K, V]) Remove(key K, start, end time.Time) error {
 	kb, err := s.Keys.Serialize(s.topic, nil, key)
 	if err != nil {
 		return err
 	}
-	return s.Store.Remove(kb, start, end)
+	return s.Store.Remove(kb, start.UnixMilli(), end.UnixMilli())
 }
 
-func (s *TypedSessionStore[K, V]) FetchSession(key K, start, end int64) (v V, ok bool, err error) {
+// FetchSession returns key's session [start, end]; ok is false when there
+// is none.
+func (s *TypedSessionStore[K, V]) FetchSession(key K, start, end time.Time) (v V, ok bool, err error) {
 	kb, err := s.Keys.Serialize(s.topic, nil, key)
 	if err != nil {
 		return v, false, err
 	}
-	raw, err := s.Store.FetchSession(kb, start, end)
+	raw, err := s.Store.FetchSession(kb, start.UnixMilli(), end.UnixMilli())
 	if err != nil {
 		return v, false, err
 	}
 	return decodeValue(s.Values, s.topic, raw)
 }
 
-func (s *TypedSessionStore[K, V]) FindSessions(key K, earliestSessionEnd, latestSessionStart int64) (*TypedSessionIterator[K, V], error) {
+// FindSessions iterates key's sessions that end at or after
+// earliestSessionEnd and start at or before latestSessionStart: those
+// that overlap [earliestSessionEnd, latestSessionStart].
+func (s *TypedSessionStore[K, V]) FindSessions(key K, earliestSessionEnd, latestSessionStart time.Time) (*TypedSessionIterator[K, V], error) {
 	kb, err := s.Keys.Serialize(s.topic, nil, key)
 	if err != nil {
 		return nil, err
 	}
-	return s.wrap(s.Store.FindSessions(kb, earliestSessionEnd, latestSessionStart))
+	return s.wrap(s.Store.FindSessions(kb, earliestSessionEnd.UnixMilli(), latestSessionStart.UnixMilli()))
 }
 
+// Fetch iterates every retained session of key.
 func (s *TypedSessionStore[K, V]) Fetch(key K) (*TypedSessionIterator[K, V], error) {
 	kb, err := s.Keys.Serialize(s.topic, nil, key)
 	if err != nil {
@@ -437,10 +490,23 @@ type TypedSessionIterator[K, V any] struct {
 	it SessionIterator
 }
 
-func (t *TypedSessionIterator[K, V]) Next() bool   { return t.next(t.it) }
-func (t *TypedSessionIterator[K, V]) Key() K       { return t.key }
-func (t *TypedSessionIterator[K, V]) Start() int64 { return t.it.Start() }
-func (t *TypedSessionIterator[K, V]) End() int64   { return t.it.End() }
-func (t *TypedSessionIterator[K, V]) Value() V     { return t.value }
+// Next moves to the next session; false at the end or on an error (Err).
+func (t *TypedSessionIterator[K, V]) Next() bool { return t.next(t.it) }
+
+// Key is the current session's key.
+func (t *TypedSessionIterator[K, V]) Key() K { return t.key }
+
+// Start is the timestamp of the current session's first record.
+func (t *TypedSessionIterator[K, V]) Start() time.Time { return time.UnixMilli(t.it.Start()) }
+
+// End is the timestamp of the current session's last record.
+func (t *TypedSessionIterator[K, V]) End() time.Time { return time.UnixMilli(t.it.End()) }
+
+// Value is the current session's value.
+func (t *TypedSessionIterator[K, V]) Value() V { return t.value }
+
+// Close releases the iterator.
 func (t *TypedSessionIterator[K, V]) Close() error { return t.it.Close() }
-func (t *TypedSessionIterator[K, V]) Err() error   { return t.errOr(t.it) }
+
+// Err is the error that ended the iteration, if any.
+func (t *TypedSessionIterator[K, V]) Err() error { return t.errOr(t.it) }

@@ -12,11 +12,12 @@ func TestTypedStores(t *testing.T) {
 	kv := NewInMemoryKeyValueStore("kv")
 	checkClosed(t, kv)
 	s := NewTimestampedKeyValueStore(kv, serde.String(), serde.Int64())
-	must(t, s.Put("a", ValueAndTimestamp[int64]{Value: 1, Timestamp: 100}))
-	must(t, s.Put("b", ValueAndTimestamp[int64]{Value: 2, Timestamp: -5}))
+	tm := time.UnixMilli
+	must(t, s.Put("a", ValueAndTimestamp[int64]{Value: 1, Timestamp: tm(100).Add(time.Microsecond)}))
+	must(t, s.Put("b", ValueAndTimestamp[int64]{Value: 2})) // no timestamp
 	v, ok, err := s.Get("a")
 	must(t, err)
-	if !ok || v.Value != 1 || v.Timestamp != 100 {
+	if !ok || v.Value != 1 || !v.Timestamp.Equal(tm(100)) {
 		t.Fatalf("get = %+v %v", v, ok)
 	}
 	if _, ok, _ := s.Get("zz"); ok {
@@ -25,7 +26,7 @@ func TestTypedStores(t *testing.T) {
 	raw, _ := kv.Get(b("b"))
 	ts, val, err := DecodeTimestamped(raw)
 	must(t, err)
-	if ts != -5 || len(val) != 8 {
+	if ts != -1 || len(val) != 8 { // Kafka's "no timestamp"
 		t.Fatalf("raw timestamped value %x", raw)
 	}
 	from := "a"
@@ -33,11 +34,12 @@ func TestTypedStores(t *testing.T) {
 	must(t, err)
 	var got []string
 	for it.Next() {
-		got = append(got, fmt.Sprintf("%s=%d@%d", it.Key(), it.Value().Value, it.Value().Timestamp))
+		vt := it.Value()
+		got = append(got, fmt.Sprintf("%s=%d@%d zero=%v", it.Key(), vt.Value, vt.Timestamp.UnixMilli(), vt.Timestamp.IsZero()))
 	}
 	must(t, it.Err())
 	must(t, it.Close())
-	eq(t, got, []string{"a=1@100", "b=2@-5"})
+	eq(t, got, []string{"a=1@100 zero=false", "b=2@-62135596800000 zero=true"})
 	old, ok, err := s.Delete("a")
 	must(t, err)
 	if !ok || old.Value != 1 {
@@ -47,28 +49,28 @@ func TestTypedStores(t *testing.T) {
 	ws := NewInMemoryWindowStore("w", time.Hour, 0, false)
 	checkClosed(t, ws)
 	w := NewTypedWindowStore(ws, serde.String(), serde.String())
-	must(t, w.Put("k", "x", 10))
-	must(t, w.Put("k", "y", 20))
-	wi, err := w.FetchRange("k", 0, 100)
+	must(t, w.Put("k", "x", tm(10)))
+	must(t, w.Put("k", "y", tm(20)))
+	wi, err := w.FetchRange("k", time.Time{}, tm(100))
 	must(t, err)
 	got = nil
 	for wi.Next() {
-		got = append(got, fmt.Sprintf("%s@%d=%s", wi.Key(), wi.WindowStart(), wi.Value()))
+		got = append(got, fmt.Sprintf("%s@%d=%s", wi.Key(), wi.WindowStart().UnixMilli(), wi.Value()))
 	}
 	must(t, wi.Close())
 	eq(t, got, []string{"k@10=x", "k@20=y"})
-	must(t, w.Delete("k", 10))
-	if _, ok, _ := w.Fetch("k", 10); ok {
+	must(t, w.Delete("k", tm(10)))
+	if _, ok, _ := w.Fetch("k", tm(10)); ok {
 		t.Fatal("deleted window fetched")
 	}
 
 	ss := NewInMemorySessionStore("s", time.Hour, 0)
 	checkClosed(t, ss)
 	sess := NewTypedSessionStore(ss, serde.String(), serde.Int64())
-	must(t, sess.Put("k", 1, 5, 42))
-	si, err := sess.FindSessions("k", 0, 10)
+	must(t, sess.Put("k", tm(1), tm(5), 42))
+	si, err := sess.FindSessions("k", tm(0), tm(10))
 	must(t, err)
-	if !si.Next() || si.Value() != 42 || si.Start() != 1 || si.End() != 5 || si.Key() != "k" {
+	if !si.Next() || si.Value() != 42 || !si.Start().Equal(tm(1)) || !si.End().Equal(tm(5)) || si.Key() != "k" {
 		t.Fatalf("session iterator")
 	}
 	must(t, si.Close())

@@ -37,20 +37,20 @@ func TestTypedWindowAndSessionStoreViews(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if n, ok, err := ws.Fetch("a", 0); err != nil || !ok || n != 2 {
+	if n, ok, err := ws.Fetch("a", time.UnixMilli(0)); err != nil || !ok || n != 2 {
 		t.Fatalf("Fetch(a, 0) = %d, %v, %v; want 2", n, ok, err)
 	}
-	if err := ws.Put("a", 5, 0); err == nil {
+	if err := ws.Put("a", 5, time.UnixMilli(0)); err == nil {
 		t.Fatal("a write through the plain view of a timestamped store succeeded")
 	}
 	tws, err := topologytest.GetTimestampedWindowStore(d, "per10", serde.String(), serde.Int64())
 	if err != nil {
 		t.Fatal(err)
 	}
-	if v, ok, err := tws.Fetch("a", 10); err != nil || !ok || v.Value != 1 || v.Timestamp != 12 {
+	if v, ok, err := tws.Fetch("a", time.UnixMilli(10)); err != nil || !ok || v.Value != 1 || !v.Timestamp.Equal(time.UnixMilli(12)) {
 		t.Fatalf("timestamped Fetch(a, 10) = %+v, %v, %v; want 1@12", v, ok, err)
 	}
-	if v, ok, err := tws.Fetch("a", 0); err != nil || !ok || v.Value != 2 || v.Timestamp != 3 {
+	if v, ok, err := tws.Fetch("a", time.UnixMilli(0)); err != nil || !ok || v.Value != 2 || !v.Timestamp.Equal(time.UnixMilli(3)) {
 		t.Fatalf("timestamped Fetch(a, 0) = %+v, %v, %v; want 2@3", v, ok, err)
 	}
 
@@ -65,7 +65,7 @@ func TestTypedWindowAndSessionStoreViews(t *testing.T) {
 	defer it.Close()
 	var got []string
 	for it.Next() {
-		got = append(got, sessionString(it.Start(), it.End(), it.Value()))
+		got = append(got, sessionString(it.Start().UnixMilli(), it.End().UnixMilli(), it.Value()))
 	}
 	if err := it.Err(); err != nil {
 		t.Fatal(err)

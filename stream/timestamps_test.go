@@ -1,6 +1,8 @@
 package stream_test
 
 import (
+	"time"
+
 	"testing"
 
 	"github.com/kafki/kafki/serde"
@@ -85,8 +87,8 @@ func TestTableAggregationTimestamps(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for k, want := range map[string]state.ValueAndTimestamp[int64]{"eu": {Value: 1, Timestamp: 10}, "us": {Value: 1, Timestamp: 7}} {
-		if got, ok, err := store.Get(k); err != nil || !ok || got != want {
+	for k, want := range map[string]state.ValueAndTimestamp[int64]{"eu": {Value: 1, Timestamp: time.UnixMilli(10)}, "us": {Value: 1, Timestamp: time.UnixMilli(7)}} {
+		if got, ok, err := store.Get(k); err != nil || !ok || got.Value != want.Value || !got.Timestamp.Equal(want.Timestamp) {
 			t.Errorf("store %s = %+v, %v, %v; want %+v", k, got, ok, err, want)
 		}
 	}
@@ -123,7 +125,7 @@ func TestStreamAggregationTimestamps(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if got, ok, err := store.Get("k"); err != nil || !ok || got != (state.ValueAndTimestamp[string]{Value: "n3", Timestamp: 12}) {
+	if got, ok, err := store.Get("k"); err != nil || !ok || got.Value != "n3" || !got.Timestamp.Equal(time.UnixMilli(12)) {
 		t.Errorf("mapped store k = %+v, %v, %v", got, ok, err)
 	}
 }

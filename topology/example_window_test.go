@@ -29,7 +29,7 @@ func (p *perMinute) Init(ctx topology.ProcessorContext[string, int64]) (err erro
 }
 
 func (p *perMinute) Process(rec topology.Record[string, string]) error {
-	start := rec.Timestamp.Truncate(time.Minute).UnixMilli()
+	start := rec.Timestamp.Truncate(time.Minute)
 	n, _, err := p.counts.Fetch(rec.Key, start)
 	if err != nil {
 		return err
@@ -40,7 +40,7 @@ func (p *perMinute) Process(rec topology.Record[string, string]) error {
 // emit runs once stream time reaches each whole minute, with the stream
 // time (of the record that got it there), and forwards the minute before.
 func (p *perMinute) emit(now time.Time) error {
-	last := now.Truncate(time.Minute).Add(-time.Minute).UnixMilli()
+	last := now.Truncate(time.Minute).Add(-time.Minute)
 	it, err := p.counts.FetchAll(last, last)
 	if err != nil {
 		return err
