@@ -42,7 +42,7 @@ func Open(spec state.Spec, dir string, opts ...Option) (state.Store, error) {
 // one RocksDB database per time segment, so that retention drops whole
 // segments. Arguments as state.NewInMemoryWindowStore.
 func OpenWindowStore(name, dir string, retention, segmentInterval time.Duration, retainDuplicates bool, opts ...Option) (state.WindowStore, error) {
-	set := newRocksSettings(opts)
+	set := segmentSettings(opts)
 	return state.OpenSegmentedWindowStore(name, dir, retention, segmentInterval, retainDuplicates, func(name, dir string) (state.EngineStore, error) {
 		return openDB(name, dir, set)
 	})
@@ -51,7 +51,7 @@ func OpenWindowStore(name, dir string, retention, segmentInterval time.Duration,
 // OpenSessionStore opens a session store in dir (the store's own
 // directory), one RocksDB database per time segment of session ends.
 func OpenSessionStore(name, dir string, retention, segmentInterval time.Duration, opts ...Option) (state.SessionStore, error) {
-	set := newRocksSettings(opts)
+	set := segmentSettings(opts)
 	return state.OpenSegmentedSessionStore(name, dir, retention, segmentInterval, func(name, dir string) (state.EngineStore, error) {
 		return openDB(name, dir, set)
 	})
@@ -61,7 +61,7 @@ func OpenSessionStore(name, dir string, retention, segmentInterval time.Duration
 // session end (state.TimeOrderedSessionStore), as Kafka Streams'
 // time-ordered session store.
 func OpenTimeOrderedSessionStore(name, dir string, retention, segmentInterval time.Duration, opts ...Option) (state.TimeOrderedSessionStore, error) {
-	set := newRocksSettings(opts)
+	set := segmentSettings(opts)
 	return state.OpenSegmentedTimeOrderedSessionStore(name, dir, retention, segmentInterval, func(name, dir string) (state.EngineStore, error) {
 		return openDB(name, dir, set)
 	})
