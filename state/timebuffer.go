@@ -34,9 +34,14 @@ type bufferEntry struct {
 	val  BufferValue
 	// logged: the entry is in the dirty list, to be logged at the next
 	// flush; gone: it was taken out of the buffer since (the flush logs a
-	// tombstone), and stays in the index until then so that a put of its
-	// key finds it and keeps its place in the dirty list.
+	// tombstone if live), and stays in the index until then so that a put
+	// of its key finds it and keeps its place in the dirty list.
 	logged, gone bool
+	// live: the key's latest record in the changelog (logged or restored)
+	// is a value, not a tombstone. A key taken out before a live value of
+	// it reached the changelog needs no tombstone: restoration would find
+	// nothing for it either way.
+	live bool
 }
 
 func bufferLess(a, b *bufferEntry) bool {
@@ -206,7 +211,10 @@ func (b *TimeOrderedBuffer) removed(e *bufferEntry, logged bool) {
 }
 
 // Flush writes the entry of every key changed since the last flush to the
-// changelog, or a tombstone for a key no longer buffered. Flush must come
+// changelog, or a tombstone for a key no longer buffered whose last record
+// there is a value (Kafka Streams logs one for every key taken out; one
+// for a key never logged, put and taken out between two flushes, would
+// change nothing restoration rebuilds). Flush must come
 // before the task's producer is flushed (the runtime flushes stores
 // first), so that the commit covers these records.
 func (b *TimeOrderedBuffer) Flush() error {
@@ -220,6 +228,9 @@ func (b *TimeOrderedBuffer) Flush() error {
 	// they are not event-time data, and the changelog is compacted.
 	now := time.Now().UnixMilli()
 	for i, e := range b.dirty {
+		if e.gone && !e.live {
+			continue
+		}
 		var value []byte
 		var headers []serde.Header
 		if !e.gone {
@@ -232,6 +243,7 @@ func (b *TimeOrderedBuffer) Flush() error {
 			b.dirty = append(b.dirty[:0], b.dirty[i:]...)
 			return fmt.Errorf("state: log suppression buffer %s: %w", b.name, err)
 		}
+		e.live = !e.gone
 	}
 	b.logged(b.dirty)
 	clear(b.dirty)
@@ -280,7 +292,7 @@ func (b *TimeOrderedBuffer) Restore(key, value []byte, headers []serde.Header) e
 	if err != nil {
 		return err
 	}
-	b.put(t, bytes.Clone(key), v, true)
+	b.put(t, bytes.Clone(key), v, true).live = true
 	return nil
 }
 

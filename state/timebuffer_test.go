@@ -218,3 +218,46 @@ func TestTimeOrderedBufferKeyBackBeforeFlushLogsOnce(t *testing.T) {
 		t.Fatalf("after evicting everything: %d records: %v", len(sink.recs), sink.recs)
 	}
 }
+
+// A key put and taken out between two flushes never reached the
+// changelog: it needs neither its value nor a tombstone there. A key whose
+// value was logged, or restored, needs its tombstone when it leaves, or a
+// restore would bring it back.
+func TestTimeOrderedBufferTombstonesOnlyLoggedKeys(t *testing.T) {
+	sink := &recordingSink{}
+	buf := NewTimeOrderedBuffer("buf").logTo(Changelog{Topic: "app-buf-changelog", Sink: sink})
+	must(t, buf.Put(10, b("brief"), nil, b("1"), ctxAt(10)))
+	must(t, buf.Put(20, b("logged"), nil, b("1"), ctxAt(20)))
+	must(t, buf.EvictWhile(func() bool { return buf.MinTimestamp() <= 10 }, func([]byte, *BufferValue) error { return nil }))
+	must(t, buf.Flush())
+	if len(sink.recs) != 1 || string(sink.recs[0].key) != "logged" || sink.recs[0].value == nil {
+		t.Fatalf("first flush logged %v, want only logged's value", sink.recs)
+	}
+	must(t, buf.Put(30, b("brief"), nil, b("2"), ctxAt(30)))
+	must(t, buf.EvictWhile(func() bool { return true }, func([]byte, *BufferValue) error { return nil }))
+	must(t, buf.Flush())
+	if len(sink.recs) != 2 || string(sink.recs[1].key) != "logged" || sink.recs[1].value != nil {
+		t.Fatalf("second flush logged %v, want only logged's tombstone", sink.recs[1:])
+	}
+
+	// A buffer restored from a changelog owes tombstones to what it restored.
+	log := []loggedRecord{{b("restored"), encodeBufferValue(&BufferValue{New: b("1"), Context: ctxAt(40)}, 40), bufferChangelogHeaders}}
+	sink2 := &recordingSink{recs: log}
+	again := NewTimeOrderedBuffer("buf").logTo(Changelog{Topic: "app-buf-changelog", Sink: sink2})
+	must(t, again.Restore(log[0].key, log[0].value, log[0].headers))
+	must(t, again.Put(50, b("fresh"), nil, b("1"), ctxAt(50)))
+	must(t, again.EvictWhile(func() bool { return true }, func([]byte, *BufferValue) error { return nil }))
+	must(t, again.Flush())
+	if len(sink2.recs) != 2 || string(sink2.recs[1].key) != "restored" || sink2.recs[1].value != nil {
+		t.Fatalf("after restoring: logged %v, want restored's tombstone only", sink2.recs[1:])
+	}
+	for _, recs := range [][]loggedRecord{sink.recs, sink2.recs} {
+		fresh := NewTimeOrderedBuffer("buf")
+		for _, r := range recs {
+			must(t, fresh.Restore(r.key, r.value, r.headers))
+		}
+		if fresh.NumRecords() != 0 {
+			t.Errorf("restoring %d records rebuilt %q, want an empty buffer", len(recs), drain(t, fresh))
+		}
+	}
+}
