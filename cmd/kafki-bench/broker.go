@@ -159,8 +159,9 @@ func prepare(ctx context.Context, b *broker, e *env, what string) error {
 	case "window-lines":
 		e.WindowLinesTopic = "kafki-bench-window-lines-" + e.RunID
 		e.WindowWords = e.WindowRecords * wordsPerLine
-		// 100 ms of event time a line: 5,000 lines span 8 minutes, so
-		// that many 5-minute windows close.
+		// 100 ms of event time a line: 50,000 lines span 83 minutes, so
+		// that about 500 of the hopping scenario's 60 s windows (advancing
+		// by 10 s) close.
 		return prepareLines(ctx, b, e.WindowLinesTopic, e.WindowRecords, e.Partitions, 100)
 	case "restore":
 		return prepareRestore(ctx, b, e)
