@@ -3,6 +3,8 @@ package runtime
 import (
 	"context"
 	"fmt"
+	"os"
+	"runtime/pprof"
 	"strconv"
 	"sync/atomic"
 	"syscall"
@@ -121,6 +123,33 @@ func dslWordCountCaching(tb testing.TB, in, out string, caching bool) *topology.
 	return topo
 }
 
+// profileSection starts a CPU profile of the Kafki section alone when
+// KAFKI_BENCH_CPUPROFILE names a file prefix (the variant and a counter are
+// appended), and returns the function that stops it.
+func profileSection(b *testing.B, caching bool) func() {
+	prefix := os.Getenv("KAFKI_BENCH_CPUPROFILE")
+	if prefix == "" {
+		return func() {}
+	}
+	variant := "nocache"
+	if caching {
+		variant = "cached"
+	}
+	f, err := os.Create(fmt.Sprintf("%s.%s.%d.pprof", prefix, variant, profileSeq.Add(1)))
+	if err != nil {
+		b.Fatal(err)
+	}
+	if err := pprof.StartCPUProfile(f); err != nil {
+		b.Fatal(err)
+	}
+	return func() {
+		pprof.StopCPUProfile()
+		f.Close()
+	}
+}
+
+var profileSeq atomic.Int64
+
 // BenchmarkWordCountVsPipe runs, against the same in-process broker, a raw
 // franz-go consume-produce pipe and Kafki word count over the same
 // 1,000,000 pre-keyed words (10,000-word vocabulary, 4 partitions), each
@@ -187,6 +216,7 @@ func benchWordCountVsPipe(b *testing.B, caching bool) {
 		if err != nil {
 			b.Fatal(err)
 		}
+		stopProfile := profileSection(b, caching)
 		cpu0, t0 = cpuSeconds(), time.Now()
 		if err := app.Start(context.Background()); err != nil {
 			b.Fatal(err)
@@ -208,6 +238,7 @@ func benchWordCountVsPipe(b *testing.B, caching bool) {
 		tProcessed := time.Since(t0)
 		waitCommitted(b, adm, appID, in, ends)
 		kafkiDur, kafkiCPU := time.Since(t0), cpuSeconds()-cpu0
+		stopProfile()
 		b.StopTimer()
 		cctx, ccancel := context.WithTimeout(context.Background(), time.Minute)
 		if err := app.Close(cctx); err != nil {

@@ -73,3 +73,79 @@ func TestWriteBackAbsorbsWritesUntilFlush(t *testing.T) {
 		t.Fatalf("put after close: %v", err)
 	}
 }
+
+// A flush keeps what it wrote to serve reads until the next flush, which
+// drops what was not written again; batch writes and the bound empty it.
+func TestWriteBackKeepsFlushedEntriesForReads(t *testing.T) {
+	eng := &countingEngine{EngineStore: newMemKV("kv")}
+	s := NewWriteBackStore(eng, 1<<20)
+	checkClosed(t, s)
+	must(t, s.Put(b("hot"), b("1")))
+	must(t, s.Put(b("cold"), b("c")))
+	must(t, s.Put(b("gone"), b("g")))
+	must(t, s.Put(b("gone"), nil))
+	must(t, s.Flush())
+	if eng.batches != 1 || eng.batched != 3 {
+		t.Fatalf("flush wrote %d batches of %d entries, want 1 of 3", eng.batches, eng.batched)
+	}
+	// Interval 2: reads are served by the buffer; only hot is written.
+	for _, k := range []string{"hot", "cold", "gone"} {
+		v, err := s.Get(b(k))
+		must(t, err)
+		want := map[string]string{"hot": "1", "cold": "c"}[k]
+		if string(v) != want || (want == "") != (v == nil) {
+			t.Fatalf("get %s after flush: %q, want %q", k, v, want)
+		}
+	}
+	if eng.gets != 0 {
+		t.Fatalf("engine read %d times after a flush, want 0", eng.gets)
+	}
+	if n, _ := s.ApproximateNumEntries(); n != 2 {
+		t.Fatalf("approximate entries %d after flush, want 2 (clean entries are the engine's)", n)
+	}
+	must(t, s.Put(b("hot"), b("2")))
+	eq(t, col(t)(s.All()), []string{"cold=c", "hot=2"})
+	must(t, s.Flush())
+	if eng.batches != 2 || eng.batched != 4 {
+		t.Fatalf("second flush: %d batches of %d entries in all, want 2 of 4 (clean entries are not written again)", eng.batches, eng.batched)
+	}
+	// Interval 3: cold and gone were not written in interval 2, so the
+	// engine answers for them; hot is still buffered.
+	for _, k := range []string{"hot", "cold", "gone"} {
+		_, err := s.Get(b(k))
+		must(t, err)
+	}
+	if eng.gets != 2 {
+		t.Fatalf("engine read %d times, want 2 (cold, gone)", eng.gets)
+	}
+	if v, _ := s.Get(b("hot")); string(v) != "2" {
+		t.Fatalf("hot reads %q", v)
+	}
+	// A batch write goes to the engine: the buffer must not answer with
+	// the value it held before.
+	must(t, s.PutAll([]KeyValue{{Key: b("hot"), Value: b("3")}}))
+	if v, _ := s.Get(b("hot")); string(v) != "3" {
+		t.Fatalf("hot reads %q after a batch write, want 3", v)
+	}
+
+	// Past the bound, clean entries are dropped before dirty ones are
+	// written.
+	small := &countingEngine{EngineStore: newMemKV("kv")}
+	s2 := NewWriteBackStore(small, 1000)
+	checkClosed(t, s2)
+	for i := 0; i < 12; i++ {
+		must(t, s2.Put([]byte{byte(i)}, make([]byte, 10)))
+	}
+	must(t, s2.Flush()) // 12 clean entries, about 900 bytes
+	for i := 100; i < 103; i++ {
+		must(t, s2.Put([]byte{byte(i)}, make([]byte, 10)))
+	}
+	if small.batches != 1 {
+		t.Fatalf("%d batches: dirty entries written while clean ones could go", small.batches)
+	}
+	for i := 0; i < 12; i++ {
+		if v, _ := s2.Get([]byte{byte(i)}); len(v) != 10 {
+			t.Fatalf("key %d reads %v after its clean entry was dropped", i, v)
+		}
+	}
+}
