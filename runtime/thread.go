@@ -127,7 +127,15 @@ func (a *App) newThread(id int) (*streamThread, error) {
 		kgo.SessionTimeout(a.cfg.sessionTimeout),
 		kgo.RebalanceTimeout(a.cfg.rebalanceTimeout),
 		kgo.RecordPartitioner(kafkiPartitioner{kgo.StickyKeyPartitioner(nil)}),
-		kgo.ProducerLinger(5 * time.Millisecond),
+		// Kafka Streams' producer defaults: linger.ms 100 (its override of
+		// the producer's) and no compression (the producer's own default;
+		// franz-go's is snappy). A longer linger makes fewer, larger
+		// batches; a commit flushes whatever lingers, so it adds no delay
+		// to what a commit waits for. Compression cost the stream thread's
+		// client a snappy encode per batch, and every reader of the
+		// changelog and output topics a decode. ClientOpts may set both.
+		kgo.ProducerLinger(100 * time.Millisecond),
+		kgo.ProducerBatchCompression(kgo.NoCompression()),
 		kgo.MaxBufferedRecords(1 << 20),
 		kgo.OnPartitionsAssigned(th.onAssigned),
 		kgo.OnPartitionsRevoked(th.onRevoked),
