@@ -105,6 +105,11 @@ type kvStore[K, V any] struct {
 	ks          serde.Serde[K]
 	vs          serde.Serde[V]
 	timestamped bool
+	// va is vs when it appends (serde.Appender): a timestamped value is
+	// then encoded behind its timestamp in scratch and copied out in one
+	// allocation, not two. scratch is shared by the copies of the view.
+	va      serde.Appender[V]
+	scratch *[]byte
 }
 
 // openKV opens a plain key-value store.
@@ -117,7 +122,8 @@ func openKV[K, V any, KO, VO any](ctx topology.ProcessorContext[KO, VO], name st
 	if !ok {
 		return kvStore[K, V]{}, fmt.Errorf("stream: store %q is a %T, not a key-value store", name, s)
 	}
-	return kvStore[K, V]{s: kv, ks: ks, vs: vs}, nil
+	va, _ := vs.(serde.Appender[V])
+	return kvStore[K, V]{s: kv, ks: ks, vs: vs, va: va, scratch: new([]byte)}, nil
 }
 
 // openTableKV opens the timestamped store of a KTable.
@@ -169,14 +175,28 @@ type timestampedPutter interface {
 
 // put stores v written at ts.
 func (s kvStore[K, V]) put(kb []byte, v V, ts int64) error {
-	b, err := s.vs.Serialize(s.s.Name(), nil, v)
-	if err != nil {
-		return err
+	var b []byte
+	var err error
+	if s.timestamped && s.va != nil {
+		buf := state.AppendTimestamped((*s.scratch)[:0], ts, nil)
+		if buf, err = s.va.AppendSerialize(buf, s.s.Name(), nil, v); err != nil {
+			return err
+		}
+		if cap(buf) <= 64<<10 {
+			*s.scratch = buf[:0]
+		}
+		// The store's own copy: the changelog record holds it until the
+		// broker acknowledges it.
+		b = append(make([]byte, 0, len(buf)), buf...)
+	} else {
+		if b, err = s.vs.Serialize(s.s.Name(), nil, v); err != nil {
+			return err
+		}
+		if !s.timestamped {
+			return s.s.Put(kb, b)
+		}
+		b = state.EncodeTimestamped(ts, b)
 	}
-	if !s.timestamped {
-		return s.s.Put(kb, b)
-	}
-	b = state.EncodeTimestamped(ts, b)
 	if p, ok := s.s.(timestampedPutter); ok {
 		return p.PutWithTimestamp(kb, b, ts)
 	}

@@ -262,6 +262,13 @@ type sinkNode[K, V any] struct {
 	extract    TopicExtractor[K, V]
 	keySerde   serde.Serde[K]
 	valueSerde serde.Serde[V]
+	// keyApp and valueApp are set when both serdes append (serde.Appender)
+	// and neither type is []byte (whose serde need not copy): the key and
+	// value are then encoded into scratch and copied out in one
+	// allocation, not two.
+	keyApp   serde.Appender[K]
+	valueApp serde.Appender[V]
+	scratch  []byte
 }
 
 func (s *sinkNode[K, V]) connect(c instance) error {
@@ -271,7 +278,61 @@ func (s *sinkNode[K, V]) init() error {
 	if s.extract == nil {
 		s.topic = s.task.topo.resolve(s.task.cfg.ApplicationID, s.topic)
 	}
+	ka, kok := s.keySerde.(serde.Appender[K])
+	va, vok := s.valueSerde.(serde.Appender[V])
+	_, kBytes := any(*new(K)).([]byte)
+	_, vBytes := any(*new(V)).([]byte)
+	if kok && vok && !kBytes && !vBytes {
+		s.keyApp, s.valueApp = ka, va
+	}
 	return nil
+}
+
+// maxSinkScratch bounds the scratch buffer a sink keeps between records.
+const maxSinkScratch = 64 << 10
+
+// serialize encodes rec's key and value for topic (nil for null ones).
+func (s *sinkNode[K, V]) serialize(topic string, rec Record[K, V]) (key, value []byte, err error) {
+	if s.keyApp == nil {
+		if !rec.NullKey {
+			if key, err = s.keySerde.Serialize(topic, rec.Headers, rec.Key); err != nil {
+				return nil, nil, fmt.Errorf("serialize key for %s: %w", topic, err)
+			}
+		}
+		if !rec.NullValue {
+			if value, err = s.valueSerde.Serialize(topic, rec.Headers, rec.Value); err != nil {
+				return nil, nil, fmt.Errorf("serialize value for %s: %w", topic, err)
+			}
+		}
+		return key, value, nil
+	}
+	buf := s.scratch[:0]
+	if !rec.NullKey {
+		if buf, err = s.keyApp.AppendSerialize(buf, topic, rec.Headers, rec.Key); err != nil {
+			return nil, nil, fmt.Errorf("serialize key for %s: %w", topic, err)
+		}
+	}
+	nk := len(buf)
+	if !rec.NullValue {
+		if buf, err = s.valueApp.AppendSerialize(buf, topic, rec.Headers, rec.Value); err != nil {
+			return nil, nil, fmt.Errorf("serialize value for %s: %w", topic, err)
+		}
+	}
+	if cap(buf) <= maxSinkScratch {
+		s.scratch = buf[:0]
+	}
+	// The copy is the record's own: the producer holds it until the
+	// broker acknowledges it. Capacities are cut so that an append to the
+	// key cannot run into the value.
+	out := make([]byte, len(buf))
+	copy(out, buf)
+	if !rec.NullKey {
+		key = out[:nk:nk]
+	}
+	if !rec.NullValue {
+		value = out[nk:]
+	}
+	return key, value, nil
 }
 func (s *sinkNode[K, V]) close() error { return nil }
 
@@ -288,17 +349,9 @@ func (s *sinkNode[K, V]) process(rec Record[K, V]) error {
 		}
 		topic = t
 	}
-	var key, value []byte
-	var err error
-	if !rec.NullKey {
-		if key, err = s.keySerde.Serialize(topic, rec.Headers, rec.Key); err != nil {
-			return s.task.handleProcessingError(s.name, fmt.Errorf("serialize key for %s: %w", topic, err))
-		}
-	}
-	if !rec.NullValue {
-		if value, err = s.valueSerde.Serialize(topic, rec.Headers, rec.Value); err != nil {
-			return s.task.handleProcessingError(s.name, fmt.Errorf("serialize value for %s: %w", topic, err))
-		}
+	key, value, err := s.serialize(topic, rec)
+	if err != nil {
+		return s.task.handleProcessingError(s.name, err)
 	}
 	if err := s.task.cfg.Collector.Send(topic, -1, key, value, rec.Headers, millis(rec.Timestamp)); err != nil {
 		return &ProcessingError{Task: s.task.cfg.ID, Node: s.name, Meta: s.task.meta, HasMeta: s.task.hasMeta,
