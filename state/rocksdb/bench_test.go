@@ -252,6 +252,27 @@ func BenchmarkWindow(b *testing.B) {
 				}
 			}
 		})
+		// Reads of windows not written yet, as a windowed aggregation makes
+		// for each new window: 200,000 windows written since the last
+		// commit (through the write-back buffer into RocksDB's memtable).
+		b.Run(e.name+"/FetchAbsent", func(b *testing.B) {
+			s := e.open(b)
+			defer s.Close()
+			key := make([]byte, 0, 16)
+			for i := 0; i < 200_000; i++ {
+				if err := s.Put(benchKey(key, i), benchValue, 0); err != nil {
+					b.Fatal(err)
+				}
+			}
+			b.ReportAllocs()
+			b.ResetTimer()
+			for i := 0; i < b.N; i++ {
+				v, err := s.Fetch(benchKey(key, 1_000_000+i%100_000), 0)
+				if err != nil || v != nil {
+					b.Fatal(v, err)
+				}
+			}
+		})
 		b.Run(e.name+"/FetchRange", func(b *testing.B) {
 			s := e.open(b)
 			defer s.Close()

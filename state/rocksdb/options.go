@@ -232,25 +232,45 @@ func (s *rocksSettings) options(name string) *grocksdb.Options {
 		// holds one segment interval of data, a few files at most.
 		opts.SetMaxFileOpeningThreads(1)
 	}
-	opts = withoutFallocate(opts)
+	opts = withStringOptions(opts, s.segment)
 	for _, fn := range s.setOptions {
 		fn(name, opts)
 	}
 	return opts
 }
 
-// withoutFallocate turns off RocksDB's preallocation of the files it writes
-// (allow_fallocate, which the C API cannot set): each MANIFEST was given
-// 4 MiB of disk blocks and each flushed table its write buffer's size,
-// allocated then freed again by truncation at close. Stores write small
-// files sequentially and keep no write-ahead log by default, so the
-// preallocation bought nothing but block allocation and release work per
-// file (2 fallocate calls per segment lifecycle in BenchmarkSegmentOpen).
-func withoutFallocate(opts *grocksdb.Options) *grocksdb.Options {
-	n, err := grocksdb.GetOptionsFromString(opts, "allow_fallocate=false")
+// Options the C API of RocksDB 7.8 cannot set, given as an options string.
+const (
+	// allow_fallocate=false: RocksDB preallocated the files it writes:
+	// each MANIFEST was given 4 MiB of disk blocks and each flushed table
+	// its write buffer's size, allocated then freed again by truncation at
+	// close. Stores write small files sequentially and keep no write-ahead
+	// log by default, so the preallocation bought nothing but block
+	// allocation and release work per file (2 fallocate calls per segment
+	// lifecycle in BenchmarkSegmentOpen).
+	storeStringOptions = "allow_fallocate=false"
+	// A whole-key bloom filter on the memtables of time segments: most
+	// reads of a window or session store are for windows not written yet
+	// (each record of a hopping window reads size/advance new windows),
+	// and without the filter each such miss searches the memtable's skip
+	// list (BenchmarkWindow/FetchAbsent). 2% of the write buffer gives
+	// about 11 bits per key at the default sizes; the filter is carved out
+	// of the memtable's arena, so the memory bound does not move.
+	segmentStringOptions = ";memtable_whole_key_filtering=true;memtable_prefix_bloom_size_ratio=0.02"
+)
+
+// withStringOptions applies the options the C API cannot set to opts and
+// returns the new options (opts is destroyed).
+func withStringOptions(opts *grocksdb.Options, segment bool) *grocksdb.Options {
+	str := storeStringOptions
+	if segment {
+		str += segmentStringOptions
+	}
+	n, err := grocksdb.GetOptionsFromString(opts, str)
 	if err != nil {
-		// Only a RocksDB that does not know the option fails here: keep
-		// its default rather than fail the store.
+		// Only a RocksDB that does not know the options fails here: keep
+		// its defaults rather than fail the store (TestSegmentOpenOptions
+		// checks the linked one takes them).
 		return opts
 	}
 	opts.Destroy()

@@ -34,7 +34,8 @@ func persistedOptions(t *testing.T, dir string) map[string]string {
 // TestSegmentOpenOptions checks that the options which make opening a time
 // segment cheaper (see BenchmarkSegmentOpen) reach RocksDB: one table
 // loading thread for segments, none of the file preallocation for any
-// store, and that a key-value store keeps RocksDB's parallel table loading.
+// store, a memtable bloom filter for segments, and that a key-value store
+// keeps RocksDB's parallel table loading and no memtable filter.
 func TestSegmentOpenOptions(t *testing.T) {
 	dir := t.TempDir()
 	ws, err := OpenWindowStore("w", dir, time.Hour, time.Minute, false, WithConfig(testConfig))
@@ -57,6 +58,9 @@ func TestSegmentOpenOptions(t *testing.T) {
 		{seg, "allow_fallocate", "false"},
 		{plain, "allow_fallocate", "false"},
 		{plain, "max_file_opening_threads", "16"},
+		{seg, "memtable_whole_key_filtering", "true"},
+		{plain, "memtable_whole_key_filtering", "false"},
+		{seg, "memtable_prefix_bloom_size_ratio", "0.020000"},
 		// The rest of the settings survive the copy withoutFallocate makes.
 		{seg, "create_if_missing", "true"},
 		{seg, "max_background_jobs", "2"},
