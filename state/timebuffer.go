@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"slices"
 	"time"
 	"unicode/utf8"
 	"unsafe"
@@ -33,9 +34,11 @@ type bufferEntry struct {
 	time int64
 	val  BufferValue
 	// logged: the entry is in the dirty list, to be logged at the next
-	// flush; gone: it was taken out of the buffer since (the flush logs a
-	// tombstone if live), and stays in the index until then so that a put
-	// of its key finds it and keeps its place in the dirty list.
+	// flush; gone: it was taken out of the buffer since. A gone entry
+	// that is live stays in the index until the flush logs its tombstone,
+	// so that a put of its key finds it and keeps its place in the dirty
+	// list; one that is not leaves the index at once and is skipped (and
+	// dropped) by the dirty list.
 	logged, gone bool
 	// live: the key's latest record in the changelog (logged or restored)
 	// is a value, not a tombstone. A key taken out before a live value of
@@ -82,6 +85,11 @@ type TimeOrderedBuffer struct {
 	// first changed.
 	log   *Changelog
 	dirty []*bufferEntry
+	// dead counts the dirty list's entries that are gone and not live:
+	// the list is compacted when they are most of it, so that the
+	// entries of keys put and emitted between two commits do not stay
+	// reachable (for the garbage collector to scan) until the commit.
+	dead int
 }
 
 // NewTimeOrderedBuffer returns an empty buffer. BuildStore makes it log to
@@ -192,14 +200,23 @@ func (b *TimeOrderedBuffer) EvictWhile(more func() bool, emit func(key []byte, v
 func (b *TimeOrderedBuffer) removed(e *bufferEntry, logged bool) {
 	b.n--
 	b.size -= recordSize(e.key, &e.val)
-	if logged && b.log != nil {
+	switch {
+	case logged && b.log != nil && e.live:
 		// Only the key is needed to log the removal.
 		e.gone, e.val = true, BufferValue{}
 		if !e.logged {
 			e.logged = true
 			b.dirty = append(b.dirty, e)
 		}
-	} else {
+	case logged && b.log != nil:
+		// Never logged live (so in the dirty list): nothing to log.
+		e.gone, e.val = true, BufferValue{}
+		delete(b.index, string(e.key))
+		if b.dead++; b.dead >= 1024 && b.dead > len(b.dirty)/2 {
+			b.dirty = slices.DeleteFunc(b.dirty, func(d *bufferEntry) bool { return d.gone && !d.live })
+			b.dead = 0
+		}
+	default:
 		delete(b.index, string(e.key))
 	}
 	if e.time == b.minTime {
@@ -241,21 +258,23 @@ func (b *TimeOrderedBuffer) Flush() error {
 			// Keep the entries not logged yet for the next flush.
 			b.logged(b.dirty[:i])
 			b.dirty = append(b.dirty[:0], b.dirty[i:]...)
+			b.dead = 0 // a hint only: recounted as entries go
 			return fmt.Errorf("state: log suppression buffer %s: %w", b.name, err)
 		}
 		e.live = !e.gone
 	}
 	b.logged(b.dirty)
 	clear(b.dirty)
-	b.dirty = b.dirty[:0]
+	b.dirty, b.dead = b.dirty[:0], 0
 	return nil
 }
 
-// logged marks entries as logged and forgets those that were gone.
+// logged marks entries as logged and forgets those that were gone (the
+// index may hold a newer entry of the key of one that was not live).
 func (b *TimeOrderedBuffer) logged(entries []*bufferEntry) {
 	for _, e := range entries {
 		e.logged = false
-		if e.gone {
+		if e.gone && b.index[string(e.key)] == e {
 			delete(b.index, string(e.key))
 		}
 	}

@@ -187,8 +187,11 @@ func FuzzBufferValueDecode(f *testing.F) {
 }
 
 // A key taken out and buffered again between two flushes is logged once,
-// in the place it first changed, with its new entry (buffer time and prior
-// of the new put), as with Kafka Streams' dirty key set.
+// with its new entry (buffer time and prior of the new put), as with Kafka
+// Streams' dirty key set. (Its place among the other keys' records may
+// differ from Kafka Streams': a key never logged live is forgotten when it
+// leaves, and comes back as a new key. Restoration does not depend on the
+// order of different keys.)
 func TestTimeOrderedBufferKeyBackBeforeFlushLogsOnce(t *testing.T) {
 	sink := &recordingSink{}
 	buf := NewTimeOrderedBuffer("buf").logTo(Changelog{Topic: "app-buf-changelog", Sink: sink})
@@ -200,7 +203,7 @@ func TestTimeOrderedBufferKeyBackBeforeFlushLogsOnce(t *testing.T) {
 	}
 	must(t, buf.Put(40, b("k"), b("o2"), b("2"), ctxAt(40)))
 	must(t, buf.Flush())
-	if len(sink.recs) != 2 || string(sink.recs[0].key) != "k" || string(sink.recs[1].key) != "other" || sink.recs[0].value == nil {
+	if len(sink.recs) != 2 || string(sink.recs[0].key) != "other" || string(sink.recs[1].key) != "k" || sink.recs[1].value == nil {
 		t.Fatalf("logged %d records: %v", len(sink.recs), sink.recs)
 	}
 	restored := NewTimeOrderedBuffer("buf")
@@ -210,11 +213,16 @@ func TestTimeOrderedBufferKeyBackBeforeFlushLogsOnce(t *testing.T) {
 	if got, want := drain(t, restored), "other=x(,)@20/20 k=2(o2,o2)@40/40"; got != want {
 		t.Errorf("restored:\n got %s\nwant %s", got, want)
 	}
+	// The flush still finds k's entry by its key: an update keeps it.
+	must(t, buf.Put(45, b("k"), b("2"), b("3"), ctxAt(45)))
+	if buf.NumRecords() != 2 {
+		t.Fatalf("%d records after updating k, want 2", buf.NumRecords())
+	}
 	// Taken out again: the next flush logs its tombstone, once.
 	must(t, buf.EvictWhile(func() bool { return true }, func([]byte, *BufferValue) error { return nil }))
 	must(t, buf.Flush())
 	must(t, buf.Flush())
-	if len(sink.recs) != 4 || sink.recs[2].value != nil || sink.recs[3].value != nil {
+	if len(sink.recs) != 4 || sink.recs[2].value != nil || sink.recs[3].value != nil || buf.NumRecords() != 0 {
 		t.Fatalf("after evicting everything: %d records: %v", len(sink.recs), sink.recs)
 	}
 }
@@ -259,5 +267,49 @@ func TestTimeOrderedBufferTombstonesOnlyLoggedKeys(t *testing.T) {
 		if fresh.NumRecords() != 0 {
 			t.Errorf("restoring %d records rebuilt %q, want an empty buffer", len(recs), drain(t, fresh))
 		}
+	}
+}
+
+// Many keys put and taken out between two flushes do not stay in the
+// dirty list until the flush; what the flush logs is unchanged: the keys
+// still buffered, and tombstones for the logged keys that left.
+func TestTimeOrderedBufferForgetsUnloggedKeysBeforeFlush(t *testing.T) {
+	sink := &recordingSink{}
+	buf := NewTimeOrderedBuffer("buf").logTo(Changelog{Topic: "app-buf-changelog", Sink: sink})
+	key := func(i int) []byte { return []byte(fmt.Sprintf("k%05d", i)) }
+	for i := range 100 {
+		must(t, buf.Put(int64(i), key(i), nil, b("logged"), ctxAt(int64(i))))
+	}
+	must(t, buf.Flush())
+	for i := 100; i < 5000; i++ {
+		must(t, buf.Put(int64(i), key(i), nil, b("brief"), ctxAt(int64(i))))
+	}
+	// Everything below 4000 leaves: 100 logged keys, 3900 never logged.
+	must(t, buf.EvictWhile(func() bool { return buf.MinTimestamp() < 4000 }, func([]byte, *BufferValue) error { return nil }))
+	if len(buf.dirty) > 2500 {
+		t.Errorf("dirty list holds %d entries after 3900 unlogged keys left, want it compacted", len(buf.dirty))
+	}
+	for i := 3000; i < 3010; i++ { // back after leaving
+		must(t, buf.Put(int64(i), key(i), nil, b("back"), ctxAt(int64(i))))
+	}
+	sink.recs = nil
+	must(t, buf.Flush())
+	values, tombstones := 0, 0
+	for _, r := range sink.recs {
+		if r.value == nil {
+			tombstones++
+		} else {
+			values++
+		}
+	}
+	if values != 1010 || tombstones != 100 {
+		t.Errorf("flush logged %d values and %d tombstones, want 1010 and 100", values, tombstones)
+	}
+	restored := NewTimeOrderedBuffer("buf")
+	for _, r := range sink.recs {
+		must(t, restored.Restore(r.key, r.value, r.headers))
+	}
+	if got, want := drain(t, restored), drain(t, buf); got != want {
+		t.Errorf("restored buffer differs:\n got %.200s\nwant %.200s", got, want)
 	}
 }
