@@ -23,6 +23,25 @@
 // [MapValuesRecord], [MapRecord]) see the flags. NULLS.md tables what
 // every operator does with a null key and a null value.
 //
+// Time: the API speaks time.Time for instants and time.Duration for spans
+// — record timestamps, punctuators, stream and wall-clock time, timestamp
+// extractors, window definitions, a [Windowed] key's [Window]
+// (w.Window.Start(), as Kafka Streams' windowedKey.window().startTime()),
+// the typed window and session stores of package state (and so
+// topology.WindowStore, topology.SessionStore and topologytest's store
+// views), ValueAndTimestamp, and the runtime's window and session views.
+// Kafka keeps epoch milliseconds, so finer parts are dropped where a time
+// is written, and a zero record time is Kafka's "no timestamp" (-1).
+// Milliseconds stay, on purpose, where they are the wire or the engine and
+// a conversion per record would cost: topology.RawRecord.Timestamp,
+// RecordCollector.Send, Task.StreamTime and RecordTime,
+// TaskConfig.ResumeStreamTime, the byte-level state.WindowStore and
+// SessionStore and their iterators, state's key and value encodings
+// (WindowKey, SessionKey, EncodeTimestamped), and the DSL's internals.
+// What Kafki writes is unchanged by the time.Time API: windowed serdes
+// encode milliseconds, and a Windowed key's String and JSON print them
+// ("[k@60000/120000]", {"Key":"k","Start":60000,"End":120000}).
+//
 // This package must not import runtime, and must not know about threads or
 // Kafka clients: it may import topology, state and serde only.
 package stream
