@@ -229,10 +229,19 @@ func TestLocalQueriesDSLStores(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	// The session store is the last of the record's three updates.
+	// The session store is the last of the record's three updates. This
+	// wait timed out twice in full runs under load and never alone: what it
+	// saw last is logged so that the next failure says why.
+	var last string
+	t.Cleanup(func() {
+		if t.Failed() {
+			t.Logf("last seen: %s; app state %v", last, app.State())
+		}
+	})
 	waitFor(t, "a counted 4 times", 30*time.Second, func() bool {
 		n, ok, err := totals.Get("a")
 		if err != nil || !ok || n != 4 {
+			last = fmt.Sprintf("totals.Get(a) = %d, %v, %v", n, ok, err)
 			return false
 		}
 		sv, err := SessionStoreView(app, "sessions", serde.String(), serde.Int64())
@@ -240,6 +249,7 @@ func TestLocalQueriesDSLStores(t *testing.T) {
 			t.Fatal(err)
 		}
 		_, ok, err = sv.FetchSession("a", at(30000), at(30000))
+		last = fmt.Sprintf("totals.Get(a) = 4; sessions.FetchSession(a, 30000) = %v, %v", ok, err)
 		return err == nil && ok
 	})
 	// Reads across all partitions need every task restored, not only a's.
