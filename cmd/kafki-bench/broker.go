@@ -163,6 +163,10 @@ func prepare(ctx context.Context, b *broker, e *env, what string) error {
 		// that about 500 of the hopping scenario's 60 s windows (advancing
 		// by 10 s) close.
 		return prepareLines(ctx, b, e.WindowLinesTopic, e.WindowRecords, e.Partitions, 100)
+	case "window-lines-1p":
+		e.WindowLines1PTopic = "kafki-bench-window-lines-1p-" + e.RunID
+		e.WindowWords = e.WindowRecords * wordsPerLine
+		return prepareLines(ctx, b, e.WindowLines1PTopic, e.WindowRecords, 1, 100)
 	case "restore":
 		return prepareRestore(ctx, b, e)
 	case "nexmark":

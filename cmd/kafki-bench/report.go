@@ -141,7 +141,10 @@ func (r *report) markdown() string {
 			e.Records, e.Partitions, wordsPerLine, vocabulary, wordsPerLine*6-1, e.Words)
 	}
 	if e.WindowLinesTopic != "" {
-		fmt.Fprintf(&b, "- Windowed input: %d such lines (--window-records sets it), event time 100 ms apart.\n", e.WindowRecords)
+		fmt.Fprintf(&b, "- Windowed input: %d such lines (--window-records sets it), event time 100 ms apart, in %d partitions.\n", e.WindowRecords, e.Partitions)
+	}
+	if e.WindowLines1PTopic != "" {
+		fmt.Fprintf(&b, "- Windowed input in one partition: the same %d lines in one partition, so that the windowed count's repartition topic is written in event-time order and no window update is dropped as late.\n", e.WindowRecords)
 	}
 	if e.RestoreTopic != "" {
 		fmt.Fprintf(&b, "- Restoration: a compacted one-partition changelog of %d distinct keys (11-byte keys, 16-byte values) restored into a RocksDB store, final flush included.\n", e.RestoreKeys)

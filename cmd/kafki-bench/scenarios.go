@@ -60,9 +60,13 @@ var scenarios = []scenario{
 			return wordCount(ctx, e, "wordcount-memory-nocache", state.InMemory, false)
 		}},
 	{name: "hopping-window", title: "hopping-window count with suppression", input: "line", needs: "window-lines", run: hoppingWindow},
+	{name: "hopping-window-1p", title: "hopping-window count with suppression, input in one partition (no late drops)", input: "line", needs: "window-lines-1p",
+		run: func(ctx context.Context, e env) (measure, error) {
+			return hoppingWindowOn(ctx, e, "hopping-window-1p", e.WindowLines1PTopic, state.RocksDB)
+		}},
 	{name: "hopping-window-pebble", title: "hopping-window count with suppression (Pebble)", input: "line", needs: "window-lines",
 		run: func(ctx context.Context, e env) (measure, error) {
-			return hoppingWindowOn(ctx, e, "hopping-window-pebble", state.Pebble)
+			return hoppingWindowOn(ctx, e, "hopping-window-pebble", e.WindowLinesTopic, state.Pebble)
 		}},
 	{name: "stream-table-join", title: "stream-table join", input: "line", needs: "lines", run: streamTableJoin},
 	{name: "stream-stream-join", title: "stream-stream outer join (5 s windows)", input: "line", needs: "lines", run: streamStreamJoin},
@@ -290,7 +294,9 @@ func runAppUntil(ctx context.Context, e env, topo *topology.Topology, appID stri
 	if tErr != nil {
 		return measure{}, tErr
 	}
-	return started.stop(processed(app))
+	m, err := started.stop(processed(app))
+	m.Late = app.Metrics().Dropped[stream.DropLate]
+	return m, err
 }
 
 // processed sums the records the instance's active tasks processed.
