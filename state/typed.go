@@ -183,6 +183,8 @@ func (s *TypedKeyValueStore[K, V]) Get(key K) (v V, ok bool, err error) {
 	return s.value(raw)
 }
 
+// Put stores value under key. A value whose serde writes nothing is
+// stored as an empty value, not as a delete: Delete removes a key.
 func (s *TypedKeyValueStore[K, V]) Put(key K, value V) error {
 	kb, err := s.key(key)
 	if err != nil {
@@ -232,6 +234,7 @@ func (s *TypedKeyValueStore[K, V]) Range(from, to *K) (*TypedKeyValueIterator[K,
 	return s.rangeIter(from, to, false)
 }
 
+// ReverseRange is Range from the last key to the first.
 func (s *TypedKeyValueStore[K, V]) ReverseRange(from, to *K) (*TypedKeyValueIterator[K, V], error) {
 	return s.rangeIter(from, to, true)
 }
@@ -255,10 +258,12 @@ func (s *TypedKeyValueStore[K, V]) PrefixScan(prefix []byte) (*TypedKeyValueIter
 	return s.wrap(s.Store.PrefixScan(prefix))
 }
 
+// All iterates every key in the order of its serialized bytes.
 func (s *TypedKeyValueStore[K, V]) All() (*TypedKeyValueIterator[K, V], error) {
 	return s.wrap(s.Store.All())
 }
 
+// ReverseAll is All from the last key to the first.
 func (s *TypedKeyValueStore[K, V]) ReverseAll() (*TypedKeyValueIterator[K, V], error) {
 	return s.wrap(s.Store.ReverseAll())
 }
@@ -276,10 +281,20 @@ type TypedKeyValueIterator[K, V any] struct {
 	it KeyValueIterator
 }
 
-func (t *TypedKeyValueIterator[K, V]) Next() bool   { return t.next(t.it) }
-func (t *TypedKeyValueIterator[K, V]) Key() K       { return t.key }
-func (t *TypedKeyValueIterator[K, V]) Value() V     { return t.value }
-func (t *TypedKeyValueIterator[K, V]) Err() error   { return t.errOr(t.it) }
+// Next moves to the next entry; false at the end or on an error (Err).
+func (t *TypedKeyValueIterator[K, V]) Next() bool { return t.next(t.it) }
+
+// Key is the current entry's key.
+func (t *TypedKeyValueIterator[K, V]) Key() K { return t.key }
+
+// Value is the current entry's value.
+func (t *TypedKeyValueIterator[K, V]) Value() V { return t.value }
+
+// Err is the error that ended the iteration: the store's, or a serde's
+// for a key or value it could not decode.
+func (t *TypedKeyValueIterator[K, V]) Err() error { return t.errOr(t.it) }
+
+// Close releases the iterator (and, on RocksDB, its snapshot).
 func (t *TypedKeyValueIterator[K, V]) Close() error { return t.it.Close() }
 
 // TypedWindowStore is a WindowStore seen through serdes.
