@@ -29,5 +29,5 @@
 //
 // This package knows nothing about Kafka, tasks or threads: changelogging,
 // restoration and checkpoints live in package changelog. It must not import
-// any Kafki package other than serde.
+// any Kafki package other than serde and internal/kafkatime.
 package state

@@ -3,6 +3,7 @@ package state
 import (
 	"time"
 
+	"github.com/kafki/kafki/internal/kafkatime"
 	"github.com/kafki/kafki/serde"
 )
 
@@ -21,23 +22,6 @@ type ValueAndTimestamp[V any] struct {
 	Timestamp time.Time
 }
 
-// recordMillis is a record timestamp in epoch milliseconds: the zero time
-// is -1, Kafka's "none", as topology.Record's.
-func recordMillis(t time.Time) int64 {
-	if t.IsZero() {
-		return -1
-	}
-	return t.UnixMilli()
-}
-
-// recordTime is recordMillis's inverse: a negative ms is the zero time.
-func recordTime(ms int64) time.Time {
-	if ms < 0 {
-		return time.Time{}
-	}
-	return time.UnixMilli(ms)
-}
-
 // TimestampedSerde turns a value serde into one for ValueAndTimestamp,
 // writing EncodeTimestamped bytes.
 func TimestampedSerde[V any](values serde.Serde[V]) serde.Serde[ValueAndTimestamp[V]] {
@@ -51,7 +35,7 @@ func (s timestampedSerde[V]) Serialize(topic string, h []serde.Header, v ValueAn
 	if err != nil {
 		return nil, err
 	}
-	return AppendTimestamped(make([]byte, 0, TimestampSize+len(raw)), recordMillis(v.Timestamp), raw), nil
+	return AppendTimestamped(make([]byte, 0, TimestampSize+len(raw)), kafkatime.Millis(v.Timestamp), raw), nil
 }
 
 func (s timestampedSerde[V]) Deserialize(topic string, h []serde.Header, data []byte) (ValueAndTimestamp[V], error) {
@@ -60,7 +44,7 @@ func (s timestampedSerde[V]) Deserialize(topic string, h []serde.Header, data []
 		return ValueAndTimestamp[V]{}, err
 	}
 	v, err := s.values.Deserialize(topic, h, raw)
-	return ValueAndTimestamp[V]{Value: v, Timestamp: recordTime(ts)}, err
+	return ValueAndTimestamp[V]{Value: v, Timestamp: kafkatime.Time(ts)}, err
 }
 
 // encodeValue serializes v for a typed store: a value that serializes to

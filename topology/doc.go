@@ -8,5 +8,5 @@
 // topology in Kafka Streams' layout.
 //
 // This package must not import stream, runtime or any Kafka client: it may
-// import state and serde only.
+// import state, serde and internal/kafkatime only.
 package topology

@@ -8,6 +8,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/kafki/kafki/internal/kafkatime"
 	"github.com/kafki/kafki/serde"
 	"github.com/kafki/kafki/state"
 )
@@ -144,7 +145,7 @@ func (s *sourceNode[K, V]) dropNegative(raw *RawRecord, ts int64) {
 }
 
 func (s *sourceNode[K, V]) deserialize(raw *RawRecord) (Record[K, V], error) {
-	rec := Record[K, V]{Timestamp: fromMillis(raw.Timestamp), Headers: raw.Headers}
+	rec := Record[K, V]{Timestamp: kafkatime.Time(raw.Timestamp), Headers: raw.Headers}
 	var err error
 	if raw.Key == nil {
 		rec.NullKey = true
@@ -181,7 +182,7 @@ func (p *procNode[KIn, VIn, KOut, VOut]) process(rec Record[KIn, VIn]) error {
 	// written after a Forward sees this record's timestamp, not a child's.
 	rc := p.task.rc
 	ts, hs := rc.Timestamp, rc.Headers
-	rc.Timestamp, rc.Headers = millis(rec.Timestamp), rec.Headers
+	rc.Timestamp, rc.Headers = kafkatime.Millis(rec.Timestamp), rec.Headers
 	err := p.proc.Process(rec)
 	rc.Timestamp, rc.Headers = ts, hs
 	if err != nil {
@@ -249,7 +250,7 @@ func (p *procNode[KIn, VIn, KOut, VOut]) RecordDropped(reason string) { p.task.d
 func (p *procNode[KIn, VIn, KOut, VOut]) TaskID() TaskID              { return p.task.cfg.ID }
 func (p *procNode[KIn, VIn, KOut, VOut]) ApplicationID() string       { return p.task.cfg.ApplicationID }
 func (p *procNode[KIn, VIn, KOut, VOut]) CurrentStreamTime() time.Time {
-	return fromMillis(p.task.streamTime)
+	return kafkatime.Time(p.task.streamTime)
 }
 func (p *procNode[KIn, VIn, KOut, VOut]) CurrentSystemTime() time.Time {
 	return time.UnixMilli(p.task.now().UnixMilli())
@@ -353,7 +354,7 @@ func (s *sinkNode[K, V]) process(rec Record[K, V]) error {
 	if err != nil {
 		return s.task.handleProcessingError(s.name, err)
 	}
-	if err := s.task.cfg.Collector.Send(topic, -1, key, value, rec.Headers, millis(rec.Timestamp)); err != nil {
+	if err := s.task.cfg.Collector.Send(topic, -1, key, value, rec.Headers, kafkatime.Millis(rec.Timestamp)); err != nil {
 		return &ProcessingError{Task: s.task.cfg.ID, Node: s.name, Meta: s.task.meta, HasMeta: s.task.hasMeta,
 			Err: fmt.Errorf("send to %s: %w", topic, err)}
 	}

@@ -44,21 +44,3 @@ type RecordMetadata struct {
 	Partition int32
 	Offset    int64
 }
-
-// millis is t in epoch milliseconds, as Kafka carries it: a zero t (no
-// timestamp) maps to -1, Kafka's "none".
-func millis(t time.Time) int64 {
-	if t.IsZero() {
-		return -1
-	}
-	return t.UnixMilli()
-}
-
-// fromMillis is the Timestamp of a record whose Kafka timestamp is ms:
-// Kafka's "none" (negative) is the zero time.
-func fromMillis(ms int64) time.Time {
-	if ms < 0 {
-		return time.Time{}
-	}
-	return time.UnixMilli(ms)
-}

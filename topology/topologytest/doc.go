@@ -9,6 +9,6 @@
 // topology also reads, are fed back into the task that reads them before
 // the Pipe call returns.
 //
-// It may import topology, state and serde; it must not import runtime or any
-// Kafka client: it runs with no broker.
+// It may import topology, state, serde and internal/kafkatime; it must not
+// import runtime or any Kafka client: it runs with no broker.
 package topologytest

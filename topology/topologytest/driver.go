@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"time"
 
+	"github.com/kafki/kafki/internal/kafkatime"
 	"github.com/kafki/kafki/serde"
 	"github.com/kafki/kafki/state"
 	"github.com/kafki/kafki/topology"
@@ -66,7 +67,7 @@ func ManualFlush() Option { return func(c *config) { c.noFlush = true } }
 // offsets (see topology.TaskConfig.ResumeStreamTime); pass what a
 // processor's CurrentStreamTime was before the restart.
 func ResumeStreamTime(t time.Time) Option {
-	return func(c *config) { c.resume = millis(t) }
+	return func(c *config) { c.resume = kafkatime.Millis(t) }
 }
 
 // ResumeProcessorMetadata starts every task with the processor metadata

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/kafki/kafki/internal/kafkatime"
 	"github.com/kafki/kafki/serde"
 	"github.com/kafki/kafki/state"
 	"github.com/kafki/kafki/topology"
@@ -48,7 +49,7 @@ func (in *InputTopic[K, V]) PipeRecord(rec topology.Record[K, V]) error {
 	if ts.IsZero() {
 		ts = in.d.now
 	}
-	raw := topology.RawRecord{Topic: in.topic, Timestamp: millis(ts), Headers: rec.Headers}
+	raw := topology.RawRecord{Topic: in.topic, Timestamp: kafkatime.Millis(ts), Headers: rec.Headers}
 	var err error
 	if !rec.NullKey {
 		if raw.Key, err = in.keySerde.Serialize(in.topic, rec.Headers, rec.Key); err != nil {
@@ -82,7 +83,7 @@ func (o *OutputTopic[K, V]) ReadRecords() ([]topology.Record[K, V], error) {
 	raws := o.d.ReadRaw(o.topic)
 	out := make([]topology.Record[K, V], 0, len(raws))
 	for _, r := range raws {
-		rec := topology.Record[K, V]{Timestamp: fromMillis(r.Timestamp), Headers: r.Headers, NullKey: r.Key == nil, NullValue: r.Value == nil}
+		rec := topology.Record[K, V]{Timestamp: kafkatime.Time(r.Timestamp), Headers: r.Headers, NullKey: r.Key == nil, NullValue: r.Value == nil}
 		var err error
 		if r.Key != nil {
 			if rec.Key, err = o.keySerde.Deserialize(o.topic, r.Headers, r.Key); err != nil {
@@ -199,22 +200,4 @@ func (s *KeyValueStore[K, V]) All() ([]KeyValue[K, V], error) {
 		out = append(out, KeyValue[K, V]{k, v})
 	}
 	return out, it.Err()
-}
-
-// millis is t as Kafka carries it: epoch milliseconds, -1 for none (the
-// zero time), as the topology's sinks write it.
-func millis(t time.Time) int64 {
-	if t.IsZero() {
-		return -1
-	}
-	return t.UnixMilli()
-}
-
-// fromMillis is the Timestamp of a record whose Kafka timestamp is ms, as
-// the topology's sources read it.
-func fromMillis(ms int64) time.Time {
-	if ms < 0 {
-		return time.Time{}
-	}
-	return time.UnixMilli(ms)
 }
