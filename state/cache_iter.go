@@ -64,7 +64,7 @@ func (c *CachingKeyValueStore) merged(lo, hi []byte, hiIncl, reverse, empty bool
 		return nil, err
 	}
 	c.iters.Opened()
-	cur := &cacheCursor{c: c, chunkBounds: chunkBounds{lo: lo, hi: hi, hiIncl: hiIncl, reverse: reverse}, chunk: 8}
+	cur := &cacheCursor{c: c, chunkReader: chunkReader{chunkBounds: chunkBounds{lo: lo, hi: hi, hiIncl: hiIncl, reverse: reverse}, chunk: 8}}
 	return &cacheMergeIter{c: c, owner: &c.iters, cache: cur,
 		merge: kvMerge{over: cur, under: under, reverse: reverse, underOK: under.Next()}}, nil
 }
@@ -165,70 +165,34 @@ func (m *kvMerge) next() (key, value []byte, ok bool, err error) {
 	}
 }
 
+// cacheCursor reads the cache's entries of a range (deletes included) for
+// a merge with the store below.
 type cacheCursor struct {
 	c *CachingKeyValueStore
-	chunkBounds
-	buf   []kvItem
-	pos   int
-	chunk int
-	done  bool
+	chunkReader
 }
 
 // peek returns the current entry without consuming it.
 func (cc *cacheCursor) peek() (kvItem, bool) {
-	if cc.pos < len(cc.buf) {
-		return cc.buf[cc.pos], true
+	if e, ok := cc.buffered(); ok || cc.done {
+		return e, ok
 	}
-	if cc.done || !cc.fill() {
+	if !cc.fill() {
 		return kvItem{}, false
 	}
 	return cc.buf[cc.pos], true
 }
 
 func (cc *cacheCursor) fill() bool {
-	cc.buf, cc.pos = cc.buf[:0], 0
 	c := cc.c
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if c.closed {
-		cc.done = true
+		cc.stop()
 		return false
 	}
-	cc.done = true
 	c.ensureTree()
-	pivot, skip := cc.pivot()
-	visit := func(e *cacheEntry) bool {
-		if skip && bytes.Equal(e.key, pivot) {
-			return true
-		}
-		if cc.beyond(e.key) {
-			return false
-		}
-		cc.buf = append(cc.buf, kvItem{key: e.key, value: e.value})
-		if len(cc.buf) >= cc.chunk {
-			cc.done = false
-			return false
-		}
-		return true
-	}
-	switch {
-	case !cc.reverse && pivot == nil:
-		c.tree.Ascend(visit)
-	case !cc.reverse:
-		c.tree.AscendGreaterOrEqual(&cacheEntry{key: pivot}, visit)
-	case pivot == nil:
-		c.tree.Descend(visit)
-	default:
-		c.tree.DescendLessOrEqual(&cacheEntry{key: pivot}, visit)
-	}
-	cc.started = true
-	if cc.chunk < 256 {
-		cc.chunk *= 2
-	}
-	if len(cc.buf) == 0 {
-		cc.done = true
-		return false
-	}
-	cc.last = cc.buf[len(cc.buf)-1].key
-	return true
+	return readChunk(&cc.chunkReader, c.tree,
+		func(e *cacheEntry) kvItem { return kvItem{key: e.key, value: e.value} },
+		func(key []byte) *cacheEntry { return &cacheEntry{key: key} }, 256)
 }

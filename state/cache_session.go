@@ -87,7 +87,7 @@ func (c *CachingSessionStore) FindSessions(key []byte, earliestSessionEnd, lates
 	if err != nil {
 		return nil, err
 	}
-	cur := &cacheCursor{c: c.kv, chunkBounds: chunkBounds{lo: appendTime(keyPrefix(key), earliestSessionEnd), hi: keyPrefixEnd(key)}, chunk: 8}
+	cur := &cacheCursor{c: c.kv, chunkReader: chunkReader{chunkBounds: chunkBounds{lo: appendTime(keyPrefix(key), earliestSessionEnd), hi: keyPrefixEnd(key)}, chunk: 8}}
 	c.iters.Opened()
 	it := &cacheSessionIter{owner: &c.iters, store: c.kv, cache: cur, under: under,
 		earliestEnd: earliestSessionEnd, latestStart: latestSessionStart}

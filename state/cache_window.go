@@ -166,7 +166,7 @@ func (c *CachingWindowStore) FetchAll(timeFrom, timeTo int64) (WindowIterator, e
 }
 
 func (c *CachingWindowStore) cursor(lo, hi []byte, hiIncl, reverse bool) *cacheCursor {
-	return &cacheCursor{c: c.kv, chunkBounds: chunkBounds{lo: lo, hi: hi, hiIncl: hiIncl, reverse: reverse}, chunk: 8}
+	return &cacheCursor{c: c.kv, chunkReader: chunkReader{chunkBounds: chunkBounds{lo: lo, hi: hi, hiIncl: hiIncl, reverse: reverse}, chunk: 8}}
 }
 
 func keyThenTime(k1 []byte, s1 int64, k2 []byte, s2 int64) int {
@@ -188,8 +188,6 @@ type kvSource interface {
 	peek() (kvItem, bool)
 	pop()
 }
-
-func (cc *cacheCursor) pop() { cc.pos++ }
 
 type emptySource struct{}
 

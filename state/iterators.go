@@ -5,6 +5,8 @@ import (
 	"errors"
 	"fmt"
 
+	"github.com/google/btree"
+
 	"github.com/kafki/kafki/state/internal/enginekit"
 )
 
@@ -92,4 +94,75 @@ func (b *chunkBounds) pivot() (pivot []byte, skip bool) {
 	default:
 		return b.lo, false
 	}
+}
+
+// chunkReader reads a key range of a B-tree in chunks, each under the lock
+// of the tree's owner, and resumes after the last key read, so that no lock
+// is held between chunks. The in-memory store's iterator, the record
+// cache's and the write-back buffer's cursors read their trees with it.
+type chunkReader struct {
+	chunkBounds
+	buf   []kvItem
+	pos   int
+	chunk int  // how many entries the next chunk reads
+	done  bool // the tree has nothing past buf
+}
+
+// buffered returns the next entry of the chunk read last, if any is left.
+func (r *chunkReader) buffered() (kvItem, bool) {
+	if r.pos < len(r.buf) {
+		return r.buf[r.pos], true
+	}
+	return kvItem{}, false
+}
+
+func (r *chunkReader) pop() { r.pos++ }
+
+// stop ends the reading: the tree is gone or closed.
+func (r *chunkReader) stop() {
+	r.buf, r.pos, r.done = r.buf[:0], 0, true
+}
+
+// readChunk reads the next chunk of r's range from tree into r.buf and
+// reports whether it read anything. item gives an entry's key and value;
+// seek builds the entry to start from. The caller holds the lock guarding
+// tree. Chunks double in size up to maxChunk entries.
+func readChunk[T any](r *chunkReader, tree *btree.BTreeG[T], item func(T) kvItem, seek func(key []byte) T, maxChunk int) bool {
+	r.buf, r.pos, r.done = r.buf[:0], 0, true
+	pivot, skip := r.pivot()
+	visit := func(t T) bool {
+		e := item(t)
+		if skip && bytes.Equal(e.key, pivot) {
+			return true
+		}
+		if r.beyond(e.key) {
+			return false
+		}
+		r.buf = append(r.buf, e)
+		if len(r.buf) >= r.chunk {
+			r.done = false
+			return false
+		}
+		return true
+	}
+	switch {
+	case !r.reverse && pivot == nil:
+		tree.Ascend(visit)
+	case !r.reverse:
+		tree.AscendGreaterOrEqual(seek(pivot), visit)
+	case pivot == nil:
+		tree.Descend(visit)
+	default:
+		tree.DescendLessOrEqual(seek(pivot), visit)
+	}
+	r.started = true
+	if r.chunk < maxChunk {
+		r.chunk *= 2
+	}
+	if len(r.buf) == 0 {
+		r.done = true
+		return false
+	}
+	r.last = r.buf[len(r.buf)-1].key
+	return true
 }

@@ -179,7 +179,7 @@ func (s *memKV) Scan(lo, hi []byte, hiIncl, reverse bool) (KeyValueIterator, err
 		return nil, ErrClosed
 	}
 	s.iters.Opened()
-	return &memIter{s: s, chunkBounds: chunkBounds{lo: lo, hi: hi, hiIncl: hiIncl, reverse: reverse}, chunk: 8}, nil
+	return &memIter{s: s, chunkReader: chunkReader{chunkBounds: chunkBounds{lo: lo, hi: hi, hiIncl: hiIncl, reverse: reverse}, chunk: 8}}, nil
 }
 
 // memIter reads the tree in chunks under the read lock and resumes after
@@ -189,12 +189,7 @@ func (s *memKV) Scan(lo, hi []byte, hiIncl, reverse bool) (KeyValueIterator, err
 // Kafka Streams in-memory store).
 type memIter struct {
 	s *memKV
-	chunkBounds
-
-	buf    []kvItem
-	pos    int
-	chunk  int
-	done   bool // the tree has nothing past buf
+	chunkReader
 	cur    kvItem
 	err    error
 	closed bool
@@ -204,68 +199,31 @@ func (it *memIter) Next() bool {
 	if it.closed || it.err != nil {
 		return false
 	}
-	if it.pos >= len(it.buf) {
-		if it.done {
-			it.cur = kvItem{}
-			return false
-		}
-		if !it.fill() {
-			it.cur = kvItem{}
-			return false
-		}
+	e, ok := it.buffered()
+	if !ok && !it.done && it.fill() {
+		e, ok = it.buffered()
 	}
-	it.cur = it.buf[it.pos]
-	it.pos++
+	if !ok {
+		it.cur = kvItem{}
+		return false
+	}
+	it.cur = e
+	it.pop()
 	return true
 }
 
 func (it *memIter) fill() bool {
-	it.buf = it.buf[:0]
-	it.pos = 0
 	s := it.s
 	s.mu.RLock()
+	defer s.mu.RUnlock()
 	if s.closed {
-		s.mu.RUnlock()
+		it.stop()
 		it.err = ErrClosed
 		return false
 	}
-	it.done = true
-	pivot, skipPivot := it.pivot()
-	visit := func(item kvItem) bool {
-		if skipPivot && bytes.Equal(item.key, pivot) {
-			return true
-		}
-		if it.beyond(item.key) {
-			return false
-		}
-		it.buf = append(it.buf, item)
-		if len(it.buf) >= it.chunk {
-			it.done = false
-			return false
-		}
-		return true
-	}
-	switch {
-	case !it.reverse && pivot == nil:
-		s.tree.Ascend(visit)
-	case !it.reverse:
-		s.tree.AscendGreaterOrEqual(kvItem{key: pivot}, visit)
-	case pivot == nil:
-		s.tree.Descend(visit)
-	default:
-		s.tree.DescendLessOrEqual(kvItem{key: pivot}, visit)
-	}
-	s.mu.RUnlock()
-	it.started = true
-	if it.chunk < 512 {
-		it.chunk *= 2
-	}
-	if len(it.buf) == 0 {
-		it.done = true
-		return false
-	}
-	it.last = it.buf[len(it.buf)-1].key
-	return true
+	return readChunk(&it.chunkReader, s.tree,
+		func(e kvItem) kvItem { return e },
+		func(key []byte) kvItem { return kvItem{key: key} }, 512)
 }
 
 func (it *memIter) Key() []byte   { return it.cur.key }

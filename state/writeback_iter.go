@@ -50,7 +50,7 @@ func (w *writeBack) merged(lo, hi []byte, hiIncl, reverse bool) (KeyValueIterato
 	}
 	w.ensureTreeLocked()
 	it := &wbMergeIter{w: w, lo: lo, hi: hi, hiIncl: hiIncl, gen: w.gen,
-		cur: wbCursor{w: w, chunkBounds: chunkBounds{lo: lo, hi: hi, hiIncl: hiIncl, reverse: reverse}, chunk: 8}}
+		cur: wbCursor{w: w, chunkReader: chunkReader{chunkBounds: chunkBounds{lo: lo, hi: hi, hiIncl: hiIncl, reverse: reverse}, chunk: 8}}}
 	it.merge = kvMerge{over: &it.cur, under: under, reverse: reverse, underOK: under.Next()}
 	return it, nil
 }
@@ -139,71 +139,31 @@ func (it *wbMergeIter) Close() error {
 // buffer's lock, resuming after the last key read.
 type wbCursor struct {
 	w *writeBack
-	chunkBounds
-	buf   []kvItem
-	pos   int
-	chunk int
-	done  bool
+	chunkReader
 }
 
 func (cc *wbCursor) peek() (kvItem, bool) {
-	if cc.pos < len(cc.buf) {
-		return cc.buf[cc.pos], true
+	if e, ok := cc.buffered(); ok || cc.done {
+		return e, ok
 	}
-	if cc.done || !cc.fill() {
+	if !cc.fill() {
 		return kvItem{}, false
 	}
 	return cc.buf[cc.pos], true
 }
 
-func (cc *wbCursor) pop() { cc.pos++ }
-
 func (cc *wbCursor) fill() bool {
-	cc.buf, cc.pos = cc.buf[:0], 0
 	w := cc.w
 	w.mu.Lock()
 	defer w.mu.Unlock()
-	cc.done = true
 	if w.closed || w.tree == nil {
+		cc.stop()
 		return false
 	}
-	pivot, skip := cc.pivot()
-	visit := func(p *pendingValue) bool {
-		k := []byte(p.k)
-		if skip && bytes.Equal(k, pivot) {
-			return true
-		}
-		if cc.beyond(k) {
-			return false
-		}
+	return readChunk(&cc.chunkReader, w.tree,
 		// The key is copied: the buffer's keys live only until a drain.
-		cc.buf = append(cc.buf, kvItem{key: k, value: p.v})
-		if len(cc.buf) >= cc.chunk {
-			cc.done = false
-			return false
-		}
-		return true
-	}
-	switch {
-	case !cc.reverse && pivot == nil:
-		w.tree.Ascend(visit)
-	case !cc.reverse:
-		w.tree.AscendGreaterOrEqual(&pendingValue{k: string(pivot)}, visit)
-	case pivot == nil:
-		w.tree.Descend(visit)
-	default:
-		w.tree.DescendLessOrEqual(&pendingValue{k: string(pivot)}, visit)
-	}
-	cc.started = true
-	if cc.chunk < 256 {
-		cc.chunk *= 2
-	}
-	if len(cc.buf) == 0 {
-		cc.done = true
-		return false
-	}
-	cc.last = cc.buf[len(cc.buf)-1].key
-	return true
+		func(p *pendingValue) kvItem { return kvItem{key: []byte(p.k), value: p.v} },
+		func(key []byte) *pendingValue { return &pendingValue{k: string(key)} }, 256)
 }
 
 // emptyIter is what a merge iterator holds after its engine failed to reopen.
