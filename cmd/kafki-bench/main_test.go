@@ -24,7 +24,7 @@ func TestSmallRun(t *testing.T) {
 	out := filepath.Join(t.TempDir(), "BENCH.md")
 	o, err := parseOptions([]string{"--records", "3000", "--restore-keys", "2000", "--partitions", "2",
 		"--window-records", "300",
-		"--only", "raw-pipe,stateless,wordcount-memory,wordcount-eos,restore,stream-table-join,hopping-window", "--out", out}, &bytes.Buffer{})
+		"--only", "raw-pipe,stateless,wordcount-memory,wordcount-eos,restore,stream-table-join,hopping-window,hopping-window-dense", "--out", out}, &bytes.Buffer{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -44,6 +44,7 @@ func TestSmallRun(t *testing.T) {
 		"| stream-table join | ",
 		"3000 output records for 3000 lines",
 		"| hopping-window count with suppression | ",
+		"| hopping-window count with suppression, on the word-count input (lines 1 ms apart) | ",
 		"| word count, exactly-once v2 | ", // measured or "not available"
 		"- Machine: ",
 	} {
