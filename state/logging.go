@@ -76,12 +76,37 @@ func (l *changeLogger) ChangelogTopicPartition() (string, int32) { return l.cl.T
 // changelog, a delete (or a nil value) as a tombstone. Reads go straight
 // to inner.
 func NewLoggingKeyValueStore(inner KeyValueStore, cl Changelog) KeyValueStore {
-	return &loggingKeyValueStore{KeyValueStore: inner, changeLogger: changeLogger{cl}}
+	s := &loggingKeyValueStore{KeyValueStore: inner, changeLogger: changeLogger{cl}}
+	s.owned, _ = inner.(ownedPutter)
+	return s
+}
+
+// ownedPutter is a store that can keep a value slice handed over to it
+// instead of copying it (the write-back buffer): see PutOwned.
+type ownedPutter interface {
+	PutOwned(key, value []byte) error
 }
 
 type loggingKeyValueStore struct {
 	KeyValueStore
 	changeLogger
+	owned ownedPutter // the inner store when it is one
+}
+
+// PutOwned is Put for a value the caller will never modify again: the
+// store below keeps it rather than a copy when it can, and the changelog
+// record carries the same slice.
+func (s *loggingKeyValueStore) PutOwned(key, value []byte) error {
+	var err error
+	if s.owned != nil {
+		err = s.owned.PutOwned(key, value)
+	} else {
+		err = s.KeyValueStore.Put(key, value)
+	}
+	if err != nil {
+		return err
+	}
+	return s.log(key, value)
 }
 
 func (s *loggingKeyValueStore) Unwrap() Store { return s.KeyValueStore }

@@ -60,6 +60,10 @@ type writeBack struct {
 	tree *btree.BTreeG[*pendingValue]
 	// gen counts the drains, which open scans notice.
 	gen uint64
+	// last is the entry the last read found: an aggregation reads a key
+	// and then writes it, and the write then finds the entry without a
+	// second map lookup. Only an entry in pending; reset when it leaves.
+	last *pendingValue
 }
 
 // NewWriteBackStore puts a write-back buffer of at most maxBytes in front of
@@ -107,6 +111,7 @@ func (w *writeBack) writeLocked(keep bool) error {
 	}
 	w.dirty = 0
 	if !keep {
+		w.last = nil
 		clear(w.pending)
 		if w.tree != nil {
 			w.tree.Clear(false)
@@ -125,6 +130,9 @@ func (w *writeBack) writeLocked(keep bool) error {
 
 // dropLocked removes entry v, clean, from the buffer.
 func (w *writeBack) dropLocked(v *pendingValue) {
+	if w.last == v {
+		w.last = nil
+	}
 	delete(w.pending, v.k)
 	if w.tree != nil {
 		w.tree.Delete(v)
@@ -142,19 +150,32 @@ func (w *writeBack) flush() error {
 // getLocked reads key from the buffer, then from the engine.
 func (w *writeBack) getLocked(key []byte) ([]byte, error) {
 	if p, ok := w.pending[string(key)]; ok {
+		w.last = p
 		return p.v, nil
 	}
 	return w.inner.Get(key)
 }
 
-// putLocked buffers a copy of key and value (nil value: a delete).
-func (w *writeBack) putLocked(key, value []byte) error {
-	if p, ok := w.pending[string(key)]; ok {
+// lookupLocked returns the entry of key, nil when it has none.
+func (w *writeBack) lookupLocked(key []byte) *pendingValue {
+	if p := w.last; p != nil && p.k == string(key) {
+		return p
+	}
+	return w.pending[string(key)]
+}
+
+// putLocked buffers a copy of key and value (nil value: a delete); with
+// owned, value itself (the caller gave it up).
+func (w *writeBack) putLocked(key, value []byte, owned bool) error {
+	if p := w.lookupLocked(key); p != nil {
 		// A new slice: readers may still hold the old one.
 		w.bytes += len(value) - len(p.v)
 		p.v = nil
 		if value != nil {
-			p.v = append(make([]byte, 0, len(value)), value...)
+			if !owned {
+				value = append(make([]byte, 0, len(value)), value...)
+			}
+			p.v = value
 		}
 		if !p.dirty {
 			p.dirty = true
@@ -163,13 +184,20 @@ func (w *writeBack) putLocked(key, value []byte) error {
 	} else {
 		// Key, value and entry in two allocations; the map key is a
 		// view of the buffer.
-		buf := make([]byte, len(key)+len(value))
+		n := len(key)
+		if !owned {
+			n += len(value)
+		}
+		buf := make([]byte, n)
 		copy(buf, key)
 		p := &pendingValue{k: unsafe.String(unsafe.SliceData(buf), len(key)), dirty: true}
 		w.dirty++
 		if value != nil {
-			copy(buf[len(key):], value)
-			p.v = buf[len(key):]
+			if !owned {
+				copy(buf[len(key):], value)
+				value = buf[len(key):]
+			}
+			p.v = value
 		}
 		w.pending[p.k] = p
 		if w.tree != nil {
@@ -197,6 +225,7 @@ func (w *writeBack) Get(key []byte) ([]byte, error) {
 	var v []byte
 	if ok {
 		v = p.v
+		w.last = p
 	}
 	w.mu.Unlock()
 	if ok {
@@ -211,7 +240,20 @@ func (w *writeBack) Put(key, value []byte) error {
 	if w.closed {
 		return ErrClosed
 	}
-	return w.putLocked(key, value)
+	return w.putLocked(key, value, false)
+}
+
+// PutOwned is Put for a value the caller hands over: it will never modify
+// it again, and the buffer keeps it instead of a copy. The typed table
+// stores encode each value into a slice of its own, which the changelog
+// record holds too; a copy per record was an allocation per update.
+func (w *writeBack) PutOwned(key, value []byte) error {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if w.closed {
+		return ErrClosed
+	}
+	return w.putLocked(key, value, true)
 }
 
 func (w *writeBack) PutIfAbsent(key, value []byte) ([]byte, error) {
@@ -227,7 +269,7 @@ func (w *writeBack) PutIfAbsent(key, value []byte) ([]byte, error) {
 	if value == nil {
 		return nil, nil
 	}
-	return nil, w.putLocked(key, value)
+	return nil, w.putLocked(key, value, false)
 }
 
 func (w *writeBack) Delete(key []byte) ([]byte, error) {
@@ -240,7 +282,7 @@ func (w *writeBack) Delete(key []byte) ([]byte, error) {
 	if err != nil || old == nil {
 		return nil, err
 	}
-	return old, w.putLocked(key, nil)
+	return old, w.putLocked(key, nil, false)
 }
 
 // PutAll writes the buffer, then entries, straight to the engine: batches
@@ -304,6 +346,7 @@ func (w *writeBack) Close() error {
 	w.mu.Lock()
 	err := w.drainLocked()
 	clear(w.pending)
+	w.last = nil
 	w.tree = nil
 	w.closed = true
 	w.mu.Unlock()
@@ -320,6 +363,7 @@ func (w *writeBack) Close() error {
 func (w *writeBack) Destroy() error {
 	w.mu.Lock()
 	clear(w.pending)
+	w.last = nil
 	w.tree = nil
 	w.bytes, w.dirty = 0, 0
 	w.closed = true

@@ -149,3 +149,104 @@ func TestWriteBackKeepsFlushedEntriesForReads(t *testing.T) {
 		}
 	}
 }
+
+// PutOwned keeps the caller's slice (no copy), through the logging store
+// too, whose changelog record carries the same slice; Put still copies.
+func TestWriteBackPutOwnedKeepsTheSlice(t *testing.T) {
+	sink := &recordingSink{}
+	wb := NewWriteBackStore(newMemKV("kv"), 1<<20)
+	s := NewLoggingKeyValueStore(wb, Changelog{Topic: "c", Sink: sink})
+	checkClosed(t, s)
+	owned, ok := s.(ownedPutter)
+	if !ok {
+		t.Fatal("the logging store over a write-back buffer offers no PutOwned")
+	}
+	same := func(a, b []byte) bool { return len(a) > 0 && len(b) > 0 && &a[0] == &b[0] }
+	for i, v := range [][]byte{b("first"), b("second")} { // a new entry, then an overwrite
+		must(t, owned.PutOwned(b("k"), v))
+		got, err := s.Get(b("k"))
+		must(t, err)
+		if string(got) != string(v) || !same(got, v) {
+			t.Fatalf("put %d: read %q, want the slice handed over", i, got)
+		}
+		if !same(sink.recs[i].value, v) {
+			t.Fatalf("put %d: changelog record does not carry the slice handed over", i)
+		}
+	}
+	v := b("copied")
+	must(t, s.Put(b("k"), v))
+	if got, _ := s.Get(b("k")); string(got) != "copied" || same(got, v) {
+		t.Fatalf("Put kept the caller's slice (read %q)", got)
+	}
+	must(t, owned.PutOwned(b("k"), nil))
+	if got, _ := s.Get(b("k")); got != nil {
+		t.Fatalf("an owned nil put read back as %q", got)
+	}
+	must(t, s.Flush())
+
+	// Over a store that cannot keep slices, PutOwned is a Put.
+	mem := newMemKV("kv")
+	s2 := NewLoggingKeyValueStore(mem, Changelog{Topic: "c", Sink: &recordingSink{}})
+	must(t, s2.(ownedPutter).PutOwned(b("k"), b("v")))
+	if got, _ := mem.Get(b("k")); string(got) != "v" {
+		t.Fatalf("PutOwned over a plain store read back %q", got)
+	}
+}
+
+// A write after a read finds the entry the read found without a second
+// lookup; an entry that left the buffer in between (dropped after two
+// flushes, emptied by a batch write, a delete) must not be written to.
+func TestWriteBackWriteAfterReadAcrossDrops(t *testing.T) {
+	eng := &countingEngine{EngineStore: newMemKV("kv")}
+	w := NewWriteBackStore(eng, 1<<20).(*writeBack)
+	checkClosed(t, w)
+	read := func(want string) {
+		t.Helper()
+		got, err := w.Get(b("k"))
+		must(t, err)
+		if string(got) != want {
+			t.Fatalf("read %q, want %q", got, want)
+		}
+	}
+	must(t, w.Put(b("k"), b("1")))
+	read("1")
+	must(t, w.Put(b("k"), b("2"))) // through the remembered entry
+	read("2")
+	must(t, w.Flush()) // k is kept, clean
+	read("2")
+	must(t, w.Flush()) // not written again: dropped
+	must(t, w.Put(b("k"), b("3")))
+	read("3")
+	must(t, w.Flush())
+	if got, _ := eng.EngineStore.Get(b("k")); string(got) != "3" {
+		t.Fatalf("engine holds %q after a write after a drop, want 3", got)
+	}
+	read("3")
+	must(t, w.PutAll([]KeyValue{{Key: b("other"), Value: b("x")}})) // empties the buffer
+	must(t, w.Put(b("k"), b("4")))
+	read("4")
+	_, err := w.Delete(b("k"))
+	must(t, err)
+	read("")
+	must(t, w.Put(b("k"), b("5")))
+	read("5")
+	must(t, w.Flush())
+	if got, _ := eng.EngineStore.Get(b("k")); string(got) != "5" {
+		t.Fatalf("engine holds %q, want 5", got)
+	}
+	// The bound drops clean entries: the remembered one too.
+	small := NewWriteBackStore(newMemKV("kv"), 200).(*writeBack)
+	checkClosed(t, small)
+	must(t, small.Put(b("k"), b("1")))
+	must(t, small.Flush())
+	if got, _ := small.Get(b("k")); string(got) != "1" {
+		t.Fatalf("read %q", got)
+	}
+	for i := 0; i < 3; i++ {
+		must(t, small.Put([]byte{byte(i)}, make([]byte, 40)))
+	}
+	must(t, small.Put(b("k"), b("2")))
+	if got, _ := small.Get(b("k")); string(got) != "2" {
+		t.Fatalf("read %q after the bound dropped the remembered entry, want 2", got)
+	}
+}

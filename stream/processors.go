@@ -110,6 +110,16 @@ type kvStore[K, V any] struct {
 	// allocation, not two. scratch is shared by the copies of the view.
 	va      serde.Appender[V]
 	scratch *[]byte
+	// owned is s when it can keep a value slice handed over to it
+	// (PutOwned) rather than copy it: the logging store over the
+	// write-back buffer of a persistent engine.
+	owned ownedPutter
+}
+
+// ownedPutter is a store that can keep the value slice it is given: the
+// caller never modifies it again.
+type ownedPutter interface {
+	PutOwned(key, value []byte) error
 }
 
 // openKV opens a plain key-value store.
@@ -123,7 +133,8 @@ func openKV[K, V any, KO, VO any](ctx topology.ProcessorContext[KO, VO], name st
 		return kvStore[K, V]{}, fmt.Errorf("stream: store %q is a %T, not a key-value store", name, s)
 	}
 	va, _ := vs.(serde.Appender[V])
-	return kvStore[K, V]{s: kv, ks: ks, vs: vs, va: va, scratch: new([]byte)}, nil
+	owned, _ := kv.(ownedPutter)
+	return kvStore[K, V]{s: kv, ks: ks, vs: vs, va: va, scratch: new([]byte), owned: owned}, nil
 }
 
 // openTableKV opens the timestamped store of a KTable.
@@ -199,6 +210,10 @@ func (s kvStore[K, V]) put(kb []byte, v V, ts int64) error {
 	}
 	if p, ok := s.s.(timestampedPutter); ok {
 		return p.PutWithTimestamp(kb, b, ts)
+	}
+	if s.owned != nil {
+		// b is this put's own slice (made above), never touched again.
+		return s.owned.PutOwned(kb, b)
 	}
 	return s.s.Put(kb, b)
 }
