@@ -80,6 +80,11 @@ type CachingKeyValueStore struct {
 	// write knows that the store below holds nothing for it.
 	missKey []byte
 	missOK  bool
+	// belowLive, when set, reports whether the store below still retains
+	// what was written to it for key (a window or session store drops
+	// what has expired): an entry's memory of the value below is only
+	// used when it does. nil: the store below keeps everything.
+	belowLive func(key []byte) bool
 }
 
 type flushed struct {
@@ -224,7 +229,7 @@ func (c *CachingKeyValueStore) insertKey(key []byte, ownKey bool, value []byte, 
 			key = append([]byte(nil), key...)
 		}
 		e = &cacheEntry{key: key}
-		e.belowNil = dirty && c.missOK && bytes.Equal(key, c.missKey)
+		e.belowKnown = dirty && c.missOK && bytes.Equal(key, c.missKey)
 		if c.treeLive {
 			c.tree.ReplaceOrInsert(e)
 		}
@@ -234,6 +239,11 @@ func (c *CachingKeyValueStore) insertKey(key []byte, ownKey bool, value []byte, 
 	} else {
 		c.addSize(-e.size())
 		c.touch(e)
+		if dirty && !e.dirty {
+			// A clean entry holds the store's value: remember it as the
+			// old value of the write below.
+			e.below, e.belowKnown = e.value, true
+		}
 	}
 	c.missOK = false
 	if value != nil {
@@ -296,15 +306,19 @@ func (c *CachingKeyValueStore) writeBelow(entries []*cacheEntry) error {
 	start := len(c.pending)
 	for _, e := range entries {
 		var old []byte
-		if (c.listener != nil || e.value == nil) && !e.belowNil {
-			var err error
-			if old, err = c.inner.Get(e.key); err != nil {
-				return err
+		if c.listener != nil || e.value == nil {
+			if e.belowKnown && (e.below == nil || c.belowLive == nil || c.belowLive(e.key)) {
+				old = e.below
+			} else {
+				var err error
+				if old, err = c.inner.Get(e.key); err != nil {
+					return err
+				}
 			}
 		}
 		c.dirty.removeDirty(e)
 		e.dirty = false
-		e.belowNil = e.value == nil
+		e.below, e.belowKnown = nil, false
 		if e.value == nil && old == nil && c.listener != nil {
 			continue // never reached the store: nothing to write or forward
 		}

@@ -21,11 +21,14 @@ type cacheEntry struct {
 	ts      int64
 	headers []serde.Header
 	dirty   bool
-	// belowNil: the store below holds nothing for key (the entry was
-	// created right after a read found nothing there, or its last write
-	// below was a delete), so a write below needs no read for the old
-	// value the listener is passed.
-	belowNil bool
+	// belowKnown: below is what the store below holds for key (nil:
+	// nothing), so that writing the dirty entry below needs no read for
+	// the old value the listener is passed. It is set when the entry is
+	// created right after a read found nothing there, or when a clean
+	// entry (whose value is the store's, read from it or written to it)
+	// becomes dirty; a write below clears it.
+	belowKnown bool
+	below      []byte
 
 	prev, next   *cacheEntry // LRU list: head is least recently used
 	dprev, dnext *cacheEntry // dirty list, in order of last update

@@ -33,6 +33,9 @@ type SessionFlushListener func(key []byte, start, end int64, newValue, oldValue 
 func NewCachingSessionStore(inner SessionStore, retention time.Duration, maxBytes int64) *CachingSessionStore {
 	c := &CachingSessionStore{inner: inner}
 	c.init(inner, sessionKV(inner), retention, maxBytes)
+	// A session store drops expired sessions: the old value of a write
+	// below is read from it unless it is known to be absent.
+	c.kv.belowLive = func([]byte) bool { return false }
 	return c
 }
 

@@ -36,7 +36,35 @@ type WindowFlushListener func(key []byte, windowStart int64, newValue, oldValue 
 func NewCachingWindowStore(inner WindowStore, retention time.Duration, maxBytes int64) *CachingWindowStore {
 	c := &CachingWindowStore{inner: inner}
 	c.init(inner, windowKV(inner), retention, maxBytes)
+	c.kv.belowLive = windowBelowLive(inner)
 	return c
+}
+
+// liveBounded is a store that drops what has expired: nothing older than
+// minLive is retained (the segmented window and session stores).
+type liveBounded interface{ minLive() int64 }
+
+// windowBelowLive returns, for the cache in front of w, whether w still
+// holds a window it was given (see CachingKeyValueStore.belowLive): a
+// window that has expired below is gone even though the cache remembers
+// what it wrote. When w does not say what it retains (a store of another
+// kind, under wrappers that do not unwrap), nothing is taken as retained
+// and the cache reads the old value from w.
+func windowBelowLive(w WindowStore) func([]byte) bool {
+	var s Store = w
+	for {
+		if b, ok := s.(liveBounded); ok {
+			return func(enc []byte) bool {
+				_, start, _, err := DecodeWindowKey(enc)
+				return err == nil && start >= b.minLive()
+			}
+		}
+		u, ok := s.(LoggedStore)
+		if !ok {
+			return func([]byte) bool { return false }
+		}
+		s = u.Unwrap()
+	}
 }
 
 // Inner is the store below the cache.

@@ -19,6 +19,9 @@ func (s *segStore) Flush() error                 { return s.segs.flush() }
 func (s *segStore) OpenIterators() int           { return s.iters.OpenIterators() }
 func (s *segStore) DroppedExpiredRecords() int64 { return s.dropped.Load() }
 
+// minLive is the smallest time the store still retains.
+func (s *segStore) minLive() int64 { return s.segs.minLive() }
+
 // Retention and SegmentInterval are in ms.
 func (s *segStore) Retention() int64       { return s.segs.retention }
 func (s *segStore) SegmentInterval() int64 { return s.segs.interval }
