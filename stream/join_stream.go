@@ -192,6 +192,18 @@ type streamJoiner[K, V1, V2, VR any] struct {
 	// due, and a scan starts at it, past the deleted entries below it
 	// that an engine such as RocksDB would otherwise step over one by one.
 	minOuter int64
+	// leftIx and rightIx answer the probes of the window stores, mirror
+	// the reads of the outer store, when they can (join_index.go); nil:
+	// the store is read.
+	leftIx, rightIx *joinIndex
+	mirror          *outerMirror
+	matches         []match
+}
+
+// match is a partner found by a probe.
+type match struct {
+	ts int64
+	v  []byte
 }
 
 func (p *streamJoiner[K, V1, V2, VR]) Init(ctx topology.ProcessorContext[K, VR]) error {
@@ -212,6 +224,36 @@ func (p *streamJoiner[K, V1, V2, VR]) Init(ctx topology.ProcessorContext[K, VR])
 		}
 		p.outer = kv.s
 	}
+	p.leftIx, p.rightIx = newJoinIndex(p.left, joinIndexMaxBytes), newJoinIndex(p.right, joinIndexMaxBytes)
+	if p.outer != nil && outerMirrorMaxBytes > 0 {
+		return p.loadMirror()
+	}
+	return nil
+}
+
+// loadMirror reads the keys of the outer store into the mirror; past the
+// mirror's budget the outer store is scanned instead.
+func (p *streamJoiner[K, V1, V2, VR]) loadMirror() error {
+	it, err := p.outer.All()
+	if err != nil {
+		return fmt.Errorf("read outer join store %s: %w", p.stores[2], err)
+	}
+	m := newOuterMirror()
+	for it.Next() {
+		k := it.Key()
+		if len(k) < 9 {
+			it.Close()
+			return fmt.Errorf("stream: outer join store %s holds a %d-byte key", p.stores[2], len(k))
+		}
+		if !m.add(outerEnt{ts: outerTimeOf(k), right: k[8] == outerSideRight, key: string(k[9:])}) {
+			m = nil
+			break
+		}
+	}
+	if err := errors.Join(it.Err(), it.Close()); err != nil {
+		return fmt.Errorf("read outer join store %s: %w", p.stores[2], err)
+	}
+	p.mirror = m
 	return nil
 }
 
@@ -264,6 +306,12 @@ func (p *streamJoiner[K, V1, V2, VR]) Process(rec topology.Record[K, joinSide[V1
 		dropLate(p.ctx, ts, end, now-p.grace)
 		return nil
 	}
+	if p.leftIx != nil {
+		p.leftIx.evict(func(ts int64) bool { return p.closed(ts, false, now) })
+	}
+	if p.rightIx != nil {
+		p.rightIx.evict(func(ts int64) bool { return p.closed(ts, true, now) })
+	}
 	if err := p.emitExpired(now); err != nil {
 		return err
 	}
@@ -285,22 +333,16 @@ func (p *streamJoiner[K, V1, V2, VR]) Process(rec topology.Record[K, joinSide[V1
 	if err := this.Put(kb, vb, ts); err != nil {
 		return fmt.Errorf("put into join store: %w", err)
 	}
-	it, err := other.FetchRange(kb, max(0, from), max(0, to))
+	thisIx, otherIx := p.leftIx, p.rightIx
+	if isRight {
+		thisIx, otherIx = p.rightIx, p.leftIx
+	}
+	if thisIx != nil {
+		thisIx.put(kb, vb, ts)
+	}
+	matches, err := p.probe(other, otherIx, kb, max(0, from), max(0, to), !isRight, now)
 	if err != nil {
-		return fmt.Errorf("fetch from join store: %w", err)
-	}
-	type match struct {
-		ts int64
-		v  []byte
-	}
-	var matches []match
-	for it.Next() {
-		if !p.closed(it.WindowStart(), !isRight, now) {
-			matches = append(matches, match{it.WindowStart(), append([]byte(nil), it.Value()...)})
-		}
-	}
-	if err := errors.Join(it.Err(), it.Close()); err != nil {
-		return fmt.Errorf("fetch from join store: %w", err)
+		return err
 	}
 	for _, m := range matches {
 		out := topology.Record[K, VR]{Key: rec.Key, Timestamp: msTime(max(ts, m.ts)), Headers: rec.Headers}
@@ -317,9 +359,11 @@ func (p *streamJoiner[K, V1, V2, VR]) Process(rec topology.Record[K, joinSide[V1
 			}
 			out.Value = p.fn(rec.Value.l, true, r, true)
 		}
-		if p.outer != nil {
-			// The partner may be waiting as a non-joined record: it has
-			// joined now, so it must never be emitted alone.
+		// The partner may be waiting as a non-joined record: it has
+		// joined now, so it must never be emitted alone. With the mirror,
+		// a partner not waiting costs nothing, as Kafka Streams' delete
+		// (putIfAbsent with null) writes nothing then.
+		if p.outer != nil && (p.mirror == nil || p.mirror.remove(outerEnt{ts: m.ts, right: !isRight, key: string(kb)})) {
 			if _, err := p.outer.Delete(outerKey(m.ts, !isRight, kb)); err != nil {
 				return fmt.Errorf("delete from outer join store %s: %w", p.stores[2], err)
 			}
@@ -333,8 +377,59 @@ func (p *streamJoiner[K, V1, V2, VR]) Process(rec topology.Record[K, joinSide[V1
 			return fmt.Errorf("put into outer join store %s: %w", p.stores[2], err)
 		}
 		p.minOuter = min(p.minOuter, ts)
+		if p.mirror != nil && !p.mirror.add(outerEnt{ts: ts, right: isRight, key: string(kb)}) {
+			// Past its budget: the outer store is scanned from now on,
+			// from its start once.
+			p.mirror, p.minOuter = nil, math.MinInt64
+		}
 	}
 	return nil
+}
+
+// probe returns the records of the other side's store under kb with
+// timestamps in [from, to] whose windows are still open at now, from the
+// index when it can answer, else from the store. The result is valid until
+// the next call.
+func (p *streamJoiner[K, V1, V2, VR]) probe(other state.WindowStore, ix *joinIndex, kb []byte, from, to int64, right bool, now int64) ([]match, error) {
+	dead := func(ts int64) bool { return p.closed(ts, right, now) }
+	if ix != nil {
+		if recs, ok := ix.probe(kb, from, to, dead); ok {
+			// The values are copied out, into one block, as the store's
+			// would be: a deserializer may return them as they are
+			// (serde.Bytes) to the joiner, which may keep or change them.
+			n := 0
+			for _, r := range recs {
+				n += len(r.v)
+			}
+			buf := make([]byte, 0, n)
+			out := p.matches[:0]
+			for _, r := range recs {
+				var v []byte // nil for an empty value, as the store's copy
+				if len(r.v) > 0 {
+					buf = append(buf, r.v...)
+					v = buf[len(buf)-len(r.v) : len(buf) : len(buf)]
+				}
+				out = append(out, match{ts: r.ts, v: v})
+			}
+			p.matches = out
+			return out, nil
+		}
+	}
+	it, err := other.FetchRange(kb, from, to)
+	if err != nil {
+		return nil, fmt.Errorf("fetch from join store: %w", err)
+	}
+	out := p.matches[:0]
+	for it.Next() {
+		if !dead(it.WindowStart()) {
+			out = append(out, match{it.WindowStart(), append([]byte(nil), it.Value()...)})
+		}
+	}
+	if err := errors.Join(it.Err(), it.Close()); err != nil {
+		return nil, fmt.Errorf("fetch from join store: %w", err)
+	}
+	p.matches = out
+	return out, nil
 }
 
 // emitExpired emits, in timestamp order, the non-joined records whose
@@ -342,6 +437,9 @@ func (p *streamJoiner[K, V1, V2, VR]) Process(rec topology.Record[K, joinSide[V1
 // for a right one, as Kafka Streams does. Joins never pair a record with a
 // partner whose window has closed, so an emitted record never joins later.
 func (p *streamJoiner[K, V1, V2, VR]) emitExpired(now int64) error {
+	if p.mirror != nil {
+		return p.emitMirrored(now)
+	}
 	if p.outer == nil || !p.outerMayBeDue(now) {
 		return nil
 	}
@@ -384,29 +482,59 @@ func (p *streamJoiner[K, V1, V2, VR]) emitExpired(now int64) error {
 		if _, err := p.outer.Delete(e.Key); err != nil {
 			return fmt.Errorf("delete from outer join store %s: %w", p.stores[2], err)
 		}
-		k, err := p.ks.Deserialize(p.stores[2], nil, e.Key[9:])
-		if err != nil {
-			return fmt.Errorf("deserialize key from outer join store %s: %w", p.stores[2], err)
-		}
-		out := topology.Record[K, VR]{Key: k, Timestamp: msTime(outerTimeOf(e.Key))}
-		var l V1
-		var r V2
-		if e.Key[8] == outerSideRight {
-			if r, err = p.v2s.Deserialize(p.stores[2], nil, e.Value); err != nil {
-				return fmt.Errorf("deserialize from outer join store %s: %w", p.stores[2], err)
-			}
-			out.Value = p.fn(l, false, r, true)
-		} else {
-			if l, err = p.v1s.Deserialize(p.stores[2], nil, e.Value); err != nil {
-				return fmt.Errorf("deserialize from outer join store %s: %w", p.stores[2], err)
-			}
-			out.Value = p.fn(l, true, r, false)
-		}
-		if err := p.ctx.Forward(out); err != nil {
+		if err := p.emitNonJoined(e.Key[9:], outerTimeOf(e.Key), e.Key[8] == outerSideRight, e.Value); err != nil {
 			return err
 		}
 	}
 	return nil
+}
+
+// emitMirrored is emitExpired when the mirror knows the outer store's
+// keys: the due entries are taken from it in the store's order, and only
+// they are read from the store (by the delete that removes them).
+func (p *streamJoiner[K, V1, V2, VR]) emitMirrored(now int64) error {
+	// closed(ts, side, now) is ts+reach+grace < now: ts < cut.
+	cutLeft, cutRight := now-p.after-p.grace, now-p.before-p.grace
+	for {
+		e, ok := p.mirror.popDue(cutLeft, cutRight)
+		if !ok {
+			return nil
+		}
+		kb := []byte(e.key)
+		v, err := p.outer.Delete(outerKey(e.ts, e.right, kb))
+		if err != nil {
+			return fmt.Errorf("delete from outer join store %s: %w", p.stores[2], err)
+		}
+		if v == nil {
+			return fmt.Errorf("stream: outer join store %s lost the entry of a non-joined record at %d", p.stores[2], e.ts)
+		}
+		if err := p.emitNonJoined(kb, e.ts, e.right, v); err != nil {
+			return err
+		}
+	}
+}
+
+// emitNonJoined forwards the record of key kb at ts that found no partner.
+func (p *streamJoiner[K, V1, V2, VR]) emitNonJoined(kb []byte, ts int64, right bool, v []byte) error {
+	k, err := p.ks.Deserialize(p.stores[2], nil, kb)
+	if err != nil {
+		return fmt.Errorf("deserialize key from outer join store %s: %w", p.stores[2], err)
+	}
+	out := topology.Record[K, VR]{Key: k, Timestamp: msTime(ts)}
+	var l V1
+	var r V2
+	if right {
+		if r, err = p.v2s.Deserialize(p.stores[2], nil, v); err != nil {
+			return fmt.Errorf("deserialize from outer join store %s: %w", p.stores[2], err)
+		}
+		out.Value = p.fn(l, false, r, true)
+	} else {
+		if l, err = p.v1s.Deserialize(p.stores[2], nil, v); err != nil {
+			return fmt.Errorf("deserialize from outer join store %s: %w", p.stores[2], err)
+		}
+		out.Value = p.fn(l, true, r, false)
+	}
+	return p.ctx.Forward(out)
 }
 
 // outerMayBeDue reports whether the outer store may hold an entry whose
