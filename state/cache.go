@@ -85,6 +85,9 @@ type CachingKeyValueStore struct {
 	// what has expired): an entry's memory of the value below is only
 	// used when it does. nil: the store below keeps everything.
 	belowLive func(key []byte) bool
+	// added and dropped, when set, are told of each entry that enters or
+	// leaves the index (the window cache's per-key index follows it).
+	added, dropped func(e *cacheEntry)
 }
 
 type flushed struct {
@@ -236,15 +239,30 @@ func (c *CachingKeyValueStore) insertKey(key []byte, ownKey bool, value []byte, 
 		// The entry's key is never modified: the index shares its bytes.
 		c.index[unsafe.String(unsafe.SliceData(e.key), len(e.key))] = e
 		c.lru.pushLRU(e)
-	} else {
-		c.addSize(-e.size())
-		c.touch(e)
-		if dirty && !e.dirty {
-			// A clean entry holds the store's value: remember it as the
-			// old value of the write below.
-			e.below, e.belowKnown = e.value, true
+		if c.added != nil {
+			c.added(e)
 		}
+		return c.set(e, value, ts, dirty)
 	}
+	return c.update(e, value, ts, dirty)
+}
+
+// update replaces the value of e, an entry of the index, and evicts what
+// no longer fits. Called with mu held.
+func (c *CachingKeyValueStore) update(e *cacheEntry, value []byte, ts int64, dirty bool) error {
+	c.addSize(-e.size())
+	c.touch(e)
+	if dirty && !e.dirty {
+		// A clean entry holds the store's value: remember it as the
+		// old value of the write below.
+		e.below, e.belowKnown = e.value, true
+	}
+	return c.set(e, value, ts, dirty)
+}
+
+// set gives e its value and the record context of the write, and evicts
+// what no longer fits. Called with mu held.
+func (c *CachingKeyValueStore) set(e *cacheEntry, value []byte, ts int64, dirty bool) error {
 	c.missOK = false
 	if value != nil {
 		value = append(make([]byte, 0, len(value)), value...)
@@ -293,6 +311,9 @@ func (c *CachingKeyValueStore) evict() error {
 			c.tree.Delete(e)
 		}
 		delete(c.index, string(e.key))
+		if c.dropped != nil {
+			c.dropped(e)
+		}
 		c.addSize(-e.size())
 	}
 	return nil
@@ -433,6 +454,12 @@ func (c *CachingKeyValueStore) Get(key []byte) ([]byte, error) {
 		c.mu.Unlock()
 		return v, nil
 	}
+	return c.getBelow(key)
+}
+
+// getBelow is Get of a key the cache does not hold: it reads the store
+// below and caches what it finds. Called with mu held; releases it.
+func (c *CachingKeyValueStore) getBelow(key []byte) ([]byte, error) {
 	c.misses++
 	v, err := c.inner.Get(key)
 	if err == nil && v == nil {
@@ -606,6 +633,11 @@ func (c *CachingKeyValueStore) Close() error {
 	c.closedFlag.Store(true)
 	c.tree.Clear(false)
 	c.treeLive = false
+	if c.dropped != nil {
+		for _, e := range c.index {
+			c.dropped(e)
+		}
+	}
 	clear(c.index)
 	c.addSize(-c.size)
 	c.lru, c.dirty = entryList{}, entryList{}

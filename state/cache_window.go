@@ -19,6 +19,7 @@ import (
 type CachingWindowStore struct {
 	timedCache
 	inner WindowStore
+	idx   *windowIndex // guarded by kv.mu
 }
 
 var (
@@ -37,6 +38,8 @@ func NewCachingWindowStore(inner WindowStore, retention time.Duration, maxBytes 
 	c := &CachingWindowStore{inner: inner}
 	c.init(inner, windowKV(inner), retention, maxBytes)
 	c.kv.belowLive = windowBelowLive(inner)
+	c.idx = newWindowIndex()
+	c.kv.added, c.kv.dropped = c.idx.add, c.idx.drop
 	return c
 }
 
@@ -86,26 +89,60 @@ func (c *CachingWindowStore) SetWindowFlushListener(fn WindowFlushListener) {
 }
 
 func (c *CachingWindowStore) Put(key, value []byte, windowStart int64) error {
-	if !c.observe(windowStart) {
-		return nil
-	}
-	return c.kv.putEncoded(WindowKey(key, windowStart), value, 0, false)
+	return c.put(key, value, windowStart, 0, false)
 }
 
 // PutWithTimestamp caches the window with the timestamp of the record that
 // wrote it.
 func (c *CachingWindowStore) PutWithTimestamp(key, value []byte, windowStart, ts int64) error {
-	if !c.observe(windowStart) {
+	return c.put(key, value, windowStart, ts, true)
+}
+
+func (c *CachingWindowStore) put(key, value []byte, start, ts int64, withTS bool) error {
+	if !c.observe(start) {
 		return nil
 	}
-	return c.kv.putEncoded(WindowKey(key, windowStart), value, ts, true)
+	kv := c.kv
+	kv.mu.Lock()
+	if kv.closed {
+		kv.mu.Unlock()
+		return ErrClosed
+	}
+	if !withTS {
+		ts = kv.now()
+	}
+	if e := c.idx.find(key, start); e != nil {
+		return kv.unlockAndNotify(kv.update(e, value, ts, true))
+	}
+	return kv.unlockAndNotify(kv.insertKey(WindowKey(key, start), true, value, ts, true))
 }
 
 func (c *CachingWindowStore) Fetch(key []byte, windowStart int64) ([]byte, error) {
 	if windowStart < c.minLive() {
 		return nil, nil
 	}
-	return c.kv.Get(WindowKey(key, windowStart))
+	kv := c.kv
+	kv.mu.Lock()
+	if kv.closed {
+		kv.mu.Unlock()
+		return nil, ErrClosed
+	}
+	e := c.idx.find(key, windowStart)
+	var enc []byte
+	if e == nil {
+		enc = WindowKey(key, windowStart)
+		if c.idx.unindexed > 0 {
+			e = kv.lookup(enc)
+		}
+	}
+	if e != nil {
+		kv.hits++
+		kv.touch(e)
+		v := e.value
+		kv.mu.Unlock()
+		return v, nil
+	}
+	return kv.getBelow(enc)
 }
 
 func (c *CachingWindowStore) FetchRange(key []byte, timeFrom, timeTo int64) (WindowIterator, error) {

@@ -103,3 +103,67 @@ func TestWindowCacheOldValueReadWhenRetentionUnknown(t *testing.T) {
 	}
 	eq(t, got, []string{"k@0 1<-<nil>", "k@0 2<-1", "m@0 m1<-<nil>"})
 }
+
+// The window cache's per-key index follows the record cache as entries
+// come and go (evictions of a small cache, flushes, reads through): after
+// any sequence of reads and writes, every read sees the latest write and
+// the store below ends up with every window's latest value.
+func TestWindowCacheIndexFollowsEvictions(t *testing.T) {
+	inner := NewInMemoryWindowStore("w", 0, 0, false)
+	c := NewCachingWindowStore(inner, 0, 2_000) // about a dozen entries
+	checkClosed(t, c)
+	forwarded := map[string]string{}
+	c.SetWindowFlushListener(func(k []byte, start int64, nv, ov []byte, _ int64) error {
+		forwarded[fmt.Sprintf("%s@%d", k, start)] = string(nv)
+		return nil
+	})
+	want := map[string]string{}
+	rnd := uint64(1)
+	next := func(n uint64) uint64 { // xorshift: deterministic
+		rnd ^= rnd << 13
+		rnd ^= rnd >> 7
+		rnd ^= rnd << 17
+		return rnd % n
+	}
+	for i := range 20_000 {
+		key := b(fmt.Sprintf("k%d", next(9)))
+		start := int64(next(7)) * 10
+		id := fmt.Sprintf("%s@%d", key, start)
+		v, err := c.Fetch(key, start)
+		must(t, err)
+		if string(v) != want[id] {
+			t.Fatalf("op %d: fetch %s = %q, want %q", i, id, v, want[id])
+		}
+		if next(4) == 0 {
+			continue
+		}
+		nv := fmt.Sprint(i)
+		must(t, c.Put(key, b(nv), start))
+		want[id] = nv
+		if next(500) == 0 {
+			must(t, c.Flush())
+		}
+	}
+	must(t, c.Flush())
+	for id, v := range want {
+		var k string
+		var start int64
+		fmt.Sscanf(id, "%2s@%d", &k, &start)
+		got, err := inner.Fetch(b(k), start)
+		must(t, err)
+		if string(got) != v || forwarded[id] != v {
+			t.Errorf("%s: store below has %q, forwarded %q, want %q", id, got, forwarded[id], v)
+		}
+	}
+	if _, n, _, _ := c.CacheStats(); n != countWindows(c.idx) {
+		t.Errorf("cache holds %d entries, its window index %d", n, countWindows(c.idx))
+	}
+}
+
+func countWindows(x *windowIndex) int {
+	n := 0
+	for _, k := range x.byKey {
+		n += len(k.wins)
+	}
+	return n
+}
