@@ -220,11 +220,21 @@ func (c *CachingKeyValueStore) noteMiss(key []byte) {
 // insert caches value for key (dirty or clean) and evicts what no longer
 // fits. Called with mu held.
 func (c *CachingKeyValueStore) insert(key, value []byte, ts int64, dirty bool) error {
-	return c.insertKey(key, false, value, ts, dirty)
+	return c.insertKey(key, false, valueCopy(value), ts, dirty)
 }
 
-// insertKey is insert; ownKey: key was allocated for the cache, which
-// keeps it instead of a copy.
+// valueCopy is the cache's own copy of a value it is given: the caller
+// may reuse its slice.
+func valueCopy(value []byte) []byte {
+	if value == nil {
+		return nil
+	}
+	return append(make([]byte, 0, len(value)), value...)
+}
+
+// insertKey is insert of a value the cache keeps as it is (a copy, or
+// one handed over); ownKey: key was allocated for the cache, which keeps
+// it instead of a copy.
 func (c *CachingKeyValueStore) insertKey(key []byte, ownKey bool, value []byte, ts int64, dirty bool) error {
 	e := c.lookup(key)
 	if e == nil {
@@ -264,9 +274,6 @@ func (c *CachingKeyValueStore) update(e *cacheEntry, value []byte, ts int64, dir
 // what no longer fits. Called with mu held.
 func (c *CachingKeyValueStore) set(e *cacheEntry, value []byte, ts int64, dirty bool) error {
 	c.missOK = false
-	if value != nil {
-		value = append(make([]byte, 0, len(value)), value...)
-	}
 	e.value, e.ts, e.headers = value, ts, nil
 	if dirty && c.rc != nil {
 		// Processors do not modify headers they passed on, as with keys
@@ -518,7 +525,7 @@ func (c *CachingKeyValueStore) putEncoded(key, value []byte, ts int64, withTS bo
 	if !withTS {
 		ts = c.now()
 	}
-	return c.unlockAndNotify(c.insertKey(key, true, value, ts, true))
+	return c.unlockAndNotify(c.insertKey(key, true, valueCopy(value), ts, true))
 }
 
 // getLocked reads through the cache without caching the read.

@@ -89,15 +89,23 @@ func (c *CachingWindowStore) SetWindowFlushListener(fn WindowFlushListener) {
 }
 
 func (c *CachingWindowStore) Put(key, value []byte, windowStart int64) error {
+	return c.put(key, valueCopy(value), windowStart, 0, false)
+}
+
+// PutOwned is Put of a value the caller hands over: it never modifies it
+// again, and the cache keeps it instead of a copy. A windowed aggregation
+// encodes each window's new aggregate into a slice of its own.
+func (c *CachingWindowStore) PutOwned(key, value []byte, windowStart int64) error {
 	return c.put(key, value, windowStart, 0, false)
 }
 
 // PutWithTimestamp caches the window with the timestamp of the record that
 // wrote it.
 func (c *CachingWindowStore) PutWithTimestamp(key, value []byte, windowStart, ts int64) error {
-	return c.put(key, value, windowStart, ts, true)
+	return c.put(key, valueCopy(value), windowStart, ts, true)
 }
 
+// put caches value, the cache's own slice.
 func (c *CachingWindowStore) put(key, value []byte, start, ts int64, withTS bool) error {
 	if !c.observe(start) {
 		return nil

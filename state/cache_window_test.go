@@ -167,3 +167,26 @@ func countWindows(x *windowIndex) int {
 	}
 	return n
 }
+
+// A window cache's hit reads nothing but its indexes, and a value handed
+// over with PutOwned is kept, not copied.
+func TestWindowCacheAllocations(t *testing.T) {
+	if testing.Short() || raceEnabled {
+		t.Skip("allocation counts are for normal builds")
+	}
+	c := NewCachingWindowStore(NewInMemoryWindowStore("w", time.Hour, 0, false), time.Hour, 1<<20)
+	checkClosed(t, c)
+	key, value := b("some-key"), make([]byte, 16)
+	for start := int64(0); start < 60_000; start += 10_000 {
+		must(t, c.Put(key, value, start))
+	}
+	check := func(name string, want float64, fn func()) {
+		t.Helper()
+		if got := testing.AllocsPerRun(200, fn); got > want {
+			t.Errorf("%s: %.1f allocations, want at most %.0f", name, got, want)
+		}
+	}
+	check("Fetch (hit)", 0, func() { _, _ = c.Fetch(key, 30_000) })
+	check("Put (overwrite)", 1, func() { _ = c.Put(key, value, 30_000) })
+	check("PutOwned (overwrite)", 0, func() { _ = c.PutOwned(key, value, 30_000) })
+}

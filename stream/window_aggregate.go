@@ -142,6 +142,19 @@ type windowAggregator[K, V, VA any] struct {
 	emit  finalEmitter
 	// cached: the store's record cache forwards the updates.
 	cached bool
+	// va is vs when it appends: a window's new aggregate is then encoded
+	// behind its timestamp in one allocation, sized by hint (the length
+	// of the last one), and handed to owned, the store when it keeps a
+	// slice given to it rather than a copy.
+	va    serde.Appender[VA]
+	hint  int
+	owned windowOwnedPutter
+}
+
+// windowOwnedPutter is a window store that can keep the value slice it is
+// given (the caching window store): the caller never modifies it again.
+type windowOwnedPutter interface {
+	PutOwned(key, value []byte, windowStart int64) error
 }
 
 func (p *windowAggregator[K, V, VA]) Init(ctx topology.ProcessorContext[Windowed[K], Change[VA]]) error {
@@ -153,6 +166,8 @@ func (p *windowAggregator[K, V, VA]) Init(ctx topology.ProcessorContext[Windowed
 		return err
 	}
 	p.ws = ws
+	p.va, _ = p.vs.(serde.Appender[VA])
+	p.owned, _ = ws.(windowOwnedPutter)
 	if !p.final {
 		p.cached = forwardWindowFlushes(ctx, ws, p.store, p.ks, p.vs, p.w.Size.Milliseconds())
 	}
@@ -202,12 +217,8 @@ func (p *windowAggregator[K, V, VA]) Process(rec topology.Record[K, V]) error {
 			ts = max(ts, oldTs)
 		}
 		ch.New, ch.HasNew = p.step(rec.Key, rec.Value, ch.Old, ch.HasOld), true
-		nb, err := p.vs.Serialize(p.store, nil, ch.New)
-		if err != nil {
-			return fmt.Errorf("serialize aggregate for store %s: %w", p.store, err)
-		}
-		if err := p.ws.Put(kb, state.EncodeTimestamped(ts, nb), start); err != nil {
-			return fmt.Errorf("put window %d of store %s: %w", start, p.store, err)
+		if err := p.put(kb, ts, ch.New, start); err != nil {
+			return err
 		}
 		if p.final || p.cached {
 			return nil
@@ -215,6 +226,39 @@ func (p *windowAggregator[K, V, VA]) Process(rec topology.Record[K, V]) error {
 		return p.ctx.Forward(topology.Record[Windowed[K], Change[VA]]{
 			Key: Windowed[K]{Key: rec.Key, Window: Window{start: start, end: end}}, Value: ch, Timestamp: msTime(ts), Headers: rec.Headers})
 	})
+}
+
+// put writes agg, the new aggregate of kb's window at start, with
+// timestamp ts.
+func (p *windowAggregator[K, V, VA]) put(kb []byte, ts int64, agg VA, start int64) error {
+	var err error
+	if p.va != nil {
+		b := state.AppendTimestamped(make([]byte, 0, state.TimestampSize+p.hint), ts, nil)
+		if b, err = p.va.AppendSerialize(b, p.store, nil, agg); err != nil {
+			return fmt.Errorf("serialize aggregate for store %s: %w", p.store, err)
+		}
+		// An empty encoding may stand for null, which Serialize tells.
+		if n := len(b) - state.TimestampSize; n > 0 {
+			p.hint = n
+			if p.owned != nil {
+				err = p.owned.PutOwned(kb, b, start)
+			} else {
+				err = p.ws.Put(kb, b, start)
+			}
+			if err != nil {
+				return fmt.Errorf("put window %d of store %s: %w", start, p.store, err)
+			}
+			return nil
+		}
+	}
+	nb, err := p.vs.Serialize(p.store, nil, agg)
+	if err != nil {
+		return fmt.Errorf("serialize aggregate for store %s: %w", p.store, err)
+	}
+	if err := p.ws.Put(kb, state.EncodeTimestamped(ts, nb), start); err != nil {
+		return fmt.Errorf("put window %d of store %s: %w", start, p.store, err)
+	}
+	return nil
 }
 
 func (p *windowAggregator[K, V, VA]) Close() error { return nil }
