@@ -26,6 +26,9 @@ type memKV struct {
 	tree   *btree.BTreeG[kvItem]
 	closed bool
 	iters  iterCount
+	// filter, when set (time segments of window and session stores),
+	// answers most Gets of absent keys without walking the tree.
+	filter *keyFilter
 }
 
 // NewInMemoryKeyValueStore returns an empty key-value store held in a
@@ -36,6 +39,13 @@ func NewInMemoryKeyValueStore(name string) KeyValueStore {
 
 func newMemKV(name string) *memKV {
 	return &memKV{name: name, tree: btree.NewG[kvItem](btreeDegree, kvLess)}
+}
+
+// newFilteredMemKV is newMemKV with a Bloom filter of its keys.
+func newFilteredMemKV(name string) *memKV {
+	s := newMemKV(name)
+	s.filter = newKeyFilter(0)
+	return s
 }
 
 func (s *memKV) Name() string       { return s.name }
@@ -50,7 +60,7 @@ func (s *memKV) Close() error {
 		return nil
 	}
 	s.closed = true
-	s.tree = nil
+	s.tree, s.filter = nil, nil
 	return leakErr(s.name, s.iters.OpenIterators())
 }
 
@@ -67,6 +77,10 @@ func (s *memKV) Get(key []byte) ([]byte, error) {
 	if s.closed {
 		s.mu.RUnlock()
 		return nil, ErrClosed
+	}
+	if s.filter != nil && !s.filter.mayContain(key) {
+		s.mu.RUnlock()
+		return nil, nil
 	}
 	it, ok := s.tree.Get(kvItem{key: key})
 	s.mu.RUnlock()
@@ -91,7 +105,25 @@ func (s *memKV) putLocked(key, value []byte) {
 		s.tree.Delete(kvItem{key: key})
 		return
 	}
-	s.tree.ReplaceOrInsert(newItem(key, value))
+	if _, replaced := s.tree.ReplaceOrInsert(newItem(key, value)); !replaced && s.filter != nil {
+		if s.filter.full() {
+			s.rebuildFilterLocked()
+		} else {
+			s.filter.add(key)
+		}
+	}
+}
+
+// rebuildFilterLocked sizes the filter for twice the keys held and adds
+// them all: deleted keys' bits go with the old filter.
+func (s *memKV) rebuildFilterLocked() {
+	f := newKeyFilter(2 * s.tree.Len())
+	s.tree.Ascend(func(it kvItem) bool {
+		f.add(it.key)
+		return true
+	})
+	f.added = s.tree.Len()
+	s.filter = f
 }
 
 func (s *memKV) PutIfAbsent(key, value []byte) ([]byte, error) {

@@ -272,6 +272,6 @@ func openPersistentSegments(name, dir string, retention, interval int64, openDB 
 
 func newMemSegments(name string, retention, interval int64) *segments {
 	return newSegments(name, retention, interval, func(id int64) (segmentKV, error) {
-		return newMemKV(fmt.Sprintf("%s.%d", name, id*interval)), nil
+		return newFilteredMemKV(fmt.Sprintf("%s.%d", name, id*interval)), nil
 	})
 }
