@@ -143,6 +143,9 @@ func windowKV(w WindowStore) encodedKV {
 		if logged {
 			return cp.putWindowsWithContexts(ws, ctxs)
 		}
+		if bb, ok := w.(windowBufferedPutter); ok {
+			return bb.putWindowsBuffered(ws)
+		}
 		return bw.PutWindows(ws)
 	}
 	return a
@@ -183,6 +186,9 @@ func sessionKV(s SessionStore) encodedKV {
 		}
 		if logged {
 			return cp.putSessionsWithContexts(ss, ctxs)
+		}
+		if bb, ok := s.(sessionBufferedPutter); ok {
+			return bb.putSessionsBuffered(ss)
 		}
 		return bw.PutSessions(ss)
 	}

@@ -59,7 +59,10 @@ type segGroup struct {
 // live exactly when it would have been; segments are dropped once, at the
 // end, and the writes of a segment dropped then are skipped, as they would
 // have been lost with it.
-func (g *segments) writeBatch(ws []segWrite) (dropped int64, err error) {
+//
+// With buffered, a segment's write-back buffer absorbs the batch (see
+// writeBack.PutAllBuffered); without (restoration), it goes to the engine.
+func (g *segments) writeBatch(ws []segWrite, buffered bool) (dropped int64, err error) {
 	g.mu.Lock()
 	if g.closed {
 		g.mu.Unlock()
@@ -122,7 +125,13 @@ func (g *segments) writeBatch(ws []segWrite) (dropped int64, err error) {
 		if gr.seg == nil {
 			continue
 		}
-		if err := g.segErr(gr.seg.PutAll(gr.kvs)); err != nil {
+		var err error
+		if b, ok := gr.seg.(bufferedBatchWriter); ok && buffered {
+			err = b.PutAllBuffered(gr.kvs)
+		} else {
+			err = gr.seg.PutAll(gr.kvs)
+		}
+		if err := g.segErr(err); err != nil {
 			return dropped, err
 		}
 	}
@@ -132,8 +141,35 @@ func (g *segments) writeBatch(ws []segWrite) (dropped int64, err error) {
 	return dropped, nil
 }
 
+// bufferedBatchWriter is a segment's write-back buffer (see
+// writeBack.PutAllBuffered): a batch goes into the buffer, not straight
+// to the engine, so that windows written again before the next commit
+// reach the engine once.
+type bufferedBatchWriter interface {
+	PutAllBuffered(entries []KeyValue) error
+}
+
+// windowBufferedPutter and sessionBufferedPutter are the stores' batch
+// writes for the writes of processing (a record cache's evictions, through
+// the logging wrapper), which their segments' write-back buffers absorb
+// until the next commit. PutWindows and PutSessions, which restoration
+// calls, write through to the engine, as a key-value store's PutAll does.
+type windowBufferedPutter interface {
+	putWindowsBuffered(entries []WindowKeyValue) error
+}
+
+type sessionBufferedPutter interface {
+	putSessionsBuffered(entries []SessionKeyValue) error
+}
+
 // PutWindows: see WindowBatchWriter.
-func (s *windowStore) PutWindows(entries []WindowKeyValue) error {
+func (s *windowStore) PutWindows(entries []WindowKeyValue) error { return s.putWindows(entries, false) }
+
+func (s *windowStore) putWindowsBuffered(entries []WindowKeyValue) error {
+	return s.putWindows(entries, true)
+}
+
+func (s *windowStore) putWindows(entries []WindowKeyValue, buffered bool) error {
 	ws := make([]segWrite, 0, len(entries))
 	for _, e := range entries {
 		if e.Value == nil {
@@ -145,13 +181,21 @@ func (s *windowStore) PutWindows(entries []WindowKeyValue) error {
 		}
 		ws = append(ws, segWrite{t: e.Start, kv: KeyValue{Key: s.encode(e.Key, e.Start), Value: e.Value}, observe: true, create: true})
 	}
-	dropped, err := s.segs.writeBatch(ws)
+	dropped, err := s.segs.writeBatch(ws, buffered)
 	s.dropped.Add(dropped)
 	return err
 }
 
 // PutSessions: see SessionBatchWriter.
 func (s *sessionStore) PutSessions(entries []SessionKeyValue) error {
+	return s.putSessions(entries, false)
+}
+
+func (s *sessionStore) putSessionsBuffered(entries []SessionKeyValue) error {
+	return s.putSessions(entries, true)
+}
+
+func (s *sessionStore) putSessions(entries []SessionKeyValue, buffered bool) error {
 	ws := make([]segWrite, 0, len(entries)*2)
 	for _, e := range entries {
 		k := SessionKey(e.Key, e.Start, e.End)
@@ -170,7 +214,7 @@ func (s *sessionStore) PutSessions(entries []SessionKeyValue) error {
 		}
 		ws = append(ws, segWrite{t: e.End, kv: KeyValue{Key: k, Value: e.Value}, observe: true, create: true})
 	}
-	dropped, err := s.segs.writeBatch(ws)
+	dropped, err := s.segs.writeBatch(ws, buffered)
 	s.dropped.Add(dropped)
 	return err
 }
@@ -185,7 +229,11 @@ func (s *loggingWindowStore) PutWindows(entries []WindowKeyValue) error {
 // record context (a record cache's flush); nil ctxs logs them all with the
 // current one.
 func (s *loggingWindowStore) putWindowsWithContexts(entries []WindowKeyValue, ctxs []RecordContext) error {
-	if bw, ok := s.WindowStore.(WindowBatchWriter); ok {
+	if bb, ok := s.WindowStore.(windowBufferedPutter); ok {
+		if err := bb.putWindowsBuffered(entries); err != nil {
+			return err
+		}
+	} else if bw, ok := s.WindowStore.(WindowBatchWriter); ok {
 		if err := bw.PutWindows(entries); err != nil {
 			return err
 		}
@@ -216,7 +264,11 @@ func (s *loggingSessionStore) PutSessions(entries []SessionKeyValue) error {
 }
 
 func (s *loggingSessionStore) putSessionsWithContexts(entries []SessionKeyValue, ctxs []RecordContext) error {
-	if bw, ok := s.SessionStore.(SessionBatchWriter); ok {
+	if bb, ok := s.SessionStore.(sessionBufferedPutter); ok {
+		if err := bb.putSessionsBuffered(entries); err != nil {
+			return err
+		}
+	} else if bw, ok := s.SessionStore.(SessionBatchWriter); ok {
 		if err := bw.PutSessions(entries); err != nil {
 			return err
 		}

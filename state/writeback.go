@@ -296,6 +296,25 @@ func (w *writeBack) PutAll(entries []KeyValue) error {
 	return w.inner.PutAll(entries)
 }
 
+// PutAllBuffered writes entries into the buffer as that many Puts would:
+// a key written again before the next flush costs one engine write. The
+// window and session stores write their record cache's evictions with it
+// (segments.writeBatch): a cache flushes the same windows again at each
+// eviction, several times between two commits.
+func (w *writeBack) PutAllBuffered(entries []KeyValue) error {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if w.closed {
+		return ErrClosed
+	}
+	for _, e := range entries {
+		if err := w.putLocked(e.Key, e.Value, false); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
 func (w *writeBack) ApproximateNumEntries() (int64, error) {
 	w.mu.Lock()
 	n := w.dirty // clean entries are in the engine's count

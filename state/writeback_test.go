@@ -1,6 +1,7 @@
 package state
 
 import (
+	"fmt"
 	"testing"
 )
 
@@ -248,5 +249,53 @@ func TestWriteBackWriteAfterReadAcrossDrops(t *testing.T) {
 	must(t, small.Put(b("k"), b("2")))
 	if got, _ := small.Get(b("k")); string(got) != "2" {
 		t.Fatalf("read %q after the bound dropped the remembered entry, want 2", got)
+	}
+}
+
+// A window store's batch writes through its logging wrapper (the record
+// cache's evictions) go into its segments' write-back buffers: windows
+// written again before the next flush reach the engine once, at Flush, and
+// reads see them before. Restoration's batches (PutWindows on the store
+// itself) go to the engine at once, as a key-value store's PutAll does.
+func TestWriteBackAbsorbsWindowBatches(t *testing.T) {
+	var engines []*countingEngine
+	segs := newSegments("w", 3_600_000, 60_000, func(id int64) (segmentKV, error) {
+		eng := &countingEngine{EngineStore: newMemKV(fmt.Sprint("w.", id))}
+		engines = append(engines, eng)
+		return NewWriteBackStore(eng, 1<<20), nil
+	})
+	ws := &windowStore{segStore: segStore{name: "w", segs: segs}}
+	sink := &recordingSink{}
+	logged := NewLoggingWindowStore(ws, false, Changelog{Topic: "c", Sink: sink}).(WindowBatchWriter)
+	checkClosed(t, ws)
+	for i := range 10 {
+		must(t, logged.PutWindows([]WindowKeyValue{
+			{Key: b("a"), Start: 0, Value: []byte{byte(i)}},
+			{Key: b("b"), Start: 10_000, Value: []byte{byte(i)}},
+			{Key: b("a"), Start: 70_000, Value: []byte{byte(i)}},
+		}))
+	}
+	if v, err := ws.Fetch(b("a"), 70_000); err != nil || len(v) != 1 || v[0] != 9 {
+		t.Fatalf("fetch a@70000: %v, %v", v, err)
+	}
+	batched := func() (batches, entries int) {
+		for _, e := range engines {
+			batches, entries = batches+e.batches, entries+e.batched
+		}
+		return batches, entries
+	}
+	if n, _ := batched(); n != 0 || len(engines) != 2 {
+		t.Fatalf("%d engine batches in %d segments before Flush, want none in 2", n, len(engines))
+	}
+	must(t, ws.Flush())
+	if n, m := batched(); n != 2 || m != 3 {
+		t.Fatalf("flush wrote %d batches of %d entries in all, want 2 of 3", n, m)
+	}
+	must(t, ws.PutWindows([]WindowKeyValue{{Key: b("r"), Start: 0, Value: b("r")}}))
+	if n, m := batched(); n != 3 || m != 4 {
+		t.Fatalf("restoration's batch: %d batches of %d entries in all, want 3 of 4", n, m)
+	}
+	if len(sink.recs) != 30 {
+		t.Fatalf("%d changelog records, want 30 (every write is logged)", len(sink.recs))
 	}
 }
