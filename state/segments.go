@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -164,18 +165,31 @@ func (g *segments) between(from, to int64, reverse bool) ([]segmentKV, error) {
 		return nil, ErrClosed
 	}
 	lo, hi := g.id(from), g.id(to)
+	if hi >= lo && uint64(hi-lo) < uint64(2*len(g.segs)) {
+		// A short range (a fetch of one key's windows): look its ids
+		// up in order, with no sort and one allocation.
+		var out []segmentKV
+		for i := int64(0); i <= hi-lo; i++ {
+			id := lo + i
+			if reverse {
+				id = hi - i
+			}
+			if s, ok := g.segs[id]; ok {
+				out = append(out, s)
+			}
+		}
+		return out, nil
+	}
 	ids := make([]int64, 0, len(g.segs))
 	for id := range g.segs {
 		if id >= lo && id <= hi {
 			ids = append(ids, id)
 		}
 	}
-	sort.Slice(ids, func(i, j int) bool {
-		if reverse {
-			return ids[i] > ids[j]
-		}
-		return ids[i] < ids[j]
-	})
+	slices.Sort(ids)
+	if reverse {
+		slices.Reverse(ids)
+	}
 	out := make([]segmentKV, len(ids))
 	for i, id := range ids {
 		out[i] = g.segs[id]

@@ -2,6 +2,7 @@ package state
 
 import (
 	"bytes"
+	"encoding/binary"
 	"sort"
 	"sync/atomic"
 	"time"
@@ -141,7 +142,14 @@ func (s *windowStore) fetchRange(key []byte, from, to int64, reverse bool) (Wind
 		return nil, err
 	}
 	lo, hi := s.keyTimeBounds(key, from, to)
-	return s.newIter(&chainIter{segs: segs, scan: segScan{lo: lo, hi: hi, hiIncl: true, reverse: reverse}}, from, to)
+	it, err := s.newIter(&chainIter{segs: segs, scan: segScan{lo: lo, hi: hi, hiIncl: true, reverse: reverse}}, from, to)
+	// Every entry of the range has key's prefix: Next reads the window
+	// start behind it and need not decode (unescape, copy) the key.
+	it.plen = len(lo) - timeSize
+	if bytes.IndexByte(key, escByte) >= 0 {
+		it.fixed = append([]byte(nil), key...)
+	}
+	return it, err
 }
 
 // FetchKeyRange returns the windows of keys in [keyFrom, keyTo] with start
@@ -229,6 +237,28 @@ type windowIter struct {
 	value    []byte
 	err      error
 	closed   bool
+	// plen, when set, is the length of the encoded prefix every entry's
+	// key shares (a one-key fetch); fixed is then that key when it had to
+	// be escaped, else nil (the prefix holds it as it is).
+	plen  int
+	fixed []byte
+}
+
+// decode splits an entry's encoded key.
+func (it *windowIter) decode(enc []byte) (key []byte, start int64, err error) {
+	if it.plen == 0 {
+		key, start, _, err = DecodeWindowKey(enc)
+		return key, start, err
+	}
+	rest := enc[min(it.plen, len(enc)):]
+	if len(rest) != timeSize && len(rest) != timeSize+seqSize {
+		return nil, 0, ErrBadKey
+	}
+	key = it.fixed
+	if key == nil {
+		key = enc[: it.plen-2 : it.plen-2] // less the terminator
+	}
+	return key, decodeTime(binary.BigEndian.Uint64(rest)), nil
 }
 
 func (it *windowIter) Next() bool {
@@ -236,7 +266,7 @@ func (it *windowIter) Next() bool {
 		return false
 	}
 	for it.src.Next() {
-		k, start, _, err := DecodeWindowKey(it.src.Key())
+		k, start, err := it.decode(it.src.Key())
 		if err != nil {
 			it.err = err
 			return false
