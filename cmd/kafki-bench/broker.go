@@ -156,6 +156,10 @@ func prepare(ctx context.Context, b *broker, e *env, what string) error {
 		e.LinesTopic = "kafki-bench-lines-" + e.RunID
 		e.Words = e.Records * wordsPerLine
 		return prepareLines(ctx, b, e.LinesTopic, e.Records, e.Partitions, 1)
+	case "lines-1p":
+		e.Lines1PTopic = "kafki-bench-lines-1p-" + e.RunID
+		e.Words = e.Records * wordsPerLine
+		return prepareLines(ctx, b, e.Lines1PTopic, e.Records, 1, 1)
 	case "window-lines":
 		e.WindowLinesTopic = "kafki-bench-window-lines-" + e.RunID
 		e.WindowWords = e.WindowRecords * wordsPerLine

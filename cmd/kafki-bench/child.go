@@ -38,10 +38,13 @@ type env struct {
 	// WindowLines1PTopic holds the same lines in one partition: its
 	// windowed count drops no record as late (see hoppingWindowOn).
 	WindowLines1PTopic string
-	RestoreTopic       string // a compacted changelog of RestoreKeys keys
-	RestoreKeys        int64
-	Events             int64  // Nexmark events in NexmarkTopic
-	NexmarkTopic       string // Nexmark events
+	// Lines1PTopic holds the lines of LinesTopic in one partition (the
+	// dense hopping-window row, see hoppingWindowDense).
+	Lines1PTopic string
+	RestoreTopic string // a compacted changelog of RestoreKeys keys
+	RestoreKeys  int64
+	Events       int64  // Nexmark events in NexmarkTopic
+	NexmarkTopic string // Nexmark events
 	// WindowEvents Nexmark events in NexmarkWindowTopic: the input of the
 	// windowed queries (as many as the others by default; smaller on
 	// request).
@@ -170,6 +173,7 @@ func childArgs(name string, e env) []string {
 		"--window-words", strconv.FormatInt(e.WindowWords, 10),
 		"--window-lines-topic", e.WindowLinesTopic,
 		"--window-lines-1p-topic", e.WindowLines1PTopic,
+		"--lines-1p-topic", e.Lines1PTopic,
 		"--restore-topic", e.RestoreTopic,
 		"--restore-keys", strconv.FormatInt(e.RestoreKeys, 10),
 		"--nexmark-events", strconv.FormatInt(e.Events, 10),

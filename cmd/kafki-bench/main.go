@@ -56,6 +56,7 @@ func parseOptions(args []string, stderr io.Writer) (options, error) {
 	fs.Int64Var(&o.e.WindowWords, "window-words", 0, "internal")
 	fs.StringVar(&o.e.WindowLinesTopic, "window-lines-topic", "", "internal")
 	fs.StringVar(&o.e.WindowLines1PTopic, "window-lines-1p-topic", "", "internal")
+	fs.StringVar(&o.e.Lines1PTopic, "lines-1p-topic", "", "internal")
 	fs.StringVar(&o.e.RestoreTopic, "restore-topic", "", "internal")
 	fs.StringVar(&o.e.NexmarkTopic, "nexmark-topic", "", "internal")
 	fs.StringVar(&o.e.NexmarkWindowTopic, "nexmark-window-topic", "", "internal")

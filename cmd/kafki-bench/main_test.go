@@ -44,7 +44,7 @@ func TestSmallRun(t *testing.T) {
 		"| stream-table join | ",
 		"3000 output records for 3000 lines",
 		"| hopping-window count with suppression | ",
-		"| hopping-window count with suppression, on the word-count input (lines 1 ms apart) | ",
+		"| hopping-window count with suppression, on the word-count lines in one partition (1 ms apart) | ",
 		"| word count, exactly-once v2 | ", // measured or "not available"
 		"- Machine: ",
 	} {

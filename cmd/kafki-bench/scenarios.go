@@ -68,7 +68,7 @@ var scenarios = []scenario{
 		run: func(ctx context.Context, e env) (measure, error) {
 			return hoppingWindowOn(ctx, e, "hopping-window-pebble", e.WindowLinesTopic, state.Pebble)
 		}},
-	{name: "hopping-window-dense", title: "hopping-window count with suppression, on the word-count input (lines 1 ms apart)", input: "line", needs: "lines",
+	{name: "hopping-window-dense", title: "hopping-window count with suppression, on the word-count lines in one partition (1 ms apart)", input: "line", needs: "lines-1p",
 		run: hoppingWindowDense},
 	{name: "stream-table-join", title: "stream-table join", input: "line", needs: "lines", run: streamTableJoin},
 	{name: "stream-stream-join", title: "stream-stream outer join (5 s windows)", input: "line", needs: "lines", run: streamStreamJoin},
