@@ -54,7 +54,10 @@ func (x *windowIndex) find(key []byte, start int64) *cacheEntry {
 	if k == nil {
 		return nil
 	}
-	for i := range k.wins {
+	// Newest first: windows are added as stream time moves on, and
+	// updates go to the latest ones, so a key with many cached windows
+	// (small windows, long retention) still finds its current one at once.
+	for i := len(k.wins) - 1; i >= 0; i-- {
 		if k.wins[i].start == start {
 			return k.wins[i].e
 		}
