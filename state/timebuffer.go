@@ -10,8 +10,6 @@ import (
 	"unicode/utf8"
 	"unsafe"
 
-	"github.com/google/btree"
-
 	"github.com/kafki/kafki/serde"
 )
 
@@ -45,13 +43,8 @@ type bufferEntry struct {
 	// it reached the changelog needs no tombstone: restoration would find
 	// nothing for it either way.
 	live bool
-}
-
-func bufferLess(a, b *bufferEntry) bool {
-	if a.time != b.time {
-		return a.time < b.time
-	}
-	return bytes.Compare(a.key, b.key) < 0
+	// queued: the entry is in the buffer's time order.
+	queued bool
 }
 
 // TimeOrderedBuffer is the suppression buffer: Kafka Streams'
@@ -75,7 +68,7 @@ type TimeOrderedBuffer struct {
 	// buffer until the next flush; n counts the others.
 	index   map[string]*bufferEntry
 	n       int
-	sorted  *btree.BTreeG[*bufferEntry]
+	order   *timeOrder
 	size    int64
 	minTime int64
 	closed  bool
@@ -98,7 +91,7 @@ func NewTimeOrderedBuffer(name string) *TimeOrderedBuffer {
 	return &TimeOrderedBuffer{
 		name:    name,
 		index:   map[string]*bufferEntry{},
-		sorted:  btree.NewG[*bufferEntry](btreeDegree, bufferLess),
+		order:   newTimeOrder(),
 		minTime: math.MaxInt64,
 	}
 }
@@ -168,7 +161,7 @@ func (b *TimeOrderedBuffer) put(t int64, key []byte, v BufferValue, restored boo
 		v.Prior = v.Old
 	}
 	e.time, e.val, e.gone = t, v, false
-	b.sorted.ReplaceOrInsert(e)
+	b.order.insert(e)
 	b.n++
 	b.minTime = min(b.minTime, t)
 	b.size += recordSize(e.key, &e.val)
@@ -185,17 +178,17 @@ func (b *TimeOrderedBuffer) EvictWhile(more func() bool, emit func(key []byte, v
 		return ErrClosed
 	}
 	for b.n > 0 && more() {
-		e, _ := b.sorted.Min()
+		e := b.order.min()
 		if err := emit(e.key, &e.val); err != nil {
 			return err
 		}
-		b.sorted.DeleteMin()
+		b.order.deleteMin(e)
 		b.removed(e, true)
 	}
 	return nil
 }
 
-// removed accounts for e, already out of the sorted tree; logged: the
+// removed accounts for e, already out of the time order; logged: the
 // removal goes to the changelog at the next flush.
 func (b *TimeOrderedBuffer) removed(e *bufferEntry, logged bool) {
 	b.n--
@@ -221,8 +214,8 @@ func (b *TimeOrderedBuffer) removed(e *bufferEntry, logged bool) {
 	}
 	if e.time == b.minTime {
 		b.minTime = math.MaxInt64
-		if first, ok := b.sorted.Min(); ok {
-			b.minTime = first.time
+		if t, ok := b.order.minTime(); ok {
+			b.minTime = t
 		}
 	}
 }
@@ -289,7 +282,7 @@ func (b *TimeOrderedBuffer) Restore(key, value []byte, headers []serde.Header) e
 	}
 	if value == nil {
 		if e, ok := b.index[string(key)]; ok && !e.gone {
-			b.sorted.Delete(e)
+			b.order.delete(e)
 			b.removed(e, false)
 		}
 		return nil
@@ -325,7 +318,7 @@ func (b *TimeOrderedBuffer) Close() error {
 		return nil
 	}
 	b.closed = true
-	b.index, b.sorted, b.dirty = nil, nil, nil
+	b.index, b.order, b.dirty = nil, nil, nil
 	b.n, b.size, b.minTime = 0, 0, math.MaxInt64
 	return nil
 }
