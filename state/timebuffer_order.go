@@ -2,6 +2,8 @@ package state
 
 import (
 	"bytes"
+	"cmp"
+	"encoding/binary"
 	"slices"
 	"sort"
 
@@ -32,7 +34,7 @@ type timeOrder struct {
 // skipped. queued counts the others.
 type timeGroup struct {
 	time    int64
-	entries []*bufferEntry
+	entries []groupEntry
 	head    int
 	queued  int
 	sorted  bool
@@ -42,7 +44,28 @@ func newTimeOrder() *timeOrder {
 	return &timeOrder{groups: btree.NewG[*timeGroup](btreeDegree, func(a, b *timeGroup) bool { return a.time < b.time })}
 }
 
-func entryKeyLess(a, b *bufferEntry) int { return bytes.Compare(a.key, b.key) }
+// groupEntry is an entry with its key's first 8 bytes, which decide most
+// comparisons of a sort without reading the entry and the key.
+type groupEntry struct {
+	prefix uint64
+	e      *bufferEntry
+}
+
+func newGroupEntry(e *bufferEntry) groupEntry {
+	var p [8]byte
+	copy(p[:], e.key)
+	return groupEntry{prefix: binary.BigEndian.Uint64(p[:]), e: e}
+}
+
+// compareKeys orders by key: a shorter key that is a prefix of a longer
+// one sorts first, and zero bytes pad the prefix, so equal prefixes
+// fall back to the keys.
+func compareKeys(a, b groupEntry) int {
+	if a.prefix != b.prefix {
+		return cmp.Compare(a.prefix, b.prefix)
+	}
+	return bytes.Compare(a.e.key, b.e.key)
+}
 
 // insert queues e, which is not queued, under e.time.
 func (o *timeOrder) insert(e *bufferEntry) {
@@ -63,13 +86,14 @@ func (o *timeOrder) insert(e *bufferEntry) {
 	}
 	e.queued = true
 	g.queued++
+	ge := newGroupEntry(e)
 	if !g.sorted {
-		g.entries = append(g.entries, e)
+		g.entries = append(g.entries, ge)
 		return
 	}
 	rest := g.entries[g.head:]
-	i := sort.Search(len(rest), func(i int) bool { return bytes.Compare(rest[i].key, e.key) > 0 })
-	g.entries = slices.Insert(g.entries, g.head+i, e)
+	i := sort.Search(len(rest), func(i int) bool { return compareKeys(rest[i], ge) > 0 })
+	g.entries = slices.Insert(g.entries, g.head+i, ge)
 }
 
 // min is the first queued entry, or nil.
@@ -80,17 +104,17 @@ func (o *timeOrder) min() *bufferEntry {
 	}
 	if !g.sorted {
 		// Drop what was dequeued, then sort what is left.
-		rest := slices.DeleteFunc(g.entries[g.head:], func(e *bufferEntry) bool { return !e.queued })
+		rest := slices.DeleteFunc(g.entries[g.head:], func(ge groupEntry) bool { return !ge.e.queued })
 		clear(g.entries[g.head+len(rest):])
 		g.entries = g.entries[:g.head+len(rest)]
-		slices.SortFunc(rest, entryKeyLess)
+		slices.SortFunc(rest, compareKeys)
 		g.sorted = true
 	}
-	for !g.entries[g.head].queued {
-		g.entries[g.head] = nil
+	for !g.entries[g.head].e.queued {
+		g.entries[g.head] = groupEntry{}
 		g.head++
 	}
-	return g.entries[g.head]
+	return g.entries[g.head].e
 }
 
 // minTime is the oldest buffer time queued, and whether there is one.
@@ -105,7 +129,7 @@ func (o *timeOrder) minTime() (int64, bool) {
 // deleteMin dequeues e, the entry min returned.
 func (o *timeOrder) deleteMin(e *bufferEntry) {
 	g, _ := o.groups.Min()
-	g.entries[g.head] = nil
+	g.entries[g.head] = groupEntry{}
 	g.head++
 	o.dequeued(g, e)
 }

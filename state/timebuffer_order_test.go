@@ -12,7 +12,8 @@ import (
 // TestTimeOrderedBufferOrderMatchesModel drives a buffer with puts of few
 // and many distinct times, partial evictions (so that keys arrive in the
 // group being emitted from) and restored tombstones, and checks every
-// emission against a model that sorts all entries by (buffer time, key).
+// emission against a model that sorts all entries by (buffer time, key),
+// keys compared as bytes.
 func TestTimeOrderedBufferOrderMatchesModel(t *testing.T) {
 	for _, times := range []int{1, 3, 50, 1000} {
 		t.Run(fmt.Sprint(times, "times"), func(t *testing.T) {
@@ -23,8 +24,22 @@ func TestTimeOrderedBufferOrderMatchesModel(t *testing.T) {
 				key  string
 			}
 			model := map[string]int64{}
+			// Keys of 1 to 11 bytes from a small alphabet with zero bytes:
+			// many share prefixes, some are prefixes of others, and the
+			// long ones share their first 8 bytes, often.
+			keys := make([]string, 400)
+			for i := range keys {
+				k := make([]byte, 1+rng.IntN(11))
+				for j := range k {
+					k[j] = "\x00\x01a\xff"[rng.IntN(4)]
+				}
+				if len(k) > 8 {
+					copy(k, []string{"\x00a\x00a\x00a\x00a", "aaaaaaaa"}[rng.IntN(2)])
+				}
+				keys[i] = string(k)
+			}
 			for step := range 20000 {
-				k := fmt.Sprintf("k%03d", rng.IntN(400))
+				k := keys[rng.IntN(len(keys))]
 				switch r := rng.IntN(10); {
 				case r < 6:
 					ts := int64(rng.IntN(times))
