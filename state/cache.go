@@ -236,25 +236,30 @@ func valueCopy(value []byte) []byte {
 // one handed over); ownKey: key was allocated for the cache, which keeps
 // it instead of a copy.
 func (c *CachingKeyValueStore) insertKey(key []byte, ownKey bool, value []byte, ts int64, dirty bool) error {
-	e := c.lookup(key)
-	if e == nil {
-		if !ownKey {
-			key = append([]byte(nil), key...)
-		}
-		e = &cacheEntry{key: key}
-		e.belowKnown = dirty && c.missOK && bytes.Equal(key, c.missKey)
-		if c.treeLive {
-			c.tree.ReplaceOrInsert(e)
-		}
-		// The entry's key is never modified: the index shares its bytes.
-		c.index[unsafe.String(unsafe.SliceData(e.key), len(e.key))] = e
-		c.lru.pushLRU(e)
-		if c.added != nil {
-			c.added(e)
-		}
-		return c.set(e, value, ts, dirty)
+	if e := c.lookup(key); e != nil {
+		return c.update(e, value, ts, dirty)
 	}
-	return c.update(e, value, ts, dirty)
+	return c.insertNew(key, ownKey, value, ts, dirty)
+}
+
+// insertNew is insertKey of a key the index does not hold (the caller
+// looked it up already). Called with mu held.
+func (c *CachingKeyValueStore) insertNew(key []byte, ownKey bool, value []byte, ts int64, dirty bool) error {
+	if !ownKey {
+		key = append([]byte(nil), key...)
+	}
+	e := &cacheEntry{key: key}
+	e.belowKnown = dirty && c.missOK && bytes.Equal(key, c.missKey)
+	if c.treeLive {
+		c.tree.ReplaceOrInsert(e)
+	}
+	// The entry's key is never modified: the index shares its bytes.
+	c.index[unsafe.String(unsafe.SliceData(e.key), len(e.key))] = e
+	c.lru.pushLRU(e)
+	if c.added != nil {
+		c.added(e)
+	}
+	return c.set(e, value, ts, dirty)
 }
 
 // update replaces the value of e, an entry of the index, and evicts what

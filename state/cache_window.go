@@ -122,6 +122,11 @@ func (c *CachingWindowStore) put(key, value []byte, start, ts int64, withTS bool
 	if e := c.idx.find(key, start); e != nil {
 		return kv.unlockAndNotify(kv.update(e, value, ts, true))
 	}
+	if c.idx.unindexed == 0 {
+		// Every entry is in the window index, which has none for this
+		// window: the record cache's index has none either.
+		return kv.unlockAndNotify(kv.insertNew(WindowKey(key, start), true, value, ts, true))
+	}
 	return kv.unlockAndNotify(kv.insertKey(WindowKey(key, start), true, value, ts, true))
 }
 
