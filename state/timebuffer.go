@@ -123,18 +123,48 @@ func (b *TimeOrderedBuffer) MinTimestamp() int64 { return b.minTime }
 
 // Put buffers a change of key at bufferTime, with the context rc of the
 // write. A key already buffered keeps its buffer time and its prior value;
-// its latest change replaces the one held. The buffer keeps key, old, new
-// and rc's headers: the caller must not modify them afterwards.
+// its latest change replaces the one held. The buffer copies key, old and
+// new (the caller may reuse them) but keeps rc's headers: the caller must
+// not modify those afterwards.
 func (b *TimeOrderedBuffer) Put(bufferTime int64, key, old, new []byte, rc RecordContext) error {
 	if b.closed {
 		return ErrClosed
 	}
-	e := b.put(bufferTime, key, BufferValue{Old: old, New: new, Context: rc}, false)
+	e := b.putCopy(bufferTime, key, old, new, rc)
 	if b.log != nil && !e.logged {
 		e.logged = true
 		b.dirty = append(b.dirty, e)
 	}
 	return nil
+}
+
+// putCopy is put of copies of key (for a new entry), old and new, made in
+// one allocation; an empty value stays non-nil, as null is nil.
+func (b *TimeOrderedBuffer) putCopy(t int64, key, old, new []byte, rc RecordContext) *bufferEntry {
+	e, ok := b.index[string(key)]
+	n := len(old) + len(new)
+	if ok {
+		key = e.key // an entry keeps its key: no copy
+	} else {
+		n += len(key)
+	}
+	buf := make([]byte, 0, n)
+	if !ok {
+		buf = append(buf, key...)
+		key = buf[:len(key):len(key)]
+	}
+	v := BufferValue{Context: rc}
+	if old != nil {
+		at := len(buf)
+		buf = append(buf, old...)
+		v.Old = buf[at:len(buf):len(buf)]
+	}
+	if new != nil {
+		at := len(buf)
+		buf = append(buf, new...)
+		v.New = buf[at:len(buf):len(buf)]
+	}
+	return b.putAt(e, ok, t, key, v, false)
 }
 
 // put inserts or replaces key's entry with one lookup. An entry already
@@ -143,6 +173,11 @@ func (b *TimeOrderedBuffer) Put(bufferTime int64, key, old, new []byte, rc Recor
 // restored.
 func (b *TimeOrderedBuffer) put(t int64, key []byte, v BufferValue, restored bool) *bufferEntry {
 	e, ok := b.index[string(key)]
+	return b.putAt(e, ok, t, key, v, restored)
+}
+
+// putAt is put once the index was looked up: e and ok are what it found.
+func (b *TimeOrderedBuffer) putAt(e *bufferEntry, ok bool, t int64, key []byte, v BufferValue, restored bool) *bufferEntry {
 	if ok && !e.gone {
 		b.size -= recordSize(e.key, &e.val)
 		if !restored {

@@ -313,3 +313,35 @@ func TestTimeOrderedBufferForgetsUnloggedKeysBeforeFlush(t *testing.T) {
 		t.Errorf("restored buffer differs:\n got %.200s\nwant %.200s", got, want)
 	}
 }
+
+// Put copies the key and values: the caller may reuse its slices (the
+// suppressor encodes into one scratch buffer), and an empty value stays a
+// value, not a null, in what is emitted and logged.
+func TestTimeOrderedBufferPutCopies(t *testing.T) {
+	sink := &recordingSink{}
+	buf := NewTimeOrderedBuffer("buf").logTo(Changelog{Topic: "c", Sink: sink})
+	scratch := []byte("k1oldnew")
+	must(t, buf.Put(5, scratch[0:2], scratch[2:5], scratch[5:8], ctxAt(5)))
+	copy(scratch, "k2xxxyyy")
+	must(t, buf.Put(5, scratch[0:2], []byte{}, scratch[2:2], ctxAt(6)))
+	copy(scratch, "k1OLDNEW")
+	must(t, buf.Put(5, scratch[0:2], scratch[2:5], scratch[5:8], ctxAt(7))) // an update of k1
+	copy(scratch, "zzzzzzzz")
+	must(t, buf.Flush())
+	var got []string
+	must(t, buf.EvictWhile(func() bool { return true }, func(k []byte, v *BufferValue) error {
+		got = append(got, fmt.Sprintf("%s=%q(%q,%q) nil:%v,%v,%v", k, v.New, v.Old, v.Prior, v.New == nil, v.Old == nil, v.Prior == nil))
+		return nil
+	}))
+	want := []string{`k1="NEW"("OLD","old") nil:false,false,false`, `k2=""("","") nil:false,false,false`}
+	if !reflect.DeepEqual(got, want) {
+		t.Errorf("emitted\n %q\nwant\n %q", got, want)
+	}
+	if len(sink.recs) != 2 || string(sink.recs[0].key) != "k1" || string(sink.recs[1].key) != "k2" {
+		t.Fatalf("logged %d records: %+v", len(sink.recs), sink.recs)
+	}
+	v, bt, err := decodeBufferValue(sink.recs[1].value)
+	if err != nil || bt != 5 || v.New == nil || len(v.New) != 0 || v.Old == nil || len(v.Old) != 0 {
+		t.Errorf("k2 logged as %+v at %d (%v); want empty old and new values", v, bt, err)
+	}
+}

@@ -74,11 +74,29 @@ func UntilTimeLimit(limit time.Duration, buffer BufferConfig) Suppressed {
 	return Suppressed{limit: limit, buffer: buffer}
 }
 
-// windowEnder is what Windowed keys offer suppression: the end of their
-// window, the time a final result waits for.
-type windowEnder interface{ windowEnd() int64 }
+// windowEnder is what Windowed keys offer suppression: a function
+// returning the end of a key's window, the time a final result waits for.
+// It is asked once, of K's zero value: calling a method through the
+// interface on every record would box each key (one allocation per
+// record), while the function, a func(Windowed[K]) int64 and so a
+// func(K) int64 for the suppressor's K, takes keys as they are.
+type windowEnder interface{ windowEndFunc() any }
 
-func (w Windowed[K]) windowEnd() int64 { return w.Window.end }
+func (Windowed[K]) windowEndFunc() any {
+	return func(w Windowed[K]) int64 { return w.Window.end }
+}
+
+// windowEndOf is the window-end function of K, or nil when K is not
+// windowed.
+func windowEndOf[K any]() func(K) int64 {
+	var zero K
+	we, ok := any(zero).(windowEnder)
+	if !ok {
+		return nil
+	}
+	f, _ := we.windowEndFunc().(func(K) int64)
+	return f
+}
 
 // Suppress holds back the table's updates as s says. The buffer is Kafka
 // Streams' in-memory time-ordered buffer, logged to its own changelog
@@ -99,8 +117,7 @@ func (t KTable[K, V]) Suppress(s Suppressed) KTable[K, V] {
 	}
 	var wait int64
 	if s.final {
-		var zero K
-		if _, ok := any(zero).(windowEnder); !ok {
+		if windowEndOf[K]() == nil {
 			b.problem(topologyInvalid("%q: UntilWindowCloses needs a windowed table (keys of type Windowed[K]), not KTable[%s, ...]", name, typeName[K]()))
 		}
 		grace, ok := b.ext.grace[t.node]
@@ -126,7 +143,13 @@ func (t KTable[K, V]) Suppress(s Suppressed) KTable[K, V] {
 	spec.Kind, spec.Engine, spec.Caching = state.KindTimeOrderedBuffer, state.InMemory, false
 	final, buf, ks, vs := s.final, s.buffer, t.keySerde, t.valueSerde
 	topology.AddProcessor(b.tb, name, func() topology.Processor[K, Change[V], K, Change[V]] {
-		return &suppressor[K, V]{store: store, final: final, wait: wait, bounds: buf, ks: ks, vs: vs, time: newStreamTime()}
+		p := &suppressor[K, V]{store: store, final: final, wait: wait, bounds: buf, ks: ks, vs: vs, time: newStreamTime()}
+		if final {
+			p.windowEnd = windowEndOf[K]()
+		}
+		p.ka, _ = ks.(serde.Appender[K])
+		p.va, _ = vs.(serde.Appender[V])
+		return p
 	}, t.node)
 	b.tb.AddStateStore(spec, name)
 	return KTable[K, V]{b: b, node: name, keySerde: t.keySerde, valueSerde: t.valueSerde}
@@ -146,6 +169,13 @@ type suppressor[K, V any] struct {
 	ctx    topology.ProcessorContext[K, Change[V]]
 	buf    *state.TimeOrderedBuffer
 	time   streamTime
+	// windowEnd is the buffer time of a final result's key.
+	windowEnd func(K) int64
+	// ka and va are ks and vs when they append (serde.Appender): a
+	// change is then encoded into scratch, which the buffer copies from.
+	ka      serde.Appender[K]
+	va      serde.Appender[V]
+	scratch []byte
 
 	// expire is the latest buffer time due; due, over and emit are the
 	// eviction's callbacks, made once.
@@ -179,24 +209,13 @@ func (p *suppressor[K, V]) Init(ctx topology.ProcessorContext[K, Change[V]]) err
 func (p *suppressor[K, V]) Process(rec topology.Record[K, Change[V]]) error {
 	ts := ms(rec.Timestamp)
 	now := p.time.observe(ts)
-	kb, err := p.ks.Serialize(p.store, nil, rec.Key)
+	kb, ob, nb, err := p.encode(rec)
 	if err != nil {
-		return fmt.Errorf("serialize key for suppression buffer %s: %w", p.store, err)
-	}
-	var nb, ob []byte
-	if rec.Value.HasNew {
-		if nb, err = p.vs.Serialize(p.store, nil, rec.Value.New); err != nil {
-			return fmt.Errorf("serialize value for suppression buffer %s: %w", p.store, err)
-		}
-	}
-	if rec.Value.HasOld {
-		if ob, err = p.vs.Serialize(p.store, nil, rec.Value.Old); err != nil {
-			return fmt.Errorf("serialize old value for suppression buffer %s: %w", p.store, err)
-		}
+		return err
 	}
 	bt := ts
 	if p.final {
-		bt = any(rec.Key).(windowEnder).windowEnd()
+		bt = p.windowEnd(rec.Key)
 	}
 	rc := state.RecordContext{Timestamp: ts, Headers: rec.Headers, Partition: -1, Offset: -1}
 	if m, ok := p.ctx.RecordMetadata(); ok {
@@ -221,6 +240,63 @@ func (p *suppressor[K, V]) Process(rec topology.Record[K, Change[V]]) error {
 	return fmt.Errorf("%w: %s holds %d records, %d bytes (bounds %d records, %d bytes)",
 		ErrSuppressionBufferFull, p.store, p.buf.NumRecords(), p.buf.BufferSize(), p.bounds.MaxRecords, p.bounds.MaxBytes)
 }
+
+// encode serializes rec's key and its old and new values (nil when
+// absent) for the buffer, which copies them: with appending serdes into
+// p.scratch, reused from record to record.
+func (p *suppressor[K, V]) encode(rec topology.Record[K, Change[V]]) (kb, ob, nb []byte, err error) {
+	if p.ka == nil || p.va == nil {
+		if kb, err = p.ks.Serialize(p.store, nil, rec.Key); err != nil {
+			return nil, nil, nil, fmt.Errorf("serialize key for suppression buffer %s: %w", p.store, err)
+		}
+		if rec.Value.HasNew {
+			if nb, err = p.vs.Serialize(p.store, nil, rec.Value.New); err != nil {
+				return nil, nil, nil, fmt.Errorf("serialize value for suppression buffer %s: %w", p.store, err)
+			}
+		}
+		if rec.Value.HasOld {
+			if ob, err = p.vs.Serialize(p.store, nil, rec.Value.Old); err != nil {
+				return nil, nil, nil, fmt.Errorf("serialize old value for suppression buffer %s: %w", p.store, err)
+			}
+		}
+		return kb, ob, nb, nil
+	}
+	b := p.scratch[:0]
+	if b == nil {
+		// Non-nil, so that every part cut from it is too.
+		b = make([]byte, 0, 64)
+	}
+	if b, err = p.ka.AppendSerialize(b, p.store, nil, rec.Key); err != nil {
+		return nil, nil, nil, fmt.Errorf("serialize key for suppression buffer %s: %w", p.store, err)
+	}
+	nk := len(b)
+	if rec.Value.HasNew {
+		if b, err = p.va.AppendSerialize(b, p.store, nil, rec.Value.New); err != nil {
+			return nil, nil, nil, fmt.Errorf("serialize value for suppression buffer %s: %w", p.store, err)
+		}
+	}
+	nn := len(b)
+	if rec.Value.HasOld {
+		if b, err = p.va.AppendSerialize(b, p.store, nil, rec.Value.Old); err != nil {
+			return nil, nil, nil, fmt.Errorf("serialize old value for suppression buffer %s: %w", p.store, err)
+		}
+	}
+	if cap(b) <= maxSuppressScratch {
+		p.scratch = b[:0]
+	}
+	// Full slice expressions: an empty value stays non-nil (null is nil).
+	kb = b[:nk:nk]
+	if rec.Value.HasNew {
+		nb = b[nk:nn:nn]
+	}
+	if rec.Value.HasOld {
+		ob = b[nn:len(b):len(b)]
+	}
+	return kb, ob, nb, nil
+}
+
+// maxSuppressScratch bounds the encoding buffer a suppressor keeps.
+const maxSuppressScratch = 64 << 10
 
 // forward emits an evicted entry with the timestamp and headers of the
 // update that made it, as Kafka Streams does; a final result's tombstone

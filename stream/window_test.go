@@ -222,3 +222,29 @@ func TestWindowedKeyKeepsMillisecondsOnTheWire(t *testing.T) {
 		t.Errorf("JSON round trip %v %v, want %v", back, err, w)
 	}
 }
+
+// A windowed serde appends (serde.Appender, which sinks and the
+// suppression buffer encode through) exactly the bytes Serialize returns,
+// after what dst holds, whether its inner serde appends or not.
+func TestWindowedSerdesAppendWhatTheySerialize(t *testing.T) {
+	w := stream.Windowed[string]{Key: "key", Window: stream.NewWindow(time.UnixMilli(60000), time.UnixMilli(120000))}
+	for _, inner := range []serde.Serde[string]{serde.String(), hideAppend[string]{serde.String()}} {
+		for name, s := range map[string]serde.Serde[stream.Windowed[string]]{
+			"time":    stream.WindowedSerde(inner, time.Minute),
+			"session": stream.SessionWindowedSerde(inner),
+		} {
+			want, err := s.Serialize("t", nil, w)
+			if err != nil {
+				t.Fatal(err)
+			}
+			a, ok := s.(serde.Appender[stream.Windowed[string]])
+			if !ok {
+				t.Fatalf("%s-windowed serde does not append", name)
+			}
+			got, err := a.AppendSerialize([]byte("prefix"), "t", nil, w)
+			if err != nil || string(got) != "prefix"+string(want) {
+				t.Errorf("%s-windowed serde over %T appends %q, %v; want %q", name, inner, got, err, "prefix"+string(want))
+			}
+		}
+	}
+}

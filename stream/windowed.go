@@ -87,11 +87,13 @@ var ErrBadWindowedKey = errors.New("stream: malformed windowed key")
 // as 8 big-endian bytes. The end is not written; it is derived on read
 // from size, which must be the window size of the aggregation.
 func WindowedSerde[K any](inner serde.Serde[K], size time.Duration) serde.Serde[Windowed[K]] {
-	return windowedSerde[K]{inner: inner, size: size.Milliseconds()}
+	app, _ := inner.(serde.Appender[K])
+	return windowedSerde[K]{inner: inner, app: app, size: size.Milliseconds()}
 }
 
 type windowedSerde[K any] struct {
 	inner serde.Serde[K]
+	app   serde.Appender[K] // inner, when it appends
 	size  int64
 }
 
@@ -101,6 +103,30 @@ func (s windowedSerde[K]) Serialize(topic string, h []serde.Header, w Windowed[K
 		return nil, err
 	}
 	return binary.BigEndian.AppendUint64(append(make([]byte, 0, len(kb)+8), kb...), uint64(w.Window.start)), nil
+}
+
+// AppendSerialize appends what Serialize returns to dst (serde.Appender),
+// so that a sink or a store encodes a windowed key into a buffer it
+// reuses; an inner serde that does not append is called as a Serializer.
+func (s windowedSerde[K]) AppendSerialize(dst []byte, topic string, h []serde.Header, w Windowed[K]) ([]byte, error) {
+	dst, err := appendInner(dst, s.inner, s.app, topic, h, w.Key)
+	if err != nil {
+		return dst, err
+	}
+	return binary.BigEndian.AppendUint64(dst, uint64(w.Window.start)), nil
+}
+
+// appendInner appends the bytes of k to dst, through app when inner
+// appends.
+func appendInner[K any](dst []byte, inner serde.Serde[K], app serde.Appender[K], topic string, h []serde.Header, k K) ([]byte, error) {
+	if app != nil {
+		return app.AppendSerialize(dst, topic, h, k)
+	}
+	kb, err := inner.Serialize(topic, h, k)
+	if err != nil {
+		return dst, err
+	}
+	return append(dst, kb...), nil
 }
 
 func (s windowedSerde[K]) Deserialize(topic string, h []serde.Header, data []byte) (Windowed[K], error) {
@@ -126,10 +152,14 @@ func (s windowedSerde[K]) Deserialize(topic string, h []serde.Header, data []byt
 // SessionWindowedSerializer: the inner key's bytes, the session end, then
 // the session start, each 8 big-endian bytes.
 func SessionWindowedSerde[K any](inner serde.Serde[K]) serde.Serde[Windowed[K]] {
-	return sessionWindowedSerde[K]{inner: inner}
+	app, _ := inner.(serde.Appender[K])
+	return sessionWindowedSerde[K]{inner: inner, app: app}
 }
 
-type sessionWindowedSerde[K any] struct{ inner serde.Serde[K] }
+type sessionWindowedSerde[K any] struct {
+	inner serde.Serde[K]
+	app   serde.Appender[K] // inner, when it appends
+}
 
 func (s sessionWindowedSerde[K]) Serialize(topic string, h []serde.Header, w Windowed[K]) ([]byte, error) {
 	kb, err := s.inner.Serialize(topic, h, w.Key)
@@ -139,6 +169,16 @@ func (s sessionWindowedSerde[K]) Serialize(topic string, h []serde.Header, w Win
 	out := append(make([]byte, 0, len(kb)+16), kb...)
 	out = binary.BigEndian.AppendUint64(out, uint64(w.Window.end))
 	return binary.BigEndian.AppendUint64(out, uint64(w.Window.start)), nil
+}
+
+// AppendSerialize appends what Serialize returns to dst (serde.Appender).
+func (s sessionWindowedSerde[K]) AppendSerialize(dst []byte, topic string, h []serde.Header, w Windowed[K]) ([]byte, error) {
+	dst, err := appendInner(dst, s.inner, s.app, topic, h, w.Key)
+	if err != nil {
+		return dst, err
+	}
+	dst = binary.BigEndian.AppendUint64(dst, uint64(w.Window.end))
+	return binary.BigEndian.AppendUint64(dst, uint64(w.Window.start)), nil
 }
 
 func (s sessionWindowedSerde[K]) Deserialize(topic string, h []serde.Header, data []byte) (Windowed[K], error) {
