@@ -127,11 +127,11 @@ func (g *segments) writeBatch(ws []segWrite, buffered bool) (dropped int64, err 
 		}
 		var err error
 		if b, ok := gr.seg.(bufferedBatchWriter); ok && buffered {
-			err = b.PutAllBuffered(gr.kvs)
+			err = g.wrote(b.PutAllBuffered(gr.kvs))
 		} else {
-			err = gr.seg.PutAll(gr.kvs)
+			err = g.segErr(gr.seg.PutAll(gr.kvs))
 		}
-		if err := g.segErr(err); err != nil {
+		if err != nil {
 			return dropped, err
 		}
 	}

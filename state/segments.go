@@ -41,13 +41,24 @@ type segments struct {
 	segs     map[int64]segmentKV
 	observed int64 // largest time seen; minTime before the first
 	closed   bool
+	// pool is the shared bound of the segments' write-back buffers
+	// (segpool.go).
+	pool segPool
 }
 
 func newSegments(name string, retention, interval int64, open func(id int64) (segmentKV, error)) *segments {
-	return &segments{
-		name: name, interval: interval, retention: retention, open: open,
+	g := &segments{
+		name: name, interval: interval, retention: retention,
 		segs: map[int64]segmentKV{}, observed: minTime,
 	}
+	g.open = func(id int64) (segmentKV, error) {
+		s, err := open(id)
+		if err == nil {
+			g.poolSegment(s)
+		}
+		return s, err
+	}
+	return g
 }
 
 func floorDiv(a, b int64) int64 {

@@ -42,7 +42,7 @@ func (s *sessionStore) Put(key []byte, start, end int64, value []byte) error {
 			return s.segs.segErr(err)
 		}
 	}
-	return s.segs.segErr(seg.Put(SessionKey(key, start, end), value))
+	return s.segs.wrote(seg.Put(SessionKey(key, start, end), value))
 }
 
 func (s *sessionStore) Remove(key []byte, start, end int64) error {
@@ -51,9 +51,9 @@ func (s *sessionStore) Remove(key []byte, start, end int64) error {
 		return err
 	}
 	if err := seg.Put(SessionKey(key, start, end), nil); err != nil || !s.byEnd {
-		return s.segs.segErr(err)
+		return s.segs.wrote(err)
 	}
-	return s.segs.segErr(seg.Put(endIndexKey(key, start, end), nil))
+	return s.segs.wrote(seg.Put(endIndexKey(key, start, end), nil))
 }
 
 func (s *sessionStore) FetchSession(key []byte, start, end int64) ([]byte, error) {

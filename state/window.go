@@ -80,13 +80,13 @@ func (s *windowStore) Put(key, value []byte, windowStart int64) error {
 		if err != nil || seg == nil {
 			return err
 		}
-		return s.segs.segErr(seg.Put(WindowKey(key, windowStart), nil))
+		return s.segs.wrote(seg.Put(WindowKey(key, windowStart), nil))
 	}
 	seg, err := s.segs.getOrCreate(windowStart)
 	if err != nil {
 		return err
 	}
-	return s.segs.segErr(seg.Put(s.encode(key, windowStart), value))
+	return s.segs.wrote(seg.Put(s.encode(key, windowStart), value))
 }
 
 func (s *windowStore) Fetch(key []byte, windowStart int64) ([]byte, error) {

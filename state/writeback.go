@@ -3,6 +3,7 @@ package state
 import (
 	"bytes"
 	"sync"
+	"sync/atomic"
 	"unsafe"
 
 	"github.com/google/btree"
@@ -64,6 +65,9 @@ type writeBack struct {
 	// and then writes it, and the write then finds the entry without a
 	// second map lookup. Only an entry in pending; reset when it leaves.
 	last *pendingValue
+	// pool, when set, is the byte count shared by the buffers of a
+	// segmented store's segments (segpool.go); bytes are added to it too.
+	pool *atomic.Int64
 }
 
 // NewWriteBackStore puts a write-back buffer of at most maxBytes in front of
@@ -116,7 +120,7 @@ func (w *writeBack) writeLocked(keep bool) error {
 		if w.tree != nil {
 			w.tree.Clear(false)
 		}
-		w.bytes = 0
+		w.addBytes(-w.bytes)
 		return nil
 	}
 	for _, v := range w.pending {
@@ -137,7 +141,7 @@ func (w *writeBack) dropLocked(v *pendingValue) {
 	if w.tree != nil {
 		w.tree.Delete(v)
 	}
-	w.bytes -= len(v.k) + len(v.v) + writeBackOverhead
+	w.addBytes(-(len(v.k) + len(v.v) + writeBackOverhead))
 }
 
 // flush writes the dirty entries, keeping them to serve reads.
@@ -169,7 +173,7 @@ func (w *writeBack) lookupLocked(key []byte) *pendingValue {
 func (w *writeBack) putLocked(key, value []byte, owned bool) error {
 	if p := w.lookupLocked(key); p != nil {
 		// A new slice: readers may still hold the old one.
-		w.bytes += len(value) - len(p.v)
+		w.addBytes(len(value) - len(p.v))
 		p.v = nil
 		if value != nil {
 			if !owned {
@@ -203,7 +207,7 @@ func (w *writeBack) putLocked(key, value []byte, owned bool) error {
 		if w.tree != nil {
 			w.tree.ReplaceOrInsert(p)
 		}
-		w.bytes += len(key) + len(value) + writeBackOverhead
+		w.addBytes(len(key) + len(value) + writeBackOverhead)
 	}
 	if w.bytes >= w.max && w.dirty < len(w.pending) {
 		// Clean entries go first: they cost an engine read, not a write.
@@ -365,6 +369,7 @@ func (w *writeBack) Close() error {
 	w.mu.Lock()
 	err := w.drainLocked()
 	clear(w.pending)
+	w.addBytes(-w.bytes)
 	w.last = nil
 	w.tree = nil
 	w.closed = true
@@ -384,7 +389,8 @@ func (w *writeBack) Destroy() error {
 	clear(w.pending)
 	w.last = nil
 	w.tree = nil
-	w.bytes, w.dirty = 0, 0
+	w.addBytes(-w.bytes)
+	w.dirty = 0
 	w.closed = true
 	w.mu.Unlock()
 	return w.inner.Destroy()
