@@ -102,7 +102,7 @@ func TestSegmentWriteBackPoolMatchesModel(t *testing.T) {
 		case r < 6:
 			now += int64(rng.IntN(20_000))
 		default:
-			start := max(0, now-int64(rng.IntN(150_000)))/10_000*10_000
+			start := max(0, now-int64(rng.IntN(150_000))) / 10_000 * 10_000
 			key := fmt.Appendf(nil, "k%d", rng.IntN(20))
 			var v []byte
 			if rng.IntN(10) > 0 {
