@@ -337,9 +337,9 @@ func (t *activeTask) process(limit int) (int, error) {
 			q.recs, q.head = q.recs[:0], 0
 		}
 		toRaw(r, &t.raw)
-		t.coll.inRecord = true
+		t.coll.in = r
 		err := t.task.Process(&t.raw)
-		t.coll.inRecord = false
+		t.coll.in = nil
 		if err != nil {
 			return n, fmt.Errorf("task %s: process %s/%d@%d: %w", t.id, r.Topic, r.Partition, r.Offset, err)
 		}
