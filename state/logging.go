@@ -1,6 +1,7 @@
 package state
 
 import (
+	"bytes"
 	"encoding/binary"
 	"fmt"
 	"time"
@@ -78,6 +79,7 @@ func (l *changeLogger) ChangelogTopicPartition() (string, int32) { return l.cl.T
 func NewLoggingKeyValueStore(inner KeyValueStore, cl Changelog) KeyValueStore {
 	s := &loggingKeyValueStore{KeyValueStore: inner, changeLogger: changeLogger{cl}}
 	s.owned, _ = inner.(ownedPutter)
+	s.keyed, _ = inner.(keyedPutter)
 	return s
 }
 
@@ -87,10 +89,17 @@ type ownedPutter interface {
 	PutOwned(key, value []byte) error
 }
 
+// keyedPutter is a store whose owned put returns its own copy of the key,
+// never modified afterwards (the write-back buffer): see PutOwnedKeyed.
+type keyedPutter interface {
+	PutOwnedKeyed(key, value []byte) ([]byte, error)
+}
+
 type loggingKeyValueStore struct {
 	KeyValueStore
 	changeLogger
 	owned ownedPutter // the inner store when it is one
+	keyed keyedPutter // likewise
 }
 
 // PutOwned is Put for a value the caller will never modify again: the
@@ -107,6 +116,24 @@ func (s *loggingKeyValueStore) PutOwned(key, value []byte) error {
 		return err
 	}
 	return s.log(key, value)
+}
+
+// PutOwnedBorrowedKey is PutOwned for a key the caller only lends for the
+// call and reuses afterwards (a scratch buffer): the changelog record,
+// which the producer holds until the broker acknowledges it, carries the
+// store's own copy of the key when the store below keeps one (the
+// write-back buffer), and a copy made here otherwise. The table stores
+// encode each record's key into a scratch buffer with it: the key was an
+// allocation per update, made only for the changelog record.
+func (s *loggingKeyValueStore) PutOwnedBorrowedKey(key, value []byte) error {
+	if s.keyed == nil {
+		return s.PutOwned(bytes.Clone(key), value)
+	}
+	kept, err := s.keyed.PutOwnedKeyed(key, value)
+	if err != nil {
+		return err
+	}
+	return s.log(kept, value)
 }
 
 func (s *loggingKeyValueStore) Unwrap() Store { return s.KeyValueStore }

@@ -171,6 +171,12 @@ func (w *writeBack) lookupLocked(key []byte) *pendingValue {
 // putLocked buffers a copy of key and value (nil value: a delete); with
 // owned, value itself (the caller gave it up).
 func (w *writeBack) putLocked(key, value []byte, owned bool) error {
+	_, err := w.putEntryLocked(key, value, owned)
+	return err
+}
+
+// putEntryLocked is putLocked returning the entry written.
+func (w *writeBack) putEntryLocked(key, value []byte, owned bool) (*pendingValue, error) {
 	if p := w.lookupLocked(key); p != nil {
 		// A new slice: readers may still hold the old one.
 		w.addBytes(len(value) - len(p.v))
@@ -185,30 +191,35 @@ func (w *writeBack) putLocked(key, value []byte, owned bool) error {
 			p.dirty = true
 			w.dirty++
 		}
-	} else {
-		// Key, value and entry in two allocations; the map key is a
-		// view of the buffer.
-		n := len(key)
-		if !owned {
-			n += len(value)
-		}
-		buf := make([]byte, n)
-		copy(buf, key)
-		p := &pendingValue{k: unsafe.String(unsafe.SliceData(buf), len(key)), dirty: true}
-		w.dirty++
-		if value != nil {
-			if !owned {
-				copy(buf[len(key):], value)
-				value = buf[len(key):]
-			}
-			p.v = value
-		}
-		w.pending[p.k] = p
-		if w.tree != nil {
-			w.tree.ReplaceOrInsert(p)
-		}
-		w.addBytes(len(key) + len(value) + writeBackOverhead)
+		return p, w.maybeDrainLocked()
 	}
+	// Key, value and entry in two allocations; the map key is a view of
+	// the buffer.
+	n := len(key)
+	if !owned {
+		n += len(value)
+	}
+	buf := make([]byte, n)
+	copy(buf, key)
+	p := &pendingValue{k: unsafe.String(unsafe.SliceData(buf), len(key)), dirty: true}
+	w.dirty++
+	if value != nil {
+		if !owned {
+			copy(buf[len(key):], value)
+			value = buf[len(key):]
+		}
+		p.v = value
+	}
+	w.pending[p.k] = p
+	if w.tree != nil {
+		w.tree.ReplaceOrInsert(p)
+	}
+	w.addBytes(len(key) + len(value) + writeBackOverhead)
+	return p, w.maybeDrainLocked()
+}
+
+// maybeDrainLocked writes the buffer early when it is past its bound.
+func (w *writeBack) maybeDrainLocked() error {
 	if w.bytes >= w.max && w.dirty < len(w.pending) {
 		// Clean entries go first: they cost an engine read, not a write.
 		for _, v := range w.pending {
@@ -258,6 +269,24 @@ func (w *writeBack) PutOwned(key, value []byte) error {
 		return ErrClosed
 	}
 	return w.putLocked(key, value, true)
+}
+
+// PutOwnedKeyed is PutOwned returning the buffer's own copy of key, which
+// stays unchanged as long as anything refers to it (the entry's key bytes
+// are never written again): the logging layer sends it as the changelog
+// record's key, so that the caller's key can be a scratch buffer.
+func (w *writeBack) PutOwnedKeyed(key, value []byte) ([]byte, error) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if w.closed {
+		return nil, ErrClosed
+	}
+	p, err := w.putEntryLocked(key, value, true)
+	if len(p.k) == 0 {
+		return key, err // nothing in it to change; keeps empty apart from nil
+	}
+	// Capacity cut at the key: the value may follow it in the same buffer.
+	return unsafe.Slice(unsafe.StringData(p.k), len(p.k)), err
 }
 
 func (w *writeBack) PutIfAbsent(key, value []byte) ([]byte, error) {

@@ -194,6 +194,61 @@ func TestWriteBackPutOwnedKeepsTheSlice(t *testing.T) {
 	}
 }
 
+// A put with a borrowed key (PutOwnedBorrowedKey) lets the caller reuse the
+// key's buffer at once: the store and the changelog record keep their own
+// key, unchanged by anything the caller writes into its buffer later. Over
+// a write-back buffer the changelog record carries the buffer's copy (one
+// per key, not one per put); over a plain store, a copy of its own.
+func TestLoggingPutWithBorrowedKey(t *testing.T) {
+	type borrower interface {
+		PutOwnedBorrowedKey(key, value []byte) error
+	}
+	for _, wrap := range []bool{true, false} {
+		sink := &recordingSink{}
+		var inner KeyValueStore = newMemKV("kv")
+		if wrap {
+			inner = NewWriteBackStore(newMemKV("kv"), 1<<20)
+		}
+		s := NewLoggingKeyValueStore(inner, Changelog{Topic: "c", Sink: sink})
+		bs, ok := s.(borrower)
+		if !ok {
+			t.Fatal("the logging store offers no PutOwnedBorrowedKey")
+		}
+		scratch := make([]byte, 0, 16)
+		keys := []string{"alpha", "b", "alpha", "", "gamma", "b"}
+		for i, k := range keys {
+			kb := append(scratch[:0], k...)
+			must(t, bs.PutOwnedBorrowedKey(kb, []byte{byte(i)}))
+			copy(kb[:cap(kb)], "XXXXXXXXXXXXXXXX") // the caller reuses its buffer
+		}
+		if len(sink.recs) != len(keys) {
+			t.Fatalf("write-back %v: %d changelog records, want %d", wrap, len(sink.recs), len(keys))
+		}
+		for i, k := range keys {
+			r := sink.recs[i]
+			if string(r.key) != k || r.key == nil || len(r.value) != 1 || r.value[0] != byte(i) {
+				t.Fatalf("write-back %v: changelog record %d is %q=%v, want %q=[%d]", wrap, i, r.key, r.value, k, i)
+			}
+		}
+		if wrap && &sink.recs[0].key[0] != &sink.recs[2].key[0] {
+			t.Fatal("two puts of one key over a write-back buffer logged two copies of it")
+		}
+		for i, k := range []string{"alpha", "b", "", "gamma"} {
+			want := map[string]byte{"alpha": 2, "b": 5, "": 3, "gamma": 4}[k]
+			if v, err := s.Get([]byte(k)); err != nil || len(v) != 1 || v[0] != want {
+				t.Fatalf("write-back %v: key %d %q reads %v (%v), want [%d]", wrap, i, k, v, err, want)
+			}
+		}
+		must(t, s.Flush())
+		for k, want := range map[string]byte{"alpha": 2, "b": 5, "gamma": 4} {
+			if v, err := s.Get([]byte(k)); err != nil || len(v) != 1 || v[0] != want {
+				t.Fatalf("write-back %v: after flush %q reads %v (%v), want [%d]", wrap, k, v, err, want)
+			}
+		}
+		must(t, s.Close())
+	}
+}
+
 // A write after a read finds the entry the read found without a second
 // lookup; an entry that left the buffer in between (dropped after two
 // flushes, emptied by a batch write, a delete) must not be written to.

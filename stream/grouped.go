@@ -132,7 +132,7 @@ func (p *streamAggregate[K, V, VA]) Process(rec topology.Record[K, V]) error {
 		p.emit.ctx.RecordDropped("null-key-or-value")
 		return nil
 	}
-	kb, err := p.emit.kv.keyBytes(rec.Key)
+	kb, err := p.emit.kv.keyScratch(rec.Key)
 	if err != nil {
 		return err
 	}

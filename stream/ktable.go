@@ -99,7 +99,7 @@ func (p *materializedMap[K, V, V2]) Process(rec topology.Record[K, Change[V]]) e
 	if !ok {
 		return nil
 	}
-	kb, err := p.emit.kv.keyBytes(rec.Key)
+	kb, err := p.emit.kv.keyScratch(rec.Key)
 	if err != nil {
 		return err
 	}
@@ -251,7 +251,7 @@ func (p *tableAggregator[K, V, VA]) Process(rec topology.Record[K, Change[V]]) e
 		p.emit.ctx.RecordDropped("null-key")
 		return nil
 	}
-	kb, err := p.emit.kv.keyBytes(rec.Key)
+	kb, err := p.emit.kv.keyScratch(rec.Key)
 	if err != nil {
 		return err
 	}

@@ -1,6 +1,7 @@
 package stream
 
 import (
+	"bytes"
 	"encoding/binary"
 	"errors"
 	"fmt"
@@ -114,12 +115,27 @@ type kvStore[K, V any] struct {
 	// (PutOwned) rather than copy it: the logging store over the
 	// write-back buffer of a persistent engine.
 	owned ownedPutter
+	// borrow is s when it also lets the caller reuse the key after a put
+	// (PutOwnedBorrowedKey), the logging key-value store: a timestamped
+	// table store then encodes its keys into kscratch (keyScratch), when
+	// ks appends (ka), instead of a slice per record.
+	borrow   borrowedKeyPutter
+	ka       serde.Appender[K]
+	kscratch *[]byte
+	// tsPut is s when it is a caching store (PutWithTimestamp).
+	tsPut timestampedPutter
 }
 
 // ownedPutter is a store that can keep the value slice it is given: the
 // caller never modifies it again.
 type ownedPutter interface {
 	PutOwned(key, value []byte) error
+}
+
+// borrowedKeyPutter is an ownedPutter that keeps no reference to the key
+// it is given past the call.
+type borrowedKeyPutter interface {
+	PutOwnedBorrowedKey(key, value []byte) error
 }
 
 // openKV opens a plain key-value store.
@@ -134,7 +150,11 @@ func openKV[K, V any, KO, VO any](ctx topology.ProcessorContext[KO, VO], name st
 	}
 	va, _ := vs.(serde.Appender[V])
 	owned, _ := kv.(ownedPutter)
-	return kvStore[K, V]{s: kv, ks: ks, vs: vs, va: va, scratch: new([]byte), owned: owned}, nil
+	borrow, _ := kv.(borrowedKeyPutter)
+	ka, _ := ks.(serde.Appender[K])
+	tsPut, _ := kv.(timestampedPutter)
+	return kvStore[K, V]{s: kv, ks: ks, vs: vs, va: va, scratch: new([]byte), owned: owned,
+		borrow: borrow, ka: ka, kscratch: new([]byte), tsPut: tsPut}, nil
 }
 
 // openTableKV opens the timestamped store of a KTable.
@@ -144,17 +164,35 @@ func openTableKV[K, V any, KO, VO any](ctx topology.ProcessorContext[KO, VO], na
 	return kv, err
 }
 
-func (s kvStore[K, V]) keyBytes(k K) ([]byte, error) { return s.ks.Serialize(s.s.Name(), nil, k) }
+func (s *kvStore[K, V]) keyBytes(k K) ([]byte, error) { return s.ks.Serialize(s.s.Name(), nil, k) }
+
+// keyScratch is keyBytes for a key used only to read the store and then
+// write or delete it (put, remove) before the next call: for a store that
+// does not keep the key it is given (borrow), the key is encoded into a
+// scratch buffer the next call overwrites.
+func (s *kvStore[K, V]) keyScratch(k K) ([]byte, error) {
+	if s.borrow == nil || s.ka == nil || !s.timestamped {
+		return s.keyBytes(k)
+	}
+	kb, err := s.ka.AppendSerialize((*s.kscratch)[:0], s.s.Name(), nil, k)
+	if err != nil {
+		return nil, err
+	}
+	if cap(kb) <= 64<<10 {
+		*s.kscratch = kb[:0]
+	}
+	return kb, nil
+}
 
 // get returns the value under kb and whether there was one.
-func (s kvStore[K, V]) get(kb []byte) (V, bool, error) {
+func (s *kvStore[K, V]) get(kb []byte) (V, bool, error) {
 	v, _, ok, err := s.getWithTime(kb)
 	return v, ok, err
 }
 
 // getWithTime returns the value under kb, the timestamp it was written
 // with (-1 for a store that keeps none) and whether there was one.
-func (s kvStore[K, V]) getWithTime(kb []byte) (V, int64, bool, error) {
+func (s *kvStore[K, V]) getWithTime(kb []byte) (V, int64, bool, error) {
 	var v V
 	b, err := s.s.Get(kb)
 	if err != nil || b == nil {
@@ -165,7 +203,7 @@ func (s kvStore[K, V]) getWithTime(kb []byte) (V, int64, bool, error) {
 }
 
 // decode reads stored value bytes.
-func (s kvStore[K, V]) decode(b []byte) (V, int64, error) {
+func (s *kvStore[K, V]) decode(b []byte) (V, int64, error) {
 	ts := int64(-1)
 	if s.timestamped {
 		var err error
@@ -185,7 +223,7 @@ type timestampedPutter interface {
 }
 
 // put stores v written at ts.
-func (s kvStore[K, V]) put(kb []byte, v V, ts int64) error {
+func (s *kvStore[K, V]) put(kb []byte, v V, ts int64) error {
 	var b []byte
 	var err error
 	if s.timestamped && s.va != nil {
@@ -208,8 +246,13 @@ func (s kvStore[K, V]) put(kb []byte, v V, ts int64) error {
 		}
 		b = state.EncodeTimestamped(ts, b)
 	}
-	if p, ok := s.s.(timestampedPutter); ok {
-		return p.PutWithTimestamp(kb, b, ts)
+	if s.tsPut != nil {
+		return s.tsPut.PutWithTimestamp(kb, b, ts)
+	}
+	if s.borrow != nil {
+		// b is this put's own slice (made above), and kb may be a
+		// scratch buffer (keyScratch), which the store does not keep.
+		return s.borrow.PutOwnedBorrowedKey(kb, b)
 	}
 	if s.owned != nil {
 		// b is this put's own slice (made above), never touched again.
@@ -219,9 +262,14 @@ func (s kvStore[K, V]) put(kb []byte, v V, ts int64) error {
 }
 
 // remove deletes kb, a tombstone written at ts.
-func (s kvStore[K, V]) remove(kb []byte, ts int64) error {
-	if p, ok := s.s.(timestampedPutter); ok && s.timestamped {
-		return p.PutWithTimestamp(kb, nil, ts)
+func (s *kvStore[K, V]) remove(kb []byte, ts int64) error {
+	if s.tsPut != nil && s.timestamped {
+		return s.tsPut.PutWithTimestamp(kb, nil, ts)
+	}
+	if s.borrow != nil {
+		// kb may be a scratch buffer (keyScratch), and the changelog
+		// record of the delete keeps the key it is given.
+		kb = bytes.Clone(kb)
 	}
 	_, err := s.s.Delete(kb)
 	return err
@@ -325,7 +373,7 @@ func (p *tableSource[K, V]) Process(rec topology.Record[K, V]) error {
 		p.emit.ctx.RecordDropped("null-key")
 		return nil
 	}
-	kb, err := p.emit.kv.keyBytes(rec.Key)
+	kb, err := p.emit.kv.keyScratch(rec.Key)
 	if err != nil {
 		return err
 	}

@@ -77,3 +77,71 @@ func (p plainSerde[T]) Serialize(topic string, h []serde.Header, v T) ([]byte, e
 func (p plainSerde[T]) Deserialize(topic string, h []serde.Header, b []byte) (T, error) {
 	return p.s.Deserialize(topic, h, b)
 }
+
+// borrowingStore records the keys of PutOwnedBorrowedKey and Delete.
+type borrowingStore struct {
+	state.KeyValueStore
+	putKeys, deleteKeys [][]byte
+}
+
+func (s *borrowingStore) PutOwned(key, value []byte) error { return s.KeyValueStore.Put(key, value) }
+
+func (s *borrowingStore) PutOwnedBorrowedKey(key, value []byte) error {
+	s.putKeys = append(s.putKeys, key)
+	return s.KeyValueStore.Put(append([]byte(nil), key...), value)
+}
+
+func (s *borrowingStore) Delete(key []byte) ([]byte, error) {
+	s.deleteKeys = append(s.deleteKeys, key)
+	return s.KeyValueStore.Delete(key)
+}
+
+// A table store encodes the keys it reads and writes into one scratch
+// buffer only over a store that lends keys (PutOwnedBorrowedKey: the
+// logging store, which logs a key of its own); a delete, whose changelog
+// record keeps the key it is given, gets a copy. Over any other store each
+// key is a slice of its own.
+func TestTableStoreKeyScratch(t *testing.T) {
+	same := func(a, b []byte) bool { return cap(a) > 0 && cap(b) > 0 && &a[:1][0] == &b[:1][0] }
+	st := &borrowingStore{KeyValueStore: state.NewInMemoryKeyValueStore("counts")}
+	kv, err := openTableKV[string, int64](storeContext{s: st}, "counts", serde.String(), serde.Int64())
+	if err != nil {
+		t.Fatal(err)
+	}
+	var keys [][]byte
+	for i, k := range []string{"a", "bb", "a"} {
+		kb, err := kv.keyScratch(k)
+		if err != nil || string(kb) != k {
+			t.Fatalf("key %q encoded as %q (%v)", k, kb, err)
+		}
+		keys = append(keys, kb)
+		if err := kv.put(kb, int64(i), int64(i)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if !same(keys[0], keys[1]) || !same(keys[1], keys[2]) || len(st.putKeys) != 3 || !same(st.putKeys[2], keys[2]) {
+		t.Fatal("keys were not encoded into the scratch buffer and lent to the store")
+	}
+	kb, _ := kv.keyScratch("bb")
+	if err := kv.remove(kb, 9); err != nil {
+		t.Fatal(err)
+	}
+	if len(st.deleteKeys) != 1 || same(st.deleteKeys[0], kb) || string(st.deleteKeys[0]) != "bb" {
+		t.Fatalf("a delete was given the scratch buffer, or the wrong key (%q)", st.deleteKeys)
+	}
+	if v, ok, err := kv.get([]byte("a")); err != nil || !ok || v != 2 {
+		t.Fatalf("a reads %d (%v, %v), want 2", v, ok, err)
+	}
+
+	// Over a store that keeps the keys it is given, no scratch buffer.
+	plain := &ownedStore{KeyValueStore: state.NewInMemoryKeyValueStore("counts")}
+	kv2, err := openTableKV[string, int64](storeContext{s: plain}, "counts", serde.String(), serde.Int64())
+	if err != nil {
+		t.Fatal(err)
+	}
+	a, _ := kv2.keyScratch("a")
+	b, _ := kv2.keyScratch("b")
+	if same(a, b) || string(a) != "a" || string(b) != "b" {
+		t.Fatal("a store that keeps keys was given keys in a shared buffer")
+	}
+}
