@@ -8,7 +8,6 @@ import (
 	"slices"
 	"time"
 	"unicode/utf8"
-	"unsafe"
 
 	"github.com/kafki/kafki/serde"
 )
@@ -66,7 +65,7 @@ type TimeOrderedBuffer struct {
 	name string
 	// index finds a key's entry, including the gone entries of a logged
 	// buffer until the next flush; n counts the others.
-	index   map[string]*bufferEntry
+	index   *keyIndex
 	n       int
 	order   *timeOrder
 	size    int64
@@ -90,7 +89,7 @@ type TimeOrderedBuffer struct {
 func NewTimeOrderedBuffer(name string) *TimeOrderedBuffer {
 	return &TimeOrderedBuffer{
 		name:    name,
-		index:   map[string]*bufferEntry{},
+		index:   newKeyIndex(),
 		order:   newTimeOrder(),
 		minTime: math.MaxInt64,
 	}
@@ -141,7 +140,8 @@ func (b *TimeOrderedBuffer) Put(bufferTime int64, key, old, new []byte, rc Recor
 // putCopy is put of copies of key (for a new entry), old and new, made in
 // one allocation; an empty value stays non-nil, as null is nil.
 func (b *TimeOrderedBuffer) putCopy(t int64, key, old, new []byte, rc RecordContext) *bufferEntry {
-	e, ok := b.index[string(key)]
+	e, at, h := b.index.find(key)
+	ok := e != nil
 	n := len(old) + len(new)
 	if ok {
 		key = e.key // an entry keeps its key: no copy
@@ -155,16 +155,16 @@ func (b *TimeOrderedBuffer) putCopy(t int64, key, old, new []byte, rc RecordCont
 	}
 	v := BufferValue{Context: rc}
 	if old != nil {
-		at := len(buf)
+		off := len(buf)
 		buf = append(buf, old...)
-		v.Old = buf[at:len(buf):len(buf)]
+		v.Old = buf[off:len(buf):len(buf)]
 	}
 	if new != nil {
-		at := len(buf)
+		off := len(buf)
 		buf = append(buf, new...)
-		v.New = buf[at:len(buf):len(buf)]
+		v.New = buf[off:len(buf):len(buf)]
 	}
-	return b.putAt(e, ok, t, key, v, false)
+	return b.putAt(e, at, h, t, key, v, false)
 }
 
 // put inserts or replaces key's entry with one lookup. An entry already
@@ -172,13 +172,14 @@ func (b *TimeOrderedBuffer) putCopy(t int64, key, old, new []byte, rc RecordCont
 // restored v is whole); a new one takes its old value as prior unless
 // restored.
 func (b *TimeOrderedBuffer) put(t int64, key []byte, v BufferValue, restored bool) *bufferEntry {
-	e, ok := b.index[string(key)]
-	return b.putAt(e, ok, t, key, v, restored)
+	e, at, h := b.index.find(key)
+	return b.putAt(e, at, h, t, key, v, restored)
 }
 
-// putAt is put once the index was looked up: e and ok are what it found.
-func (b *TimeOrderedBuffer) putAt(e *bufferEntry, ok bool, t int64, key []byte, v BufferValue, restored bool) *bufferEntry {
-	if ok && !e.gone {
+// putAt is put once the index was looked up: e, at and h are what find
+// returned.
+func (b *TimeOrderedBuffer) putAt(e *bufferEntry, at int, h uint64, t int64, key []byte, v BufferValue, restored bool) *bufferEntry {
+	if e != nil && !e.gone {
 		b.size -= recordSize(e.key, &e.val)
 		if !restored {
 			v.Prior = e.val.Prior
@@ -187,10 +188,9 @@ func (b *TimeOrderedBuffer) putAt(e *bufferEntry, ok bool, t int64, key []byte, 
 		b.size += recordSize(e.key, &e.val)
 		return e
 	}
-	if !ok {
+	if e == nil {
 		e = &bufferEntry{key: key}
-		// The buffer keeps key unmodified: the index shares its bytes.
-		b.index[unsafe.String(unsafe.SliceData(key), len(key))] = e
+		b.index.insertAt(at, h, e)
 	}
 	if !restored {
 		v.Prior = v.Old
@@ -239,13 +239,13 @@ func (b *TimeOrderedBuffer) removed(e *bufferEntry, logged bool) {
 	case logged && b.log != nil:
 		// Never logged live (so in the dirty list): nothing to log.
 		e.gone, e.val = true, BufferValue{}
-		delete(b.index, string(e.key))
+		b.index.remove(e)
 		if b.dead++; b.dead >= 1024 && b.dead > len(b.dirty)/2 {
 			b.dirty = slices.DeleteFunc(b.dirty, func(d *bufferEntry) bool { return d.gone && !d.live })
 			b.dead = 0
 		}
 	default:
-		delete(b.index, string(e.key))
+		b.index.remove(e)
 	}
 	if e.time == b.minTime {
 		b.minTime = math.MaxInt64
@@ -302,8 +302,8 @@ func (b *TimeOrderedBuffer) Flush() error {
 func (b *TimeOrderedBuffer) logged(entries []*bufferEntry) {
 	for _, e := range entries {
 		e.logged = false
-		if e.gone && b.index[string(e.key)] == e {
-			delete(b.index, string(e.key))
+		if e.gone {
+			b.index.remove(e)
 		}
 	}
 }
@@ -316,7 +316,7 @@ func (b *TimeOrderedBuffer) Restore(key, value []byte, headers []serde.Header) e
 		return ErrClosed
 	}
 	if value == nil {
-		if e, ok := b.index[string(key)]; ok && !e.gone {
+		if e := b.index.get(key); e != nil && !e.gone {
 			b.order.delete(e)
 			b.removed(e, false)
 		}

@@ -148,6 +148,7 @@ func (t KTable[K, V]) Suppress(s Suppressed) KTable[K, V] {
 			p.windowEnd = windowEndOf[K]()
 		}
 		p.ka, _ = ks.(serde.Appender[K])
+		p.kshare, _ = ks.(sharedDecoder[K])
 		p.va, _ = vs.(serde.Appender[V])
 		return p
 	}, t.node)
@@ -176,6 +177,8 @@ type suppressor[K, V any] struct {
 	ka      serde.Appender[K]
 	va      serde.Appender[V]
 	scratch []byte
+	// kshare is ks when it can decode the buffer's keys without copying.
+	kshare sharedDecoder[K]
 
 	// expire is the latest buffer time due; due, over and emit are the
 	// eviction's callbacks, made once.
@@ -305,7 +308,16 @@ func (p *suppressor[K, V]) forward(kb []byte, v *state.BufferValue) error {
 	if p.final && v.New == nil {
 		return nil
 	}
-	k, err := p.ks.Deserialize(p.store, nil, kb)
+	// The buffer never modifies its keys: a key may share their bytes.
+	var k K
+	var err error
+	shared := false
+	if p.kshare != nil {
+		k, shared, err = p.kshare.deserializeShared(kb)
+	}
+	if !shared && err == nil {
+		k, err = p.ks.Deserialize(p.store, nil, kb)
+	}
 	if err != nil {
 		return fmt.Errorf("decode key of suppression buffer %s: %w", p.store, err)
 	}

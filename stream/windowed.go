@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"math"
 	"time"
+	"unsafe"
 
 	"github.com/kafki/kafki/serde"
 	"github.com/kafki/kafki/state"
@@ -88,13 +89,32 @@ var ErrBadWindowedKey = errors.New("stream: malformed windowed key")
 // from size, which must be the window size of the aggregation.
 func WindowedSerde[K any](inner serde.Serde[K], size time.Duration) serde.Serde[Windowed[K]] {
 	app, _ := inner.(serde.Appender[K])
-	return windowedSerde[K]{inner: inner, app: app, size: size.Milliseconds()}
+	return windowedSerde[K]{inner: inner, app: app, share: sharingDecoder(inner), size: size.Milliseconds()}
 }
 
 type windowedSerde[K any] struct {
 	inner serde.Serde[K]
 	app   serde.Appender[K] // inner, when it appends
+	share func([]byte) K    // see sharingDecoder
 	size  int64
+}
+
+// sharingDecoder returns, for the built-in string serde, a decoder that
+// makes the string share the bytes instead of copying them, or nil. Only
+// bytes that are never modified may be decoded so (a suppression buffer's
+// keys): the string then reads the same as a copy would.
+func sharingDecoder[K any](inner serde.Serde[K]) func([]byte) K {
+	if any(inner) != any(serde.String()) {
+		return nil
+	}
+	f, _ := any(func(b []byte) string { return unsafe.String(unsafe.SliceData(b), len(b)) }).(func([]byte) K)
+	return f
+}
+
+// sharedDecoder is a serde that can decode unmodifiable bytes without
+// copying them (see sharingDecoder); ok is false when it cannot.
+type sharedDecoder[K any] interface {
+	deserializeShared(data []byte) (k K, ok bool, err error)
 }
 
 func (s windowedSerde[K]) Serialize(topic string, h []serde.Header, w Windowed[K]) ([]byte, error) {
@@ -130,13 +150,29 @@ func appendInner[K any](dst []byte, inner serde.Serde[K], app serde.Appender[K],
 }
 
 func (s windowedSerde[K]) Deserialize(topic string, h []serde.Header, data []byte) (Windowed[K], error) {
+	return s.deserialize(topic, h, data, false)
+}
+
+// deserializeShared is Deserialize sharing data (sharedDecoder).
+func (s windowedSerde[K]) deserializeShared(data []byte) (Windowed[K], bool, error) {
+	if s.share == nil {
+		return Windowed[K]{}, false, nil
+	}
+	w, err := s.deserialize("", nil, data, true)
+	return w, true, err
+}
+
+func (s windowedSerde[K]) deserialize(topic string, h []serde.Header, data []byte, share bool) (Windowed[K], error) {
 	var w Windowed[K]
 	if len(data) < 8 {
 		return w, fmt.Errorf("%w: %d bytes, need at least 8", ErrBadWindowedKey, len(data))
 	}
 	n := len(data) - 8
-	k, err := s.inner.Deserialize(topic, h, data[:n])
-	if err != nil {
+	var k K
+	var err error
+	if share {
+		k = s.share(data[:n])
+	} else if k, err = s.inner.Deserialize(topic, h, data[:n]); err != nil {
 		return w, err
 	}
 	start := int64(binary.BigEndian.Uint64(data[n:]))
