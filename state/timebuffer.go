@@ -44,6 +44,10 @@ type bufferEntry struct {
 	live bool
 	// queued: the entry is in the buffer's time order.
 	queued bool
+	// inline holds the key and first values of a new entry when they fit,
+	// so that buffering a key costs one allocation, not two; like any of
+	// the buffer's bytes, they are never modified once written.
+	inline [48]byte
 }
 
 // TimeOrderedBuffer is the suppression buffer: Kafka Streams'
@@ -138,20 +142,25 @@ func (b *TimeOrderedBuffer) Put(bufferTime int64, key, old, new []byte, rc Recor
 }
 
 // putCopy is put of copies of key (for a new entry), old and new, made in
-// one allocation; an empty value stays non-nil, as null is nil.
+// one allocation (none for a new entry when they fit in it); an empty
+// value stays non-nil, as null is nil.
 func (b *TimeOrderedBuffer) putCopy(t int64, key, old, new []byte, rc RecordContext) *bufferEntry {
 	e, at, h := b.index.find(key)
-	ok := e != nil
-	n := len(old) + len(new)
-	if ok {
-		key = e.key // an entry keeps its key: no copy
-	} else {
-		n += len(key)
-	}
-	buf := make([]byte, 0, n)
-	if !ok {
+	fresh := e == nil
+	var buf []byte
+	if fresh {
+		e = &bufferEntry{}
+		if n := len(key) + len(old) + len(new); n <= len(e.inline) {
+			buf = e.inline[:0:n]
+		} else {
+			buf = make([]byte, 0, n)
+		}
 		buf = append(buf, key...)
-		key = buf[:len(key):len(key)]
+		e.key = buf[:len(key):len(key)]
+	} else {
+		// An entry keeps its key; its prior value may share the bytes of
+		// its first values, so new ones go elsewhere.
+		buf = make([]byte, 0, len(old)+len(new))
 	}
 	v := BufferValue{Context: rc}
 	if old != nil {
@@ -164,7 +173,7 @@ func (b *TimeOrderedBuffer) putCopy(t int64, key, old, new []byte, rc RecordCont
 		buf = append(buf, new...)
 		v.New = buf[off:len(buf):len(buf)]
 	}
-	return b.putAt(e, at, h, t, key, v, false)
+	return b.putAt(e, fresh, at, h, t, v, false)
 }
 
 // put inserts or replaces key's entry with one lookup. An entry already
@@ -173,13 +182,17 @@ func (b *TimeOrderedBuffer) putCopy(t int64, key, old, new []byte, rc RecordCont
 // restored.
 func (b *TimeOrderedBuffer) put(t int64, key []byte, v BufferValue, restored bool) *bufferEntry {
 	e, at, h := b.index.find(key)
-	return b.putAt(e, at, h, t, key, v, restored)
+	fresh := e == nil
+	if fresh {
+		e = &bufferEntry{key: key}
+	}
+	return b.putAt(e, fresh, at, h, t, v, restored)
 }
 
-// putAt is put once the index was looked up: e, at and h are what find
-// returned.
-func (b *TimeOrderedBuffer) putAt(e *bufferEntry, at int, h uint64, t int64, key []byte, v BufferValue, restored bool) *bufferEntry {
-	if e != nil && !e.gone {
+// putAt is put once the index was looked up: e is the entry it found, or
+// a fresh one (with its key) to index at at, as find returned with h.
+func (b *TimeOrderedBuffer) putAt(e *bufferEntry, fresh bool, at int, h uint64, t int64, v BufferValue, restored bool) *bufferEntry {
+	if !fresh && !e.gone {
 		b.size -= recordSize(e.key, &e.val)
 		if !restored {
 			v.Prior = e.val.Prior
@@ -188,8 +201,7 @@ func (b *TimeOrderedBuffer) putAt(e *bufferEntry, at int, h uint64, t int64, key
 		b.size += recordSize(e.key, &e.val)
 		return e
 	}
-	if e == nil {
-		e = &bufferEntry{key: key}
+	if fresh {
 		b.index.insertAt(at, h, e)
 	}
 	if !restored {

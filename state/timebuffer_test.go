@@ -326,18 +326,22 @@ func TestTimeOrderedBufferPutCopies(t *testing.T) {
 	must(t, buf.Put(5, scratch[0:2], []byte{}, scratch[2:2], ctxAt(6)))
 	copy(scratch, "k1OLDNEW")
 	must(t, buf.Put(5, scratch[0:2], scratch[2:5], scratch[5:8], ctxAt(7))) // an update of k1
+	long := bytes.Repeat([]byte("L"), 60)                                   // too long for the entry's own bytes
+	must(t, buf.Put(6, long, nil, scratch[0:3], ctxAt(8)))
 	copy(scratch, "zzzzzzzz")
+	long[0] = 'X'
 	must(t, buf.Flush())
 	var got []string
 	must(t, buf.EvictWhile(func() bool { return true }, func(k []byte, v *BufferValue) error {
 		got = append(got, fmt.Sprintf("%s=%q(%q,%q) nil:%v,%v,%v", k, v.New, v.Old, v.Prior, v.New == nil, v.Old == nil, v.Prior == nil))
 		return nil
 	}))
-	want := []string{`k1="NEW"("OLD","old") nil:false,false,false`, `k2=""("","") nil:false,false,false`}
+	want := []string{`k1="NEW"("OLD","old") nil:false,false,false`, `k2=""("","") nil:false,false,false`,
+		strings.Repeat("L", 60) + `="k1O"("","") nil:false,true,true`}
 	if !reflect.DeepEqual(got, want) {
 		t.Errorf("emitted\n %q\nwant\n %q", got, want)
 	}
-	if len(sink.recs) != 2 || string(sink.recs[0].key) != "k1" || string(sink.recs[1].key) != "k2" {
+	if len(sink.recs) != 3 || string(sink.recs[0].key) != "k1" || string(sink.recs[1].key) != "k2" {
 		t.Fatalf("logged %d records: %+v", len(sink.recs), sink.recs)
 	}
 	v, bt, err := decodeBufferValue(sink.recs[1].value)
