@@ -223,6 +223,18 @@ func TestWindowedKeyKeepsMillisecondsOnTheWire(t *testing.T) {
 	}
 }
 
+// Windowed serdes over the same serde compare equal (and do not panic
+// comparing), as they did before they kept more than the inner serde.
+func TestWindowedSerdesCompare(t *testing.T) {
+	if stream.WindowedSerde(serde.String(), time.Minute) != stream.WindowedSerde(serde.String(), time.Minute) ||
+		stream.SessionWindowedSerde(serde.Int64()) != stream.SessionWindowedSerde(serde.Int64()) {
+		t.Error("equal windowed serdes compare unequal")
+	}
+	if stream.WindowedSerde(serde.String(), time.Minute) == stream.WindowedSerde(serde.String(), time.Second) {
+		t.Error("windowed serdes of different sizes compare equal")
+	}
+}
+
 // A windowed serde appends (serde.Appender, which sinks and the
 // suppression buffer encode through) exactly the bytes Serialize returns,
 // after what dst holds, whether its inner serde appends or not.

@@ -89,30 +89,27 @@ var ErrBadWindowedKey = errors.New("stream: malformed windowed key")
 // from size, which must be the window size of the aggregation.
 func WindowedSerde[K any](inner serde.Serde[K], size time.Duration) serde.Serde[Windowed[K]] {
 	app, _ := inner.(serde.Appender[K])
-	return windowedSerde[K]{inner: inner, app: app, share: sharingDecoder(inner), size: size.Milliseconds()}
+	return windowedSerde[K]{inner: inner, app: app, share: any(inner) == any(serde.String()), size: size.Milliseconds()}
 }
 
 type windowedSerde[K any] struct {
 	inner serde.Serde[K]
 	app   serde.Appender[K] // inner, when it appends
-	share func([]byte) K    // see sharingDecoder
+	// share: inner is the built-in string serde, whose strings may share
+	// the bytes they are decoded from (deserializeShared).
+	share bool
 	size  int64
 }
 
-// sharingDecoder returns, for the built-in string serde, a decoder that
-// makes the string share the bytes instead of copying them, or nil. Only
-// bytes that are never modified may be decoded so (a suppression buffer's
-// keys): the string then reads the same as a copy would.
-func sharingDecoder[K any](inner serde.Serde[K]) func([]byte) K {
-	if any(inner) != any(serde.String()) {
-		return nil
-	}
-	f, _ := any(func(b []byte) string { return unsafe.String(unsafe.SliceData(b), len(b)) }).(func([]byte) K)
-	return f
-}
+// shareString decodes a string that shares b's bytes instead of copying
+// them. Only bytes that are never modified may be decoded so (a
+// suppression buffer's keys): the string then reads the same as a copy.
+// It is a func value, not a function, so that a generic serde can take
+// it as a func([]byte) K without boxing the string.
+var shareString = func(b []byte) string { return unsafe.String(unsafe.SliceData(b), len(b)) }
 
 // sharedDecoder is a serde that can decode unmodifiable bytes without
-// copying them (see sharingDecoder); ok is false when it cannot.
+// copying them (see shareString); ok is false when it cannot.
 type sharedDecoder[K any] interface {
 	deserializeShared(data []byte) (k K, ok bool, err error)
 }
@@ -155,7 +152,7 @@ func (s windowedSerde[K]) Deserialize(topic string, h []serde.Header, data []byt
 
 // deserializeShared is Deserialize sharing data (sharedDecoder).
 func (s windowedSerde[K]) deserializeShared(data []byte) (Windowed[K], bool, error) {
-	if s.share == nil {
+	if !s.share {
 		return Windowed[K]{}, false, nil
 	}
 	w, err := s.deserialize("", nil, data, true)
@@ -170,8 +167,12 @@ func (s windowedSerde[K]) deserialize(topic string, h []serde.Header, data []byt
 	n := len(data) - 8
 	var k K
 	var err error
+	decode, shared := (func([]byte) K)(nil), false
 	if share {
-		k = s.share(data[:n])
+		decode, shared = any(shareString).(func([]byte) K)
+	}
+	if shared {
+		k = decode(data[:n])
 	} else if k, err = s.inner.Deserialize(topic, h, data[:n]); err != nil {
 		return w, err
 	}
