@@ -38,9 +38,10 @@ const DefaultWriteBackBytes = 4 << 20
 const writeBackOverhead = 64
 
 // pendingValue is a buffered write; a pointer, so that an overwrite
-// changes it without assigning the map (which would copy the key).
+// changes it in place.
 type pendingValue struct {
-	k string // the map key
+	k string // the key
+	h uint64 // k's hash in the index
 	v []byte // nil: deleted
 	// dirty: written since the last drain, not in the engine yet. A clean
 	// entry holds what the engine holds.
@@ -52,11 +53,12 @@ type writeBack struct {
 	max   int
 
 	mu      sync.Mutex
-	pending map[string]*pendingValue
-	closed  bool // closed or destroyed: writes fail as the engine's would
+	pending wbIndex // the buffered entries by key
+	closed  bool    // closed or destroyed: writes fail as the engine's would
 	bytes   int
 	dirty   int // entries not written to the engine yet
 	batch   []KeyValue
+	drops   []*pendingValue // scratch of the entries a pass drops
 	// tree orders the buffered entries for scans; nil until the first.
 	tree *btree.BTreeG[*pendingValue]
 	// gen counts the drains, which open scans notice.
@@ -77,7 +79,7 @@ func NewWriteBackStore(inner EngineStore, maxBytes int) EngineStore {
 	if maxBytes <= 0 {
 		maxBytes = DefaultWriteBackBytes
 	}
-	return &writeBack{inner: inner, max: maxBytes, pending: map[string]*pendingValue{}}
+	return &writeBack{inner: inner, max: maxBytes, pending: newWBIndex()}
 }
 
 func (w *writeBack) Name() string       { return w.inner.Name() }
@@ -95,15 +97,15 @@ func (w *writeBack) drainLocked() error { return w.writeLocked(false) }
 // keep, the entries it wrote stay, clean, and the entries that were clean
 // already go; without, the buffer is emptied.
 func (w *writeBack) writeLocked(keep bool) error {
-	if len(w.pending) == 0 {
+	if w.pending.len() == 0 {
 		return nil
 	}
 	w.gen++ // open scans reopen their engine iterators
 	if w.dirty > 0 {
 		batch := w.batch[:0]
-		for k, v := range w.pending {
-			if v.dirty {
-				batch = append(batch, KeyValue{Key: unsafe.Slice(unsafe.StringData(k), len(k)), Value: v.v})
+		for _, s := range w.pending.slots {
+			if v := s.p; v != nil && v.dirty {
+				batch = append(batch, KeyValue{Key: unsafe.Slice(unsafe.StringData(v.k), len(v.k)), Value: v.v})
 			}
 		}
 		err := w.inner.PutAll(batch)
@@ -116,20 +118,35 @@ func (w *writeBack) writeLocked(keep bool) error {
 	w.dirty = 0
 	if !keep {
 		w.last = nil
-		clear(w.pending)
+		w.pending.clear()
 		if w.tree != nil {
 			w.tree.Clear(false)
 		}
 		w.addBytes(-w.bytes)
 		return nil
 	}
-	for _, v := range w.pending {
-		if !v.dirty {
-			w.dropLocked(v)
+	drops := w.drops[:0]
+	for _, s := range w.pending.slots {
+		if v := s.p; v != nil {
+			if !v.dirty {
+				drops = append(drops, v)
+			}
+			v.dirty = false
 		}
-		v.dirty = false
 	}
+	w.dropAllLocked(drops)
 	return nil
+}
+
+// dropAllLocked drops the entries of drops, a scratch slice collected
+// first: a drop moves entries in the index, which a pass over it would
+// then skip or see twice.
+func (w *writeBack) dropAllLocked(drops []*pendingValue) {
+	for _, v := range drops {
+		w.dropLocked(v)
+	}
+	clear(drops)
+	w.drops = drops[:0]
 }
 
 // dropLocked removes entry v, clean, from the buffer.
@@ -137,7 +154,7 @@ func (w *writeBack) dropLocked(v *pendingValue) {
 	if w.last == v {
 		w.last = nil
 	}
-	delete(w.pending, v.k)
+	w.pending.remove(v)
 	if w.tree != nil {
 		w.tree.Delete(v)
 	}
@@ -153,19 +170,11 @@ func (w *writeBack) flush() error {
 
 // getLocked reads key from the buffer, then from the engine.
 func (w *writeBack) getLocked(key []byte) ([]byte, error) {
-	if p, ok := w.pending[string(key)]; ok {
+	if p, _ := w.pending.lookup(key); p != nil {
 		w.last = p
 		return p.v, nil
 	}
 	return w.inner.Get(key)
-}
-
-// lookupLocked returns the entry of key, nil when it has none.
-func (w *writeBack) lookupLocked(key []byte) *pendingValue {
-	if p := w.last; p != nil && p.k == string(key) {
-		return p
-	}
-	return w.pending[string(key)]
 }
 
 // putLocked buffers a copy of key and value (nil value: a delete); with
@@ -177,7 +186,12 @@ func (w *writeBack) putLocked(key, value []byte, owned bool) error {
 
 // putEntryLocked is putLocked returning the entry written.
 func (w *writeBack) putEntryLocked(key, value []byte, owned bool) (*pendingValue, error) {
-	if p := w.lookupLocked(key); p != nil {
+	p := w.last
+	var h uint64
+	if p == nil || p.k != string(key) {
+		p, h = w.pending.lookup(key)
+	}
+	if p != nil {
 		// A new slice: readers may still hold the old one.
 		w.addBytes(len(value) - len(p.v))
 		p.v = nil
@@ -201,7 +215,7 @@ func (w *writeBack) putEntryLocked(key, value []byte, owned bool) (*pendingValue
 	}
 	buf := make([]byte, n)
 	copy(buf, key)
-	p := &pendingValue{k: unsafe.String(unsafe.SliceData(buf), len(key)), dirty: true}
+	p = &pendingValue{k: unsafe.String(unsafe.SliceData(buf), len(key)), h: h, dirty: true}
 	w.dirty++
 	if value != nil {
 		if !owned {
@@ -210,7 +224,7 @@ func (w *writeBack) putEntryLocked(key, value []byte, owned bool) (*pendingValue
 		}
 		p.v = value
 	}
-	w.pending[p.k] = p
+	w.pending.insert(p)
 	if w.tree != nil {
 		w.tree.ReplaceOrInsert(p)
 	}
@@ -220,13 +234,15 @@ func (w *writeBack) putEntryLocked(key, value []byte, owned bool) (*pendingValue
 
 // maybeDrainLocked writes the buffer early when it is past its bound.
 func (w *writeBack) maybeDrainLocked() error {
-	if w.bytes >= w.max && w.dirty < len(w.pending) {
+	if w.bytes >= w.max && w.dirty < w.pending.len() {
 		// Clean entries go first: they cost an engine read, not a write.
-		for _, v := range w.pending {
-			if !v.dirty {
-				w.dropLocked(v)
+		drops := w.drops[:0]
+		for _, s := range w.pending.slots {
+			if v := s.p; v != nil && !v.dirty {
+				drops = append(drops, v)
 			}
 		}
+		w.dropAllLocked(drops)
 	}
 	if w.bytes >= w.max {
 		return w.drainLocked()
@@ -236,14 +252,14 @@ func (w *writeBack) maybeDrainLocked() error {
 
 func (w *writeBack) Get(key []byte) ([]byte, error) {
 	w.mu.Lock()
-	p, ok := w.pending[string(key)]
+	p, _ := w.pending.lookup(key)
 	var v []byte
-	if ok {
+	if p != nil {
 		v = p.v
 		w.last = p
 	}
 	w.mu.Unlock()
-	if ok {
+	if p != nil {
 		return v, nil
 	}
 	return w.inner.Get(key)
@@ -397,7 +413,7 @@ func (w *writeBack) Flush() error {
 func (w *writeBack) Close() error {
 	w.mu.Lock()
 	err := w.drainLocked()
-	clear(w.pending)
+	w.pending.release()
 	w.addBytes(-w.bytes)
 	w.last = nil
 	w.tree = nil
@@ -415,7 +431,7 @@ func (w *writeBack) Close() error {
 // Destroy drops the buffer with the database.
 func (w *writeBack) Destroy() error {
 	w.mu.Lock()
-	clear(w.pending)
+	w.pending.release()
 	w.last = nil
 	w.tree = nil
 	w.addBytes(-w.bytes)

@@ -29,9 +29,7 @@ func (w *writeBack) ensureTreeLocked() {
 		return
 	}
 	w.tree = btree.NewG[*pendingValue](btreeDegree, pendingLess)
-	for _, p := range w.pending {
-		w.tree.ReplaceOrInsert(p)
-	}
+	w.pending.each(func(p *pendingValue) { w.tree.ReplaceOrInsert(p) })
 }
 
 // merged scans keys from lo (inclusive, nil = open) to hi (inclusive when
@@ -43,7 +41,7 @@ func (w *writeBack) merged(lo, hi []byte, hiIncl, reverse bool) (KeyValueIterato
 		return nil, ErrClosed
 	}
 	under, err := w.inner.Scan(lo, hi, hiIncl, reverse)
-	if err != nil || len(w.pending) == 0 {
+	if err != nil || w.pending.len() == 0 {
 		// Nothing buffered: what is written from now on comes after
 		// the iterator was opened, which it need not see.
 		return under, err
