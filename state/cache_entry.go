@@ -29,6 +29,9 @@ type cacheEntry struct {
 	// becomes dirty; a write below clears it.
 	belowKnown bool
 	below      []byte
+	// win is the window cache's per-key index entry holding this entry
+	// (nil in other caches), so that dropping it needs no key lookup.
+	win *keyWindows
 
 	prev, next   *cacheEntry // LRU list: head is least recently used
 	dprev, dnext *cacheEntry // dirty list, in order of last update

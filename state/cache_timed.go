@@ -2,6 +2,7 @@ package state
 
 import (
 	"errors"
+	"slices"
 	"sync/atomic"
 	"time"
 )
@@ -131,14 +132,19 @@ func windowKV(w WindowStore) encodedKV {
 	if !logged && !ok {
 		return a
 	}
+	// The cache calls putBatch under its lock, one flush at a time: the
+	// list of windows is kept for the next flush.
+	var scratch []WindowKeyValue
 	a.putBatch = func(entries []KeyValue, ctxs []RecordContext) error {
-		ws := make([]WindowKeyValue, len(entries))
+		scratch = slices.Grow(scratch[:0], len(entries))[:len(entries)]
+		ws := scratch
+		defer clear(ws)
 		for i, e := range entries {
 			key, start, _, err := DecodeWindowKey(e.Key)
 			if err != nil {
 				return err
 			}
-			ws[i] = WindowKeyValue{Key: key, Start: start, Value: e.Value}
+			ws[i] = WindowKeyValue{Key: key, Start: start, Value: e.Value, enc: e.Key}
 		}
 		if logged {
 			return cp.putWindowsWithContexts(ws, ctxs)

@@ -79,18 +79,18 @@ func (x *windowIndex) add(e *cacheEntry) {
 		x.last = k
 	}
 	k.wins = append(k.wins, windowRef{start: start, e: e})
+	e.win = k
 }
 
+// drop removes e. It leaves last alone: the cache evicts while it writes
+// another key's windows, whose next lookup then still finds it there.
 func (x *windowIndex) drop(e *cacheEntry) {
-	key, _, _, err := DecodeWindowKey(e.key)
-	if err != nil {
+	k := e.win
+	if k == nil {
 		x.unindexed--
 		return
 	}
-	k := x.windows(key)
-	if k == nil {
-		return
-	}
+	e.win = nil
 	if i := slices.IndexFunc(k.wins, func(w windowRef) bool { return w.e == e }); i >= 0 {
 		k.wins = slices.Delete(k.wins, i, i+1)
 	}

@@ -12,6 +12,9 @@ type WindowKeyValue struct {
 	Key   []byte
 	Start int64
 	Value []byte // nil deletes the window
+	// enc, when set, is WindowKey(Key, Start), which a record cache
+	// holds already: the store keys the window with it.
+	enc []byte
 }
 
 // WindowBatchWriter is implemented by the window stores of this package and
@@ -68,7 +71,10 @@ func (g *segments) writeBatch(ws []segWrite, buffered bool) (dropped int64, err 
 		g.mu.Unlock()
 		return 0, ErrClosed
 	}
-	var groups []*segGroup // a batch spans few segments
+	// A batch spans few segments; their write lists are reused from the
+	// last batch (a cache flush writes tens of thousands of windows).
+	groups := g.groups[:0]
+	g.groups = nil
 	observed := g.observed
 	for _, w := range ws {
 		if w.observe {
@@ -89,8 +95,16 @@ func (g *segments) writeBatch(ws []segWrite, buffered bool) (dropped int64, err 
 			}
 		}
 		if gr == nil {
-			gr = &segGroup{id: id}
-			groups = append(groups, gr)
+			if n := len(groups); n < cap(groups) && groups[:n+1][n] != nil {
+				// The last batch's group: its write list's array
+				// is reused.
+				groups = groups[:n+1]
+				gr = groups[n]
+				*gr = segGroup{id: id, kvs: gr.kvs[:0]}
+			} else {
+				gr = &segGroup{id: id}
+				groups = append(groups, gr)
+			}
 		}
 		gr.create = gr.create || w.create
 		gr.kvs = append(gr.kvs, w.kv)
@@ -121,6 +135,7 @@ func (g *segments) writeBatch(ws []segWrite, buffered bool) (dropped int64, err 
 		gr.seg = s
 	}
 	g.mu.Unlock()
+	defer g.keepGroups(groups)
 	for _, gr := range groups {
 		if gr.seg == nil {
 			continue
@@ -139,6 +154,18 @@ func (g *segments) writeBatch(ws []segWrite, buffered bool) (dropped int64, err 
 		return dropped, errs[0]
 	}
 	return dropped, nil
+}
+
+// keepGroups keeps a batch's groups for the next one, their writes
+// cleared (the engines and buffers copy what they keep).
+func (g *segments) keepGroups(groups []*segGroup) {
+	for _, gr := range groups {
+		clear(gr.kvs)
+		gr.seg = nil
+	}
+	g.mu.Lock()
+	g.groups = groups
+	g.mu.Unlock()
 }
 
 // bufferedBatchWriter is a segment's write-back buffer (see
@@ -170,17 +197,40 @@ func (s *windowStore) putWindowsBuffered(entries []WindowKeyValue) error {
 }
 
 func (s *windowStore) putWindows(entries []WindowKeyValue, buffered bool) error {
-	ws := make([]segWrite, 0, len(entries))
+	ws := s.writes.Swap(nil)
+	if ws == nil {
+		ws = new([]segWrite)
+	}
+	defer func() {
+		clear(*ws)
+		*ws = (*ws)[:0]
+		s.writes.Store(ws)
+	}()
+	return s.putWindowsWith(ws, entries, buffered)
+}
+
+// putWindowsWith is putWindows with *buf, empty, to list the writes in.
+func (s *windowStore) putWindowsWith(buf *[]segWrite, entries []WindowKeyValue, buffered bool) error {
+	ws := *buf
 	for _, e := range entries {
 		if e.Value == nil {
 			if s.retainDup {
 				continue // ignored, as by Put
 			}
-			ws = append(ws, segWrite{t: e.Start, kv: KeyValue{Key: WindowKey(e.Key, e.Start)}, observe: true})
+			k := e.enc
+			if k == nil {
+				k = WindowKey(e.Key, e.Start)
+			}
+			ws = append(ws, segWrite{t: e.Start, kv: KeyValue{Key: k}, observe: true})
 			continue
 		}
-		ws = append(ws, segWrite{t: e.Start, kv: KeyValue{Key: s.encode(e.Key, e.Start), Value: e.Value}, observe: true, create: true})
+		k := e.enc
+		if k == nil || s.retainDup {
+			k = s.encode(e.Key, e.Start)
+		}
+		ws = append(ws, segWrite{t: e.Start, kv: KeyValue{Key: k, Value: e.Value}, observe: true, create: true})
 	}
+	*buf = ws
 	dropped, err := s.segs.writeBatch(ws, buffered)
 	s.dropped.Add(dropped)
 	return err

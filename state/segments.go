@@ -44,6 +44,11 @@ type segments struct {
 	// pool is the shared bound of the segments' write-back buffers
 	// (segpool.go).
 	pool segPool
+	// groups are the last batch's, reused by the next (writeBatch).
+	groups []*segGroup
+	// loading: the segments being opened are those found on disk, not
+	// new ones (which are created empty).
+	loading bool
 }
 
 func newSegments(name string, retention, interval int64, open func(id int64) (segmentKV, error)) *segments {
@@ -54,7 +59,7 @@ func newSegments(name string, retention, interval int64, open func(id int64) (se
 	g.open = func(id int64) (segmentKV, error) {
 		s, err := open(id)
 		if err == nil {
-			g.poolSegment(s)
+			g.poolSegment(s, !g.loading)
 		}
 		return s, err
 	}
@@ -276,6 +281,11 @@ func openPersistentSegments(name, dir string, retention, interval int64, openDB 
 		ids = append(ids, start/interval)
 	}
 	sort.Slice(ids, func(i, j int) bool { return ids[i] < ids[j] })
+	// Segments opened later are created: this process is the only one
+	// writing dir, which held none of them, and an expired segment's
+	// files go with it and its id is never opened again.
+	g.loading = true
+	defer func() { g.loading = false }()
 	for _, id := range ids {
 		s, err := g.open(id)
 		if err != nil {

@@ -33,14 +33,16 @@ type segPool struct {
 }
 
 // poolSegment makes seg, a segment just opened, share the store's pool
-// when it is a write-back buffer.
-func (g *segments) poolSegment(seg segmentKV) {
+// when it is a write-back buffer; created: its database was created by
+// this open, so it holds nothing yet.
+func (g *segments) poolSegment(seg segmentKV, created bool) {
 	w, ok := seg.(*writeBack)
 	if !ok {
 		return
 	}
 	w.mu.Lock()
 	defer w.mu.Unlock()
+	w.empty = created && w.bytes == 0
 	budget := g.pool.budget.Load()
 	if budget == 0 {
 		n := int64(maxPooledSegments)

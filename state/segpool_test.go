@@ -3,7 +3,9 @@ package state
 import (
 	"fmt"
 	"math/rand/v2"
+	"os"
 	"testing"
+	"time"
 )
 
 // poolFixture is a window store whose segments are counting engines
@@ -101,6 +103,29 @@ func TestSegmentWriteBackPoolMatchesModel(t *testing.T) {
 			must(t, ws.Flush())
 		case r < 6:
 			now += int64(rng.IntN(20_000))
+		case r < 20:
+			// A batch across segments, as a cache flush (buffered) or
+			// restoration writes.
+			var batch []WindowKeyValue
+			for range 1 + rng.IntN(6) {
+				start := max(0, now-int64(rng.IntN(150_000))) / 10_000 * 10_000
+				key := fmt.Appendf(nil, "k%d", rng.IntN(20))
+				e := WindowKeyValue{Key: key, Start: start, Value: fmt.Appendf(nil, "b%d", step)}
+				if rng.IntN(2) == 0 {
+					e.enc = WindowKey(key, start)
+				}
+				batch = append(batch, e)
+			}
+			if rng.IntN(2) == 0 {
+				must(t, ws.putWindowsBuffered(batch))
+			} else {
+				must(t, ws.PutWindows(batch))
+			}
+			for _, e := range batch {
+				if e.Start >= ws.segs.minLive() {
+					model[win{string(e.Key), e.Start}] = e.Value
+				}
+			}
 		default:
 			start := max(0, now-int64(rng.IntN(150_000))) / 10_000 * 10_000
 			key := fmt.Appendf(nil, "k%d", rng.IntN(20))
@@ -126,5 +151,68 @@ func TestSegmentWriteBackPoolMatchesModel(t *testing.T) {
 		if err != nil || string(got) != string(want) {
 			t.Fatalf("fetch %s@%d: %q, %v; want %q", w.key, w.start, got, err, want)
 		}
+	}
+}
+
+// reopenable is an engine database that outlives Close, as one on disk.
+type reopenable struct{ *countingEngine }
+
+func (reopenable) Close() error { return nil }
+
+// A segment the store creates holds nothing in its engine until its buffer
+// first writes to it: reads that miss the buffer skip the engine. Segments
+// found on disk, and created ones once written, are read from the engine.
+func TestCreatedSegmentSkipsEngineReads(t *testing.T) {
+	dir := t.TempDir()
+	dbs := map[string]*countingEngine{}
+	openDB := func(name, dir string) (EngineStore, error) {
+		if err := os.MkdirAll(dir, 0o755); err != nil {
+			return nil, err
+		}
+		if dbs[dir] == nil {
+			dbs[dir] = &countingEngine{EngineStore: newMemKV(name)}
+		}
+		return NewWriteBackStore(reopenable{dbs[dir]}, 1<<20), nil
+	}
+	gets := func() (n int) {
+		for _, e := range dbs {
+			n += e.gets
+		}
+		return n
+	}
+	open := func() WindowStore {
+		ws, err := OpenSegmentedWindowStore("w", dir, 120*time.Second, 60*time.Second, false, openDB)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return ws
+	}
+	ws := open()
+	must(t, ws.Put(b("a"), b("1"), 0))
+	if v, err := ws.Fetch(b("b"), 0); err != nil || v != nil || gets() != 0 {
+		t.Fatalf("fetch of an absent window in a created segment: %q, %v, %d engine reads; want none", v, err, gets())
+	}
+	must(t, ws.Flush()) // the buffer writes segment 0's engine
+	if v, err := ws.Fetch(b("b"), 0); err != nil || v != nil || gets() != 1 {
+		t.Fatalf("fetch after the engine was written: %q, %v, %d engine reads; want 1", v, err, gets())
+	}
+	must(t, ws.Close())
+
+	ws = open() // segment 0 is found on disk
+	defer ws.Close()
+	if v, err := ws.Fetch(b("a"), 0); err != nil || string(v) != "1" {
+		t.Fatalf("fetch a@0 after reopen: %q, %v; want 1", v, err)
+	}
+	before := gets()
+	if v, err := ws.Fetch(b("b"), 0); err != nil || v != nil || gets() != before+1 {
+		t.Fatalf("fetch of an absent window in a segment found on disk: %q, %v, %d engine reads; want 1", v, err, gets()-before)
+	}
+	must(t, ws.Put(b("c"), b("3"), 60_000)) // creates segment 1
+	before = gets()
+	if v, err := ws.Fetch(b("d"), 60_000); err != nil || v != nil || gets() != before {
+		t.Fatalf("fetch in the segment created after reopen: %q, %v, %d engine reads; want none", v, err, gets()-before)
+	}
+	if v, err := ws.Fetch(b("c"), 60_000); err != nil || string(v) != "3" {
+		t.Fatalf("fetch c@60000: %q, %v; want 3", v, err)
 	}
 }

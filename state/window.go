@@ -21,6 +21,8 @@ type windowStore struct {
 	segStore
 	retainDup bool
 	seq       atomic.Uint32
+	// writes is the list of a batch's writes, kept for the next batch.
+	writes atomic.Pointer[[]segWrite]
 }
 
 // retentionMs turns a retention period into ms; 0 or less keeps forever.

@@ -70,6 +70,10 @@ type writeBack struct {
 	// pool, when set, is the byte count shared by the buffers of a
 	// segmented store's segments (segpool.go); bytes are added to it too.
 	pool *atomic.Int64
+	// empty: the engine holds nothing, as it was created empty (a new
+	// segment) and nothing was written to it since; a read the buffer
+	// misses then needs no engine call.
+	empty bool
 }
 
 // NewWriteBackStore puts a write-back buffer of at most maxBytes in front of
@@ -108,6 +112,7 @@ func (w *writeBack) writeLocked(keep bool) error {
 				batch = append(batch, KeyValue{Key: unsafe.Slice(unsafe.StringData(v.k), len(v.k)), Value: v.v})
 			}
 		}
+		w.empty = false
 		err := w.inner.PutAll(batch)
 		clear(batch)
 		w.batch = batch[:0]
@@ -173,6 +178,9 @@ func (w *writeBack) getLocked(key []byte) ([]byte, error) {
 	if p, _ := w.pending.lookup(key); p != nil {
 		w.last = p
 		return p.v, nil
+	}
+	if w.empty {
+		return nil, nil
 	}
 	return w.inner.Get(key)
 }
@@ -258,8 +266,9 @@ func (w *writeBack) Get(key []byte) ([]byte, error) {
 		v = p.v
 		w.last = p
 	}
+	empty := w.empty
 	w.mu.Unlock()
-	if p != nil {
+	if p != nil || empty {
 		return v, nil
 	}
 	return w.inner.Get(key)
@@ -342,6 +351,7 @@ func (w *writeBack) PutAll(entries []KeyValue) error {
 	if err := w.drainLocked(); err != nil {
 		return err
 	}
+	w.empty = false
 	return w.inner.PutAll(entries)
 }
 
