@@ -26,6 +26,9 @@ type BufferValue struct {
 	Context RecordContext
 }
 
+// bufferKeyIs reports whether e's key is key.
+func bufferKeyIs(e *bufferEntry, key []byte) bool { return bytes.Equal(e.key, key) }
+
 type bufferEntry struct {
 	key  []byte
 	time int64
@@ -69,7 +72,7 @@ type TimeOrderedBuffer struct {
 	name string
 	// index finds a key's entry, including the gone entries of a logged
 	// buffer until the next flush; n counts the others.
-	index   *keyIndex
+	index   hashIndex[bufferEntry]
 	n       int
 	order   *timeOrder
 	size    int64
@@ -93,7 +96,7 @@ type TimeOrderedBuffer struct {
 func NewTimeOrderedBuffer(name string) *TimeOrderedBuffer {
 	return &TimeOrderedBuffer{
 		name:    name,
-		index:   newKeyIndex(),
+		index:   newHashIndex(bufferKeyIs),
 		order:   newTimeOrder(),
 		minTime: math.MaxInt64,
 	}
@@ -251,13 +254,13 @@ func (b *TimeOrderedBuffer) removed(e *bufferEntry, logged bool) {
 	case logged && b.log != nil:
 		// Never logged live (so in the dirty list): nothing to log.
 		e.gone, e.val = true, BufferValue{}
-		b.index.remove(e)
+		b.index.remove(e, b.index.hash(e.key))
 		if b.dead++; b.dead >= 1024 && b.dead > len(b.dirty)/2 {
 			b.dirty = slices.DeleteFunc(b.dirty, func(d *bufferEntry) bool { return d.gone && !d.live })
 			b.dead = 0
 		}
 	default:
-		b.index.remove(e)
+		b.index.remove(e, b.index.hash(e.key))
 	}
 	if e.time == b.minTime {
 		b.minTime = math.MaxInt64
@@ -315,7 +318,7 @@ func (b *TimeOrderedBuffer) logged(entries []*bufferEntry) {
 	for _, e := range entries {
 		e.logged = false
 		if e.gone {
-			b.index.remove(e)
+			b.index.remove(e, b.index.hash(e.key))
 		}
 	}
 }
@@ -365,7 +368,8 @@ func (b *TimeOrderedBuffer) Close() error {
 		return nil
 	}
 	b.closed = true
-	b.index, b.order, b.dirty = nil, nil, nil
+	b.index.release()
+	b.order, b.dirty = nil, nil
 	b.n, b.size, b.minTime = 0, 0, math.MaxInt64
 	return nil
 }

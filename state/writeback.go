@@ -39,6 +39,9 @@ const writeBackOverhead = 64
 
 // pendingValue is a buffered write; a pointer, so that an overwrite
 // changes it in place.
+// pendingKeyIs reports whether p's key is key.
+func pendingKeyIs(p *pendingValue, key []byte) bool { return p.k == string(key) }
+
 type pendingValue struct {
 	k string // the key
 	h uint64 // k's hash in the index
@@ -53,8 +56,8 @@ type writeBack struct {
 	max   int
 
 	mu      sync.Mutex
-	pending wbIndex // the buffered entries by key
-	closed  bool    // closed or destroyed: writes fail as the engine's would
+	pending hashIndex[pendingValue] // the buffered entries by key
+	closed  bool                    // closed or destroyed: writes fail as the engine's would
 	bytes   int
 	dirty   int // entries not written to the engine yet
 	batch   []KeyValue
@@ -83,7 +86,7 @@ func NewWriteBackStore(inner EngineStore, maxBytes int) EngineStore {
 	if maxBytes <= 0 {
 		maxBytes = DefaultWriteBackBytes
 	}
-	return &writeBack{inner: inner, max: maxBytes, pending: newWBIndex()}
+	return &writeBack{inner: inner, max: maxBytes, pending: newHashIndex(pendingKeyIs)}
 }
 
 func (w *writeBack) Name() string       { return w.inner.Name() }
@@ -108,7 +111,7 @@ func (w *writeBack) writeLocked(keep bool) error {
 	if w.dirty > 0 {
 		batch := w.batch[:0]
 		for _, s := range w.pending.slots {
-			if v := s.p; v != nil && v.dirty {
+			if v := s.e; v != nil && v.dirty {
 				batch = append(batch, KeyValue{Key: unsafe.Slice(unsafe.StringData(v.k), len(v.k)), Value: v.v})
 			}
 		}
@@ -132,7 +135,7 @@ func (w *writeBack) writeLocked(keep bool) error {
 	}
 	drops := w.drops[:0]
 	for _, s := range w.pending.slots {
-		if v := s.p; v != nil {
+		if v := s.e; v != nil {
 			if !v.dirty {
 				drops = append(drops, v)
 			}
@@ -159,7 +162,7 @@ func (w *writeBack) dropLocked(v *pendingValue) {
 	if w.last == v {
 		w.last = nil
 	}
-	w.pending.remove(v)
+	w.pending.remove(v, v.h)
 	if w.tree != nil {
 		w.tree.Delete(v)
 	}
@@ -175,7 +178,7 @@ func (w *writeBack) flush() error {
 
 // getLocked reads key from the buffer, then from the engine.
 func (w *writeBack) getLocked(key []byte) ([]byte, error) {
-	if p, _ := w.pending.lookup(key); p != nil {
+	if p := w.pending.get(key); p != nil {
 		w.last = p
 		return p.v, nil
 	}
@@ -196,8 +199,9 @@ func (w *writeBack) putLocked(key, value []byte, owned bool) error {
 func (w *writeBack) putEntryLocked(key, value []byte, owned bool) (*pendingValue, error) {
 	p := w.last
 	var h uint64
+	at := -1
 	if p == nil || p.k != string(key) {
-		p, h = w.pending.lookup(key)
+		p, at, h = w.pending.find(key)
 	}
 	if p != nil {
 		// A new slice: readers may still hold the old one.
@@ -232,7 +236,7 @@ func (w *writeBack) putEntryLocked(key, value []byte, owned bool) (*pendingValue
 		}
 		p.v = value
 	}
-	w.pending.insert(p)
+	w.pending.insertAt(at, h, p)
 	if w.tree != nil {
 		w.tree.ReplaceOrInsert(p)
 	}
@@ -246,7 +250,7 @@ func (w *writeBack) maybeDrainLocked() error {
 		// Clean entries go first: they cost an engine read, not a write.
 		drops := w.drops[:0]
 		for _, s := range w.pending.slots {
-			if v := s.p; v != nil && !v.dirty {
+			if v := s.e; v != nil && !v.dirty {
 				drops = append(drops, v)
 			}
 		}
@@ -260,7 +264,7 @@ func (w *writeBack) maybeDrainLocked() error {
 
 func (w *writeBack) Get(key []byte) ([]byte, error) {
 	w.mu.Lock()
-	p, _ := w.pending.lookup(key)
+	p := w.pending.get(key)
 	var v []byte
 	if p != nil {
 		v = p.v
