@@ -144,6 +144,10 @@ func (b *TimeOrderedBuffer) Put(bufferTime int64, key, old, new []byte, rc Recor
 	return nil
 }
 
+// unindex takes e out of the key index if it is there (an entry does
+// not keep its key's hash: removals are rarer than lookups).
+func (b *TimeOrderedBuffer) unindex(e *bufferEntry) { b.index.remove(e, b.index.hash(e.key)) }
+
 // putCopy is put of copies of key (for a new entry), old and new, made in
 // one allocation (none for a new entry when they fit in it); an empty
 // value stays non-nil, as null is nil.
@@ -254,13 +258,13 @@ func (b *TimeOrderedBuffer) removed(e *bufferEntry, logged bool) {
 	case logged && b.log != nil:
 		// Never logged live (so in the dirty list): nothing to log.
 		e.gone, e.val = true, BufferValue{}
-		b.index.remove(e, b.index.hash(e.key))
+		b.unindex(e)
 		if b.dead++; b.dead >= 1024 && b.dead > len(b.dirty)/2 {
 			b.dirty = slices.DeleteFunc(b.dirty, func(d *bufferEntry) bool { return d.gone && !d.live })
 			b.dead = 0
 		}
 	default:
-		b.index.remove(e, b.index.hash(e.key))
+		b.unindex(e)
 	}
 	if e.time == b.minTime {
 		b.minTime = math.MaxInt64
@@ -318,7 +322,7 @@ func (b *TimeOrderedBuffer) logged(entries []*bufferEntry) {
 	for _, e := range entries {
 		e.logged = false
 		if e.gone {
-			b.index.remove(e, b.index.hash(e.key))
+			b.unindex(e)
 		}
 	}
 }

@@ -37,11 +37,11 @@ const DefaultWriteBackBytes = 4 << 20
 // slot, string and slice headers), counted against the bound.
 const writeBackOverhead = 64
 
-// pendingValue is a buffered write; a pointer, so that an overwrite
-// changes it in place.
-// pendingKeyIs reports whether p's key is key.
+// pendingKeyIs reports whether p's key is key (the index's comparison).
 func pendingKeyIs(p *pendingValue, key []byte) bool { return p.k == string(key) }
 
+// pendingValue is a buffered write; a pointer, so that an overwrite
+// changes it in place.
 type pendingValue struct {
 	k string // the key
 	h uint64 // k's hash in the index
