@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
 
 	"github.com/kafki/kafki/connect"
 )
@@ -416,7 +417,18 @@ func (t *SinkTask) ensureTable(ctx context.Context, table string, pk, rest []col
 		defs = append(defs, "PRIMARY KEY ("+strings.Join(keys, ", ")+")")
 	}
 	if _, err := t.conn.Exec(ctx, "CREATE TABLE IF NOT EXISTS "+table+" ("+strings.Join(defs, ", ")+")"); err != nil {
-		return fmt.Errorf("create table %s: %w", table, err)
+		// Sink tasks writing the same new table race to create it, and
+		// IF NOT EXISTS does not cover a concurrent creation: the
+		// loser fails on the catalog's unique index (pg_type's, 23505),
+		// with duplicate_object (42710: its row type) or duplicate_table
+		// (42P07). The table is there then.
+		var pgErr *pgconn.PgError
+		if !errors.As(err, &pgErr) || (pgErr.Code != "23505" && pgErr.Code != "42710" && pgErr.Code != "42P07") {
+			return fmt.Errorf("create table %s: %w", table, err)
+		}
+		if qerr := t.conn.QueryRow(ctx, "SELECT to_regclass($1) IS NOT NULL", table).Scan(&exists); qerr != nil || !exists {
+			return fmt.Errorf("create table %s: %w", table, err)
+		}
 	}
 	t.tables[table] = true
 	return nil
